@@ -1,0 +1,120 @@
+//! `ablate-spec` owns the sweep file: parsing TOML into typed, validated settings,
+//! expanding studies into trials, and each trial's identity (a hash of its resolved
+//! config and seed).
+//!
+//! It must not know about tokio, SQL, candle, the file system beyond reading the one
+//! sweep file, or how trials are run: it is pure data in, data out, so `ablate plan`
+//! can show exactly what will run before anything runs.
+//!
+//! Every input is data the user wrote, so nothing here panics on it: each problem
+//! becomes a [`Diagnostic`] with file, line, column, key and what would be valid.
+
+mod axes;
+mod data;
+mod error;
+mod expand;
+mod hash;
+pub mod names;
+pub mod presets;
+mod resolve;
+mod sweep;
+mod train;
+pub mod types;
+mod value;
+
+use std::path::{Path, PathBuf};
+
+pub use axes::EncodingLabel;
+pub use error::{Diagnostic, SpecError};
+pub use hash::{canonical_json, sha256_hex, trial_id};
+pub use sweep::{Stage, Study, Sweep, Trial, TrialKind};
+
+use error::Ctx;
+
+/// Reads, validates and expands a sweep file.
+pub fn load(path: &Path) -> Result<Sweep, SpecError> {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| SpecError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.valid_up_to(),
+    })?;
+    parse(text, path)
+}
+
+/// Validates and expands sweep text; `file` names it in messages and anchors
+/// relative paths (`[sweep] output`, dataset paths) at its folder.
+pub fn parse(text: &str, file: &Path) -> Result<Sweep, SpecError> {
+    let label = file.display().to_string();
+    let invalid = |ctx: Ctx<'_>| SpecError::Invalid {
+        file: label.clone(),
+        diagnostics: ctx.diagnostics,
+    };
+    let mut ctx = Ctx::new(text);
+    let root = match toml::de::DeTable::parse(text) {
+        Ok(root) => root,
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            ctx.error(span, "", syntax_message(e.message()), Some("see https://toml.io for TOML syntax, and experiments/quick.toml for a sweep".into()));
+            return Err(invalid(ctx));
+        }
+    };
+    let whole = root.span();
+    let root = root.into_inner();
+    let header = sweep::parse_header(&mut ctx, &root, whole);
+    let globals = header.as_ref().and_then(|h| sweep::parse_globals(&mut ctx, &root, h));
+    let (Some(header), Some(globals)) = (header, globals) else {
+        return Err(invalid(ctx));
+    };
+    if ctx.has_errors() {
+        return Err(invalid(ctx));
+    }
+    let base = file.parent().unwrap_or(Path::new(""));
+    let output = normalize(&base.join(&header.output));
+    let spec_hash = sha256_hex(text.as_bytes());
+    match sweep::build(&mut ctx, header, &globals, file.to_path_buf(), output, spec_hash) {
+        Some(sweep) if !ctx.has_errors() => Ok(sweep),
+        _ => Err(invalid(ctx)),
+    }
+}
+
+/// Drops `.` and folds `dir/..` without touching the file system, so plans show `runs/quick`, not `experiments/../runs/quick`.
+fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir if matches!(out.last(), Some(Component::Normal(_))) => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    if out.is_empty() {
+        return PathBuf::from(".");
+    }
+    out.iter().collect()
+}
+
+fn syntax_message(message: &str) -> String {
+    let m = message.trim();
+    if m.is_empty() {
+        "invalid TOML".to_string()
+    } else {
+        format!("invalid TOML: {m}")
+    }
+}
+
+impl Sweep {
+    /// Resolves a path written in the sweep file (relative to the file's folder).
+    pub fn resolve_path(&self, written: &str) -> PathBuf {
+        normalize(&self.file.parent().unwrap_or(Path::new("")).join(written))
+    }
+
+    pub fn trial(&self, id: &str) -> Option<&Trial> {
+        self.trials.iter().find(|t| t.id == id)
+    }
+}

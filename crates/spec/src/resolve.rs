@@ -1,0 +1,226 @@
+//! One study combination to trials (one per seed and fold), and the pretraining
+//! trials they start from.
+
+use std::collections::{BTreeMap, HashSet};
+use std::ops::Range;
+
+use crate::axes::{AxisValue, EncodingLabel};
+use crate::error::Ctx;
+use crate::expand::{Assigned, Builder};
+use crate::hash;
+use crate::sweep::{Trial, TrialKind};
+use crate::train::Setting;
+use crate::types::{AgeTask, ExecSpec, ModelSpec, Objective, TrialConfig};
+
+/// Reports each distinct problem once per study, however many combinations share it.
+struct Once<'a, 'c, 't> {
+    ctx: &'c mut Ctx<'t>,
+    seen: &'a mut HashSet<String>,
+}
+
+impl Once<'_, '_, '_> {
+    fn error(&mut self, span: Range<usize>, key: &str, message: String, help: Option<String>) {
+        if self.seen.insert(message.clone()) {
+            self.ctx.error(span, key, message, help);
+        }
+    }
+}
+
+impl Builder<'_, '_> {
+    /// The trials of one combination of a study's axes, or `None` after reporting why not.
+    pub(crate) fn combination(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        path: &str,
+        span: Range<usize>,
+        study: &str,
+        assigned: &[Assigned],
+        reported: &mut HashSet<String>,
+    ) -> Option<Vec<String>> {
+        let g = self.g;
+        let mut once = Once { ctx, seen: reported };
+        let mut draft = g.train.clone();
+        let (mut data, mut encoding, mut depth, mut width, mut pretrain, mut tasks) = (None, None, None, 1.0, None, None);
+        let mut labels = BTreeMap::new();
+        for a in assigned {
+            match &a.value {
+                AxisValue::Data(d) => data = Some(d.clone()),
+                AxisValue::Encoding(e) => encoding = Some((e.clone(), a)),
+                AxisValue::Depth(p) => depth = Some(*p),
+                AxisValue::Width(w) => width = *w,
+                AxisValue::Pretrain(p) => pretrain = p.clone(),
+                AxisValue::Tasks(t) => tasks = Some(t.clone()),
+                AxisValue::Train(s) => {
+                    draft.apply(s);
+                    labels.insert(a.axis.clone(), s.to_string());
+                }
+            }
+        }
+        let Some(depth) = depth else {
+            let help = format!("add depth to the study's `fixed` or grid, or to [defaults]: one of {}", crate::presets::names().join(", "));
+            once.error(span, path, format!("study \"{study}\" sets no `depth`"), Some(help));
+            return None;
+        };
+        let Some(tasks) = tasks else {
+            once.error(span, path, format!("study \"{study}\" sets no `tasks`"), Some("add tasks = [\"gender\"], [\"age\"] or [\"gender\", \"age\"] to `fixed`, the grid, or [defaults]".into()));
+            return None;
+        };
+        let data = match data {
+            Some(d) => d,
+            None => {
+                let faces: Vec<&String> = g.datasets.iter().filter(|(_, d)| d.source.labels().age || d.source.labels().gender).map(|(n, _)| n).collect();
+                if let [only] = faces.as_slice() {
+                    (*only).clone()
+                } else {
+                    once.error(span, path, format!("study \"{study}\" does not say which dataset it trains on"), Some(format!("set data = \"NAME\" in `fixed` or [defaults]; face datasets: {}", faces.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+                    return None;
+                }
+            }
+        };
+        let dataset = g.datasets.get(&data)?;
+        let have = dataset.source.labels();
+        for (task, on, has) in [("gender", tasks.gender.is_some(), have.gender), ("age", tasks.age.is_some(), have.age)] {
+            if on && !has {
+                once.error(span.clone(), path, format!("task \"{task}\" needs {task} labels, and dataset `{data}` ({}) has none", dataset.source.kind()), Some("train that task on a dataset that has those labels, or drop it from `tasks`".into()));
+                return None;
+            }
+        }
+        let age = match (tasks.age, encoding) {
+            (Some(weight), Some((encoding, _))) => {
+                if matches!(encoding, crate::types::Encoding::Ldae { use_age_std: true, .. }) && !have.age_std {
+                    once.error(span, path, format!("use_age_std needs per-image age_std, and dataset `{data}` has none"), Some("set age_std_column on a csv dataset, or drop use_age_std".into()));
+                    return None;
+                }
+                labels.insert("encoding".into(), EncodingLabel(&encoding).to_string());
+                Some(AgeTask { weight, encoding })
+            }
+            (Some(_), None) => {
+                once.error(span, path, format!("study \"{study}\" trains age but sets no `encoding`"), Some("add encoding = \"classification\", \"regression\" or \"ldae\" (or a table such as { kind = \"ldae\", sigma = 2.5 })".into()));
+                return None;
+            }
+            (None, Some((_, a))) if a.explicit => {
+                once.error(a.span.clone(), path, format!("study \"{study}\" sets an age encoding on a gender-only trial"), Some("add \"age\" to tasks, or remove `encoding` from this study".into()));
+                return None;
+            }
+            (None, _) => None,
+        };
+        let train = match draft.finish() {
+            Ok(t) => t,
+            Err(msg) => {
+                once.error(span, path, msg, None);
+                return None;
+            }
+        };
+        if train.input_size < depth.min_input() {
+            once.error(span, path, format!("input_size = {} is too small for depth {} ({} pooling stages need at least {})", train.input_size, depth.name, depth.convs.len(), depth.min_input()), None);
+            return None;
+        }
+        let model = depth.scaled(width, draft.batch_norm);
+        labels.insert("data".into(), data.clone());
+        labels.insert("depth".into(), depth.name.to_string());
+        labels.insert("width".into(), width.to_string());
+        labels.insert("pretrain".into(), pretrain.clone().unwrap_or_else(|| "none".into()));
+        labels.insert("tasks".into(), AxisValue::Tasks(tasks.clone()).to_string());
+
+        let folds: Vec<Option<u32>> = match dataset.split.folds() {
+            Some(k) => (0..k).map(Some).collect(),
+            None => vec![None],
+        };
+        let mut ids = Vec::new();
+        for &seed in &g.seeds {
+            let init = match &pretrain {
+                Some(stage) => Some(self.pretrain_trial(stage, &model, train.input_size, seed, &labels, 0)?),
+                None => None,
+            };
+            for &fold in &folds {
+                let config = TrialConfig {
+                    objective: Objective::Faces { gender: tasks.gender, age: age.clone() },
+                    data: dataset.clone(),
+                    fold,
+                    train: train.clone(),
+                    model: model.clone(),
+                    init: init.clone(),
+                    seed,
+                };
+                let depends: Vec<String> = init.iter().cloned().collect();
+                let id = self.insert(config, TrialKind::Train, draft.exec.clone(), labels.clone(), (Some(study), None), depends);
+                if let Some(stage) = &pretrain {
+                    let list = self.stage_dependants.entry(stage.clone()).or_default();
+                    if !list.contains(&id) {
+                        list.push(id.clone());
+                    }
+                }
+                ids.push(id);
+            }
+        }
+        Some(ids)
+    }
+
+    /// The pretraining trial of `stage` for this trunk shape and seed (created once, shared).
+    fn pretrain_trial(&mut self, stage: &str, model: &ModelSpec, input_size: u32, seed: u64, consumer: &BTreeMap<String, String>, depth: usize) -> Option<String> {
+        let g = self.g;
+        let def = g.stages.get(stage)?;
+        if depth > g.stages.len() {
+            return None; // a cycle; reported when the stages were read
+        }
+        let init = match &def.from {
+            Some(parent) => Some(self.pretrain_trial(parent, model, input_size, seed, consumer, depth + 1)?),
+            None => None,
+        };
+        let mut draft = g.train.clone();
+        for s in &def.overrides {
+            draft.apply(s);
+        }
+        draft.apply(&Setting::InputSize(input_size));
+        let train = draft.finish().ok()?;
+        let objective = if def.task == "identity" { Objective::Identity } else { Objective::General };
+        let config = TrialConfig {
+            objective,
+            data: g.datasets.get(&def.data)?.clone(),
+            fold: None,
+            train,
+            model: model.clone(),
+            init: init.clone(),
+            seed,
+        };
+        let mut labels = BTreeMap::new();
+        labels.insert("stage".into(), stage.to_string());
+        labels.insert("task".into(), def.task.to_string());
+        labels.insert("data".into(), def.data.clone());
+        labels.insert("input_size".into(), input_size.to_string());
+        for key in ["depth", "width"] {
+            if let Some(v) = consumer.get(key) {
+                labels.insert(key.into(), v.clone());
+            }
+        }
+        let id = self.insert(config, TrialKind::Pretrain, draft.exec.clone(), labels, (None, Some(stage)), init.into_iter().collect());
+        let list = self.stage_trials.entry(stage.to_string()).or_default();
+        if !list.contains(&id) {
+            list.push(id.clone());
+        }
+        Some(id)
+    }
+
+    fn insert(&mut self, config: TrialConfig, kind: TrialKind, exec: ExecSpec, labels: BTreeMap<String, String>, owner: (Option<&str>, Option<&str>), depends_on: Vec<String>) -> String {
+        let id = hash::trial_id(&config);
+        let pos = match self.index.get(&id) {
+            Some(&pos) => pos,
+            None => {
+                self.trials.push(Trial { id: id.clone(), kind, config, exec, labels: BTreeMap::new(), studies: Vec::new(), stages: Vec::new(), depends_on });
+                self.index.insert(id.clone(), self.trials.len() - 1);
+                self.trials.len() - 1
+            }
+        };
+        let t = &mut self.trials[pos];
+        for (k, v) in labels {
+            t.labels.entry(k).or_insert(v);
+        }
+        if let Some(s) = owner.0.filter(|s| !t.studies.iter().any(|x| x == s)) {
+            t.studies.push(s.to_string());
+        }
+        if let Some(s) = owner.1.filter(|s| !t.stages.iter().any(|x| x == s)) {
+            t.stages.push(s.to_string());
+        }
+        id
+    }
+}

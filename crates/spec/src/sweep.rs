@@ -1,0 +1,369 @@
+//! The resolved sweep and the top-level sections of a sweep file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::axes::{self, AxisValue, Names};
+use crate::error::{Ctx, choices_help};
+use crate::expand;
+use crate::train::{self, Draft, Setting};
+use crate::types::{DatasetSpec, ExecSpec, TrialConfig};
+use crate::value::{self, Table, Value, join};
+use crate::{data, names};
+
+/// A validated sweep file with every trial expanded, in run order.
+#[derive(Debug, Clone, Serialize)]
+pub struct Sweep {
+    pub name: String,
+    pub description: Option<String>,
+    /// The sweep file as given.
+    pub file: PathBuf,
+    /// Where runs and the database go: `[sweep] output`, relative to the file's folder.
+    pub output: PathBuf,
+    pub seeds: Vec<u64>,
+    /// SHA-256 of the file's bytes.
+    pub spec_hash: String,
+    pub datasets: BTreeMap<String, DatasetSpec>,
+    pub stages: Vec<Stage>,
+    pub studies: Vec<Study>,
+    /// Pretraining trials first (each after the ones it starts from), then study trials.
+    pub trials: Vec<Trial>,
+}
+
+/// A `[pretrain.NAME]` stage.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stage {
+    pub name: String,
+    pub task: String,
+    pub data: String,
+    /// Stage whose trained trunk this stage starts from.
+    pub from: Option<String>,
+    /// Its trials (one per model shape and seed that some study asks for).
+    pub trials: Vec<String>,
+    /// Study trials that wait on this stage.
+    pub dependants: Vec<String>,
+}
+
+/// A `[[study]]` group.
+#[derive(Debug, Clone, Serialize)]
+pub struct Study {
+    pub name: String,
+    pub description: Option<String>,
+    /// Axes the study varies (grid and zip), in declaration order, with their values.
+    pub axes: Vec<(String, Vec<String>)>,
+    /// Axes held fixed by the study or `[defaults]`.
+    pub fixed: Vec<(String, String)>,
+    pub combinations: usize,
+    pub excluded: usize,
+    /// Its trials, in run order; shared trials appear in every study that lists them.
+    pub trials: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TrialKind {
+    Pretrain,
+    Train,
+}
+
+/// One unit of work: a config (its identity) plus how to run it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Trial {
+    /// SHA-256 of the canonical config; see `trial_id`.
+    pub id: String,
+    pub kind: TrialKind,
+    pub config: TrialConfig,
+    pub exec: ExecSpec,
+    /// Human-readable factor values (axis -> label), for plans and reports.
+    pub labels: BTreeMap<String, String>,
+    pub studies: Vec<String>,
+    pub stages: Vec<String>,
+    pub depends_on: Vec<String>,
+}
+
+impl Trial {
+    pub fn short_id(&self) -> &str {
+        &self.id[..12]
+    }
+}
+
+/// Settings shared by the whole sweep that expansion needs.
+#[derive(Debug)]
+pub(crate) struct Globals<'i> {
+    pub max_trials: u64,
+    pub seeds: Vec<u64>,
+    pub datasets: BTreeMap<String, DatasetSpec>,
+    pub train: Draft,
+    pub defaults: Vec<(String, AxisValue)>,
+    pub stages: BTreeMap<String, StageDef>,
+    pub studies: Vec<&'i Value<'i>>,
+    pub dataset_names: Vec<String>,
+    pub stage_names: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct StageDef {
+    pub task: &'static str,
+    pub data: String,
+    pub from: Option<String>,
+    pub overrides: Vec<Setting>,
+    pub span: std::ops::Range<usize>,
+}
+
+const TOP_KEYS: &[&str] = &["sweep", "data", "train", "defaults", "pretrain", "study"];
+const SWEEP_KEYS: &[&str] = &["name", "description", "seeds", "output", "max_trials"];
+const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
+
+/// Header of `[sweep]`: name, description, output, seeds, max_trials.
+pub(crate) struct Header {
+    pub name: String,
+    pub description: Option<String>,
+    pub output: String,
+    pub seeds: Vec<u64>,
+    pub max_trials: u64,
+}
+
+pub(crate) fn parse_header(ctx: &mut Ctx<'_>, root: &Table<'_>, whole: std::ops::Range<usize>) -> Option<Header> {
+    value::known_keys(ctx, "", root, TOP_KEYS);
+    let Some(sv) = value::get(root, "sweep") else {
+        ctx.error(whole, "sweep", "missing [sweep] section", Some("start the file with [sweep] and name = \"my-study\"; see experiments/quick.toml".into()));
+        return None;
+    };
+    let t = value::table(ctx, "sweep", sv)?;
+    value::known_keys(ctx, "sweep", t, SWEEP_KEYS);
+    let name = match value::get(t, "name") {
+        Some(n) => names::check(ctx, "sweep.name", n)?,
+        None => {
+            ctx.error(sv.span(), "sweep.name", "missing key `name`", Some("add name = \"my-study\" (letters, digits, -, _ and .)".into()));
+            return None;
+        }
+    };
+    let description = match value::get(t, "description") {
+        Some(d) => Some(value::string(ctx, "sweep.description", d)?.to_string()),
+        None => None,
+    };
+    let output = match value::get(t, "output") {
+        Some(o) => {
+            let s = value::string(ctx, "sweep.output", o)?;
+            if s.trim().is_empty() {
+                ctx.error(o.span(), "sweep.output", "must not be empty", Some("for example output = \"../runs/my-study\"".into()));
+                return None;
+            }
+            s.to_string()
+        }
+        None => format!("runs/{name}"),
+    };
+    let seeds = match value::get(t, "seeds") {
+        Some(s) => parse_seeds(ctx, s)?,
+        None => vec![0],
+    };
+    let max_trials = match value::get(t, "max_trials") {
+        Some(m) => value::integer(ctx, "sweep.max_trials", m, 1..=1_000_000)?.unsigned_abs(),
+        None => 10_000,
+    };
+    Some(Header { name, description, output, seeds, max_trials })
+}
+
+fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
+    if let toml::de::DeValue::Integer(_) = v.get_ref() {
+        let n = value::integer(ctx, "sweep.seeds", v, 1..=10_000)?;
+        return Some((0..n.unsigned_abs()).collect());
+    }
+    let Some(items) = v.get_ref().as_array() else {
+        ctx.error(v.span(), "sweep.seeds", format!("expected a count or a list of seeds, found {}", value::type_name(v.get_ref())), Some("for example seeds = 3 (meaning 0, 1, 2) or seeds = [1, 7, 42]".into()));
+        return None;
+    };
+    if items.is_empty() {
+        ctx.error(v.span(), "sweep.seeds", "the seed list is empty", Some("give at least one seed, e.g. seeds = [0]".into()));
+        return None;
+    }
+    let mut seeds = Vec::new();
+    for item in items.iter() {
+        let s = value::seed(ctx, "sweep.seeds", item)?;
+        if seeds.contains(&s) {
+            ctx.error(item.span(), "sweep.seeds", format!("seed {s} is listed twice"), None);
+            return None;
+        }
+        seeds.push(s);
+    }
+    Some(seeds)
+}
+
+pub(crate) fn parse_globals<'i>(ctx: &mut Ctx<'_>, root: &'i Table<'i>, header: &Header) -> Option<Globals<'i>> {
+    let mut datasets = BTreeMap::new();
+    if let Some(dv) = value::get(root, "data") {
+        if let Some(t) = value::table(ctx, "data", dv) {
+            for (k, v) in t.iter() {
+                let section = join("data", k.get_ref());
+                if names::check_str(ctx, &section, k.get_ref(), k.span()).is_some() {
+                    if let Some(spec) = data::parse(ctx, &section, v) {
+                        datasets.insert(k.get_ref().to_string(), spec);
+                    }
+                }
+            }
+        }
+    }
+    let dataset_names: Vec<String> = datasets.keys().cloned().collect();
+
+    let mut train = Draft::default();
+    if let Some(tv) = value::get(root, "train") {
+        if let Some(t) = value::table(ctx, "train", tv) {
+            value::known_keys(ctx, "train", t, train::TRAIN_KEYS);
+            for (k, v) in t.iter() {
+                if let Some(s) = train::parse(ctx, &join("train", k.get_ref()), k.get_ref(), v) {
+                    train.apply(&s);
+                }
+            }
+            if let Err(msg) = train.finish() {
+                ctx.error(tv.span(), "train", msg, None);
+            }
+        }
+    }
+
+    let stages = parse_stages(ctx, root, &dataset_names);
+    let stage_names: Vec<String> = stages.keys().cloned().collect();
+    let names = Names { datasets: &dataset_names, stages: &stage_names };
+
+    let mut defaults = Vec::new();
+    if let Some(dv) = value::get(root, "defaults") {
+        if let Some(t) = value::table(ctx, "defaults", dv) {
+            let axes = axes::all_axes();
+            value::known_keys(ctx, "defaults", t, &axes);
+            for (k, v) in t.iter() {
+                if axes.contains(&k.get_ref().as_ref()) {
+                    if let Some(a) = axes::parse(ctx, &join("defaults", k.get_ref()), k.get_ref(), v, &names) {
+                        defaults.push((k.get_ref().to_string(), a));
+                    }
+                }
+            }
+        }
+    }
+
+    let mut studies = Vec::new();
+    match value::get(root, "study") {
+        Some(sv) => match sv.get_ref().as_array() {
+            Some(items) if !items.is_empty() => studies.extend(items.iter()),
+            _ => ctx.error(sv.span(), "study", "expected one or more [[study]] sections", Some("add [[study]] with name = \"...\" and a grid; see experiments/quick.toml".into())),
+        },
+        None => ctx.error(0..0, "study", "the sweep has no [[study]]", Some("add [[study]] with name, fixed and grid; see experiments/quick.toml".into())),
+    }
+    Some(Globals {
+        max_trials: header.max_trials,
+        seeds: header.seeds.clone(),
+        datasets,
+        train,
+        defaults,
+        stages,
+        studies,
+        dataset_names,
+        stage_names,
+    })
+}
+
+fn parse_stages(ctx: &mut Ctx<'_>, root: &Table<'_>, datasets: &[String]) -> BTreeMap<String, StageDef> {
+    let mut stages = BTreeMap::new();
+    let Some(pv) = value::get(root, "pretrain") else { return stages };
+    let Some(t) = value::table(ctx, "pretrain", pv) else { return stages };
+    let mut allowed: Vec<&str> = STAGE_KEYS.to_vec();
+    allowed.extend(train::TRAIN_KEYS.iter().filter(|k| !["input_size", "batch_norm"].contains(k)));
+    for (k, v) in t.iter() {
+        let section = join("pretrain", k.get_ref());
+        if names::check_str(ctx, &section, k.get_ref(), k.span()).is_none() {
+            continue;
+        }
+        let Some(st) = value::table(ctx, &section, v) else { continue };
+        for fixed_by_user in ["input_size", "batch_norm"] {
+            if let Some((key, _)) = st.get_key_value(fixed_by_user) {
+                ctx.error(key.span(), &join(&section, fixed_by_user), format!("a pretraining stage cannot set `{fixed_by_user}`"), Some("the trunk must match the trials that start from it, so it follows their value".into()));
+            }
+        }
+        if !value::known_keys(ctx, &section, st, &allowed) {
+            continue;
+        }
+        let task = match value::get(st, "task") {
+            Some(tv) => value::choice(ctx, &join(&section, "task"), tv, &["identity", "general"]),
+            None => {
+                ctx.error(v.span(), &section, "missing key `task`", Some("add task = \"identity\" (face recognition) or task = \"general\"".into()));
+                None
+            }
+        };
+        let data = match value::get(st, "data") {
+            Some(dv) => value::string(ctx, &join(&section, "data"), dv).and_then(|d| {
+                if datasets.iter().any(|n| n == d) {
+                    Some(d.to_string())
+                } else {
+                    let valid: Vec<&str> = datasets.iter().map(String::as_str).collect();
+                    ctx.error(dv.span(), &join(&section, "data"), format!("\"{d}\" is not defined by any [data.NAME] section"), Some(if valid.is_empty() { "add a [data.NAME] section".into() } else { choices_help(d, &valid) }));
+                    None
+                }
+            }),
+            None => {
+                ctx.error(v.span(), &section, "missing key `data`", Some("name the dataset to pretrain on, e.g. data = \"faces\"".into()));
+                None
+            }
+        };
+        let from = match value::get(st, "from") {
+            Some(fv) => value::string(ctx, &join(&section, "from"), fv).map(|f| Some(f.to_string())),
+            None => Some(None),
+        };
+        let mut overrides = Vec::new();
+        for (key, val) in st.iter() {
+            if let Some(s) = train::parse(ctx, &join(&section, key.get_ref()), key.get_ref(), val) {
+                overrides.push(s);
+            }
+        }
+        if let (Some(task), Some(data), Some(from)) = (task, data, from) {
+            stages.insert(k.get_ref().to_string(), StageDef { task, data, from, overrides, span: k.span() });
+        }
+    }
+    check_stage_graph(ctx, &stages);
+    stages
+}
+
+/// `from` must name a stage, and following `from` must never come back to the start.
+fn check_stage_graph(ctx: &mut Ctx<'_>, stages: &BTreeMap<String, StageDef>) {
+    let names: Vec<&str> = stages.keys().map(String::as_str).collect();
+    for (name, def) in stages {
+        let Some(first) = &def.from else { continue };
+        if !stages.contains_key(first) {
+            ctx.error(def.span.clone(), &format!("pretrain.{name}.from"), format!("\"{first}\" is not a pretraining stage"), Some(choices_help(first, &names)));
+            continue;
+        }
+        let mut path = vec![name.as_str()];
+        let mut cur = first.as_str();
+        while let Some(next) = stages.get(cur) {
+            if cur == name {
+                path.push(cur);
+                ctx.error(def.span.clone(), &format!("pretrain.{name}.from"), format!("pretraining stages form a cycle: {}", path.join(" -> ")), Some("a stage cannot start, directly or not, from itself; remove one `from`".into()));
+                break;
+            }
+            if path.contains(&cur) {
+                break; // a cycle not through `name`: reported when its own members are visited
+            }
+            path.push(cur);
+            match &next.from {
+                Some(n) => cur = n,
+                None => break,
+            }
+        }
+    }
+}
+
+/// Expands the studies; kept here so `lib.rs` stays a thin front door.
+pub(crate) fn build(ctx: &mut Ctx<'_>, header: Header, globals: &Globals<'_>, file: PathBuf, output: PathBuf, spec_hash: String) -> Option<Sweep> {
+    let out = expand::expand(ctx, globals)?;
+    Some(Sweep {
+        name: header.name,
+        description: header.description,
+        file,
+        output,
+        seeds: header.seeds,
+        spec_hash,
+        datasets: globals.datasets.clone(),
+        stages: out.stages,
+        studies: out.studies,
+        trials: out.trials,
+    })
+}

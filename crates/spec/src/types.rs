@@ -1,0 +1,288 @@
+//! The resolved, typed form of a sweep: what a trial's identity is computed from.
+//!
+//! Everything under [`TrialConfig`] is hashed into the trial id, so a field added
+//! here changes every id: add fields only with a new `ID_VERSION` in `hash.rs`.
+
+use serde::{Deserialize, Serialize};
+
+/// Where a dataset comes from and how it is split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSpec {
+    #[serde(flatten)]
+    pub source: Source,
+    pub split: Split,
+    /// Fail on any skipped file instead of reporting it.
+    pub strict: bool,
+    /// Use at most this many images (a seeded subset), for quick studies on big sets.
+    pub max_images: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Source {
+    SyntheticFaces {
+        identities: u32,
+        images_per_identity: u32,
+        seed: u64,
+    },
+    SyntheticObjects {
+        classes: u32,
+        images_per_class: u32,
+        seed: u64,
+    },
+    Utkface {
+        path: String,
+    },
+    Lfw {
+        path: String,
+        /// People with fewer images are left out (identity pretraining needs several per person).
+        min_images: u32,
+    },
+    Fgnet {
+        path: String,
+    },
+    Csv {
+        path: String,
+        /// Folder the manifest's image paths are relative to; default: the manifest's folder.
+        root: Option<String>,
+        columns: CsvColumns,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CsvColumns {
+    pub path: String,
+    pub age: Option<String>,
+    pub age_std: Option<String>,
+    pub gender: Option<String>,
+    pub identity: Option<String>,
+    /// A class label, for a general-purpose (non-face) pretraining set.
+    pub class: Option<String>,
+}
+
+/// Which labels a dataset provides; decides which objectives it can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Labels {
+    pub age: bool,
+    pub age_std: bool,
+    pub gender: bool,
+    pub identity: bool,
+    pub classes: bool,
+}
+
+impl Source {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Source::SyntheticFaces { .. } => "synthetic-faces",
+            Source::SyntheticObjects { .. } => "synthetic-objects",
+            Source::Utkface { .. } => "utkface",
+            Source::Lfw { .. } => "lfw",
+            Source::Fgnet { .. } => "fgnet",
+            Source::Csv { .. } => "csv",
+        }
+    }
+
+    /// The folder or file read from disk, as written in the sweep file.
+    pub fn path(&self) -> Option<&str> {
+        match self {
+            Source::SyntheticFaces { .. } | Source::SyntheticObjects { .. } => None,
+            Source::Utkface { path }
+            | Source::Lfw { path, .. }
+            | Source::Fgnet { path }
+            | Source::Csv { path, .. } => Some(path),
+        }
+    }
+
+    pub fn labels(&self) -> Labels {
+        let none = Labels {
+            age: false,
+            age_std: false,
+            gender: false,
+            identity: false,
+            classes: false,
+        };
+        match self {
+            Source::SyntheticFaces { .. } => Labels {
+                age: true,
+                gender: true,
+                identity: true,
+                ..none
+            },
+            Source::SyntheticObjects { .. } => Labels {
+                classes: true,
+                ..none
+            },
+            Source::Utkface { .. } => Labels {
+                age: true,
+                gender: true,
+                ..none
+            },
+            Source::Lfw { .. } => Labels {
+                gender: true,
+                identity: true,
+                ..none
+            },
+            Source::Fgnet { .. } => Labels {
+                age: true,
+                identity: true,
+                ..none
+            },
+            Source::Csv { columns, .. } => Labels {
+                age: columns.age.is_some(),
+                age_std: columns.age_std.is_some(),
+                gender: columns.gender.is_some(),
+                identity: columns.identity.is_some(),
+                classes: columns.class.is_some(),
+            },
+        }
+    }
+}
+
+/// Train/val/test partition. Stratified by age bins where ages exist and grouped
+/// by identity where identities exist; both are properties of the data, not options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "kebab-case")]
+pub enum Split {
+    Fractions {
+        train: f64,
+        val: f64,
+        test: f64,
+        seed: u64,
+    },
+    /// k folds: each trial runs once per fold, fold i being the test part.
+    Kfold { folds: u32, val: f64, seed: u64 },
+    /// One fold per person (FG-NET's protocol): each trial runs once per subject.
+    LeaveOnePersonOut { subjects: u32, val: f64, seed: u64 },
+}
+
+impl Split {
+    /// How many times each trial runs over this split (one per fold).
+    pub fn folds(&self) -> Option<u32> {
+        match self {
+            Split::Fractions { .. } => None,
+            Split::Kfold { folds, .. } => Some(*folds),
+            Split::LeaveOnePersonOut { subjects, .. } => Some(*subjects),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainSpec {
+    pub input_size: u32,
+    pub epochs: u32,
+    pub batch_size: u32,
+    pub optimizer: Optimizer,
+    pub lr: f64,
+    /// SGD only (ignored by AdamW, kept at its default there).
+    pub momentum: f64,
+    pub weight_decay: f64,
+    pub schedule: Schedule,
+    pub warmup_epochs: u32,
+    pub flip: bool,
+    /// Random translation by up to this many pixels (pad and crop).
+    pub crop: u32,
+    pub dropout: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Optimizer {
+    Sgd,
+    Adamw,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Schedule {
+    Constant,
+    /// Multiply the rate by `gamma` every `every` epochs.
+    Step { every: u32, gamma: f64 },
+    Cosine,
+}
+
+/// How a trial is executed; deliberately not part of its identity, so a sweep
+/// resumed on another machine or device does not redo finished work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecSpec {
+    pub device: Device,
+    pub threads: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Device {
+    Cpu,
+    Cuda,
+}
+
+/// A VGG-style network: stages of 3x3 convolutions, 2x2 max-pool after each,
+/// then hidden fully connected layers; widths already scaled by `width`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelSpec {
+    /// Conv layers per stage.
+    pub convs: Vec<u32>,
+    /// Output channels per stage.
+    pub channels: Vec<u32>,
+    /// Hidden fully connected layer widths (the heads come after these).
+    pub fc: Vec<u32>,
+    pub batch_norm: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Encoding {
+    /// One softmax output per age in `age_min..=age_max`, one-hot target.
+    Classification { age_min: u32, age_max: u32 },
+    /// One output, normalised target.
+    Regression { loss: RegressionLoss },
+    /// Softmax over the age range; target a discretised N(age, sigma^2).
+    Ldae {
+        sigma: f64,
+        age_min: u32,
+        age_max: u32,
+        /// Use the per-image apparent-age std as sigma where the data has one.
+        use_age_std: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RegressionLoss {
+    L2,
+    L1,
+}
+
+/// What a trial learns.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Objective {
+    /// Gender and/or age heads on one trunk, losses weighted.
+    Faces {
+        gender: Option<f64>,
+        age: Option<AgeTask>,
+    },
+    /// Face recognition: classify the identity (a pretraining task).
+    Identity,
+    /// Non-face classification (a pretraining task).
+    General,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgeTask {
+    pub weight: f64,
+    pub encoding: Encoding,
+}
+
+/// The full content of one trial. Its canonical JSON, hashed, is the trial id.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialConfig {
+    pub objective: Objective,
+    pub data: DatasetSpec,
+    /// Which fold is the test part, for k-fold and leave-one-person-out splits.
+    pub fold: Option<u32>,
+    pub train: TrainSpec,
+    pub model: ModelSpec,
+    /// Id of the pretraining trial whose trunk initialises this one.
+    pub init: Option<String>,
+    pub seed: u64,
+}
