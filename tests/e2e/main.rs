@@ -1,1 +1,7 @@
+//! End-to-end tests: they run the real `ablate` binary, as a user would, in
+//! temporary directories or against the committed experiments/ files.
+#![allow(clippy::unwrap_used)]
 
+mod bad_input;
+mod plan;
+mod support;

@@ -21,7 +21,11 @@ mod exit {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "ablate", version, about = "Run ML ablation studies end to end: sweep TOML in, trials, results and report out.")]
+#[command(
+    name = "ablate",
+    version,
+    about = "Run ML ablation studies end to end: sweep TOML in, trials, results and report out."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

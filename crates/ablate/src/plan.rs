@@ -23,7 +23,11 @@ pub fn run(file: &Path, json: bool, check: bool) -> Result<()> {
 }
 
 fn summary(sweep: &Sweep) -> String {
-    let pre = sweep.trials.iter().filter(|t| t.kind == TrialKind::Pretrain).count();
+    let pre = sweep
+        .trials
+        .iter()
+        .filter(|t| t.kind == TrialKind::Pretrain)
+        .count();
     format!(
         "sweep \"{}\", {} studies, {} trials ({} pretraining, {} training)",
         sweep.name,
@@ -40,7 +44,13 @@ const COLUMNS: &[&str] = &["data", "depth", "width", "tasks", "encoding", "pretr
 pub fn render(sweep: &Sweep) -> String {
     let mut out = String::new();
     let short = |id: &str| id[..12].to_string();
-    let _ = writeln!(out, "sweep {} ({}, sha256 {})", sweep.name, sweep.file.display(), &sweep.spec_hash[..12]);
+    let _ = writeln!(
+        out,
+        "sweep {} ({}, sha256 {})",
+        sweep.name,
+        sweep.file.display(),
+        &sweep.spec_hash[..12]
+    );
     if let Some(d) = &sweep.description {
         let _ = writeln!(out, "  {d}");
     }
@@ -49,7 +59,11 @@ pub fn render(sweep: &Sweep) -> String {
     let _ = writeln!(out, "seeds: {}", seeds.join(", "));
 
     let _ = writeln!(out, "\ndatasets");
-    let rows: Vec<Vec<String>> = sweep.datasets.iter().map(|(name, d)| vec![name.clone(), d.source.kind().to_string(), describe(d)]).collect();
+    let rows: Vec<Vec<String>> = sweep
+        .datasets
+        .iter()
+        .map(|(name, d)| vec![name.clone(), d.source.kind().to_string(), describe(d)])
+        .collect();
     out.push_str(&indent(&table::render(&["name", "kind", "details"], &rows)));
 
     if !sweep.stages.is_empty() {
@@ -61,13 +75,18 @@ pub fn render(sweep: &Sweep) -> String {
                 vec![
                     s.name.clone(),
                     format!("{} on {}", s.task, s.data),
-                    s.from.clone().map_or("-".into(), |f| format!("starts from {f}")),
+                    s.from
+                        .clone()
+                        .map_or("-".into(), |f| format!("starts from {f}")),
                     s.trials.len().to_string(),
                     s.dependants.len().to_string(),
                 ]
             })
             .collect();
-        out.push_str(&indent(&table::render(&["stage", "task", "init", "trials", "trials waiting on it"], &rows)));
+        out.push_str(&indent(&table::render(
+            &["stage", "task", "init", "trials", "trials waiting on it"],
+            &rows,
+        )));
     }
 
     let _ = writeln!(out, "\nstudies");
@@ -79,7 +98,11 @@ pub fn render(sweep: &Sweep) -> String {
         for (axis, values) in &study.axes {
             let _ = writeln!(out, "    varies {axis}: {}", values.join(", "));
         }
-        let fixed: Vec<String> = study.fixed.iter().map(|(a, v)| format!("{a}={v}")).collect();
+        let fixed: Vec<String> = study
+            .fixed
+            .iter()
+            .map(|(a, v)| format!("{a}={v}"))
+            .collect();
         if !fixed.is_empty() {
             let _ = writeln!(out, "    fixed: {}", fixed.join(" "));
         }
@@ -87,13 +110,21 @@ pub fn render(sweep: &Sweep) -> String {
             out,
             "    {} combinations{} x {} seeds{}",
             study.combinations,
-            if study.excluded > 0 { format!(" - {} excluded", study.excluded) } else { String::new() },
+            if study.excluded > 0 {
+                format!(" - {} excluded", study.excluded)
+            } else {
+                String::new()
+            },
             sweep.seeds.len(),
             fold_note(sweep, &study.trials),
         );
     }
 
-    let pre = sweep.trials.iter().filter(|t| t.kind == TrialKind::Pretrain).count();
+    let pre = sweep
+        .trials
+        .iter()
+        .filter(|t| t.kind == TrialKind::Pretrain)
+        .count();
     let shared = sweep.trials.iter().filter(|t| t.studies.len() > 1).count();
     let _ = writeln!(
         out,
@@ -105,7 +136,12 @@ pub fn render(sweep: &Sweep) -> String {
     );
 
     // Any other label (a varied [train] key such as lr) gets a column of its own too.
-    let extra: BTreeSet<&str> = sweep.trials.iter().flat_map(|t| t.labels.keys().map(String::as_str)).filter(|k| !COLUMNS.contains(k) && !["stage", "task", "input_size"].contains(k)).collect();
+    let extra: BTreeSet<&str> = sweep
+        .trials
+        .iter()
+        .flat_map(|t| t.labels.keys().map(String::as_str))
+        .filter(|k| !COLUMNS.contains(k) && !["stage", "task", "input_size"].contains(k))
+        .collect();
     let mut header: Vec<&str> = vec!["#", "id", "study"];
     header.extend(COLUMNS);
     header.extend(extra.iter().copied());
@@ -136,7 +172,15 @@ pub fn render(sweep: &Sweep) -> String {
             if folds {
                 row.push(t.config.fold.map_or("-".into(), |f| f.to_string()));
             }
-            row.push(if t.depends_on.is_empty() { "-".into() } else { t.depends_on.iter().map(|d| short(d)).collect::<Vec<_>>().join(",") });
+            row.push(if t.depends_on.is_empty() {
+                "-".into()
+            } else {
+                t.depends_on
+                    .iter()
+                    .map(|d| short(d))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            });
             row
         })
         .collect();
@@ -145,7 +189,11 @@ pub fn render(sweep: &Sweep) -> String {
 }
 
 fn fold_note(sweep: &Sweep, ids: &[String]) -> String {
-    let folds: BTreeSet<u32> = ids.iter().filter_map(|id| sweep.trial(id)).filter_map(|t| t.config.data.split.folds()).collect();
+    let folds: BTreeSet<u32> = ids
+        .iter()
+        .filter_map(|id| sweep.trial(id))
+        .filter_map(|t| t.config.data.split.folds())
+        .collect();
     match folds.iter().next() {
         Some(k) if folds.len() == 1 => format!(" x {k} folds"),
         Some(_) => " x folds".into(),
@@ -160,8 +208,20 @@ fn indent(text: &str) -> String {
 pub fn describe(d: &DatasetSpec) -> String {
     let mut parts = Vec::new();
     match &d.source {
-        Source::SyntheticFaces { identities, images_per_identity, seed } => parts.push(format!("{identities} identities x {images_per_identity} images, seed {seed}")),
-        Source::SyntheticObjects { classes, images_per_class, seed } => parts.push(format!("{classes} classes x {images_per_class} images, seed {seed}")),
+        Source::SyntheticFaces {
+            identities,
+            images_per_identity,
+            seed,
+        } => parts.push(format!(
+            "{identities} identities x {images_per_identity} images, seed {seed}"
+        )),
+        Source::SyntheticObjects {
+            classes,
+            images_per_class,
+            seed,
+        } => parts.push(format!(
+            "{classes} classes x {images_per_class} images, seed {seed}"
+        )),
         Source::Lfw { path, min_images } => {
             parts.push(path.clone());
             if *min_images > 1 {
@@ -170,15 +230,34 @@ pub fn describe(d: &DatasetSpec) -> String {
         }
         Source::Csv { path, columns, .. } => {
             parts.push(path.clone());
-            let cols: Vec<&str> = [("age", &columns.age), ("age_std", &columns.age_std), ("gender", &columns.gender), ("identity", &columns.identity), ("class", &columns.class)].iter().filter(|(_, c)| c.is_some()).map(|(n, _)| *n).collect();
+            let cols: Vec<&str> = [
+                ("age", &columns.age),
+                ("age_std", &columns.age_std),
+                ("gender", &columns.gender),
+                ("identity", &columns.identity),
+                ("class", &columns.class),
+            ]
+            .iter()
+            .filter(|(_, c)| c.is_some())
+            .map(|(n, _)| *n)
+            .collect();
             parts.push(format!("labels: {}", cols.join(", ")));
         }
         Source::Utkface { path } | Source::Fgnet { path } => parts.push(path.clone()),
     }
     parts.push(match &d.split {
-        Split::Fractions { train, val, test, seed } => format!("split {train}/{val}/{test} (seed {seed})"),
+        Split::Fractions {
+            train,
+            val,
+            test,
+            seed,
+        } => format!("split {train}/{val}/{test} (seed {seed})"),
         Split::Kfold { folds, val, seed } => format!("{folds}-fold, val {val} (seed {seed})"),
-        Split::LeaveOnePersonOut { subjects, val, seed } => format!("leave-one-person-out ({subjects} folds), val {val} (seed {seed})"),
+        Split::LeaveOnePersonOut {
+            subjects,
+            val,
+            seed,
+        } => format!("leave-one-person-out ({subjects} folds), val {val} (seed {seed})"),
     });
     if let Some(m) = d.max_images {
         parts.push(format!("at most {m} images"));

@@ -11,7 +11,8 @@ use crate::train::{self, Setting};
 use crate::types::{Encoding, RegressionLoss};
 use crate::value::{self, Value, join};
 
-pub(crate) const FACTOR_AXES: &[&str] = &["data", "encoding", "depth", "width", "pretrain", "tasks"];
+pub(crate) const FACTOR_AXES: &[&str] =
+    &["data", "encoding", "depth", "width", "pretrain", "tasks"];
 
 /// `[train]` keys that describe how, not what, to run; varying them would give
 /// several trials with the same identity.
@@ -58,7 +59,14 @@ pub(crate) fn parse(
     names: &Names<'_>,
 ) -> Option<AxisValue> {
     Some(match axis {
-        "data" => AxisValue::Data(reference(ctx, path, v, names.datasets, "[data.NAME]", None)?),
+        "data" => AxisValue::Data(reference(
+            ctx,
+            path,
+            v,
+            names.datasets,
+            "[data.NAME]",
+            None,
+        )?),
         "pretrain" => {
             let name = reference(ctx, path, v, names.stages, "[pretrain.NAME]", Some("none"))?;
             AxisValue::Pretrain((name != "none").then_some(name))
@@ -67,7 +75,13 @@ pub(crate) fn parse(
             let valid = presets::names();
             AxisValue::Depth(presets::find(value::choice(ctx, path, v, &valid)?)?)
         }
-        "width" => AxisValue::Width(value::number(ctx, path, v, |w| w > 0.0 && w <= 16.0, "a width multiplier in (0, 16]")?),
+        "width" => AxisValue::Width(value::number(
+            ctx,
+            path,
+            v,
+            |w| w > 0.0 && w <= 16.0,
+            "a width multiplier in (0, 16]",
+        )?),
         "encoding" => AxisValue::Encoding(encoding(ctx, path, v)?),
         "tasks" => AxisValue::Tasks(tasks(ctx, path, v)?),
         _ => AxisValue::Train(train::parse(ctx, path, axis, v)?),
@@ -93,7 +107,12 @@ fn reference(
     } else {
         choices_help(s, &valid)
     };
-    ctx.error(v.span(), path, format!("\"{s}\" is not defined by any {section} section"), Some(help));
+    ctx.error(
+        v.span(),
+        path,
+        format!("\"{s}\" is not defined by any {section} section"),
+        Some(help),
+    );
     None
 }
 
@@ -104,9 +123,19 @@ fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
     let kinds = ["classification", "regression", "ldae"];
     if let DeValue::String(_) = v.get_ref() {
         return Some(match value::choice(ctx, path, v, &kinds)? {
-            "classification" => Encoding::Classification { age_min: AGE_RANGE.0, age_max: AGE_RANGE.1 },
-            "regression" => Encoding::Regression { loss: RegressionLoss::L2 },
-            _ => Encoding::Ldae { sigma: DEFAULT_SIGMA, age_min: AGE_RANGE.0, age_max: AGE_RANGE.1, use_age_std: false },
+            "classification" => Encoding::Classification {
+                age_min: AGE_RANGE.0,
+                age_max: AGE_RANGE.1,
+            },
+            "regression" => Encoding::Regression {
+                loss: RegressionLoss::L2,
+            },
+            _ => Encoding::Ldae {
+                sigma: DEFAULT_SIGMA,
+                age_min: AGE_RANGE.0,
+                age_max: AGE_RANGE.1,
+                use_age_std: false,
+            },
         });
     }
     let DeValue::Table(t) = v.get_ref() else {
@@ -119,7 +148,12 @@ fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
         return None;
     };
     let Some(kind_v) = value::get(t, "kind") else {
-        ctx.error(v.span(), path, "encoding table has no `kind`", Some("add kind = \"classification\", \"regression\" or \"ldae\"".into()));
+        ctx.error(
+            v.span(),
+            path,
+            "encoding table has no `kind`",
+            Some("add kind = \"classification\", \"regression\" or \"ldae\"".into()),
+        );
         return None;
     };
     let kind = value::choice(ctx, &join(path, "kind"), kind_v, &kinds)?;
@@ -136,9 +170,20 @@ fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
         None => Some(default),
     };
     let range = |ctx: &mut Ctx<'_>| -> Option<(u32, u32)> {
-        let (lo, hi) = (age(ctx, "age_min", AGE_RANGE.0)?, age(ctx, "age_max", AGE_RANGE.1)?);
+        let (lo, hi) = (
+            age(ctx, "age_min", AGE_RANGE.0)?,
+            age(ctx, "age_max", AGE_RANGE.1)?,
+        );
         if lo >= hi {
-            ctx.error(v.span(), path, format!("age_min = {lo} is not below age_max = {hi}"), Some("the age range must hold at least two ages, e.g. age_min = 0, age_max = 100".into()));
+            ctx.error(
+                v.span(),
+                path,
+                format!("age_min = {lo} is not below age_max = {hi}"),
+                Some(
+                    "the age range must hold at least two ages, e.g. age_min = 0, age_max = 100"
+                        .into(),
+                ),
+            );
             return None;
         }
         Some((lo, hi))
@@ -159,7 +204,13 @@ fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
         },
         _ => {
             let sigma = match value::get(t, "sigma") {
-                Some(s) => value::number(ctx, &join(path, "sigma"), s, |x| x > 0.0 && x <= 50.0, "sigma > 0 (in years, at most 50)")?,
+                Some(s) => value::number(
+                    ctx,
+                    &join(path, "sigma"),
+                    s,
+                    |x| x > 0.0 && x <= 50.0,
+                    "sigma > 0 (in years, at most 50)",
+                )?,
                 None => DEFAULT_SIGMA,
             };
             let use_age_std = match value::get(t, "use_age_std") {
@@ -167,30 +218,44 @@ fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
                 None => false,
             };
             let (age_min, age_max) = range(ctx)?;
-            Encoding::Ldae { sigma, age_min, age_max, use_age_std }
+            Encoding::Ldae {
+                sigma,
+                age_min,
+                age_max,
+                use_age_std,
+            }
         }
     })
 }
 
 fn tasks(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Tasks> {
     let valid = ["gender", "age"];
-    let mut out = Tasks { gender: None, age: None };
-    let mut set = |ctx: &mut Ctx<'_>, name: &str, span: std::ops::Range<usize>, weight: f64| -> Option<()> {
-        let slot = match name {
-            "gender" => &mut out.gender,
-            "age" => &mut out.age,
-            _ => {
-                ctx.error(span, path, format!("unknown task \"{name}\""), Some(choices_help(name, &valid)));
+    let mut out = Tasks {
+        gender: None,
+        age: None,
+    };
+    let mut set =
+        |ctx: &mut Ctx<'_>, name: &str, span: std::ops::Range<usize>, weight: f64| -> Option<()> {
+            let slot = match name {
+                "gender" => &mut out.gender,
+                "age" => &mut out.age,
+                _ => {
+                    ctx.error(
+                        span,
+                        path,
+                        format!("unknown task \"{name}\""),
+                        Some(choices_help(name, &valid)),
+                    );
+                    return None;
+                }
+            };
+            if slot.is_some() {
+                ctx.error(span, path, format!("task \"{name}\" is listed twice"), None);
                 return None;
             }
+            *slot = Some(weight);
+            Some(())
         };
-        if slot.is_some() {
-            ctx.error(span, path, format!("task \"{name}\" is listed twice"), None);
-            return None;
-        }
-        *slot = Some(weight);
-        Some(())
-    };
     match v.get_ref() {
         DeValue::Array(items) => {
             for item in items.iter() {
@@ -200,7 +265,13 @@ fn tasks(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Tasks> {
         }
         DeValue::Table(t) => {
             for (k, w) in t.iter() {
-                let weight = value::number(ctx, &join(path, k.get_ref()), w, |x| x > 0.0 && x <= 1000.0, "a loss weight > 0")?;
+                let weight = value::number(
+                    ctx,
+                    &join(path, k.get_ref()),
+                    w,
+                    |x| x > 0.0 && x <= 1000.0,
+                    "a loss weight > 0",
+                )?;
                 set(ctx, k.get_ref(), k.span(), weight)?;
             }
         }
@@ -215,7 +286,12 @@ fn tasks(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Tasks> {
         }
     }
     if out.gender.is_none() && out.age.is_none() {
-        ctx.error(v.span(), path, "no task given", Some("name at least one of \"gender\", \"age\"".into()));
+        ctx.error(
+            v.span(),
+            path,
+            "no task given",
+            Some("name at least one of \"gender\", \"age\"".into()),
+        );
         return None;
     }
     Some(out)
@@ -231,7 +307,13 @@ impl fmt::Display for AxisValue {
             AxisValue::Pretrain(None) => f.write_str("none"),
             AxisValue::Pretrain(Some(stage)) => f.write_str(stage),
             AxisValue::Tasks(t) => {
-                let part = |name: &str, w: f64| if w == 1.0 { name.to_string() } else { format!("{name}*{w}") };
+                let part = |name: &str, w: f64| {
+                    if w == 1.0 {
+                        name.to_string()
+                    } else {
+                        format!("{name}*{w}")
+                    }
+                };
                 let parts: Vec<String> = [("gender", t.gender), ("age", t.age)]
                     .into_iter()
                     .filter_map(|(n, w)| w.map(|w| part(n, w)))
@@ -250,16 +332,29 @@ pub struct EncodingLabel<'a>(pub &'a Encoding);
 impl fmt::Display for EncodingLabel<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let range = |f: &mut fmt::Formatter<'_>, lo: u32, hi: u32| {
-            if (lo, hi) == AGE_RANGE { Ok(()) } else { write!(f, "-{lo}to{hi}") }
+            if (lo, hi) == AGE_RANGE {
+                Ok(())
+            } else {
+                write!(f, "-{lo}to{hi}")
+            }
         };
         match self.0 {
             Encoding::Classification { age_min, age_max } => {
                 f.write_str("classification")?;
                 range(f, *age_min, *age_max)
             }
-            Encoding::Regression { loss: RegressionLoss::L2 } => f.write_str("regression-l2"),
-            Encoding::Regression { loss: RegressionLoss::L1 } => f.write_str("regression-l1"),
-            Encoding::Ldae { sigma, age_min, age_max, use_age_std } => {
+            Encoding::Regression {
+                loss: RegressionLoss::L2,
+            } => f.write_str("regression-l2"),
+            Encoding::Regression {
+                loss: RegressionLoss::L1,
+            } => f.write_str("regression-l1"),
+            Encoding::Ldae {
+                sigma,
+                age_min,
+                age_max,
+                use_age_std,
+            } => {
                 write!(f, "ldae-s{sigma}")?;
                 if *use_age_std {
                     f.write_str("-agestd")?;

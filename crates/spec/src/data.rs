@@ -45,10 +45,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, section: &str, v: &Value<'_>) -> Option<D
             v.span(),
             section,
             "missing key `kind`",
-            Some(format!(
-                "add `kind = \"...\"`, one of {}",
-                KINDS.join(", ")
-            )),
+            Some(format!("add `kind = \"...\"`, one of {}", KINDS.join(", "))),
         );
         return None;
     };
@@ -62,7 +59,12 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, section: &str, v: &Value<'_>) -> Option<D
         None => false,
     };
     let max_images = match value::get(t, "max_images") {
-        Some(m) => Some(value::unsigned(ctx, &join(section, "max_images"), m, 1..=u32::MAX)?),
+        Some(m) => Some(value::unsigned(
+            ctx,
+            &join(section, "max_images"),
+            m,
+            1..=u32::MAX,
+        )?),
         None => None,
     };
     let split = match value::get(t, "split") {
@@ -159,7 +161,11 @@ fn parse_source(
                 identity: text(ctx, "identity_column")?,
                 class: text(ctx, "class_column")?,
             };
-            if columns.age.is_none() && columns.gender.is_none() && columns.identity.is_none() && columns.class.is_none() {
+            if columns.age.is_none()
+                && columns.gender.is_none()
+                && columns.identity.is_none()
+                && columns.class.is_none()
+            {
                 ctx.error(
                     whole.span(),
                     section,
@@ -179,13 +185,26 @@ fn parse_source(
 
 fn parse_split(ctx: &mut Ctx<'_>, key: &str, source: &Source, v: &Value<'_>) -> Option<Split> {
     let t = value::table(ctx, key, v)?;
-    let allowed = ["train", "val", "test", "folds", "leave_one_person_out", "seed"];
+    let allowed = [
+        "train",
+        "val",
+        "test",
+        "folds",
+        "leave_one_person_out",
+        "seed",
+    ];
     if !value::known_keys(ctx, key, t, &allowed) {
         return None;
     }
     let frac = |ctx: &mut Ctx<'_>, name: &str, default: f64| -> Option<f64> {
         match value::get(t, name) {
-            Some(x) => value::number(ctx, &join(key, name), x, |f| f > 0.0 && f < 1.0, "a fraction between 0 and 1 (exclusive)"),
+            Some(x) => value::number(
+                ctx,
+                &join(key, name),
+                x,
+                |f| f > 0.0 && f < 1.0,
+                "a fraction between 0 and 1 (exclusive)",
+            ),
             None => Some(default),
         }
     };
@@ -205,7 +224,10 @@ fn parse_split(ctx: &mut Ctx<'_>, key: &str, source: &Source, v: &Value<'_>) -> 
                     x.span(),
                     &join(key, name),
                     format!("`{name}` does not apply to {what} splits: the test part is one fold"),
-                    Some("remove it; `val` sets the validation share taken from the training folds".into()),
+                    Some(
+                        "remove it; `val` sets the validation share taken from the training folds"
+                            .into(),
+                    ),
                 );
                 return false;
             }
@@ -217,14 +239,22 @@ fn parse_split(ctx: &mut Ctx<'_>, key: &str, source: &Source, v: &Value<'_>) -> 
             ctx.error(
                 v.span(),
                 &join(key, "leave_one_person_out"),
-                format!("leave-one-person-out is defined for `fgnet` datasets, not `{}`", source.kind()),
+                format!(
+                    "leave-one-person-out is defined for `fgnet` datasets, not `{}`",
+                    source.kind()
+                ),
                 Some("use `folds = K` for a k-fold split grouped by identity".into()),
             );
             return None;
         }
         if folds.is_some() || !not_with(ctx, "leave-one-person-out") {
             if let Some(f) = folds {
-                ctx.error(f.span(), &join(key, "folds"), "`folds` and `leave_one_person_out` exclude each other", None);
+                ctx.error(
+                    f.span(),
+                    &join(key, "folds"),
+                    "`folds` and `leave_one_person_out` exclude each other",
+                    None,
+                );
             }
             return None;
         }
@@ -245,7 +275,11 @@ fn parse_split(ctx: &mut Ctx<'_>, key: &str, source: &Source, v: &Value<'_>) -> 
             seed,
         });
     }
-    let (train, val, test) = (frac(ctx, "train", 0.7)?, frac(ctx, "val", 0.15)?, frac(ctx, "test", 0.15)?);
+    let (train, val, test) = (
+        frac(ctx, "train", 0.7)?,
+        frac(ctx, "val", 0.15)?,
+        frac(ctx, "test", 0.15)?,
+    );
     if (train + val + test - 1.0).abs() > 1e-6 {
         ctx.error(
             v.span(),
@@ -255,5 +289,10 @@ fn parse_split(ctx: &mut Ctx<'_>, key: &str, source: &Source, v: &Value<'_>) -> 
         );
         return None;
     }
-    Some(Split::Fractions { train, val, test, seed })
+    Some(Split::Fractions {
+        train,
+        val,
+        test,
+        seed,
+    })
 }

@@ -57,7 +57,8 @@ impl fmt::Display for Rendered<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, d) in self.diagnostics.iter().enumerate() {
             if i > 0 {
-                writeln!(f)?;
+                // The first line's `error: ` is printed by whoever shows the error.
+                write!(f, "\nerror: ")?;
             }
             write!(f, "{}:{}:{}: ", self.file, d.line, d.column)?;
             if !d.key.is_empty() {
@@ -134,7 +135,9 @@ pub(crate) fn locate(text: &str, offset: usize) -> (usize, usize, String) {
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let column = text[line_start..offset].chars().count() + 1;
     let line_end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
-    let source_line = text[line_start..line_end].trim_end_matches('\r').to_string();
+    let source_line = text[line_start..line_end]
+        .trim_end_matches('\r')
+        .to_string();
     (line, column, source_line)
 }
 

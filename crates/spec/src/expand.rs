@@ -6,10 +6,10 @@ use std::ops::Range;
 
 use crate::axes::{self, AxisValue, Names};
 use crate::error::Ctx;
+use crate::names;
 use crate::sweep::{Globals, Stage, Study, Trial, TrialKind};
 use crate::types::Split;
 use crate::value::{self, Table, Value, join};
-use crate::names;
 
 pub(crate) struct Expanded {
     pub stages: Vec<Stage>,
@@ -27,6 +27,8 @@ pub(crate) struct Assigned {
     pub span: Range<usize>,
     /// False for `[defaults]`, whose values a study may not need (e.g. an encoding on a gender-only study).
     pub explicit: bool,
+    /// Set by the study's grid or zip (rather than `fixed` or `[defaults]`).
+    pub varied: bool,
 }
 
 pub(crate) struct Builder<'g, 'i> {
@@ -72,18 +74,38 @@ pub(crate) fn expand(ctx: &mut Ctx<'_>, g: &Globals<'_>) -> Option<Expanded> {
         })
         .collect();
     // Parents are always created before their dependants, so creation order is topological.
-    let (mut trials, rest): (Vec<Trial>, Vec<Trial>) = b.trials.into_iter().partition(|t| t.kind == TrialKind::Pretrain);
+    let (mut trials, rest): (Vec<Trial>, Vec<Trial>) = b
+        .trials
+        .into_iter()
+        .partition(|t| t.kind == TrialKind::Pretrain);
     trials.extend(rest);
-    Some(Expanded { stages, studies, trials })
+    Some(Expanded {
+        stages,
+        studies,
+        trials,
+    })
 }
 
 fn validate_stages(ctx: &mut Ctx<'_>, g: &Globals<'_>) {
     for (name, def) in &g.stages {
-        let Some(data) = g.datasets.get(&def.data) else { continue };
+        let Some(data) = g.datasets.get(&def.data) else {
+            continue;
+        };
         let labels = data.source.labels();
         let key = format!("pretrain.{name}");
         if def.task == "identity" && !labels.identity {
-            ctx.error(def.span.clone(), &key, format!("task \"identity\" needs a dataset with identities, and `{}` ({}) has none", def.data, data.source.kind()), Some("use a synthetic-faces, lfw, fgnet, or csv dataset with identity_column".into()));
+            ctx.error(
+                def.span.clone(),
+                &key,
+                format!(
+                    "task \"identity\" needs a dataset with identities, and `{}` ({}) has none",
+                    def.data,
+                    data.source.kind()
+                ),
+                Some(
+                    "use a synthetic-faces, lfw, fgnet, or csv dataset with identity_column".into(),
+                ),
+            );
         }
         if def.task == "general" && !labels.classes {
             ctx.error(def.span.clone(), &key, format!("task \"general\" needs a non-face classification dataset, and `{}` is {}", def.data, data.source.kind()), Some("add [data.objects] with kind = \"synthetic-objects\" (or a csv dataset with class_column) and use data = \"objects\"".into()));
@@ -94,7 +116,15 @@ fn validate_stages(ctx: &mut Ctx<'_>, g: &Globals<'_>) {
     }
 }
 
-fn parse_axis_table(ctx: &mut Ctx<'_>, path: &str, t: &Table<'_>, names: &Names<'_>) -> Vec<(String, Range<usize>, Vec<(AxisValue, Range<usize>)>)> {
+/// A varied axis: name, the key's span, and its values with their spans.
+type AxisList = (String, Range<usize>, Vec<(AxisValue, Range<usize>)>);
+
+fn parse_axis_table(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    t: &Table<'_>,
+    names: &Names<'_>,
+) -> Vec<AxisList> {
     let axes = axes::all_axes();
     value::known_keys(ctx, path, t, &axes);
     let mut out = Vec::new();
@@ -104,16 +134,35 @@ fn parse_axis_table(ctx: &mut Ctx<'_>, path: &str, t: &Table<'_>, names: &Names<
             continue;
         }
         let key = join(path, axis);
-        let Some(items) = value::array(ctx, &key, v) else { continue };
+        let Some(items) = value::array(ctx, &key, v) else {
+            continue;
+        };
         if items.is_empty() {
-            ctx.error(v.span(), &key, "empty list: the study would have no trials", Some(format!("give at least one value, or move `{axis}` to `fixed`")));
+            ctx.error(
+                v.span(),
+                &key,
+                "empty list: the study would have no trials",
+                Some(format!(
+                    "give at least one value, or move `{axis}` to `fixed`"
+                )),
+            );
             continue;
         }
         let mut values: Vec<(AxisValue, Range<usize>)> = Vec::new();
         for item in items.iter() {
-            let Some(a) = axes::parse(ctx, &key, axis, item, names) else { continue };
-            if values.iter().any(|(prev, _)| prev.to_string() == a.to_string()) {
-                ctx.error(item.span(), &key, format!("value {a} is listed twice"), Some("each value of an axis must differ".into()));
+            let Some(a) = axes::parse(ctx, &key, axis, item, names) else {
+                continue;
+            };
+            if values
+                .iter()
+                .any(|(prev, _)| prev.to_string() == a.to_string())
+            {
+                ctx.error(
+                    item.span(),
+                    &key,
+                    format!("value {a} is listed twice"),
+                    Some("each value of an axis must differ".into()),
+                );
                 continue;
             }
             values.push((a, item.span()));
@@ -137,17 +186,33 @@ fn combinations(sizes: &[usize]) -> impl Iterator<Item = Vec<usize>> + '_ {
 }
 
 impl Builder<'_, '_> {
-    fn study(&mut self, ctx: &mut Ctx<'_>, i: usize, sv: &Value<'_>, seen: &mut HashMap<String, Range<usize>>) -> Option<Study> {
+    fn study(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        i: usize,
+        sv: &Value<'_>,
+        seen: &mut HashMap<String, Range<usize>>,
+    ) -> Option<Study> {
         let anon = format!("study[{i}]");
         let t = value::table(ctx, &anon, sv)?;
         value::known_keys(ctx, &anon, t, STUDY_KEYS);
         let Some(nv) = value::get(t, "name") else {
-            ctx.error(sv.span(), &anon, "study has no `name`", Some("add name = \"encoding\" (or another safe name) to this [[study]]".into()));
+            ctx.error(
+                sv.span(),
+                &anon,
+                "study has no `name`",
+                Some("add name = \"encoding\" (or another safe name) to this [[study]]".into()),
+            );
             return None;
         };
         let name = names::check(ctx, &join(&anon, "name"), nv)?;
         if seen.insert(name.clone(), nv.span()).is_some() {
-            ctx.error(nv.span(), &join(&anon, "name"), format!("study name \"{name}\" is used twice"), Some("give each [[study]] its own name".into()));
+            ctx.error(
+                nv.span(),
+                &join(&anon, "name"),
+                format!("study name \"{name}\" is used twice"),
+                Some("give each [[study]] its own name".into()),
+            );
             return None;
         }
         let path = format!("study.{name}");
@@ -155,22 +220,43 @@ impl Builder<'_, '_> {
             Some(d) => Some(value::string(ctx, &join(&path, "description"), d)?.to_string()),
             None => None,
         };
-        let names = Names { datasets: &self.g.dataset_names, stages: &self.g.stage_names };
+        let names = Names {
+            datasets: &self.g.dataset_names,
+            stages: &self.g.stage_names,
+        };
 
         let mut fixed: Vec<Assigned> = self
             .g
             .defaults
             .iter()
-            .map(|(axis, value)| Assigned { axis: axis.clone(), value: value.clone(), span: nv.span(), explicit: false })
+            .map(|(axis, value)| Assigned {
+                axis: axis.clone(),
+                value: value.clone(),
+                span: nv.span(),
+                explicit: false,
+                varied: false,
+            })
             .collect();
         if let Some(fv) = value::get(t, "fixed") {
             let ft = value::table(ctx, &join(&path, "fixed"), fv)?;
             let axes = axes::all_axes();
             value::known_keys(ctx, &join(&path, "fixed"), ft, &axes);
             for (k, v) in ft.iter() {
-                if let Some(a) = axes::parse(ctx, &join(&path, &format!("fixed.{}", k.get_ref())), k.get_ref(), v, &names) {
+                if let Some(a) = axes::parse(
+                    ctx,
+                    &join(&path, &format!("fixed.{}", k.get_ref())),
+                    k.get_ref(),
+                    v,
+                    &names,
+                ) {
                     fixed.retain(|f| f.axis != k.get_ref().as_ref());
-                    fixed.push(Assigned { axis: k.get_ref().to_string(), value: a, span: v.span(), explicit: true });
+                    fixed.push(Assigned {
+                        axis: k.get_ref().to_string(),
+                        value: a,
+                        span: v.span(),
+                        explicit: true,
+                        varied: false,
+                    });
                 }
             }
         }
@@ -190,28 +276,62 @@ impl Builder<'_, '_> {
         };
         if grid.is_empty() && zip.is_empty() {
             if value::get(t, "grid").is_none() && value::get(t, "zip").is_none() {
-                ctx.error(nv.span(), &path, format!("study \"{name}\" varies nothing"), Some("add a grid, e.g. grid.depth = [\"vgg7\", \"vgg11\"]".into()));
+                ctx.error(
+                    nv.span(),
+                    &path,
+                    format!("study \"{name}\" varies nothing"),
+                    Some("add a grid, e.g. grid.depth = [\"vgg7\", \"vgg11\"]".into()),
+                );
             } else if !ctx.has_errors() {
-                ctx.error(nv.span(), &join(&path, "grid"), "empty grid", Some("give the grid at least one axis with values".into()));
+                ctx.error(
+                    nv.span(),
+                    &join(&path, "grid"),
+                    "empty grid",
+                    Some("give the grid at least one axis with values".into()),
+                );
             }
             return None;
         }
         if let Some(first) = zip.first() {
             for (axis, span, values) in &zip[1..] {
                 if values.len() != first.2.len() {
-                    ctx.error(span.clone(), &join(&path, &format!("zip.{axis}")), format!("zip axes vary together, but `{axis}` has {} values and `{}` has {}", values.len(), first.0, first.2.len()), Some("give every zip axis the same number of values".into()));
+                    ctx.error(
+                        span.clone(),
+                        &join(&path, &format!("zip.{axis}")),
+                        format!(
+                            "zip axes vary together, but `{axis}` has {} values and `{}` has {}",
+                            values.len(),
+                            first.0,
+                            first.2.len()
+                        ),
+                        Some("give every zip axis the same number of values".into()),
+                    );
                     return None;
                 }
             }
         }
-        let varied: Vec<&str> = grid.iter().chain(&zip).map(|(a, _, _)| a.as_str()).collect();
+        let varied: Vec<&str> = grid
+            .iter()
+            .chain(&zip)
+            .map(|(a, _, _)| a.as_str())
+            .collect();
         for (axis, span, _) in grid.iter().chain(&zip) {
             if varied.iter().filter(|v| **v == axis.as_str()).count() > 1 {
-                ctx.error(span.clone(), &join(&path, axis), format!("axis `{axis}` is in both grid and zip"), Some("vary each axis in one place".into()));
+                ctx.error(
+                    span.clone(),
+                    &join(&path, axis),
+                    format!("axis `{axis}` is in both grid and zip"),
+                    Some("vary each axis in one place".into()),
+                );
                 return None;
             }
             if let Some(f) = fixed.iter().find(|f| f.explicit && &f.axis == axis) {
-                ctx.error(f.span.clone(), &join(&path, &format!("fixed.{axis}")), format!("axis `{axis}` is both fixed and varied"), Some(format!("remove `{axis}` from `fixed` or from the grid")));
+                ctx.error(
+                    f.span.clone(),
+                    &join(&path, &format!("fixed.{axis}")),
+                    format!("axis `{axis}` is both fixed and varied"),
+                    Some(format!("remove `{axis}` from `fixed` or from the grid")),
+                );
                 return None;
             }
         }
@@ -229,11 +349,21 @@ impl Builder<'_, '_> {
         if let Some(first) = zip.first() {
             sizes.insert(0, first.2.len());
         }
-        let combos = sizes.iter().try_fold(1u64, |acc, s| acc.checked_mul(*s as u64));
+        let combos = sizes
+            .iter()
+            .try_fold(1u64, |acc, s| acc.checked_mul(*s as u64));
         let upper = combos.and_then(|c| c.checked_mul(self.g.seeds.len() as u64));
         if upper.is_none_or(|n| n > self.g.max_trials) {
             let shown = upper.map_or("more than 2^64".to_string(), |n| n.to_string());
-            ctx.error(nv.span(), &path, format!("study \"{name}\" expands to {shown} trials, past max_trials = {}", self.g.max_trials), Some("shrink the grid, or raise [sweep] max_trials if you mean it".into()));
+            ctx.error(
+                nv.span(),
+                &path,
+                format!(
+                    "study \"{name}\" expands to {shown} trials, past max_trials = {}",
+                    self.g.max_trials
+                ),
+                Some("shrink the grid, or raise [sweep] max_trials if you mean it".into()),
+            );
             return None;
         }
 
@@ -248,24 +378,68 @@ impl Builder<'_, '_> {
             if !zip.is_empty() {
                 let z = *digits.next().unwrap_or(&0);
                 for (axis, _, values) in &zip {
-                    assigned.push(Assigned { axis: axis.clone(), value: values[z].0.clone(), span: values[z].1.clone(), explicit: true });
+                    assigned.push(Assigned {
+                        axis: axis.clone(),
+                        value: values[z].0.clone(),
+                        span: values[z].1.clone(),
+                        explicit: true,
+                        varied: true,
+                    });
                 }
             }
             for ((axis, _, values), d) in grid.iter().zip(digits) {
-                assigned.push(Assigned { axis: axis.clone(), value: values[*d].0.clone(), span: values[*d].1.clone(), explicit: true });
+                assigned.push(Assigned {
+                    axis: axis.clone(),
+                    value: values[*d].0.clone(),
+                    span: values[*d].1.clone(),
+                    explicit: true,
+                    varied: true,
+                });
             }
-            if excludes.iter().any(|rule| rule.iter().all(|(axis, label)| assigned.iter().any(|a| &a.axis == axis && &a.value.to_string() == label))) {
+            if excludes.iter().any(|rule| {
+                rule.iter().all(|(axis, label)| {
+                    assigned
+                        .iter()
+                        .any(|a| &a.axis == axis && &a.value.to_string() == label)
+                })
+            }) {
                 excluded += 1;
                 continue;
             }
             for id in self.combination(ctx, &path, nv.span(), &name, &assigned, &mut reported)? {
                 if !own.insert(id.clone()) {
-                    let combo_label: Vec<String> = assigned.iter().filter(|a| a.explicit).map(|a| format!("{}={}", a.axis, a.value)).collect();
+                    let combo_label: Vec<String> = assigned
+                        .iter()
+                        .filter(|a| a.explicit)
+                        .map(|a| format!("{}={}", a.axis, a.value))
+                        .collect();
                     ctx.error(nv.span(), &path, format!("two combinations of study \"{name}\" give the same trial (one is {})", combo_label.join(", ")), Some("an axis value has no effect here (e.g. an encoding on a gender-only trial); remove the duplicate values".into()));
                     return None;
                 }
                 ids.push(id);
             }
+        }
+        let trains_age = ids.iter().any(|id| {
+            let t = &self.trials[self.index[id]];
+            matches!(
+                t.config.objective,
+                crate::types::Objective::Faces { age: Some(_), .. }
+            )
+        });
+        if let Some(enc) = fixed
+            .iter()
+            .find(|f| f.explicit && f.axis == "encoding")
+            .filter(|_| !trains_age && !ids.is_empty())
+        {
+            ctx.error(
+                enc.span.clone(),
+                &join(&path, "fixed.encoding"),
+                format!(
+                    "study \"{name}\" sets an age encoding, but none of its trials predicts age"
+                ),
+                Some("add \"age\" to tasks, or remove `encoding` from this study".into()),
+            );
+            return None;
         }
         if excluded == total {
             ctx.error(nv.span(), &path, format!("study \"{name}\" expands to 0 trials: `exclude` removes all {total} combinations"), Some("loosen the exclude rules".into()));
@@ -274,8 +448,15 @@ impl Builder<'_, '_> {
         Some(Study {
             name,
             description,
-            axes: grid.iter().chain(&zip).map(|(a, _, v)| (a.clone(), v.iter().map(|(x, _)| x.to_string()).collect())).collect(),
-            fixed: fixed.iter().map(|f| (f.axis.clone(), f.value.to_string())).collect(),
+            axes: grid
+                .iter()
+                .chain(&zip)
+                .map(|(a, _, v)| (a.clone(), v.iter().map(|(x, _)| x.to_string()).collect()))
+                .collect(),
+            fixed: fixed
+                .iter()
+                .map(|f| (f.axis.clone(), f.value.to_string()))
+                .collect(),
             combinations: total,
             excluded,
             trials: ids,
@@ -283,7 +464,13 @@ impl Builder<'_, '_> {
     }
 }
 
-fn parse_excludes(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>, varied: &[&str], names: &Names<'_>) -> Option<Vec<Vec<(String, String)>>> {
+fn parse_excludes(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    v: &Value<'_>,
+    varied: &[&str],
+    names: &Names<'_>,
+) -> Option<Vec<Vec<(String, String)>>> {
     let items = value::array(ctx, path, v)?;
     let mut rules = Vec::new();
     for (n, item) in items.iter().enumerate() {
@@ -297,10 +484,21 @@ fn parse_excludes(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>, varied: &[&str],
         for (k, val) in t.iter() {
             let axis: &str = k.get_ref();
             if !varied.contains(&axis) {
-                ctx.error(k.span(), &join(&key, axis), format!("exclude names `{axis}`, which this study does not vary"), Some(format!("exclude rules match varied axes: {}", varied.join(", "))));
+                ctx.error(
+                    k.span(),
+                    &join(&key, axis),
+                    format!("exclude names `{axis}`, which this study does not vary"),
+                    Some(format!(
+                        "exclude rules match varied axes: {}",
+                        varied.join(", ")
+                    )),
+                );
                 return None;
             }
-            rule.push((axis.to_string(), axes::parse(ctx, &join(&key, axis), axis, val, names)?.to_string()));
+            rule.push((
+                axis.to_string(),
+                axes::parse(ctx, &join(&key, axis), axis, val, names)?.to_string(),
+            ));
         }
         rules.push(rule);
     }

@@ -57,14 +57,24 @@ pub fn parse(text: &str, file: &Path) -> Result<Sweep, SpecError> {
         Ok(root) => root,
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            ctx.error(span, "", syntax_message(e.message()), Some("see https://toml.io for TOML syntax, and experiments/quick.toml for a sweep".into()));
+            ctx.error(
+                span,
+                "",
+                syntax_message(e.message()),
+                Some(
+                    "see https://toml.io for TOML syntax, and experiments/quick.toml for a sweep"
+                        .into(),
+                ),
+            );
             return Err(invalid(ctx));
         }
     };
     let whole = root.span();
     let root = root.into_inner();
     let header = sweep::parse_header(&mut ctx, &root, whole);
-    let globals = header.as_ref().and_then(|h| sweep::parse_globals(&mut ctx, &root, h));
+    let globals = header
+        .as_ref()
+        .and_then(|h| sweep::parse_globals(&mut ctx, &root, h));
     let (Some(header), Some(globals)) = (header, globals) else {
         return Err(invalid(ctx));
     };
@@ -74,7 +84,14 @@ pub fn parse(text: &str, file: &Path) -> Result<Sweep, SpecError> {
     let base = file.parent().unwrap_or(Path::new(""));
     let output = normalize(&base.join(&header.output));
     let spec_hash = sha256_hex(text.as_bytes());
-    match sweep::build(&mut ctx, header, &globals, file.to_path_buf(), output, spec_hash) {
+    match sweep::build(
+        &mut ctx,
+        header,
+        &globals,
+        file.to_path_buf(),
+        output,
+        spec_hash,
+    ) {
         Some(sweep) if !ctx.has_errors() => Ok(sweep),
         _ => Err(invalid(ctx)),
     }

@@ -19,13 +19,21 @@ pub fn problem(name: &str) -> Option<String> {
     if name.starts_with('.') {
         return Some("a name must not start with `.`".into());
     }
-    if let Some(c) = name.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+    if let Some(c) = name
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
         return Some(format!("character {c:?} is not allowed in a name"));
     }
     None
 }
 
-pub(crate) fn check_str(ctx: &mut Ctx<'_>, key: &str, name: &str, span: Range<usize>) -> Option<String> {
+pub(crate) fn check_str(
+    ctx: &mut Ctx<'_>,
+    key: &str,
+    name: &str,
+    span: Range<usize>,
+) -> Option<String> {
     match problem(name) {
         None => Some(name.to_string()),
         Some(why) => {

@@ -38,9 +38,13 @@ impl Builder<'_, '_> {
         reported: &mut HashSet<String>,
     ) -> Option<Vec<String>> {
         let g = self.g;
-        let mut once = Once { ctx, seen: reported };
+        let mut once = Once {
+            ctx,
+            seen: reported,
+        };
         let mut draft = g.train.clone();
-        let (mut data, mut encoding, mut depth, mut width, mut pretrain, mut tasks) = (None, None, None, 1.0, None, None);
+        let (mut data, mut encoding, mut depth, mut width, mut pretrain, mut tasks) =
+            (None, None, None, 1.0, None, None);
         let mut labels = BTreeMap::new();
         for a in assigned {
             match &a.value {
@@ -57,8 +61,16 @@ impl Builder<'_, '_> {
             }
         }
         let Some(depth) = depth else {
-            let help = format!("add depth to the study's `fixed` or grid, or to [defaults]: one of {}", crate::presets::names().join(", "));
-            once.error(span, path, format!("study \"{study}\" sets no `depth`"), Some(help));
+            let help = format!(
+                "add depth to the study's `fixed` or grid, or to [defaults]: one of {}",
+                crate::presets::names().join(", ")
+            );
+            once.error(
+                span,
+                path,
+                format!("study \"{study}\" sets no `depth`"),
+                Some(help),
+            );
             return None;
         };
         let Some(tasks) = tasks else {
@@ -68,27 +80,61 @@ impl Builder<'_, '_> {
         let data = match data {
             Some(d) => d,
             None => {
-                let faces: Vec<&String> = g.datasets.iter().filter(|(_, d)| d.source.labels().age || d.source.labels().gender).map(|(n, _)| n).collect();
+                let faces: Vec<&String> = g
+                    .datasets
+                    .iter()
+                    .filter(|(_, d)| d.source.labels().age || d.source.labels().gender)
+                    .map(|(n, _)| n)
+                    .collect();
                 if let [only] = faces.as_slice() {
                     (*only).clone()
                 } else {
-                    once.error(span, path, format!("study \"{study}\" does not say which dataset it trains on"), Some(format!("set data = \"NAME\" in `fixed` or [defaults]; face datasets: {}", faces.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "))));
+                    once.error(
+                        span,
+                        path,
+                        format!("study \"{study}\" does not say which dataset it trains on"),
+                        Some(format!(
+                            "set data = \"NAME\" in `fixed` or [defaults]; face datasets: {}",
+                            faces
+                                .iter()
+                                .map(|s| s.as_str())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )),
+                    );
                     return None;
                 }
             }
         };
         let dataset = g.datasets.get(&data)?;
         let have = dataset.source.labels();
-        for (task, on, has) in [("gender", tasks.gender.is_some(), have.gender), ("age", tasks.age.is_some(), have.age)] {
+        for (task, on, has) in [
+            ("gender", tasks.gender.is_some(), have.gender),
+            ("age", tasks.age.is_some(), have.age),
+        ] {
             if on && !has {
-                once.error(span.clone(), path, format!("task \"{task}\" needs {task} labels, and dataset `{data}` ({}) has none", dataset.source.kind()), Some("train that task on a dataset that has those labels, or drop it from `tasks`".into()));
+                once.error(span, path, format!("task \"{task}\" needs {task} labels, and dataset `{data}` ({}) has none", dataset.source.kind()), Some("train that task on a dataset that has those labels, or drop it from `tasks`".into()));
                 return None;
             }
         }
         let age = match (tasks.age, encoding) {
             (Some(weight), Some((encoding, _))) => {
-                if matches!(encoding, crate::types::Encoding::Ldae { use_age_std: true, .. }) && !have.age_std {
-                    once.error(span, path, format!("use_age_std needs per-image age_std, and dataset `{data}` has none"), Some("set age_std_column on a csv dataset, or drop use_age_std".into()));
+                if matches!(
+                    encoding,
+                    crate::types::Encoding::Ldae {
+                        use_age_std: true,
+                        ..
+                    }
+                ) && !have.age_std
+                {
+                    once.error(
+                        span,
+                        path,
+                        format!(
+                            "use_age_std needs per-image age_std, and dataset `{data}` has none"
+                        ),
+                        Some("set age_std_column on a csv dataset, or drop use_age_std".into()),
+                    );
                     return None;
                 }
                 labels.insert("encoding".into(), EncodingLabel(&encoding).to_string());
@@ -98,8 +144,9 @@ impl Builder<'_, '_> {
                 once.error(span, path, format!("study \"{study}\" trains age but sets no `encoding`"), Some("add encoding = \"classification\", \"regression\" or \"ldae\" (or a table such as { kind = \"ldae\", sigma = 2.5 })".into()));
                 return None;
             }
-            (None, Some((_, a))) if a.explicit => {
-                once.error(a.span.clone(), path, format!("study \"{study}\" sets an age encoding on a gender-only trial"), Some("add \"age\" to tasks, or remove `encoding` from this study".into()));
+            (None, Some((encoding, a))) if a.varied => {
+                let enc = EncodingLabel(&encoding);
+                once.error(a.span.clone(), path, format!("study \"{study}\" varies the age encoding ({enc}) on a gender-only trial, where it has no effect"), Some("add \"age\" to tasks, or exclude the gender-only combinations from the encoding grid".into()));
                 return None;
             }
             (None, _) => None,
@@ -119,7 +166,10 @@ impl Builder<'_, '_> {
         labels.insert("data".into(), data.clone());
         labels.insert("depth".into(), depth.name.to_string());
         labels.insert("width".into(), width.to_string());
-        labels.insert("pretrain".into(), pretrain.clone().unwrap_or_else(|| "none".into()));
+        labels.insert(
+            "pretrain".into(),
+            pretrain.clone().unwrap_or_else(|| "none".into()),
+        );
         labels.insert("tasks".into(), AxisValue::Tasks(tasks.clone()).to_string());
 
         let folds: Vec<Option<u32>> = match dataset.split.folds() {
@@ -129,12 +179,17 @@ impl Builder<'_, '_> {
         let mut ids = Vec::new();
         for &seed in &g.seeds {
             let init = match &pretrain {
-                Some(stage) => Some(self.pretrain_trial(stage, &model, train.input_size, seed, &labels, 0)?),
+                Some(stage) => {
+                    Some(self.pretrain_trial(stage, &model, train.input_size, seed, &labels, 0)?)
+                }
                 None => None,
             };
             for &fold in &folds {
                 let config = TrialConfig {
-                    objective: Objective::Faces { gender: tasks.gender, age: age.clone() },
+                    objective: Objective::Faces {
+                        gender: tasks.gender,
+                        age: age.clone(),
+                    },
                     data: dataset.clone(),
                     fold,
                     train: train.clone(),
@@ -143,7 +198,14 @@ impl Builder<'_, '_> {
                     seed,
                 };
                 let depends: Vec<String> = init.iter().cloned().collect();
-                let id = self.insert(config, TrialKind::Train, draft.exec.clone(), labels.clone(), (Some(study), None), depends);
+                let id = self.insert(
+                    config,
+                    TrialKind::Train,
+                    draft.exec.clone(),
+                    labels.clone(),
+                    (Some(study), None),
+                    depends,
+                );
                 if let Some(stage) = &pretrain {
                     let list = self.stage_dependants.entry(stage.clone()).or_default();
                     if !list.contains(&id) {
@@ -157,14 +219,24 @@ impl Builder<'_, '_> {
     }
 
     /// The pretraining trial of `stage` for this trunk shape and seed (created once, shared).
-    fn pretrain_trial(&mut self, stage: &str, model: &ModelSpec, input_size: u32, seed: u64, consumer: &BTreeMap<String, String>, depth: usize) -> Option<String> {
+    fn pretrain_trial(
+        &mut self,
+        stage: &str,
+        model: &ModelSpec,
+        input_size: u32,
+        seed: u64,
+        consumer: &BTreeMap<String, String>,
+        depth: usize,
+    ) -> Option<String> {
         let g = self.g;
         let def = g.stages.get(stage)?;
         if depth > g.stages.len() {
             return None; // a cycle; reported when the stages were read
         }
         let init = match &def.from {
-            Some(parent) => Some(self.pretrain_trial(parent, model, input_size, seed, consumer, depth + 1)?),
+            Some(parent) => {
+                Some(self.pretrain_trial(parent, model, input_size, seed, consumer, depth + 1)?)
+            }
             None => None,
         };
         let mut draft = g.train.clone();
@@ -173,7 +245,11 @@ impl Builder<'_, '_> {
         }
         draft.apply(&Setting::InputSize(input_size));
         let train = draft.finish().ok()?;
-        let objective = if def.task == "identity" { Objective::Identity } else { Objective::General };
+        let objective = if def.task == "identity" {
+            Objective::Identity
+        } else {
+            Objective::General
+        };
         let config = TrialConfig {
             objective,
             data: g.datasets.get(&def.data)?.clone(),
@@ -193,7 +269,14 @@ impl Builder<'_, '_> {
                 labels.insert(key.into(), v.clone());
             }
         }
-        let id = self.insert(config, TrialKind::Pretrain, draft.exec.clone(), labels, (None, Some(stage)), init.into_iter().collect());
+        let id = self.insert(
+            config,
+            TrialKind::Pretrain,
+            draft.exec.clone(),
+            labels,
+            (None, Some(stage)),
+            init.into_iter().collect(),
+        );
         let list = self.stage_trials.entry(stage.to_string()).or_default();
         if !list.contains(&id) {
             list.push(id.clone());
@@ -201,12 +284,29 @@ impl Builder<'_, '_> {
         Some(id)
     }
 
-    fn insert(&mut self, config: TrialConfig, kind: TrialKind, exec: ExecSpec, labels: BTreeMap<String, String>, owner: (Option<&str>, Option<&str>), depends_on: Vec<String>) -> String {
+    fn insert(
+        &mut self,
+        config: TrialConfig,
+        kind: TrialKind,
+        exec: ExecSpec,
+        labels: BTreeMap<String, String>,
+        owner: (Option<&str>, Option<&str>),
+        depends_on: Vec<String>,
+    ) -> String {
         let id = hash::trial_id(&config);
         let pos = match self.index.get(&id) {
             Some(&pos) => pos,
             None => {
-                self.trials.push(Trial { id: id.clone(), kind, config, exec, labels: BTreeMap::new(), studies: Vec::new(), stages: Vec::new(), depends_on });
+                self.trials.push(Trial {
+                    id: id.clone(),
+                    kind,
+                    config,
+                    exec,
+                    labels: BTreeMap::new(),
+                    studies: Vec::new(),
+                    stages: Vec::new(),
+                    depends_on,
+                });
                 self.index.insert(id.clone(), self.trials.len() - 1);
                 self.trials.len() - 1
             }

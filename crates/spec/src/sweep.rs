@@ -108,6 +108,7 @@ pub(crate) struct StageDef {
     pub task: &'static str,
     pub data: String,
     pub from: Option<String>,
+    pub from_span: std::ops::Range<usize>,
     pub overrides: Vec<Setting>,
     pub span: std::ops::Range<usize>,
 }
@@ -125,10 +126,22 @@ pub(crate) struct Header {
     pub max_trials: u64,
 }
 
-pub(crate) fn parse_header(ctx: &mut Ctx<'_>, root: &Table<'_>, whole: std::ops::Range<usize>) -> Option<Header> {
+pub(crate) fn parse_header(
+    ctx: &mut Ctx<'_>,
+    root: &Table<'_>,
+    whole: std::ops::Range<usize>,
+) -> Option<Header> {
     value::known_keys(ctx, "", root, TOP_KEYS);
     let Some(sv) = value::get(root, "sweep") else {
-        ctx.error(whole, "sweep", "missing [sweep] section", Some("start the file with [sweep] and name = \"my-study\"; see experiments/quick.toml".into()));
+        ctx.error(
+            whole,
+            "sweep",
+            "missing [sweep] section",
+            Some(
+                "start the file with [sweep] and name = \"my-study\"; see experiments/quick.toml"
+                    .into(),
+            ),
+        );
         return None;
     };
     let t = value::table(ctx, "sweep", sv)?;
@@ -136,7 +149,12 @@ pub(crate) fn parse_header(ctx: &mut Ctx<'_>, root: &Table<'_>, whole: std::ops:
     let name = match value::get(t, "name") {
         Some(n) => names::check(ctx, "sweep.name", n)?,
         None => {
-            ctx.error(sv.span(), "sweep.name", "missing key `name`", Some("add name = \"my-study\" (letters, digits, -, _ and .)".into()));
+            ctx.error(
+                sv.span(),
+                "sweep.name",
+                "missing key `name`",
+                Some("add name = \"my-study\" (letters, digits, -, _ and .)".into()),
+            );
             return None;
         }
     };
@@ -148,7 +166,12 @@ pub(crate) fn parse_header(ctx: &mut Ctx<'_>, root: &Table<'_>, whole: std::ops:
         Some(o) => {
             let s = value::string(ctx, "sweep.output", o)?;
             if s.trim().is_empty() {
-                ctx.error(o.span(), "sweep.output", "must not be empty", Some("for example output = \"../runs/my-study\"".into()));
+                ctx.error(
+                    o.span(),
+                    "sweep.output",
+                    "must not be empty",
+                    Some("for example output = \"../runs/my-study\"".into()),
+                );
                 return None;
             }
             s.to_string()
@@ -163,7 +186,13 @@ pub(crate) fn parse_header(ctx: &mut Ctx<'_>, root: &Table<'_>, whole: std::ops:
         Some(m) => value::integer(ctx, "sweep.max_trials", m, 1..=1_000_000)?.unsigned_abs(),
         None => 10_000,
     };
-    Some(Header { name, description, output, seeds, max_trials })
+    Some(Header {
+        name,
+        description,
+        output,
+        seeds,
+        max_trials,
+    })
 }
 
 fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
@@ -172,18 +201,36 @@ fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
         return Some((0..n.unsigned_abs()).collect());
     }
     let Some(items) = v.get_ref().as_array() else {
-        ctx.error(v.span(), "sweep.seeds", format!("expected a count or a list of seeds, found {}", value::type_name(v.get_ref())), Some("for example seeds = 3 (meaning 0, 1, 2) or seeds = [1, 7, 42]".into()));
+        ctx.error(
+            v.span(),
+            "sweep.seeds",
+            format!(
+                "expected a count or a list of seeds, found {}",
+                value::type_name(v.get_ref())
+            ),
+            Some("for example seeds = 3 (meaning 0, 1, 2) or seeds = [1, 7, 42]".into()),
+        );
         return None;
     };
     if items.is_empty() {
-        ctx.error(v.span(), "sweep.seeds", "the seed list is empty", Some("give at least one seed, e.g. seeds = [0]".into()));
+        ctx.error(
+            v.span(),
+            "sweep.seeds",
+            "the seed list is empty",
+            Some("give at least one seed, e.g. seeds = [0]".into()),
+        );
         return None;
     }
     let mut seeds = Vec::new();
     for item in items.iter() {
         let s = value::seed(ctx, "sweep.seeds", item)?;
         if seeds.contains(&s) {
-            ctx.error(item.span(), "sweep.seeds", format!("seed {s} is listed twice"), None);
+            ctx.error(
+                item.span(),
+                "sweep.seeds",
+                format!("seed {s} is listed twice"),
+                None,
+            );
             return None;
         }
         seeds.push(s);
@@ -191,52 +238,60 @@ fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
     Some(seeds)
 }
 
-pub(crate) fn parse_globals<'i>(ctx: &mut Ctx<'_>, root: &'i Table<'i>, header: &Header) -> Option<Globals<'i>> {
+pub(crate) fn parse_globals<'i>(
+    ctx: &mut Ctx<'_>,
+    root: &'i Table<'i>,
+    header: &Header,
+) -> Option<Globals<'i>> {
     let mut datasets = BTreeMap::new();
-    if let Some(dv) = value::get(root, "data") {
-        if let Some(t) = value::table(ctx, "data", dv) {
-            for (k, v) in t.iter() {
-                let section = join("data", k.get_ref());
-                if names::check_str(ctx, &section, k.get_ref(), k.span()).is_some() {
-                    if let Some(spec) = data::parse(ctx, &section, v) {
-                        datasets.insert(k.get_ref().to_string(), spec);
-                    }
-                }
+    if let Some(dv) = value::get(root, "data")
+        && let Some(t) = value::table(ctx, "data", dv)
+    {
+        for (k, v) in t.iter() {
+            let section = join("data", k.get_ref());
+            if names::check_str(ctx, &section, k.get_ref(), k.span()).is_some()
+                && let Some(spec) = data::parse(ctx, &section, v)
+            {
+                datasets.insert(k.get_ref().to_string(), spec);
             }
         }
     }
     let dataset_names: Vec<String> = datasets.keys().cloned().collect();
 
     let mut train = Draft::default();
-    if let Some(tv) = value::get(root, "train") {
-        if let Some(t) = value::table(ctx, "train", tv) {
-            value::known_keys(ctx, "train", t, train::TRAIN_KEYS);
-            for (k, v) in t.iter() {
-                if let Some(s) = train::parse(ctx, &join("train", k.get_ref()), k.get_ref(), v) {
-                    train.apply(&s);
-                }
+    if let Some(tv) = value::get(root, "train")
+        && let Some(t) = value::table(ctx, "train", tv)
+    {
+        value::known_keys(ctx, "train", t, train::TRAIN_KEYS);
+        for (k, v) in t.iter() {
+            if let Some(s) = train::parse(ctx, &join("train", k.get_ref()), k.get_ref(), v) {
+                train.apply(&s);
             }
-            if let Err(msg) = train.finish() {
-                ctx.error(tv.span(), "train", msg, None);
-            }
+        }
+        if let Err(msg) = train.finish() {
+            ctx.error(tv.span(), "train", msg, None);
         }
     }
 
     let stages = parse_stages(ctx, root, &dataset_names);
     let stage_names: Vec<String> = stages.keys().cloned().collect();
-    let names = Names { datasets: &dataset_names, stages: &stage_names };
+    let names = Names {
+        datasets: &dataset_names,
+        stages: &stage_names,
+    };
 
     let mut defaults = Vec::new();
-    if let Some(dv) = value::get(root, "defaults") {
-        if let Some(t) = value::table(ctx, "defaults", dv) {
-            let axes = axes::all_axes();
-            value::known_keys(ctx, "defaults", t, &axes);
-            for (k, v) in t.iter() {
-                if axes.contains(&k.get_ref().as_ref()) {
-                    if let Some(a) = axes::parse(ctx, &join("defaults", k.get_ref()), k.get_ref(), v, &names) {
-                        defaults.push((k.get_ref().to_string(), a));
-                    }
-                }
+    if let Some(dv) = value::get(root, "defaults")
+        && let Some(t) = value::table(ctx, "defaults", dv)
+    {
+        let axes = axes::all_axes();
+        value::known_keys(ctx, "defaults", t, &axes);
+        for (k, v) in t.iter() {
+            if axes.contains(&k.get_ref().as_ref())
+                && let Some(a) =
+                    axes::parse(ctx, &join("defaults", k.get_ref()), k.get_ref(), v, &names)
+            {
+                defaults.push((k.get_ref().to_string(), a));
             }
         }
     }
@@ -245,9 +300,22 @@ pub(crate) fn parse_globals<'i>(ctx: &mut Ctx<'_>, root: &'i Table<'i>, header: 
     match value::get(root, "study") {
         Some(sv) => match sv.get_ref().as_array() {
             Some(items) if !items.is_empty() => studies.extend(items.iter()),
-            _ => ctx.error(sv.span(), "study", "expected one or more [[study]] sections", Some("add [[study]] with name = \"...\" and a grid; see experiments/quick.toml".into())),
+            _ => ctx.error(
+                sv.span(),
+                "study",
+                "expected one or more [[study]] sections",
+                Some(
+                    "add [[study]] with name = \"...\" and a grid; see experiments/quick.toml"
+                        .into(),
+                ),
+            ),
         },
-        None => ctx.error(0..0, "study", "the sweep has no [[study]]", Some("add [[study]] with name, fixed and grid; see experiments/quick.toml".into())),
+        None => ctx.error(
+            0..0,
+            "study",
+            "the sweep has no [[study]]",
+            Some("add [[study]] with name, fixed and grid; see experiments/quick.toml".into()),
+        ),
     }
     Some(Globals {
         max_trials: header.max_trials,
@@ -262,18 +330,32 @@ pub(crate) fn parse_globals<'i>(ctx: &mut Ctx<'_>, root: &'i Table<'i>, header: 
     })
 }
 
-fn parse_stages(ctx: &mut Ctx<'_>, root: &Table<'_>, datasets: &[String]) -> BTreeMap<String, StageDef> {
+fn parse_stages(
+    ctx: &mut Ctx<'_>,
+    root: &Table<'_>,
+    datasets: &[String],
+) -> BTreeMap<String, StageDef> {
     let mut stages = BTreeMap::new();
-    let Some(pv) = value::get(root, "pretrain") else { return stages };
-    let Some(t) = value::table(ctx, "pretrain", pv) else { return stages };
+    let Some(pv) = value::get(root, "pretrain") else {
+        return stages;
+    };
+    let Some(t) = value::table(ctx, "pretrain", pv) else {
+        return stages;
+    };
     let mut allowed: Vec<&str> = STAGE_KEYS.to_vec();
-    allowed.extend(train::TRAIN_KEYS.iter().filter(|k| !["input_size", "batch_norm"].contains(k)));
+    allowed.extend(
+        train::TRAIN_KEYS
+            .iter()
+            .filter(|k| !["input_size", "batch_norm"].contains(k)),
+    );
     for (k, v) in t.iter() {
         let section = join("pretrain", k.get_ref());
         if names::check_str(ctx, &section, k.get_ref(), k.span()).is_none() {
             continue;
         }
-        let Some(st) = value::table(ctx, &section, v) else { continue };
+        let Some(st) = value::table(ctx, &section, v) else {
+            continue;
+        };
         for fixed_by_user in ["input_size", "batch_norm"] {
             if let Some((key, _)) = st.get_key_value(fixed_by_user) {
                 ctx.error(key.span(), &join(&section, fixed_by_user), format!("a pretraining stage cannot set `{fixed_by_user}`"), Some("the trunk must match the trials that start from it, so it follows their value".into()));
@@ -285,7 +367,12 @@ fn parse_stages(ctx: &mut Ctx<'_>, root: &Table<'_>, datasets: &[String]) -> BTr
         let task = match value::get(st, "task") {
             Some(tv) => value::choice(ctx, &join(&section, "task"), tv, &["identity", "general"]),
             None => {
-                ctx.error(v.span(), &section, "missing key `task`", Some("add task = \"identity\" (face recognition) or task = \"general\"".into()));
+                ctx.error(
+                    v.span(),
+                    &section,
+                    "missing key `task`",
+                    Some("add task = \"identity\" (face recognition) or task = \"general\"".into()),
+                );
                 None
             }
         };
@@ -295,17 +382,33 @@ fn parse_stages(ctx: &mut Ctx<'_>, root: &Table<'_>, datasets: &[String]) -> BTr
                     Some(d.to_string())
                 } else {
                     let valid: Vec<&str> = datasets.iter().map(String::as_str).collect();
-                    ctx.error(dv.span(), &join(&section, "data"), format!("\"{d}\" is not defined by any [data.NAME] section"), Some(if valid.is_empty() { "add a [data.NAME] section".into() } else { choices_help(d, &valid) }));
+                    ctx.error(
+                        dv.span(),
+                        &join(&section, "data"),
+                        format!("\"{d}\" is not defined by any [data.NAME] section"),
+                        Some(if valid.is_empty() {
+                            "add a [data.NAME] section".into()
+                        } else {
+                            choices_help(d, &valid)
+                        }),
+                    );
                     None
                 }
             }),
             None => {
-                ctx.error(v.span(), &section, "missing key `data`", Some("name the dataset to pretrain on, e.g. data = \"faces\"".into()));
+                ctx.error(
+                    v.span(),
+                    &section,
+                    "missing key `data`",
+                    Some("name the dataset to pretrain on, e.g. data = \"faces\"".into()),
+                );
                 None
             }
         };
         let from = match value::get(st, "from") {
-            Some(fv) => value::string(ctx, &join(&section, "from"), fv).map(|f| Some(f.to_string())),
+            Some(fv) => {
+                value::string(ctx, &join(&section, "from"), fv).map(|f| Some(f.to_string()))
+            }
             None => Some(None),
         };
         let mut overrides = Vec::new();
@@ -314,8 +417,19 @@ fn parse_stages(ctx: &mut Ctx<'_>, root: &Table<'_>, datasets: &[String]) -> BTr
                 overrides.push(s);
             }
         }
+        let from_span = value::get(st, "from").map_or(k.span(), |f| f.span());
         if let (Some(task), Some(data), Some(from)) = (task, data, from) {
-            stages.insert(k.get_ref().to_string(), StageDef { task, data, from, overrides, span: k.span() });
+            stages.insert(
+                k.get_ref().to_string(),
+                StageDef {
+                    task,
+                    data,
+                    from,
+                    from_span,
+                    overrides,
+                    span: k.span(),
+                },
+            );
         }
     }
     check_stage_graph(ctx, &stages);
@@ -328,7 +442,12 @@ fn check_stage_graph(ctx: &mut Ctx<'_>, stages: &BTreeMap<String, StageDef>) {
     for (name, def) in stages {
         let Some(first) = &def.from else { continue };
         if !stages.contains_key(first) {
-            ctx.error(def.span.clone(), &format!("pretrain.{name}.from"), format!("\"{first}\" is not a pretraining stage"), Some(choices_help(first, &names)));
+            ctx.error(
+                def.from_span.clone(),
+                &format!("pretrain.{name}.from"),
+                format!("\"{first}\" is not a pretraining stage"),
+                Some(choices_help(first, &names)),
+            );
             continue;
         }
         let mut path = vec![name.as_str()];
@@ -336,7 +455,15 @@ fn check_stage_graph(ctx: &mut Ctx<'_>, stages: &BTreeMap<String, StageDef>) {
         while let Some(next) = stages.get(cur) {
             if cur == name {
                 path.push(cur);
-                ctx.error(def.span.clone(), &format!("pretrain.{name}.from"), format!("pretraining stages form a cycle: {}", path.join(" -> ")), Some("a stage cannot start, directly or not, from itself; remove one `from`".into()));
+                ctx.error(
+                    def.from_span.clone(),
+                    &format!("pretrain.{name}.from"),
+                    format!("pretraining stages form a cycle: {}", path.join(" -> ")),
+                    Some(
+                        "a stage cannot start, directly or not, from itself; remove one `from`"
+                            .into(),
+                    ),
+                );
                 break;
             }
             if path.contains(&cur) {
@@ -352,7 +479,14 @@ fn check_stage_graph(ctx: &mut Ctx<'_>, stages: &BTreeMap<String, StageDef>) {
 }
 
 /// Expands the studies; kept here so `lib.rs` stays a thin front door.
-pub(crate) fn build(ctx: &mut Ctx<'_>, header: Header, globals: &Globals<'_>, file: PathBuf, output: PathBuf, spec_hash: String) -> Option<Sweep> {
+pub(crate) fn build(
+    ctx: &mut Ctx<'_>,
+    header: Header,
+    globals: &Globals<'_>,
+    file: PathBuf,
+    output: PathBuf,
+    spec_hash: String,
+) -> Option<Sweep> {
     let out = expand::expand(ctx, globals)?;
     Some(Sweep {
         name: header.name,

@@ -59,16 +59,51 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, path: &str, key: &str, v: &Value<'_>) -> 
             "sgd" => Optimizer::Sgd,
             _ => Optimizer::Adamw,
         }),
-        "lr" => S::Lr(value::number(ctx, path, v, |x| x > 0.0 && x <= 10.0, "a learning rate in (0, 10]")?),
-        "momentum" => S::Momentum(value::number(ctx, path, v, |x| (0.0..1.0).contains(&x), "a momentum in [0, 1)")?),
-        "weight_decay" => S::WeightDecay(value::number(ctx, path, v, |x| (0.0..1.0).contains(&x), "a weight decay in [0, 1)")?),
-        "schedule" => S::Schedule(value::choice(ctx, path, v, &["constant", "step", "cosine"])?),
+        "lr" => S::Lr(value::number(
+            ctx,
+            path,
+            v,
+            |x| x > 0.0 && x <= 10.0,
+            "a learning rate in (0, 10]",
+        )?),
+        "momentum" => S::Momentum(value::number(
+            ctx,
+            path,
+            v,
+            |x| (0.0..1.0).contains(&x),
+            "a momentum in [0, 1)",
+        )?),
+        "weight_decay" => S::WeightDecay(value::number(
+            ctx,
+            path,
+            v,
+            |x| (0.0..1.0).contains(&x),
+            "a weight decay in [0, 1)",
+        )?),
+        "schedule" => S::Schedule(value::choice(
+            ctx,
+            path,
+            v,
+            &["constant", "step", "cosine"],
+        )?),
         "step_every" => S::StepEvery(value::unsigned(ctx, path, v, 1..=100_000)?),
-        "step_gamma" => S::StepGamma(value::number(ctx, path, v, |x| x > 0.0 && x <= 1.0, "a decay factor in (0, 1]")?),
+        "step_gamma" => S::StepGamma(value::number(
+            ctx,
+            path,
+            v,
+            |x| x > 0.0 && x <= 1.0,
+            "a decay factor in (0, 1]",
+        )?),
         "warmup_epochs" => S::WarmupEpochs(value::unsigned(ctx, path, v, 0..=100_000)?),
         "flip" => S::Flip(value::boolean(ctx, path, v)?),
         "crop" => S::Crop(value::unsigned(ctx, path, v, 0..=112)?),
-        "dropout" => S::Dropout(value::number(ctx, path, v, |x| (0.0..1.0).contains(&x), "a dropout rate in [0, 1)")?),
+        "dropout" => S::Dropout(value::number(
+            ctx,
+            path,
+            v,
+            |x| (0.0..1.0).contains(&x),
+            "a dropout rate in [0, 1)",
+        )?),
         "batch_norm" => S::BatchNorm(value::boolean(ctx, path, v)?),
         "device" => S::Device(match value::choice(ctx, path, v, &["cpu", "cuda"])? {
             "cpu" => Device::Cpu,
@@ -83,8 +118,16 @@ impl fmt::Display for Setting {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         use Setting as S;
         match self {
-            S::InputSize(n) | S::Epochs(n) | S::BatchSize(n) | S::StepEvery(n) | S::WarmupEpochs(n) | S::Crop(n) | S::Threads(n) => write!(f, "{n}"),
-            S::Lr(x) | S::Momentum(x) | S::WeightDecay(x) | S::StepGamma(x) | S::Dropout(x) => write!(f, "{x}"),
+            S::InputSize(n)
+            | S::Epochs(n)
+            | S::BatchSize(n)
+            | S::StepEvery(n)
+            | S::WarmupEpochs(n)
+            | S::Crop(n)
+            | S::Threads(n) => write!(f, "{n}"),
+            S::Lr(x) | S::Momentum(x) | S::WeightDecay(x) | S::StepGamma(x) | S::Dropout(x) => {
+                write!(f, "{x}")
+            }
             S::Optimizer(Optimizer::Sgd) => f.write_str("sgd"),
             S::Optimizer(Optimizer::Adamw) => f.write_str("adamw"),
             S::Schedule(s) => f.write_str(s),

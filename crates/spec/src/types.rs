@@ -196,7 +196,10 @@ pub enum Optimizer {
 pub enum Schedule {
     Constant,
     /// Multiply the rate by `gamma` every `every` epochs.
-    Step { every: u32, gamma: f64 },
+    Step {
+        every: u32,
+        gamma: f64,
+    },
     Cosine,
 }
 

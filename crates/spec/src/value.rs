@@ -63,7 +63,13 @@ pub(crate) fn integer(
 ) -> Option<i64> {
     let DeValue::Integer(i) = v.get_ref() else {
         let leaf = key.rsplit('.').next().unwrap_or(key);
-        wrong_type(ctx, key, v, "an integer", &format!("{leaf} = {}", range.start()));
+        wrong_type(
+            ctx,
+            key,
+            v,
+            "an integer",
+            &format!("{leaf} = {}", range.start()),
+        );
         return None;
     };
     let parsed = i64::from_str_radix(i.as_str(), i.radix()).ok();
@@ -146,7 +152,13 @@ pub(crate) fn table<'a, 'i>(
         DeValue::Table(t) => Some(t),
         _ => {
             let leaf = key.rsplit('.').next().unwrap_or(key);
-            wrong_type(ctx, key, v, "a table", &format!("[{leaf}] or {leaf} = {{ ... }}"));
+            wrong_type(
+                ctx,
+                key,
+                v,
+                "a table",
+                &format!("[{leaf}] or {leaf} = {{ ... }}"),
+            );
             None
         }
     }
@@ -190,7 +202,12 @@ pub(crate) fn choice<'c>(
 }
 
 /// Reports keys of `table` not in `allowed`; returns false if any was unknown.
-pub(crate) fn known_keys(ctx: &mut Ctx<'_>, section: &str, t: &Table<'_>, allowed: &[&str]) -> bool {
+pub(crate) fn known_keys(
+    ctx: &mut Ctx<'_>,
+    section: &str,
+    t: &Table<'_>,
+    allowed: &[&str],
+) -> bool {
     let mut ok = true;
     for key in t.keys() {
         let name: &str = key.get_ref();

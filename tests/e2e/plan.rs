@@ -1,0 +1,101 @@
+//! `ablate plan` on every committed sweep file: text snapshots, JSON shape, `--check`.
+
+use std::collections::HashSet;
+
+use crate::support::{ablate, repo, stdout};
+
+fn experiments() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(repo().join("experiments"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".toml"))
+        .collect();
+    names.sort();
+    assert!(
+        names.len() >= 3,
+        "experiments/ should hold quick, paper and utkface"
+    );
+    names
+}
+
+#[test]
+fn plan_snapshots_of_every_experiment() {
+    for name in experiments() {
+        let path = format!("experiments/{name}");
+        let out = ablate(&["plan", &path]);
+        assert!(
+            out.status.success(),
+            "{path}: {}",
+            crate::support::stderr(&out)
+        );
+        insta::assert_snapshot!(
+            format!("plan_{}", name.trim_end_matches(".toml")),
+            stdout(&out)
+        );
+    }
+}
+
+#[test]
+fn plan_json_lists_every_trial_with_full_id() {
+    for name in experiments() {
+        let path = format!("experiments/{name}");
+        let out = ablate(&["plan", "--json", &path]);
+        assert!(out.status.success());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let trials = v["trials"].as_array().unwrap();
+        assert!(!trials.is_empty());
+        let mut seen = HashSet::new();
+        for t in trials {
+            let id = t["id"].as_str().unwrap();
+            assert_eq!(id.len(), 64, "full sha256 id");
+            assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+            assert!(seen.insert(id.to_string()), "ids are unique");
+            for dep in t["depends_on"].as_array().unwrap() {
+                assert!(
+                    seen.contains(dep.as_str().unwrap()),
+                    "{path}: a dependency is listed before its dependant"
+                );
+            }
+        }
+        let study_total: usize = v["studies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["trials"].as_array().unwrap().len())
+            .sum();
+        assert!(study_total >= trials.iter().filter(|t| t["kind"] == "train").count());
+    }
+}
+
+#[test]
+fn plan_check_prints_one_line() {
+    let out = ablate(&["plan", "--check", "experiments/quick.toml"]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    assert_eq!(text.lines().count(), 1, "{text}");
+    assert!(
+        text.starts_with("ok: experiments/quick.toml: sweep \"quick\", 4 studies,"),
+        "{text}"
+    );
+}
+
+#[test]
+fn text_and_json_agree_on_order() {
+    let text = stdout(&ablate(&["plan", "experiments/quick.toml"]));
+    let json: serde_json::Value =
+        serde_json::from_slice(&ablate(&["plan", "--json", "experiments/quick.toml"]).stdout)
+            .unwrap();
+    let from_json: Vec<String> = json["trials"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap()[..12].to_string())
+        .collect();
+    let table = text.split_once("\n#").unwrap().1;
+    let from_text: Vec<String> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().nth(1).unwrap().to_string())
+        .collect();
+    assert_eq!(from_text, from_json);
+}

@@ -1,0 +1,50 @@
+//! Running the binary and reading its output.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The repository root (tests run with the package folder as working directory).
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `ablate ARGS` run from the repository root, so relative paths in output are stable.
+pub fn ablate(args: &[&str]) -> Output {
+    ablate_in(&repo(), args)
+}
+
+pub fn ablate_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Asserts the run failed as invalid input (exit 2) without panicking.
+pub fn assert_invalid(o: &Output, what: &str) {
+    let err = stderr(o);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "{what}: expected exit 2, got {:?}\nstderr: {err}",
+        o.status
+    );
+    assert!(!err.contains("panicked"), "{what}: panicked\n{err}");
+    assert!(
+        err.starts_with("error: "),
+        "{what}: stderr should start with `error: `\n{err}"
+    );
+}
