@@ -3,5 +3,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod bad_input;
+mod data;
 mod plan;
 mod support;

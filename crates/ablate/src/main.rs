@@ -1,10 +1,13 @@
 //! The `ablate` binary: the command line over the workspace's crates.
 //!
 //! It owns argument parsing, exit codes and what is printed; it must not hold
-//! logic a library could test on its own (sweep semantics live in `ablate-spec`).
-//! Only this crate uses `anyhow`.
+//! logic a library could test on its own (sweep semantics live in `ablate-spec`,
+//! datasets in `ablate-data`). Only this crate uses `anyhow`.
 
+mod bench;
+mod data;
 mod plan;
+mod progress;
 mod table;
 
 use std::path::PathBuf;
@@ -14,11 +17,23 @@ use clap::{Parser, Subcommand};
 
 /// Exit codes, documented in the README.
 mod exit {
-    /// The sweep file (or another input) is invalid; nothing was run.
+    /// Invalid input (sweep file, dataset, command line); nothing was run.
     pub const INVALID_INPUT: u8 = 2;
     /// Anything else went wrong.
     pub const FAILURE: u8 = 1;
 }
+
+/// An error in what the user gave us (exit code 2), as opposed to a failure while working.
+#[derive(Debug)]
+pub struct InvalidInput(pub String);
+
+impl std::fmt::Display for InvalidInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for InvalidInput {}
 
 #[derive(Parser, Debug)]
 #[command(
@@ -44,22 +59,133 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Datasets: inspect, prepare caches, preview the synthetic sets.
+    #[command(subcommand)]
+    Data(DataCommand),
+    /// Benchmarks.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum DataCommand {
+    /// Count images, skipped files (with reasons), ages, genders and identities.
+    ///
+    /// `ablate data inspect --kind utkface DIR`, or `ablate data inspect SWEEP.toml NAME`.
+    Inspect {
+        /// A dataset folder (csv: manifest) with --kind, or a sweep file followed by a dataset name.
+        target: PathBuf,
+        /// The dataset's name in the sweep file.
+        name: Option<String>,
+        /// Dataset kind of a folder given directly: utkface, lfw, fgnet, csv.
+        #[arg(long)]
+        kind: Option<String>,
+        /// lfw: leave out people with fewer images.
+        #[arg(long, default_value_t = 1)]
+        min_images: u32,
+        #[arg(long)]
+        json: bool,
+        /// Exit non-zero (2) if any file was skipped.
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Build the pixel caches a sweep needs (one per dataset and input size), reusing up-to-date ones.
+    Prepare {
+        file: PathBuf,
+        /// Only this dataset.
+        #[arg(long)]
+        only: Option<String>,
+    },
+    /// Write a labelled montage of a built-in synthetic set.
+    Preview {
+        /// synthetic-faces or synthetic-objects.
+        kind: String,
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long, default_value_t = 48)]
+        count: usize,
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.
+    Data {
+        #[arg(long, default_value = "../shared/data/utkface-64")]
+        path: PathBuf,
+        #[arg(long, default_value = "utkface")]
+        kind: String,
+        #[arg(long, default_value_t = 64)]
+        size: u32,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Plan { file, json, check } => plan::run(&file, json, check),
+        Command::Data(DataCommand::Inspect {
+            target,
+            name,
+            kind,
+            min_images,
+            json,
+            strict,
+        }) => {
+            let (spec, base) = match (kind, name) {
+                (Some(kind), None) => (
+                    data::spec_from_kind(&kind, &target, min_images)?,
+                    PathBuf::new(),
+                ),
+                (None, Some(name)) => data::spec_from_sweep(&target, &name)?,
+                (Some(_), Some(_)) => anyhow::bail!(InvalidInput(
+                    "give either --kind KIND PATH or SWEEP.toml NAME, not both".into()
+                )),
+                (None, None) => anyhow::bail!(InvalidInput(format!(
+                    "which dataset? use `ablate data inspect --kind KIND PATH` or `ablate data inspect SWEEP.toml NAME` (kinds: {})",
+                    data::KINDS.join(", ")
+                ))),
+            };
+            let strict = strict || spec.strict;
+            data::inspect(&spec, &base, json, strict)
+        }
+        Command::Data(DataCommand::Prepare { file, only }) => data::prepare(&file, only.as_deref()),
+        Command::Data(DataCommand::Preview {
+            kind,
+            out,
+            count,
+            size,
+            seed,
+        }) => data::preview(&kind, &out, count, size, seed),
+        Command::Bench(BenchCommand::Data {
+            path,
+            kind,
+            size,
+            json,
+        }) => bench::data(&kind, &path, size, json),
+    }
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let result = match cli.command {
-        Command::Plan { file, json, check } => plan::run(&file, json, check),
-    };
-    match result {
+    match run(Cli::parse()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            if let Some(spec) = err.downcast_ref::<ablate_spec::SpecError>() {
-                eprintln!("error: {spec}");
-                return ExitCode::from(exit::INVALID_INPUT);
-            }
+            let invalid = err.downcast_ref::<ablate_spec::SpecError>().is_some()
+                || err.downcast_ref::<InvalidInput>().is_some()
+                || err
+                    .chain()
+                    .any(|c| c.downcast_ref::<ablate_data::DataError>().is_some());
             eprintln!("error: {err:#}");
-            ExitCode::from(exit::FAILURE)
+            ExitCode::from(if invalid {
+                exit::INVALID_INPUT
+            } else {
+                exit::FAILURE
+            })
         }
     }
 }

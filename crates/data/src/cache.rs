@@ -1,0 +1,213 @@
+//! The preprocessed cache: one file per (dataset, size) holding uint8 pixels and
+//! labels, so trials never decode a JPEG. Layout (little-endian):
+//!
+//! ```text
+//! b"ABLCACHE" | format u32 | meta_len u32 | meta JSON | n label records (20 bytes) | n*size*size*3 pixels (HWC)
+//! ```
+//!
+//! A label record is age f32, age_std f32 (NaN: none), gender u8 (255: none),
+//! 3 pad bytes, identity u32, class u32 (u32::MAX: none). Loading is one read.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::DataError;
+use crate::sample::{Sample, Skipped};
+
+const MAGIC: &[u8; 8] = b"ABLCACHE";
+pub const FORMAT: u32 = 1;
+const RECORD: usize = 20;
+const NONE32: u32 = u32::MAX;
+
+/// What a cache holds besides pixels and labels.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Hash of the source files (names, sizes, mtimes), the dataset options and the size.
+    pub fingerprint: String,
+    pub kind: String,
+    pub size: u32,
+    pub count: usize,
+    pub paths: Vec<String>,
+    pub identities: Vec<String>,
+    pub classes: Vec<String>,
+    pub skipped: Vec<Skipped>,
+    pub excluded: usize,
+    pub exclusion_rule: Option<String>,
+    /// ablate-data version that wrote it.
+    pub writer: String,
+}
+
+/// A loaded cache: labels and pixels of every image.
+#[derive(Debug)]
+pub struct Cache {
+    pub meta: Meta,
+    pub samples: Vec<Sample>,
+    bytes: Vec<u8>,
+    pixels_at: usize,
+}
+
+impl Cache {
+    pub fn len(&self) -> usize {
+        self.samples.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.samples.is_empty()
+    }
+
+    pub fn size(&self) -> u32 {
+        self.meta.size
+    }
+
+    /// Pixels of image `i`: size*size*3 bytes, RGB, row-major.
+    pub fn image(&self, i: usize) -> &[u8] {
+        let n = (self.meta.size as usize).pow(2) * 3;
+        &self.bytes[self.pixels_at + i * n..self.pixels_at + (i + 1) * n]
+    }
+
+    /// Pixels of all images, contiguous.
+    pub fn pixels(&self) -> &[u8] {
+        &self.bytes[self.pixels_at..]
+    }
+
+    /// Reads a cache file in one read.
+    pub fn load(path: &Path) -> Result<Self, DataError> {
+        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let bad = |why: &str| DataError::BadCache {
+            path: path.to_path_buf(),
+            why: why.to_string(),
+        };
+        let meta = read_meta(&bytes).map_err(|w| bad(&w))?;
+        let meta_len =
+            u32::from_le_bytes(bytes[12..16].try_into().map_err(|_| bad("short header"))?) as usize;
+        let labels_at = 16 + meta_len;
+        let pixels_at = labels_at + meta.count * RECORD;
+        let expected = pixels_at + meta.count * (meta.size as usize).pow(2) * 3;
+        if bytes.len() != expected || meta.paths.len() != meta.count {
+            return Err(bad(&format!("{} bytes, expected {expected}", bytes.len())));
+        }
+        let samples = (0..meta.count)
+            .map(|i| {
+                decode_record(
+                    &bytes[labels_at + i * RECORD..labels_at + (i + 1) * RECORD],
+                    meta.paths[i].clone(),
+                )
+            })
+            .collect();
+        Ok(Cache {
+            meta,
+            samples,
+            bytes,
+            pixels_at,
+        })
+    }
+}
+
+/// Reads only the metadata (the fingerprint check must not read 300 MB of pixels).
+pub fn read_meta_file(path: &Path) -> Result<Meta, DataError> {
+    use std::io::Read;
+    let bad = |why: String| DataError::BadCache {
+        path: path.to_path_buf(),
+        why,
+    };
+    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut head = [0u8; 16];
+    f.read_exact(&mut head).map_err(|e| bad(e.to_string()))?;
+    let meta_len = u32::from_le_bytes([head[12], head[13], head[14], head[15]]) as usize;
+    if meta_len > 1 << 30 {
+        return Err(bad("metadata length is implausible".into()));
+    }
+    let mut buf = head.to_vec();
+    buf.resize(16 + meta_len, 0);
+    f.read_exact(&mut buf[16..])
+        .map_err(|e| bad(e.to_string()))?;
+    let meta = read_meta(&buf).map_err(bad)?;
+    // A cut-short file (disk full, copied partially) must not pass for up to date.
+    let expected =
+        (16 + meta_len + meta.count * RECORD + meta.count * (meta.size as usize).pow(2) * 3) as u64;
+    let actual = f.metadata().map_err(|e| DataError::io(path, e))?.len();
+    if actual != expected {
+        return Err(bad(format!("{actual} bytes, expected {expected}")));
+    }
+    Ok(meta)
+}
+
+fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
+    if bytes.len() < 16 || &bytes[..8] != MAGIC {
+        return Err("not an ablate cache file".into());
+    }
+    let format = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+    if format != FORMAT {
+        return Err(format!("format {format}, this ablate reads {FORMAT}"));
+    }
+    let meta_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
+    let json = bytes.get(16..16 + meta_len).ok_or("truncated metadata")?;
+    serde_json::from_slice(json).map_err(|e| format!("metadata: {e}"))
+}
+
+fn encode_record(s: &Sample, out: &mut Vec<u8>) {
+    out.extend(s.age.unwrap_or(f32::NAN).to_le_bytes());
+    out.extend(s.age_std.unwrap_or(f32::NAN).to_le_bytes());
+    out.extend([s.gender.unwrap_or(u8::MAX), 0, 0, 0]);
+    out.extend(s.identity.unwrap_or(NONE32).to_le_bytes());
+    out.extend(s.class.unwrap_or(NONE32).to_le_bytes());
+}
+
+fn decode_record(r: &[u8], path: String) -> Sample {
+    let f = |i: usize| f32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+    let u = |i: usize| u32::from_le_bytes([r[i], r[i + 1], r[i + 2], r[i + 3]]);
+    let opt_f = |x: f32| (!x.is_nan()).then_some(x);
+    let opt_u = |x: u32| (x != NONE32).then_some(x);
+    Sample {
+        path,
+        age: opt_f(f(0)),
+        age_std: opt_f(f(4)),
+        gender: (r[8] != u8::MAX).then_some(r[8]),
+        identity: opt_u(u(12)),
+        class: opt_u(u(16)),
+    }
+}
+
+/// Writes a cache atomically: a temporary file in the same folder, synced, then renamed,
+/// so a killed prepare never leaves a half-written cache under the real name.
+pub fn write(path: &Path, meta: &Meta, samples: &[Sample], pixels: &[u8]) -> Result<(), DataError> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+    let json = serde_json::to_vec(meta).map_err(|e| DataError::BadCache {
+        path: path.to_path_buf(),
+        why: e.to_string(),
+    })?;
+    let tmp: PathBuf = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+        f.write_all(MAGIC)?;
+        f.write_all(&FORMAT.to_le_bytes())?;
+        f.write_all(&(json.len() as u32).to_le_bytes())?;
+        f.write_all(&json)?;
+        let mut records = Vec::with_capacity(samples.len() * RECORD);
+        for s in samples {
+            encode_record(s, &mut records);
+        }
+        f.write_all(&records)?;
+        f.write_all(pixels)?;
+        let file = f.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = result {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(DataError::io(path, e));
+    }
+    Ok(())
+}

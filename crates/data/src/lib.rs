@@ -1,0 +1,28 @@
+//! `ablate-data` owns images and labels: the built-in synthetic sets, loaders for
+//! real datasets (UTKFace, LFW, FG-NET, csv manifests), the preprocessed pixel
+//! cache and the train/val/test splits.
+//!
+//! It must not know about training, SQL or scheduling: it turns a dataset
+//! description from the sweep file into pixels and labels, the same ones for
+//! every trial on every machine. Bad files are skipped and reported, never a panic.
+
+mod cache;
+mod decode;
+mod error;
+mod prepare;
+mod sample;
+mod scan;
+mod split;
+mod summary;
+pub mod synth;
+mod synthetic;
+
+pub use cache::{Cache, Meta, read_meta_file};
+pub use decode::{check_decodes, load_square};
+pub use error::DataError;
+pub use prepare::{Prepared, Progress, cache_path, fingerprint, prepare, scan_dataset};
+pub use sample::{FileStamp, Sample, Scan, SkipReason, Skipped};
+pub use scan::csv::default_columns as csv_default_columns;
+pub use scan::{root, scan};
+pub use split::{Parts, split};
+pub use summary::{SHOWN_SKIPS, Summary, summarize};

@@ -1,0 +1,199 @@
+//! Building caches: scan, pick, decode or render in parallel, write atomically.
+//! A cache whose fingerprint matches the source is reused untouched.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use ablate_spec::types::DatasetSpec;
+use rayon::prelude::*;
+use sha2::{Digest, Sha256};
+
+use crate::cache::{self, Meta};
+use crate::error::DataError;
+use crate::sample::{Scan, SkipReason, Skipped};
+use crate::split::stable_hash;
+use crate::synthetic::Generator;
+use crate::{decode, scan, synth};
+
+/// What `prepare` did.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Prepared {
+    pub path: PathBuf,
+    /// True when an up-to-date cache was found and nothing was decoded.
+    pub reused: bool,
+    pub images: usize,
+    pub skipped: usize,
+    pub excluded: usize,
+    pub seconds: f64,
+}
+
+impl Prepared {
+    pub fn images_per_s(&self) -> f64 {
+        self.images as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// The cache file of dataset `name` at `size` pixels inside `dir`.
+pub fn cache_path(dir: &Path, name: &str, size: u32) -> PathBuf {
+    dir.join(format!("{name}-{size}px.cache"))
+}
+
+/// Progress callback: (done, total).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// Scans a dataset and applies its `strict` and `max_images` rules.
+pub fn scan_dataset(spec: &DatasetSpec, base: &Path) -> Result<Scan, DataError> {
+    let mut scan = scan(&spec.source, base)?;
+    strict_check(spec, base, &scan.skipped)?;
+    if let Some(max) = spec
+        .max_images
+        .map(|m| m as usize)
+        .filter(|m| *m < scan.samples.len())
+    {
+        // Ranked by a hash of the path, so adding files elsewhere does not reshuffle the subset.
+        let mut ranked: Vec<(u64, usize)> = scan
+            .samples
+            .iter()
+            .enumerate()
+            .map(|(i, s)| (stable_hash(s.path.as_bytes()), i))
+            .collect();
+        ranked.sort_unstable();
+        let mut keep: Vec<usize> = ranked[..max].iter().map(|(_, i)| *i).collect();
+        keep.sort_unstable();
+        scan.excluded += scan.samples.len() - max;
+        scan.exclusion_rule = Some(match scan.exclusion_rule.take() {
+            Some(rule) => format!("{rule}; a subset of {max} images (max_images)"),
+            None => format!("a subset of {max} images (max_images)"),
+        });
+        scan.samples = keep.into_iter().map(|i| scan.samples[i].clone()).collect();
+    }
+    Ok(scan)
+}
+
+fn strict_check(spec: &DatasetSpec, base: &Path, skipped: &[Skipped]) -> Result<(), DataError> {
+    match skipped.first() {
+        Some(first) if spec.strict => Err(DataError::Strict {
+            path: scan::root(&spec.source, base).unwrap_or_default(),
+            skipped: skipped.len(),
+            first: format!("{}: {}", first.path, first.reason),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Fingerprint of what the pixels and labels of a cache depend on. The split is not
+/// part of it: splits are computed from the cached labels at load time.
+pub fn fingerprint(spec: &DatasetSpec, size: u32, scan: &Scan) -> String {
+    let mut h = Sha256::new();
+    h.update(format!(
+        "ablate-data/cache/v{}/gen{}\n",
+        cache::FORMAT,
+        synth::GENERATOR_VERSION
+    ));
+    h.update(serde_json::to_vec(&spec.source).unwrap_or_default());
+    h.update(format!("\nmax_images={:?}\nsize={size}\n", spec.max_images));
+    for s in &scan.stamps {
+        h.update(format!("{}\t{}\t{}\n", s.path, s.len, s.mtime_ns));
+    }
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Builds (or reuses) the cache of `spec` at `size` in `out`.
+pub fn prepare(
+    spec: &DatasetSpec,
+    base: &Path,
+    size: u32,
+    out: &Path,
+    progress: Progress<'_>,
+) -> Result<Prepared, DataError> {
+    let start = Instant::now();
+    let mut scan = scan_dataset(spec, base)?;
+    let fp = fingerprint(spec, size, &scan);
+    if let Ok(meta) = cache::read_meta_file(out)
+        && meta.fingerprint == fp
+    {
+        return Ok(Prepared {
+            path: out.to_path_buf(),
+            reused: true,
+            images: meta.count,
+            skipped: meta.skipped.len(),
+            excluded: meta.excluded,
+            seconds: start.elapsed().as_secs_f64(),
+        });
+    }
+
+    let total = scan.samples.len();
+    let done = AtomicUsize::new(0);
+    let tick = || {
+        let n = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_multiple_of(64) || n == total {
+            progress(n, total);
+        }
+    };
+    let generator = Generator::new(&spec.source);
+    let root = scan::root(&spec.source, base).unwrap_or_default();
+    let decoded: Vec<Result<Vec<u8>, SkipReason>> = scan
+        .samples
+        .par_iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let r = match &generator {
+                Some(g) => Ok(g.render(i, size)),
+                None => decode::load_square(&root.join(&s.path), size),
+            };
+            tick();
+            r
+        })
+        .collect();
+
+    let mut samples = Vec::with_capacity(total);
+    let mut pixels = Vec::with_capacity(total * (size as usize).pow(2) * 3);
+    for (sample, result) in scan.samples.drain(..).zip(decoded) {
+        match result {
+            Ok(p) => {
+                pixels.extend_from_slice(&p);
+                samples.push(sample);
+            }
+            Err(reason) => scan.skipped.push(Skipped {
+                path: sample.path,
+                reason,
+            }),
+        }
+    }
+    strict_check(spec, base, &scan.skipped)?;
+    if samples.is_empty() {
+        return Err(DataError::NothingUsable {
+            path: root,
+            kind: spec.source.kind(),
+            layout: "readable images",
+            skipped: scan.skipped.len(),
+            first_reason: scan
+                .skipped
+                .first()
+                .map(|s| format!("{}: {}", s.path, s.reason)),
+        });
+    }
+    let meta = Meta {
+        fingerprint: fp,
+        kind: spec.source.kind().to_string(),
+        size,
+        count: samples.len(),
+        paths: samples.iter().map(|s| s.path.clone()).collect(),
+        identities: scan.identities,
+        classes: scan.classes,
+        skipped: scan.skipped,
+        excluded: scan.excluded,
+        exclusion_rule: scan.exclusion_rule,
+        writer: format!("ablate-data {}", env!("CARGO_PKG_VERSION")),
+    };
+    cache::write(out, &meta, &samples, &pixels)?;
+    Ok(Prepared {
+        path: out.to_path_buf(),
+        reused: false,
+        images: samples.len(),
+        skipped: meta.skipped.len(),
+        excluded: meta.excluded,
+        seconds: start.elapsed().as_secs_f64(),
+    })
+}

@@ -1,0 +1,148 @@
+//! `ablate data inspect | prepare | preview` on fixtures the tests write.
+
+use std::path::Path;
+
+use crate::support::{ablate_in, assert_invalid, stderr, stdout};
+
+fn jpeg(path: &Path, seed: u8) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(40, 40, |x, y| image::Rgb([seed, x as u8 * 6, y as u8 * 6]))
+        .save_with_format(path, image::ImageFormat::Jpeg)
+        .unwrap();
+}
+
+fn utkface(root: &Path) {
+    for (i, name) in [
+        "20_0_0_1.jpg.chip.jpg",
+        "35_1_2_2.jpg.chip.jpg",
+        "61_1_3.jpg.chip.jpg",
+        "8_0_1_4.jpg",
+    ]
+    .iter()
+    .enumerate()
+    {
+        jpeg(&root.join(name), i as u8 * 50);
+    }
+    jpeg(&root.join("selfie.jpg"), 1);
+    std::fs::write(root.join("44_0_0_5.jpg"), b"\xff\xd8\xff\xe0 truncated").unwrap();
+}
+
+#[test]
+fn inspect_reports_counts_and_skips() {
+    let dir = tempfile::tempdir().unwrap();
+    utkface(&dir.path().join("utk"));
+    let out = ablate_in(dir.path(), &["data", "inspect", "--kind", "utkface", "utk"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("images: 4 usable, 2 skipped"), "{text}");
+    assert!(
+        text.contains("gender: 2 male (50.0%), 2 female (50.0%)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("name does not parse: 1") && text.contains("unreadable or corrupt image: 1"),
+        "{text}"
+    );
+    assert!(text.contains("selfie.jpg: name does not parse"), "{text}");
+
+    let strict = ablate_in(
+        dir.path(),
+        &["data", "inspect", "--kind", "utkface", "utk", "--strict"],
+    );
+    assert_invalid(&strict, "--strict with skipped files");
+    assert!(stderr(&strict).contains("2 files skipped (--strict)"));
+
+    let json = ablate_in(
+        dir.path(),
+        &["data", "inspect", "--kind", "utkface", "utk", "--json"],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(v["summary"]["images"], 4);
+    assert_eq!(v["summary"]["skipped_by_reason"]["name does not parse"], 1);
+}
+
+#[test]
+fn inspect_through_a_sweep_file_and_bad_arguments() {
+    let dir = tempfile::tempdir().unwrap();
+    utkface(&dir.path().join("data/utk"));
+    let sweep = "[sweep]\nname = \"t\"\n[data.faces]\nkind = \"utkface\"\npath = \"../data/utk\"\nstrict = true\n[[study]]\nname = \"s\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
+    std::fs::create_dir_all(dir.path().join("exp")).unwrap();
+    std::fs::write(dir.path().join("exp/t.toml"), sweep).unwrap();
+    let out = ablate_in(dir.path(), &["data", "inspect", "exp/t.toml", "faces"]);
+    assert_invalid(&out, "strict dataset with skips");
+    assert!(
+        stdout(&out).contains("images: 4 usable, 2 skipped"),
+        "paths resolve against the sweep file's folder: {}",
+        stdout(&out)
+    );
+
+    let out = ablate_in(dir.path(), &["data", "inspect", "exp/t.toml", "nope"]);
+    assert_invalid(&out, "unknown dataset name");
+    assert!(
+        stderr(&out).contains("has no dataset \"nope\"; its datasets are: faces"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ablate_in(dir.path(), &["data", "inspect", "--kind", "morph", "x"]);
+    assert_invalid(&out, "unknown kind");
+    assert!(
+        stderr(&out).contains("expected one of utkface, lfw"),
+        "{}",
+        stderr(&out)
+    );
+    let out = ablate_in(
+        dir.path(),
+        &["data", "inspect", "--kind", "lfw", "missing-folder"],
+    );
+    assert_invalid(&out, "missing folder");
+    assert!(
+        stderr(&out).contains("missing-folder does not exist"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn prepare_builds_then_reuses_caches() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = "[sweep]\nname = \"p\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 6\nimages_per_identity = 3\n[train]\ninput_size = 32\n[[study]]\nname = \"s\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\ngrid.input_size = [32, 40]\n";
+    std::fs::write(dir.path().join("p.toml"), sweep).unwrap();
+    let first = ablate_in(dir.path(), &["data", "prepare", "p.toml"]);
+    assert!(first.status.success(), "{}", stderr(&first));
+    let text = stdout(&first);
+    assert!(
+        text.contains("faces @ 32px: 18 images, 0 skipped")
+            && text.contains("faces @ 40px: 18 images"),
+        "{text}"
+    );
+    assert!(dir.path().join("out/cache/faces-32px.cache").is_file());
+    assert!(dir.path().join("out/cache/faces-40px.cache").is_file());
+    let second = stdout(&ablate_in(dir.path(), &["data", "prepare", "p.toml"]));
+    assert_eq!(second.matches("up to date").count(), 2, "{second}");
+}
+
+#[test]
+fn preview_writes_a_png_montage() {
+    let dir = tempfile::tempdir().unwrap();
+    for kind in ["synthetic-faces", "synthetic-objects"] {
+        let out = ablate_in(
+            dir.path(),
+            &[
+                "data", "preview", kind, "--out", "m.png", "--count", "9", "--size", "32",
+            ],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+        let img = image::open(dir.path().join("m.png")).unwrap();
+        assert!(
+            img.width() >= 3 * 32 && img.height() >= 3 * 32,
+            "{}x{}",
+            img.width(),
+            img.height()
+        );
+    }
+    let bad = ablate_in(
+        dir.path(),
+        &["data", "preview", "utkface", "--out", "m.png"],
+    );
+    assert_invalid(&bad, "preview of a real dataset");
+}
