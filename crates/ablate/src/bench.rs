@@ -20,7 +20,7 @@ pub fn data(kind: &str, path: &Path, size: u32, json: bool) -> Result<()> {
     let threads = rayon::current_num_threads();
     let progress = Progress::new("building cache");
     let built = ablate_data::prepare(&spec, Path::new(""), size, &cache, &|d, t| {
-        progress.update(d, t)
+        progress.update(d, t);
     })?;
     progress.finish();
     let bytes = std::fs::metadata(&cache)?.len();

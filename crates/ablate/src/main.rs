@@ -5,10 +5,13 @@
 //! datasets in `ablate-data`). Only this crate uses `anyhow`.
 
 mod bench;
+mod bench_train;
 mod data;
 mod plan;
 mod progress;
 mod table;
+mod threads;
+mod worker;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -65,6 +68,11 @@ enum Command {
     /// Benchmarks.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run exactly one trial (the scheduler starts these; see docs/worker-protocol.md).
+    Worker {
+        /// The trial file: id, resolved config, cache and run directory.
+        trial: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]
@@ -113,6 +121,31 @@ enum DataCommand {
 
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
+    /// Training throughput on random data: images/s, forward and backward+update time, peak memory.
+    Train {
+        /// Depth preset; `bench` is the fixed benchmark net (8 conv 32-64-128-256, FC 256, 10 classes).
+        #[arg(long, default_value = "bench")]
+        depth: String,
+        #[arg(long, default_value_t = 1.0)]
+        width: f64,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        /// Input side in pixels.
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        #[arg(long, default_value_t = 5)]
+        steps: usize,
+        #[arg(long, default_value_t = 2)]
+        threads: usize,
+        /// Add BatchNorm after each conv and hidden FC layer (off in the benchmark net).
+        #[arg(long)]
+        batch_norm: bool,
+        /// cpu or cuda.
+        #[arg(long, default_value = "cpu")]
+        device: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.
     Data {
         #[arg(long, default_value = "../shared/data/utkface-64")]
@@ -126,9 +159,10 @@ enum BenchCommand {
     },
 }
 
-fn run(cli: Cli) -> anyhow::Result<()> {
+fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let done = Ok(ExitCode::SUCCESS);
     match cli.command {
-        Command::Plan { file, json, check } => plan::run(&file, json, check),
+        Command::Plan { file, json, check } => plan::run(&file, json, check).and(done),
         Command::Data(DataCommand::Inspect {
             target,
             name,
@@ -152,28 +186,57 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 ))),
             };
             let strict = strict || spec.strict;
-            data::inspect(&spec, &base, json, strict)
+            data::inspect(&spec, &base, json, strict).and(done)
         }
-        Command::Data(DataCommand::Prepare { file, only }) => data::prepare(&file, only.as_deref()),
+        Command::Data(DataCommand::Prepare { file, only }) => {
+            data::prepare(&file, only.as_deref()).and(done)
+        }
         Command::Data(DataCommand::Preview {
             kind,
             out,
             count,
             size,
             seed,
-        }) => data::preview(&kind, &out, count, size, seed),
+        }) => data::preview(&kind, &out, count, size, seed).and(done),
         Command::Bench(BenchCommand::Data {
             path,
             kind,
             size,
             json,
-        }) => bench::data(&kind, &path, size, json),
+        }) => bench::data(&kind, &path, size, json).and(done),
+        Command::Bench(BenchCommand::Train {
+            depth,
+            width,
+            batch,
+            size,
+            steps,
+            threads,
+            batch_norm,
+            device,
+            json,
+        }) => {
+            if let Some(code) = threads::ensure(threads)? {
+                return Ok(code);
+            }
+            bench_train::run(bench_train::Args {
+                depth,
+                width,
+                batch,
+                size,
+                steps,
+                batch_norm,
+                device,
+                json,
+            })
+            .and(done)
+        }
+        Command::Worker { trial } => worker::run(&trial),
     }
 }
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(err) => {
             let invalid = err.downcast_ref::<ablate_spec::SpecError>().is_some()
                 || err.downcast_ref::<InvalidInput>().is_some()

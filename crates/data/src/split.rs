@@ -161,9 +161,9 @@ pub fn split(samples: &[Sample], split: &Split, fold: Option<u32>) -> Result<Par
             let off = (mix(seed) % u64::from(folds)) as usize;
             for (r, u) in ordered(all, seed).into_iter().enumerate() {
                 if (r + off) % folds as usize == f as usize {
-                    parts.test.extend(u.members)
+                    parts.test.extend(u.members);
                 } else {
-                    rest.push(u)
+                    rest.push(u);
                 }
             }
             take_val(rest, val, seed, &mut parts);
@@ -216,9 +216,9 @@ fn take_val(rest: Vec<Unit>, val: f64, seed: u64, parts: &mut Parts) {
     }
     for (u, v) in list.into_iter().zip(to_val) {
         if v {
-            parts.val.extend(u.members)
+            parts.val.extend(u.members);
         } else {
-            parts.train.extend(u.members)
+            parts.train.extend(u.members);
         }
     }
 }

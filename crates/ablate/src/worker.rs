@@ -1,0 +1,62 @@
+//! `ablate worker TRIAL.json`: runs exactly one trial and speaks the worker
+//! protocol (docs/worker-protocol.md): JSON-lines events on stdout, files in the
+//! run directory, an exit code per outcome. It knows nothing of SQLite or scheduling.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use ablate_train::protocol::{Event, FailureClass, TrialInput};
+
+fn emit(event: &Event) {
+    let mut out = std::io::stdout().lock();
+    if let Ok(line) = serde_json::to_string(event) {
+        // A closed stdout (the orchestrator died) must not stop training mid-way.
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    }
+}
+
+fn fail(class: FailureClass, message: String) -> ExitCode {
+    emit(&Event::Failed { class, message });
+    ExitCode::from(class.exit_code())
+}
+
+pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
+    let text = match std::fs::read_to_string(file) {
+        Ok(t) => t,
+        Err(e) => {
+            return Ok(fail(
+                FailureClass::Io,
+                format!("cannot read {}: {e}", file.display()),
+            ));
+        }
+    };
+    let input: TrialInput = match serde_json::from_str(&text) {
+        Ok(i) => i,
+        Err(e) => {
+            return Ok(fail(
+                FailureClass::BadConfig,
+                format!("{}: not a trial file: {e}", file.display()),
+            ));
+        }
+    };
+    if let Some(code) = crate::threads::ensure(input.exec.threads as usize)? {
+        return Ok(code);
+    }
+    std::panic::set_hook(Box::new(|info| {
+        emit(&Event::Failed {
+            class: FailureClass::Internal,
+            message: format!("panic: {info}"),
+        });
+    }));
+    match ablate_train::trainer::run(&input, &mut emit) {
+        Ok(result) => {
+            emit(&Event::Finished {
+                result: Box::new(result),
+            });
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => Ok(fail(e.class, e.message)),
+    }
+}

@@ -1,0 +1,147 @@
+//! The training benchmark: a fixed net on random data, timed step by step, so
+//! candle can be compared with other frameworks on the same machine.
+
+use std::time::Instant;
+
+use candle_core::{DType, Device, Tensor, Var};
+use candle_nn::{VarBuilder, VarMap};
+use serde::Serialize;
+
+use ablate_spec::presets;
+use ablate_spec::types::{Optimizer, Schedule, TrainSpec};
+
+use crate::encoding::cross_entropy;
+use crate::error::TrainError;
+use crate::model::{HeadSizes, Net, init_weights};
+use crate::optim::Optim;
+use crate::rng::Rng;
+
+#[derive(Debug, Clone)]
+pub struct BenchOptions {
+    /// A depth preset; `bench` is the fixed benchmark net (8 conv, FC 256, 10 classes).
+    pub depth: String,
+    pub width: f64,
+    pub batch: usize,
+    pub size: usize,
+    pub steps: usize,
+    pub warmup: usize,
+    pub batch_norm: bool,
+    pub device: Device,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchReport {
+    pub depth: String,
+    pub width: f64,
+    pub batch: usize,
+    pub size: usize,
+    pub batch_norm: bool,
+    pub device: String,
+    pub threads: usize,
+    pub steps: usize,
+    pub images_per_s: f64,
+    /// Mean milliseconds per step: forward (with loss) and backward + update.
+    pub forward_ms: f64,
+    pub backward_update_ms: f64,
+    pub parameters: usize,
+    /// Peak resident memory of the process (VmHWM), in MB, where the OS reports it.
+    pub peak_rss_mb: Option<f64>,
+}
+
+pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
+    let preset = presets::find(&o.depth).ok_or_else(|| {
+        TrainError::bad_config(format!(
+            "unknown depth {:?}; expected one of {}",
+            o.depth,
+            presets::names().join(", ")
+        ))
+    })?;
+    let model = preset.scaled(o.width, o.batch_norm);
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &o.device);
+    let heads = HeadSizes {
+        general: Some(10),
+        ..HeadSizes::default()
+    };
+    let net = Net::new(&model, o.size, heads, 0.5, &vb)
+        .map_err(|e| TrainError::bad_config(e.to_string()))?;
+    init_weights(&varmap, 0, &o.device)?;
+    let named: Vec<(String, Var)> = varmap
+        .data()
+        .lock()
+        .map_err(|_| TrainError::internal("lock"))?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let parameters = named
+        .iter()
+        .filter(|(n, _)| !n.contains("running_"))
+        .map(|(_, v)| v.elem_count())
+        .sum();
+    let spec = TrainSpec {
+        input_size: o.size as u32,
+        epochs: 1,
+        batch_size: o.batch as u32,
+        optimizer: Optimizer::Sgd,
+        lr: 0.01,
+        momentum: 0.0,
+        weight_decay: 0.0,
+        schedule: Schedule::Constant,
+        warmup_epochs: 0,
+        flip: false,
+        crop: 0,
+        dropout: 0.5,
+    };
+    let mut optim = Optim::new(&spec, named);
+    let mut rng = Rng::new(1);
+    let x: Vec<f32> = (0..o.batch * 3 * o.size * o.size)
+        .map(|_| rng.normal())
+        .collect();
+    let x = Tensor::from_vec(x, (o.batch, 3, o.size, o.size), &o.device)?;
+    let y = Tensor::from_vec(
+        (0..o.batch as u32).map(|i| i % 10).collect::<Vec<u32>>(),
+        o.batch,
+        &o.device,
+    )?;
+    let (mut fwd, mut bwd) = (0.0, 0.0);
+    for step in 0..o.warmup + o.steps {
+        let t0 = Instant::now();
+        let out = net.forward(&x, true, &mut rng)?;
+        let logits = out.general.ok_or_else(|| TrainError::internal("no head"))?;
+        let loss = cross_entropy(&logits, &y)?;
+        // Reading the loss forces the computation (CUDA is asynchronous).
+        let _ = loss.to_scalar::<f32>()?;
+        let t1 = Instant::now();
+        let grads = loss.backward()?;
+        optim.step(&grads, 0.01)?;
+        o.device.synchronize()?;
+        let t2 = Instant::now();
+        if step >= o.warmup {
+            fwd += (t1 - t0).as_secs_f64();
+            bwd += (t2 - t1).as_secs_f64();
+        }
+    }
+    let steps = o.steps.max(1) as f64;
+    Ok(BenchReport {
+        depth: o.depth.clone(),
+        width: o.width,
+        batch: o.batch,
+        size: o.size,
+        batch_norm: o.batch_norm,
+        device: crate::trainer::device_name(&o.device),
+        threads: candle_core::utils::get_num_threads(),
+        steps: o.steps,
+        images_per_s: (o.batch as f64 * steps) / (fwd + bwd).max(1e-9),
+        forward_ms: 1e3 * fwd / steps,
+        backward_update_ms: 1e3 * bwd / steps,
+        parameters,
+        peak_rss_mb: peak_rss_mb(),
+    })
+}
+
+fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}

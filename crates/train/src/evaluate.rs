@@ -1,0 +1,163 @@
+//! Evaluation of a part of the data in eval mode, and the checks that flag a
+//! collapsed (degenerate) run.
+
+use candle_core::{Device, Result};
+
+use ablate_data::Cache;
+
+use crate::batch;
+use crate::metrics::{age_metrics, argmax, class_metrics, constant_mae};
+use crate::model::Net;
+use crate::protocol::{AgeEvaluation, Degenerate, Evaluation};
+use crate::rng::Rng;
+use crate::tasks::Heads;
+
+/// An evaluation plus the share of trunk output units that never fired.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub eval: Evaluation,
+    pub dead_fraction: f64,
+}
+
+pub fn evaluate(
+    net: &Net,
+    heads: &Heads,
+    cache: &Cache,
+    idx: &[usize],
+    batch_size: usize,
+    train_mean_age: f32,
+    device: &Device,
+) -> Result<Scored> {
+    let side = cache.size() as usize;
+    let samples = &cache.samples;
+    let (mut gender_p, mut gender_t) = (Vec::new(), Vec::new());
+    let (mut age_exp, mut age_arg, mut age_t, mut age_std) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let (mut id_p, mut id_t, mut cls_p, mut cls_t) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let mut loss_sum = 0.0;
+    let mut alive: Vec<bool> = Vec::new();
+    // Eval mode uses no randomness; the generator is only a required argument.
+    let mut rng = Rng::new(0);
+    for chunk in idx.chunks(batch_size.max(1)) {
+        let imgs: Vec<&[u8]> = chunk.iter().map(|i| cache.image(*i)).collect();
+        let x = batch::images(&imgs, side, None, device)?;
+        let out = net.forward(&x, false, &mut rng)?;
+        loss_sum += f64::from(
+            heads
+                .loss(&out, samples, chunk, device)?
+                .to_scalar::<f32>()?,
+        ) * chunk.len() as f64;
+        let fired = out.features.gt(0f32)?.max(0)?.to_vec1::<u8>()?;
+        if alive.is_empty() {
+            alive = vec![false; fired.len()];
+        }
+        for (a, f) in alive.iter_mut().zip(fired) {
+            *a |= f > 0;
+        }
+        if let Some(logits) = &out.gender {
+            gender_p.extend(argmax(logits)?);
+            gender_t.extend(
+                chunk
+                    .iter()
+                    .map(|i| u32::from(samples[*i].gender.unwrap_or(0))),
+            );
+        }
+        if let (Some((_, coder)), Some(output)) = (&heads.age, &out.age) {
+            let d = coder.decode(output)?;
+            age_exp.extend(d.expected);
+            if let Some(a) = d.argmax {
+                age_arg.extend(a);
+            }
+            age_t.extend(chunk.iter().map(|i| samples[*i].age.unwrap_or(0.0)));
+            age_std.extend(chunk.iter().map(|i| samples[*i].age_std));
+        }
+        if let Some(logits) = &out.identity {
+            id_p.extend(argmax(logits)?);
+            id_t.extend(chunk.iter().map(|i| samples[*i].identity.unwrap_or(0)));
+        }
+        if let Some(logits) = &out.general {
+            cls_p.extend(argmax(logits)?);
+            cls_t.extend(chunk.iter().map(|i| samples[*i].class.unwrap_or(0)));
+        }
+    }
+    let stds: Option<Vec<f32>> = age_std.iter().copied().collect();
+    let age = heads.age.as_ref().map(|_| AgeEvaluation {
+        expected: age_metrics(&age_exp, &age_t, stds.as_deref()),
+        argmax: (!age_arg.is_empty()).then(|| age_metrics(&age_arg, &age_t, stds.as_deref())),
+        baseline_mae: constant_mae(train_mean_age, &age_t),
+    });
+    let dead = if alive.is_empty() {
+        0.0
+    } else {
+        alive.iter().filter(|a| !**a).count() as f64 / alive.len() as f64
+    };
+    Ok(Scored {
+        eval: Evaluation {
+            gender: heads.gender.map(|_| class_metrics(&gender_p, &gender_t)),
+            age,
+            identity: heads.identity.then(|| class_metrics(&id_p, &id_t)),
+            general: heads.general.then(|| class_metrics(&cls_p, &cls_t)),
+            loss: loss_sum / idx.len().max(1) as f64,
+        },
+        dead_fraction: dead,
+    })
+}
+
+/// The validation score that picks the best epoch, and whether lower is better.
+pub fn selection(eval: &Evaluation) -> (&'static str, f64, bool) {
+    if let Some(age) = &eval.age {
+        return ("age_mae", age.expected.mae, true);
+    }
+    let acc = eval
+        .gender
+        .as_ref()
+        .or(eval.identity.as_ref())
+        .or(eval.general.as_ref())
+        .map_or(0.0, |m| m.accuracy);
+    ("accuracy", acc, false)
+}
+
+/// Evidence that a run collapsed: constant predictions, no better than the majority
+/// class or the training mean, or a trunk whose units never fire.
+pub fn degenerate(s: &Scored) -> Option<Degenerate> {
+    let mut evidence = Vec::new();
+    for (name, m) in [
+        ("gender", &s.eval.gender),
+        ("identity", &s.eval.identity),
+        ("general", &s.eval.general),
+    ] {
+        let Some(m) = m else { continue };
+        if m.n == 0 {
+            continue;
+        }
+        if m.distinct_predictions <= 1 {
+            evidence.push(format!("{name}: every test image gets the same class"));
+        } else if m.accuracy <= m.majority_rate + 0.01 {
+            evidence.push(format!("{name}: accuracy {:.3} is no better than always guessing the majority class ({:.3})", m.accuracy, m.majority_rate));
+        }
+    }
+    if let Some(age) = &s.eval.age
+        && age.expected.n > 0
+    {
+        if age.expected.prediction_std < 1.0 {
+            evidence.push(format!(
+                "age: predictions collapsed to {:.1} +- {:.2} years",
+                age.expected.prediction_mean, age.expected.prediction_std
+            ));
+        }
+        if age.expected.mae >= 0.98 * age.baseline_mae {
+            evidence.push(format!(
+                "age: MAE {:.2} is no better than predicting the training mean ({:.2})",
+                age.expected.mae, age.baseline_mae
+            ));
+        }
+    }
+    if s.dead_fraction > 0.95 {
+        evidence.push(format!(
+            "{:.0}% of the trunk's output units never activate on the test images",
+            100.0 * s.dead_fraction
+        ));
+    }
+    (!evidence.is_empty()).then_some(Degenerate { evidence })
+}

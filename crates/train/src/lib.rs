@@ -1,0 +1,23 @@
+//! `ablate-train` owns training one trial: VGG-style CNNs in candle, age encodings
+//! and losses, metrics, the training loop, checkpoints, and the `ablate worker`
+//! protocol (trial JSON in, JSON-lines events out, files in the run directory).
+//!
+//! It must not know about SQLite, scheduling or other trials: a worker is given
+//! one resolved trial and the paths it needs, and reports on stdout.
+
+pub mod batch;
+pub mod bench;
+pub mod checkpoint;
+pub mod encoding;
+pub mod error;
+pub mod evaluate;
+pub mod metrics;
+pub mod model;
+pub mod optim;
+pub mod protocol;
+pub mod rng;
+pub mod tasks;
+pub mod trainer;
+
+pub use error::TrainError;
+pub use protocol::{Event, FailureClass, TrialInput, TrialResult};

@@ -1,0 +1,226 @@
+//! The VGG-style network: stages of 3x3 convolutions (BatchNorm optional) with ReLU
+//! and a 2x2 max-pool after each stage, hidden fully connected layers with dropout,
+//! then one linear head per task. Weights are named `trunk.*` and `head.<task>.*`:
+//! transfer from a pretraining trial copies `trunk.*` only.
+
+use candle_core::{D, DType, Device, Module, ModuleT, Result, Tensor};
+use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Linear, VarBuilder};
+
+use ablate_spec::types::ModelSpec;
+
+use crate::rng::Rng;
+
+/// Output widths of the heads a trial needs (None: no such head).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HeadSizes {
+    pub gender: Option<usize>,
+    pub age: Option<usize>,
+    pub identity: Option<usize>,
+    pub general: Option<usize>,
+}
+
+#[derive(Debug)]
+struct ConvBlock {
+    conv: Conv2d,
+    bn: Option<BatchNorm>,
+}
+
+#[derive(Debug)]
+struct FcBlock {
+    linear: Linear,
+    bn: Option<BatchNorm>,
+}
+
+/// Raw head outputs of one forward pass.
+#[derive(Debug)]
+pub struct Outputs {
+    pub gender: Option<Tensor>,
+    pub age: Option<Tensor>,
+    pub identity: Option<Tensor>,
+    pub general: Option<Tensor>,
+    /// The trunk's output (after the last hidden FC layer), for dead-unit checks.
+    pub features: Tensor,
+}
+
+#[derive(Debug)]
+pub struct Net {
+    stages: Vec<Vec<ConvBlock>>,
+    fcs: Vec<FcBlock>,
+    dropout: f32,
+    gender: Option<Linear>,
+    age: Option<Linear>,
+    identity: Option<Linear>,
+    general: Option<Linear>,
+}
+
+fn bn(n: usize, vb: VarBuilder) -> Result<BatchNorm> {
+    let cfg = BatchNormConfig {
+        eps: 1e-5,
+        remove_mean: true,
+        affine: true,
+        momentum: 0.1,
+    };
+    candle_nn::batch_norm(n, cfg, vb)
+}
+
+/// Spatial side after one 2x2 pool per stage (floor, as max_pool2d does).
+pub fn final_side(input: usize, stages: usize) -> usize {
+    (0..stages).fold(input, |s, _| s / 2)
+}
+
+impl Net {
+    pub fn new(
+        spec: &ModelSpec,
+        input: usize,
+        heads: HeadSizes,
+        dropout: f32,
+        vb: &VarBuilder,
+    ) -> Result<Self> {
+        let trunk = vb.pp("trunk");
+        let mut stages = Vec::new();
+        let mut in_c = 3;
+        for (s, (&convs, &out_c)) in spec.convs.iter().zip(&spec.channels).enumerate() {
+            let out_c = out_c as usize;
+            let mut blocks = Vec::new();
+            for c in 0..convs {
+                let vb = trunk.pp(format!("stage{s}.conv{c}"));
+                let cfg = Conv2dConfig {
+                    padding: 1,
+                    ..Default::default()
+                };
+                // BatchNorm's shift makes a conv bias redundant.
+                let conv = if spec.batch_norm {
+                    candle_nn::conv2d_no_bias(in_c, out_c, 3, cfg, vb.clone())?
+                } else {
+                    candle_nn::conv2d(in_c, out_c, 3, cfg, vb.clone())?
+                };
+                let bn = if spec.batch_norm {
+                    Some(bn(out_c, vb.pp("bn"))?)
+                } else {
+                    None
+                };
+                blocks.push(ConvBlock { conv, bn });
+                in_c = out_c;
+            }
+            stages.push(blocks);
+        }
+        let side = final_side(input, spec.convs.len());
+        if side == 0 {
+            candle_core::bail!(
+                "input {input}x{input} is too small for {} pooling stages",
+                spec.convs.len()
+            );
+        }
+        let mut in_f = in_c * side * side;
+        let mut fcs = Vec::new();
+        for (i, &width) in spec.fc.iter().enumerate() {
+            let vb = trunk.pp(format!("fc{i}"));
+            let linear = candle_nn::linear(in_f, width as usize, vb.clone())?;
+            let bn = if spec.batch_norm {
+                Some(bn(width as usize, vb.pp("bn"))?)
+            } else {
+                None
+            };
+            fcs.push(FcBlock { linear, bn });
+            in_f = width as usize;
+        }
+        let head = |name: &str, n: Option<usize>| {
+            n.map(|n| candle_nn::linear(in_f, n, vb.pp("head").pp(name)))
+                .transpose()
+        };
+        Ok(Net {
+            stages,
+            fcs,
+            dropout,
+            gender: head("gender", heads.gender)?,
+            age: head("age", heads.age)?,
+            identity: head("identity", heads.identity)?,
+            general: head("general", heads.general)?,
+        })
+    }
+
+    /// `x`: (B, 3, H, W) f32. In training mode BatchNorm uses batch statistics and
+    /// dropout masks come from `rng`; in eval mode both are deterministic.
+    pub fn forward(&self, x: &Tensor, train: bool, rng: &mut Rng) -> Result<Outputs> {
+        let mut h = x.clone();
+        for stage in &self.stages {
+            for block in stage {
+                h = block.conv.forward(&h)?;
+                if let Some(bn) = &block.bn {
+                    h = bn.forward_t(&h, train)?;
+                }
+                h = h.relu()?;
+            }
+            h = h.max_pool2d(2)?;
+        }
+        h = h.flatten_from(1)?;
+        for fc in &self.fcs {
+            h = fc.linear.forward(&h)?;
+            if let Some(bn) = &fc.bn {
+                h = bn.forward_t(&h, train)?;
+            }
+            h = h.relu()?;
+            if train && self.dropout > 0.0 {
+                h = dropout(&h, self.dropout, rng)?;
+            }
+        }
+        let run = |head: &Option<Linear>| head.as_ref().map(|l| l.forward(&h)).transpose();
+        Ok(Outputs {
+            gender: run(&self.gender)?,
+            age: run(&self.age)?,
+            identity: run(&self.identity)?,
+            general: run(&self.general)?,
+            features: h.clone(),
+        })
+    }
+}
+
+/// Inverted dropout with a mask from the trial's own generator.
+fn dropout(h: &Tensor, p: f32, rng: &mut Rng) -> Result<Tensor> {
+    let n = h.elem_count();
+    let keep = 1.0 / (1.0 - p);
+    let mask: Vec<f32> = (0..n)
+        .map(|_| if rng.uniform() < p { 0.0 } else { keep })
+        .collect();
+    h.mul(&Tensor::from_vec(mask, h.shape(), h.device())?)
+}
+
+/// Overwrites every variable with seeded values: Kaiming-normal weights (ReLU gain)
+/// in the trunk, 1/sqrt(fan_in) normal in heads, zero biases, BatchNorm at identity.
+pub fn init_weights(varmap: &candle_nn::VarMap, seed: u64, device: &Device) -> Result<()> {
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map lock poisoned".into()))?;
+    let mut names: Vec<&String> = vars.keys().collect();
+    names.sort();
+    let mut rng = Rng::stream(seed, "init");
+    for name in names {
+        let var = &vars[name];
+        let dims = var.dims().to_vec();
+        let n: usize = dims.iter().product();
+        let leaf = name.rsplit('.').next().unwrap_or("");
+        let values: Vec<f32> = if name.contains(".bn.") {
+            let one = matches!(leaf, "weight" | "running_var");
+            vec![if one { 1.0 } else { 0.0 }; n]
+        } else if leaf == "bias" {
+            vec![0.0; n]
+        } else {
+            let fan_in: usize = dims[1..].iter().product();
+            let gain = if name.starts_with("head.") {
+                1.0
+            } else {
+                2.0f32.sqrt()
+            };
+            let std = gain / (fan_in.max(1) as f32).sqrt();
+            (0..n).map(|_| rng.normal() * std).collect()
+        };
+        var.set(&Tensor::from_vec(values, dims, device)?.to_dtype(DType::F32)?)?;
+    }
+    Ok(())
+}
+
+/// Softmax probabilities along the last dimension.
+pub fn probabilities(logits: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::softmax(logits, D::Minus1)
+}

@@ -1,0 +1,320 @@
+//! One trial from start to finish: data and split, model and transfer, the epoch
+//! loop with validation, best-epoch checkpointing, the test evaluation and result.
+
+use std::path::Path;
+use std::time::Instant;
+
+use candle_core::{DType, Device, Var};
+use candle_nn::{VarBuilder, VarMap};
+
+use ablate_data::{Cache, Sample};
+use ablate_spec::types::{Device as DeviceKind, ExecSpec, Objective};
+
+use crate::batch::{self, Jitter};
+use crate::checkpoint;
+use crate::error::TrainError;
+use crate::evaluate::{self, degenerate, selection};
+use crate::model::{Net, init_weights};
+use crate::optim::{Optim, learning_rate};
+use crate::protocol::{Counts, EpochReport, Event, FailureClass, TrialInput, TrialResult};
+use crate::rng::Rng;
+use crate::tasks::Heads;
+
+pub const CHECKPOINT: &str = "checkpoint.safetensors";
+pub const RESULT: &str = "result.json";
+pub const METRICS: &str = "metrics.jsonl";
+
+/// The device a trial asks for; CUDA ordinal 0 (the scheduler pins a GPU with CUDA_VISIBLE_DEVICES).
+pub fn device(exec: &ExecSpec) -> Result<Device, TrainError> {
+    match exec.device {
+        DeviceKind::Cpu => Ok(Device::Cpu),
+        DeviceKind::Cuda if !cfg!(feature = "cuda") => Err(TrainError::bad_config(
+            "this trial asks for device = \"cuda\", but this ablate was built without CUDA; build it with `cargo build --release --features cuda` (see README) or set device = \"cpu\"",
+        )),
+        DeviceKind::Cuda => Device::new_cuda(0)
+            .map_err(|e| TrainError::bad_config(format!("no usable CUDA device: {e}"))),
+    }
+}
+
+pub fn device_name(device: &Device) -> String {
+    match device {
+        Device::Cpu => "cpu".into(),
+        Device::Cuda(_) => "cuda:0".into(),
+        Device::Metal(_) => "metal".into(),
+    }
+}
+
+/// Writes `text` to `dir/name` through a temporary file and a rename.
+pub fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), TrainError> {
+    let tmp = dir.join(format!(".{name}.tmp"));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::rename(&tmp, dir.join(name)))
+        .map_err(|e| TrainError::io(format!("cannot write {}: {e}", dir.join(name).display())))
+}
+
+struct Data {
+    cache: Cache,
+    train: Vec<usize>,
+    val: Vec<usize>,
+    test: Vec<usize>,
+    digest: String,
+}
+
+fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
+    let cfg = &input.config;
+    let cache = Cache::load(&input.cache)?;
+    if cache.size() != cfg.train.input_size {
+        return Err(TrainError::bad_config(format!(
+            "cache {} holds {}px images, the trial needs {}px",
+            input.cache.display(),
+            cache.size(),
+            cfg.train.input_size
+        )));
+    }
+    // Face recognition classifies people seen in training: split its images, not its people.
+    let for_split: Vec<Sample> = if cfg.objective == Objective::Identity {
+        cache
+            .samples
+            .iter()
+            .map(|s| Sample {
+                identity: None,
+                ..s.clone()
+            })
+            .collect()
+    } else {
+        cache.samples.clone()
+    };
+    let parts = ablate_data::split(&for_split, &cfg.data.split, cfg.fold)?;
+    let keep = |idx: Vec<usize>| -> Vec<usize> {
+        idx.into_iter()
+            .filter(|i| Heads::usable(&cfg.objective, &cache.samples[*i]))
+            .collect()
+    };
+    let (train, val, test) = (
+        keep(parts.train.clone()),
+        keep(parts.val.clone()),
+        keep(parts.test.clone()),
+    );
+    for (name, part) in [("training", &train), ("validation", &val), ("test", &test)] {
+        if part.is_empty() {
+            return Err(TrainError::bad_config(format!(
+                "no {name} image has the {} this trial needs ({} images in the cache)",
+                Heads::needs(&cfg.objective),
+                cache.len()
+            )));
+        }
+    }
+    Ok(Data {
+        cache,
+        train,
+        val,
+        test,
+        digest: parts.digest(),
+    })
+}
+
+/// Runs the trial, reporting through `emit`; files go to `input.run_dir`.
+pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResult, TrainError> {
+    let cfg = &input.config;
+    let spec = &cfg.train;
+    let device = device(&input.exec)?;
+    std::fs::create_dir_all(&input.run_dir)
+        .map_err(|e| TrainError::io(format!("cannot create {}: {e}", input.run_dir.display())))?;
+    let data = load_data(input)?;
+    let samples = &data.cache.samples;
+    let train_ages: Vec<f32> = data.train.iter().filter_map(|i| samples[*i].age).collect();
+    let mean_age = if train_ages.is_empty() {
+        0.0
+    } else {
+        train_ages.iter().sum::<f32>() / train_ages.len() as f32
+    };
+    let heads = Heads::new(&cfg.objective, &train_ages);
+    let sizes = heads.sizes(
+        data.cache.meta.identities.len(),
+        data.cache.meta.classes.len(),
+    );
+
+    let mut varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &device);
+    let side = spec.input_size as usize;
+    let net = Net::new(&cfg.model, side, sizes, spec.dropout as f32, &vb)
+        .map_err(|e| TrainError::bad_config(format!("cannot build the network: {e}")))?;
+    init_weights(&varmap, cfg.seed, &device)?;
+    match (&input.init_checkpoint, &cfg.init) {
+        (Some(path), _) => {
+            checkpoint::load_trunk(&varmap, path, &device)?;
+        }
+        (None, Some(id)) => {
+            return Err(TrainError::bad_config(format!(
+                "this trial starts from pretraining trial {id}, but no init_checkpoint was given"
+            )));
+        }
+        (None, None) => {}
+    }
+    let named: Vec<(String, Var)> = {
+        let vars = varmap
+            .data()
+            .lock()
+            .map_err(|_| TrainError::internal("variable map lock poisoned"))?;
+        let mut v: Vec<(String, Var)> = vars.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        v.sort_by(|a, b| a.0.cmp(&b.0));
+        v
+    };
+    let parameters = named
+        .iter()
+        .filter(|(n, _)| !n.contains("running_"))
+        .map(|(_, v)| v.elem_count())
+        .sum();
+    let mut optim = Optim::new(spec, named);
+    let threads = candle_core::utils::get_num_threads();
+    let images = Counts {
+        train: data.train.len(),
+        val: data.val.len(),
+        test: data.test.len(),
+    };
+    emit(&Event::Started {
+        trial: input.id.clone(),
+        device: device_name(&device),
+        threads,
+        images: images.clone(),
+        parameters,
+        epochs: spec.epochs,
+    });
+
+    let batch_size = spec.batch_size as usize;
+    let eval_batch = (batch_size * 2).clamp(1, 256);
+    let steps_per_epoch = data.train.len().div_ceil(batch_size);
+    let (mut shuffle, mut augment, mut drop) = (
+        Rng::stream(cfg.seed, "shuffle"),
+        Rng::stream(cfg.seed, "augment"),
+        Rng::stream(cfg.seed, "dropout"),
+    );
+    let started = Instant::now();
+    let (mut train_time, mut seen) = (0.0f64, 0usize);
+    let mut best: Option<(u32, f64)> = None;
+    let mut lines = String::new();
+    let mut step = 0usize;
+    let mut last_beat = Instant::now();
+    let ckpt = input.run_dir.join(CHECKPOINT);
+    for epoch in 1..=spec.epochs {
+        let mut order = data.train.clone();
+        shuffle.shuffle(&mut order);
+        let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
+        let epoch_start = Instant::now();
+        let mut lr = spec.lr;
+        for (b, chunk) in order.chunks(batch_size).enumerate() {
+            // A batch of one has no batch statistics to normalise with.
+            if chunk.len() < 2 && cfg.model.batch_norm {
+                continue;
+            }
+            lr = learning_rate(spec, step, steps_per_epoch);
+            let jitters: Vec<Jitter> = chunk
+                .iter()
+                .map(|_| Jitter::draw(&mut augment, spec.flip, spec.crop))
+                .collect();
+            let imgs: Vec<&[u8]> = chunk.iter().map(|i| data.cache.image(*i)).collect();
+            let x = batch::images(&imgs, side, Some(&jitters), &device)?;
+            let out = net.forward(&x, true, &mut drop)?;
+            let loss = heads.loss(&out, samples, chunk, &device)?;
+            let value = loss.to_scalar::<f32>()?;
+            if !value.is_finite() {
+                return Err(TrainError {
+                    class: FailureClass::NanLoss,
+                    message: format!(
+                        "the loss became {value} at epoch {epoch}, step {b}; lower the learning rate (lr = {lr:.3e}) or turn on batch_norm"
+                    ),
+                });
+            }
+            let grads = loss.backward()?;
+            optim.step(&grads, lr)?;
+            loss_sum += f64::from(value) * chunk.len() as f64;
+            loss_n += chunk.len();
+            step += 1;
+            if last_beat.elapsed().as_secs_f64() >= input.heartbeat_s {
+                last_beat = Instant::now();
+                emit(&Event::Heartbeat {
+                    epoch,
+                    step: b + 1,
+                    steps: steps_per_epoch,
+                    loss: loss_sum / loss_n.max(1) as f64,
+                    elapsed_s: started.elapsed().as_secs_f64(),
+                });
+            }
+        }
+        let epoch_train = epoch_start.elapsed().as_secs_f64();
+        train_time += epoch_train;
+        seen += loss_n;
+        let val = evaluate::evaluate(
+            &net,
+            &heads,
+            &data.cache,
+            &data.val,
+            eval_batch,
+            mean_age,
+            &device,
+        )?;
+        let (_, score, lower) = selection(&val.eval);
+        let improved = best.is_none_or(|(_, b)| if lower { score < b } else { score > b });
+        if improved {
+            best = Some((epoch, score));
+            checkpoint::save(&varmap, &ckpt)?;
+        }
+        let report = EpochReport {
+            epoch,
+            train_loss: loss_sum / loss_n.max(1) as f64,
+            lr,
+            val: val.eval,
+            val_score: score,
+            images_per_s: loss_n as f64 / epoch_train.max(1e-9),
+            elapsed_s: started.elapsed().as_secs_f64(),
+        };
+        lines.push_str(
+            &serde_json::to_string(&report).map_err(|e| TrainError::internal(e.to_string()))?,
+        );
+        lines.push('\n');
+        write_atomic(&input.run_dir, METRICS, &lines)?;
+        emit(&Event::Epoch(Box::new(report)));
+        last_beat = Instant::now();
+    }
+    let (best_epoch, best_score) = best.ok_or_else(|| TrainError::internal("no epoch ran"))?;
+    if best_epoch != spec.epochs {
+        checkpoint::load_all(&mut varmap, &ckpt)?;
+    }
+    let test = evaluate::evaluate(
+        &net,
+        &heads,
+        &data.cache,
+        &data.test,
+        eval_batch,
+        mean_age,
+        &device,
+    )?;
+    let result = TrialResult {
+        trial: input.id.clone(),
+        degenerate: degenerate(&test),
+        test: test.eval,
+        best_epoch,
+        epochs: spec.epochs,
+        selection: selection_name(&heads),
+        best_val_score: best_score,
+        images,
+        split_digest: data.digest,
+        parameters,
+        train_seconds: train_time,
+        images_per_s: seen as f64 / train_time.max(1e-9),
+        device: device_name(&device),
+        threads,
+    };
+    let json =
+        serde_json::to_string_pretty(&result).map_err(|e| TrainError::internal(e.to_string()))?;
+    write_atomic(&input.run_dir, RESULT, &json)?;
+    Ok(result)
+}
+
+fn selection_name(heads: &Heads) -> String {
+    if heads.age.is_some() {
+        "age_mae".into()
+    } else {
+        "accuracy".into()
+    }
+}
