@@ -6,3 +6,4 @@ mod bad_input;
 mod data;
 mod plan;
 mod support;
+mod worker;

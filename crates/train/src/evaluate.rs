@@ -161,3 +161,60 @@ pub fn degenerate(s: &Scored) -> Option<Degenerate> {
     }
     (!evidence.is_empty()).then_some(Degenerate { evidence })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::{age_metrics, class_metrics};
+
+    fn scored(gender_pred: &[u32], ages: &[f32], dead: f64) -> Scored {
+        let truth_g = [0, 1, 0, 1, 1, 0];
+        let truth_a = [10.0, 20.0, 30.0, 40.0, 50.0, 60.0];
+        Scored {
+            eval: Evaluation {
+                gender: Some(class_metrics(gender_pred, &truth_g)),
+                age: Some(AgeEvaluation {
+                    expected: age_metrics(ages, &truth_a, None),
+                    argmax: None,
+                    baseline_mae: constant_mae(35.0, &truth_a),
+                }),
+                identity: None,
+                general: None,
+                loss: 0.0,
+            },
+            dead_fraction: dead,
+        }
+    }
+
+    #[test]
+    fn healthy_runs_are_not_flagged() {
+        assert!(
+            degenerate(&scored(
+                &[0, 1, 0, 1, 1, 1],
+                &[12.0, 18.0, 33.0, 41.0, 47.0, 58.0],
+                0.1
+            ))
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn collapsed_runs_are_flagged_with_evidence() {
+        let d = degenerate(&scored(&[1, 1, 1, 1, 1, 1], &[35.0; 6], 0.99))
+            .expect("a collapsed run is flagged");
+        let text = d.evidence.join("\n");
+        assert!(
+            text.contains("gender: every test image gets the same class"),
+            "{text}"
+        );
+        assert!(text.contains("age: predictions collapsed"), "{text}");
+        assert!(
+            text.contains("no better than predicting the training mean"),
+            "{text}"
+        );
+        assert!(
+            text.contains("99% of the trunk's output units never activate"),
+            "{text}"
+        );
+    }
+}
