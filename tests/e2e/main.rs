@@ -5,5 +5,6 @@
 mod bad_input;
 mod data;
 mod plan;
+mod run;
 mod support;
 mod worker;

@@ -1,4 +1,5 @@
-//! `ablate bench train`: prints what `ablate_train::bench` measures.
+//! `ablate bench train`: prints what `ablate_train::bench` measures: training
+//! steps of a net, or (`--per-op`) each conv and pool kernel on both CPU paths.
 
 use anyhow::{Result, bail};
 use candle_core::Device;
@@ -11,10 +12,16 @@ pub struct Args {
     pub steps: usize,
     pub batch_norm: bool,
     pub device: String,
+    pub ops: String,
+    pub per_op: bool,
     pub json: bool,
 }
 
 pub fn run(a: Args) -> Result<()> {
+    let ops: ablate_train::model::Ops = a.ops.parse().map_err(crate::InvalidInput)?;
+    if a.per_op {
+        return per_op(&a);
+    }
     let kind = match a.device.as_str() {
         "cpu" => ablate_spec::types::Device::Cpu,
         "cuda" => ablate_spec::types::Device::Cuda,
@@ -41,13 +48,14 @@ pub fn run(a: Args) -> Result<()> {
         warmup: 1,
         batch_norm: a.batch_norm,
         device,
+        ops,
     };
     let r = ablate_train::bench::run(&opts).map_err(|e| crate::InvalidInput(e.message))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
     } else {
         println!(
-            "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}",
+            "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}",
             r.depth,
             r.width,
             r.batch_norm,
@@ -56,12 +64,52 @@ pub fn run(a: Args) -> Result<()> {
             r.batch,
             r.device,
             r.threads,
+            r.ops,
             r.images_per_s,
             r.forward_ms,
             r.backward_update_ms,
             r.parameters,
             r.peak_rss_mb
                 .map_or("n/a".to_string(), |m| format!("{m:.0} MB"))
+        );
+    }
+    Ok(())
+}
+
+/// The benchmark net's widest early layer (32 channels at 64x64) and a late one
+/// (128 at 16x16), at `--batch`; `--ops` does not apply, both paths are timed.
+fn per_op(a: &Args) -> Result<()> {
+    if a.device != "cpu" {
+        bail!(crate::InvalidInput(
+            "--per-op times CPU kernels: use --device cpu".into()
+        ));
+    }
+    if !(1..=4096).contains(&a.batch) {
+        bail!(crate::InvalidInput("--batch must be 1..=4096".into()));
+    }
+    let shapes = [(a.batch, 32, 64), (a.batch, 128, 16)];
+    let r = ablate_train::bench::per_op(&shapes, a.steps.max(1))
+        .map_err(|e| crate::InvalidInput(e.message))?;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+        return Ok(());
+    }
+    println!(
+        "per-op CPU times, {} threads, median of {} runs (ms):",
+        r.threads, r.runs
+    );
+    println!(
+        "{:<26} {:<20} {:>10} {:>10} {:>8}",
+        "op", "shape", "candle", "fast", "speedup"
+    );
+    for t in &r.timings {
+        println!(
+            "{:<26} {:<20} {:>10.1} {:>10.1} {:>7.1}x",
+            t.op,
+            t.shape,
+            t.candle_ms,
+            t.fast_ms,
+            t.candle_ms / t.fast_ms.max(1e-9)
         );
     }
     Ok(())

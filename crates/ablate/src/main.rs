@@ -9,6 +9,7 @@ mod bench_train;
 mod data;
 mod plan;
 mod progress;
+mod run;
 mod table;
 mod threads;
 mod worker;
@@ -61,6 +62,54 @@ enum Command {
         /// Only validate the file; print a one-line summary.
         #[arg(long)]
         check: bool,
+    },
+    /// Run a sweep: every trial not yet succeeded, pretraining first, one trial per slot.
+    Run {
+        file: PathBuf,
+        /// GPUs to use: `all` (nvidia-smi; honours CUDA_VISIBLE_DEVICES) or indices such as 0,1,3.
+        #[arg(long)]
+        gpus: Option<String>,
+        /// Trials sharing each GPU.
+        #[arg(long, default_value_t = 1)]
+        slots_per_gpu: u32,
+        /// CPU trials at once (default: cores / the trials' thread budget).
+        #[arg(long)]
+        cpu_slots: Option<u32>,
+        /// Attempts per trial for retryable failures (killed, out of memory, I/O).
+        #[arg(long, default_value_t = 3)]
+        max_attempts: u32,
+        /// Seconds before the first retry; doubles with each attempt.
+        #[arg(long, default_value_t = 5.0)]
+        retry_backoff: f64,
+        /// Kill a worker silent (no event, no heartbeat) for this many seconds.
+        #[arg(long, default_value_t = 600.0)]
+        heartbeat_timeout: f64,
+        /// Kill a trial running longer than this many seconds.
+        #[arg(long)]
+        trial_timeout: Option<f64>,
+        /// Seconds between SIGTERM and SIGKILL when stopping.
+        #[arg(long, default_value_t = 10.0)]
+        grace: f64,
+        /// Also rerun trials that failed for good last time (NaN loss, bad config...).
+        #[arg(long)]
+        rerun_failed: bool,
+        /// Only this study's trials (and the pretraining they wait on).
+        #[arg(long)]
+        only: Option<String>,
+        /// Show what would run, and run nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// The database (default: <sweep output>/ablate.db).
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Counts by state per study; running trials; failed and blocked ones with the reason.
+    Status {
+        file: PathBuf,
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        db: Option<PathBuf>,
     },
     /// Datasets: inspect, prepare caches, preview the synthetic sets.
     #[command(subcommand)]
@@ -143,6 +192,12 @@ enum BenchCommand {
         /// cpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
+        /// CPU kernels: fast (ablate's cpu_ops) or candle (candle's own, the reference).
+        #[arg(long, default_value = "fast")]
+        ops: String,
+        /// Instead of training steps, time each conv and pool kernel on both paths.
+        #[arg(long)]
+        per_op: bool,
         #[arg(long)]
         json: bool,
     },
@@ -213,6 +268,8 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             threads,
             batch_norm,
             device,
+            ops,
+            per_op,
             json,
         }) => {
             if let Some(code) = threads::ensure(threads)? {
@@ -226,11 +283,43 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 steps,
                 batch_norm,
                 device,
+                ops,
+                per_op,
                 json,
             })
             .and(done)
         }
         Command::Worker { trial } => worker::run(&trial),
+        Command::Run {
+            file,
+            gpus,
+            slots_per_gpu,
+            cpu_slots,
+            max_attempts,
+            retry_backoff,
+            heartbeat_timeout,
+            trial_timeout,
+            grace,
+            rerun_failed,
+            only,
+            dry_run,
+            db,
+        } => run::run(run::RunArgs {
+            file,
+            gpus,
+            slots_per_gpu,
+            cpu_slots,
+            max_attempts,
+            retry_backoff,
+            heartbeat_timeout,
+            trial_timeout,
+            grace,
+            rerun_failed,
+            only,
+            dry_run,
+            db,
+        }),
+        Command::Status { file, json, db } => run::status(&file, db.as_deref(), json).and(done),
     }
 }
 
@@ -239,6 +328,9 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(err) => {
             let invalid = err.downcast_ref::<ablate_spec::SpecError>().is_some()
+                || err
+                    .downcast_ref::<ablate_orchestrator::RunError>()
+                    .is_some_and(|e| matches!(e, ablate_orchestrator::RunError::Data(_)))
                 || err.downcast_ref::<InvalidInput>().is_some()
                 || err
                     .chain()

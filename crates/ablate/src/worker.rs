@@ -44,6 +44,7 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
     if let Some(code) = crate::threads::ensure(input.exec.threads as usize)? {
         return Ok(code);
     }
+    watch_parent();
     std::panic::set_hook(Box::new(|info| {
         emit(&Event::Failed {
             class: FailureClass::Internal,
@@ -59,4 +60,18 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
         }
         Err(e) => Ok(fail(e.class, e.message)),
     }
+}
+
+/// Exits when the process that started us goes away (an orchestrator killed with
+/// -9 cannot stop its workers), so no orphan keeps training and writing files.
+fn watch_parent() {
+    let parent = std::os::unix::process::parent_id();
+    std::thread::spawn(move || {
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(500));
+            if std::os::unix::process::parent_id() != parent {
+                std::process::exit(i32::from(FailureClass::Internal.exit_code()));
+            }
+        }
+    });
 }

@@ -30,6 +30,9 @@ pub struct Sweep {
     pub studies: Vec<Study>,
     /// Pretraining trials first (each after the ones it starts from), then study trials.
     pub trials: Vec<Trial>,
+    /// `[worker] command`: a program to run each trial instead of `ablate worker`
+    /// (the trial file's path is appended to it).
+    pub worker: Option<Vec<String>>,
 }
 
 /// A `[pretrain.NAME]` stage.
@@ -113,12 +116,15 @@ pub(crate) struct StageDef {
     pub span: std::ops::Range<usize>,
 }
 
-const TOP_KEYS: &[&str] = &["sweep", "data", "train", "defaults", "pretrain", "study"];
+const TOP_KEYS: &[&str] = &[
+    "sweep", "data", "train", "defaults", "pretrain", "study", "worker",
+];
 const SWEEP_KEYS: &[&str] = &["name", "description", "seeds", "output", "max_trials"];
 const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
 
 /// Header of `[sweep]`: name, description, output, seeds, max_trials.
 pub(crate) struct Header {
+    pub worker: Option<Vec<String>>,
     pub name: String,
     pub description: Option<String>,
     pub output: String,
@@ -186,13 +192,42 @@ pub(crate) fn parse_header(
         Some(m) => value::integer(ctx, "sweep.max_trials", m, 1..=1_000_000)?.unsigned_abs(),
         None => 10_000,
     };
+    let worker = match value::get(root, "worker") {
+        Some(w) => Some(parse_worker(ctx, w)?),
+        None => None,
+    };
     Some(Header {
+        worker,
         name,
         description,
         output,
         seeds,
         max_trials,
     })
+}
+
+fn parse_worker(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<String>> {
+    let t = value::table(ctx, "worker", v)?;
+    value::known_keys(ctx, "worker", t, &["command"]);
+    let Some(cv) = value::get(t, "command") else {
+        ctx.error(v.span(), "worker", "missing key `command`", Some("for example command = [\"python3\", \"train.py\"]; the trial file's path is appended".into()));
+        return None;
+    };
+    let items = value::array(ctx, "worker.command", cv)?;
+    let mut argv = Vec::new();
+    for item in items.iter() {
+        argv.push(value::string(ctx, "worker.command", item)?.to_string());
+    }
+    if argv.first().is_none_or(|p| p.trim().is_empty()) {
+        ctx.error(
+            cv.span(),
+            "worker.command",
+            "the command is empty",
+            Some("name a program first, e.g. [\"python3\", \"train.py\"]".into()),
+        );
+        return None;
+    }
+    Some(argv)
 }
 
 fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
@@ -499,5 +534,6 @@ pub(crate) fn build(
         stages: out.stages,
         studies: out.studies,
         trials: out.trials,
+        worker: header.worker,
     })
 }

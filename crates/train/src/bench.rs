@@ -1,5 +1,7 @@
 //! The training benchmark: a fixed net on random data, timed step by step, so
-//! candle can be compared with other frameworks on the same machine.
+//! candle can be compared with other frameworks on the same machine; and a per-op
+//! mode that times each convolution and pooling kernel on candle's path and on
+//! `cpu_ops`, to show where a step's time goes.
 
 use std::time::Instant;
 
@@ -10,9 +12,10 @@ use serde::Serialize;
 use ablate_spec::presets;
 use ablate_spec::types::{Optimizer, Schedule, TrainSpec};
 
+use crate::cpu_ops::{self, PoolGrad};
 use crate::encoding::cross_entropy;
 use crate::error::TrainError;
-use crate::model::{HeadSizes, Net, init_weights};
+use crate::model::{HeadSizes, Net, Ops, init_weights};
 use crate::optim::Optim;
 use crate::rng::Rng;
 
@@ -27,6 +30,8 @@ pub struct BenchOptions {
     pub warmup: usize,
     pub batch_norm: bool,
     pub device: Device,
+    /// Kernels for CPU tensors (CUDA always runs candle's).
+    pub ops: Ops,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -37,6 +42,8 @@ pub struct BenchReport {
     pub size: usize,
     pub batch_norm: bool,
     pub device: String,
+    /// The kernels that actually ran: "candle" on CUDA whatever was asked.
+    pub ops: String,
     pub threads: usize,
     pub steps: usize,
     pub images_per_s: f64,
@@ -64,7 +71,8 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         ..HeadSizes::default()
     };
     let net = Net::new(&model, o.size, heads, 0.5, &vb)
-        .map_err(|e| TrainError::bad_config(e.to_string()))?;
+        .map_err(|e| TrainError::bad_config(e.to_string()))?
+        .with_ops(o.ops);
     init_weights(&varmap, 0, &o.device)?;
     let named: Vec<(String, Var)> = varmap
         .data()
@@ -129,6 +137,13 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         size: o.size,
         batch_norm: o.batch_norm,
         device: crate::trainer::device_name(&o.device),
+        ops: if o.device.is_cpu() {
+            o.ops
+        } else {
+            Ops::Candle
+        }
+        .name()
+        .to_string(),
         threads: candle_core::utils::get_num_threads(),
         steps: o.steps,
         images_per_s: (o.batch as f64 * steps) / (fwd + bwd).max(1e-9),
@@ -144,4 +159,119 @@ fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// One kernel's time on both paths, in milliseconds (median of the runs).
+#[derive(Debug, Clone, Serialize)]
+pub struct OpTiming {
+    pub op: String,
+    /// `batch x cin -> cout x side x side`.
+    pub shape: String,
+    pub candle_ms: f64,
+    pub fast_ms: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PerOpReport {
+    pub threads: usize,
+    pub runs: usize,
+    pub timings: Vec<OpTiming>,
+}
+
+/// Median wall time of `runs` calls of `f` (after one untimed call), in ms.
+fn time_ms<T>(
+    runs: usize,
+    mut f: impl FnMut() -> candle_core::Result<T>,
+) -> Result<f64, TrainError> {
+    f()?;
+    let mut ms = Vec::with_capacity(runs);
+    for _ in 0..runs.max(1) {
+        let t = Instant::now();
+        f()?;
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok(ms[ms.len() / 2])
+}
+
+/// Times, per layer shape `(batch, channels, side)`, the kernels of one 3x3 pad-1
+/// conv layer and the 2x2 pool after it, each as candle's backward pass runs it
+/// and as `cpu_ops` does. Pool backward is timed through `.backward()` of
+/// `(pool(x) * r).sum()` on both paths, since that is what a training step pays.
+pub fn per_op(shapes: &[(usize, usize, usize)], runs: usize) -> Result<PerOpReport, TrainError> {
+    let dev = Device::Cpu;
+    let mut rng = Rng::new(3);
+    let mut randn = |dims: &[usize]| {
+        let n = dims.iter().product();
+        Tensor::from_vec(
+            (0..n).map(|_| rng.normal()).collect::<Vec<f32>>(),
+            dims,
+            &dev,
+        )
+    };
+    let mut timings = Vec::new();
+    for &(b, c, side) in shapes {
+        let x = randn(&[b, c, side, side])?;
+        let w = (randn(&[c, c, 3, 3])? * 0.05)?;
+        let bias = randn(&[c])?;
+        let dy = randn(&[b, c, side, side])?;
+        let r = randn(&[b, c, side / 2, side / 2])?;
+        let xv = Var::from_tensor(&x)?;
+        let shape = format!("{b}x{c}->{c}x{side}x{side}");
+        let mut row = |op: &str, candle_ms: f64, fast_ms: f64| {
+            timings.push(OpTiming {
+                op: op.to_string(),
+                shape: shape.clone(),
+                candle_ms,
+                fast_ms,
+            });
+        };
+        row(
+            "conv2d forward",
+            time_ms(runs, || x.conv2d(&w, 1, 1, 1, 1))?,
+            time_ms(runs, || cpu_ops::conv2d(&x, &w, None, 1, false))?,
+        );
+        row(
+            "conv2d+bias+relu forward",
+            time_ms(runs, || {
+                x.conv2d(&w, 1, 1, 1, 1)?
+                    .broadcast_add(&bias.reshape((1, c, 1, 1))?)?
+                    .relu()
+            })?,
+            time_ms(runs, || cpu_ops::conv2d(&x, &w, Some(&bias), 1, true))?,
+        );
+        row(
+            "conv2d input grad",
+            time_ms(runs, || dy.conv_transpose2d(&w, 1, 0, 1, 1))?,
+            time_ms(runs, || {
+                cpu_ops::conv2d_input_grad(&dy, &w, 1, (side, side))
+            })?,
+        );
+        row(
+            "conv2d weight grad",
+            time_ms(runs, || {
+                x.transpose(0, 1)?
+                    .conv2d(&dy.transpose(0, 1)?, 1, 1, 1, 1)?
+                    .transpose(0, 1)
+            })?,
+            time_ms(runs, || cpu_ops::conv2d_weight_grad(&x, &dy, 1, (3, 3)))?,
+        );
+        row(
+            "max-pool forward",
+            time_ms(runs, || x.max_pool2d(2))?,
+            time_ms(runs, || cpu_ops::max_pool2x2(&x, PoolGrad::CandleCompat))?,
+        );
+        let candle_pool = (xv.max_pool2d(2)? * &r)?.sum_all()?;
+        let fast_pool = (cpu_ops::max_pool2x2(&xv, PoolGrad::CandleCompat)? * &r)?.sum_all()?;
+        row(
+            "max-pool backward",
+            time_ms(runs, || candle_pool.backward())?,
+            time_ms(runs, || fast_pool.backward())?,
+        );
+    }
+    Ok(PerOpReport {
+        threads: candle_core::utils::get_num_threads(),
+        runs,
+        timings,
+    })
 }

@@ -8,6 +8,7 @@
 pub mod batch;
 pub mod bench;
 pub mod checkpoint;
+pub mod cpu_ops;
 pub mod encoding;
 pub mod error;
 pub mod evaluate;

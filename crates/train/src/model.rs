@@ -2,13 +2,49 @@
 //! and a 2x2 max-pool after each stage, hidden fully connected layers with dropout,
 //! then one linear head per task. Weights are named `trunk.*` and `head.<task>.*`:
 //! transfer from a pretraining trial copies `trunk.*` only.
+//!
+//! On CPU the convolutions, ReLUs and pools run through `cpu_ops` (several times
+//! faster than candle's CPU kernels, same results); `Ops::Candle` keeps candle's
+//! ops as the reference, and CUDA tensors always use them.
 
 use candle_core::{D, DType, Device, Module, ModuleT, Result, Tensor};
 use candle_nn::{BatchNorm, BatchNormConfig, Conv2d, Conv2dConfig, Linear, VarBuilder};
 
 use ablate_spec::types::ModelSpec;
 
+use crate::cpu_ops::{self, PoolGrad};
 use crate::rng::Rng;
+
+/// Which kernels the network runs on CPU tensors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Ops {
+    /// candle's own conv2d, relu and max_pool2d: the reference path.
+    Candle,
+    /// `cpu_ops`: fused conv + bias + ReLU, its gemm gradients, fast pooling.
+    #[default]
+    Fast,
+}
+
+impl Ops {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ops::Candle => "candle",
+            Ops::Fast => "fast",
+        }
+    }
+}
+
+impl std::str::FromStr for Ops {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "candle" => Ok(Ops::Candle),
+            "fast" => Ok(Ops::Fast),
+            other => Err(format!("unknown ops {other:?}: expected candle or fast")),
+        }
+    }
+}
 
 /// Output widths of the heads a trial needs (None: no such head).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -51,6 +87,8 @@ pub struct Net {
     age: Option<Linear>,
     identity: Option<Linear>,
     general: Option<Linear>,
+    ops: Ops,
+    pool_grad: PoolGrad,
 }
 
 fn bn(n: usize, vb: VarBuilder) -> Result<BatchNorm> {
@@ -136,22 +174,58 @@ impl Net {
             age: head("age", heads.age)?,
             identity: head("identity", heads.identity)?,
             general: head("general", heads.general)?,
+            ops: Ops::default(),
+            pool_grad: PoolGrad::default(),
         })
+    }
+
+    /// The same net running `ops` on CPU tensors.
+    pub fn with_ops(mut self, ops: Ops) -> Self {
+        self.ops = ops;
+        self
+    }
+
+    pub fn ops(&self) -> Ops {
+        self.ops
+    }
+
+    /// The fast path's max-pool gradient. The default reproduces candle's (which
+    /// scales a unique maximum's gradient by 1/4, see `cpu_ops::PoolGrad`), so both
+    /// paths train identically; `PoolGrad::Argmax` is the textbook gradient.
+    pub fn with_pool_grad(mut self, grad: PoolGrad) -> Self {
+        self.pool_grad = grad;
+        self
     }
 
     /// `x`: (B, 3, H, W) f32. In training mode BatchNorm uses batch statistics and
     /// dropout masks come from `rng`; in eval mode both are deterministic.
     pub fn forward(&self, x: &Tensor, train: bool, rng: &mut Rng) -> Result<Outputs> {
+        let fast = self.ops == Ops::Fast && x.device().is_cpu() && x.dtype() == DType::F32;
+        let relu = |h: &Tensor| if fast { cpu_ops::relu(h) } else { h.relu() };
         let mut h = x.clone();
         for stage in &self.stages {
             for block in stage {
-                h = block.conv.forward(&h)?;
-                if let Some(bn) = &block.bn {
-                    h = bn.forward_t(&h, train)?;
-                }
-                h = h.relu()?;
+                let (w, b, pad) = (
+                    block.conv.weight(),
+                    block.conv.bias(),
+                    block.conv.config().padding,
+                );
+                h = match (&block.bn, fast) {
+                    // The benchmark net's layer: one op, bias and ReLU in its epilogue.
+                    (None, true) => cpu_ops::conv2d(&h, w, b, pad, true)?,
+                    (Some(bn), true) => {
+                        let z = cpu_ops::conv2d(&h, w, b, pad, false)?;
+                        relu(&bn.forward_t(&z, train)?)?
+                    }
+                    (None, false) => block.conv.forward(&h)?.relu()?,
+                    (Some(bn), false) => bn.forward_t(&block.conv.forward(&h)?, train)?.relu()?,
+                };
             }
-            h = h.max_pool2d(2)?;
+            h = if fast {
+                cpu_ops::max_pool2x2(&h, self.pool_grad)?
+            } else {
+                h.max_pool2d(2)?
+            };
         }
         h = h.flatten_from(1)?;
         for fc in &self.fcs {
@@ -159,7 +233,7 @@ impl Net {
             if let Some(bn) = &fc.bn {
                 h = bn.forward_t(&h, train)?;
             }
-            h = h.relu()?;
+            h = relu(&h)?;
             if train && self.dropout > 0.0 {
                 h = dropout(&h, self.dropout, rng)?;
             }

@@ -26,6 +26,9 @@ pub struct TrialInput {
     /// Seconds between heartbeats within an epoch.
     #[serde(default = "default_heartbeat")]
     pub heartbeat_s: f64,
+    /// The trial's factor values (axis -> label), for workers and logs; not used to train.
+    #[serde(default)]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 fn default_heartbeat() -> f64 {

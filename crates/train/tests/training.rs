@@ -57,6 +57,7 @@ fn input(sweep: &Sweep, trial: &Trial, dir: &Path, init: Option<PathBuf>) -> Tri
         run_dir: dir.join("runs").join(&trial.id[..12]),
         init_checkpoint: init,
         heartbeat_s: 60.0,
+        labels: trial.labels.clone(),
     }
 }
 

@@ -1,0 +1,257 @@
+//! The dispatcher's reactions: worker output, exits (success, retry, failure,
+//! interruption), blocked dependants, and the progress snapshot.
+
+use std::time::{Duration, Instant};
+
+use ablate_store::AttemptEnd;
+use sha2::{Digest, Sha256};
+
+use super::{Dispatcher, State};
+use crate::RunError;
+use crate::backend::BackendEvent;
+use crate::policy::{self, Outcome};
+use crate::progress::Snapshot;
+
+impl Dispatcher<'_> {
+    pub(super) async fn on_event(&mut self, ev: BackendEvent) -> Result<(), RunError> {
+        match ev {
+            BackendEvent::Spawned { trial, pid } => {
+                if let (Some(pid), Some(a)) = (pid, self.active(&trial)) {
+                    let attempt = a.attempt;
+                    self.store.set_attempt_pid(attempt, pid).await?;
+                }
+            }
+            BackendEvent::Line { trial, line } => self.on_line(&trial, &line).await?,
+            BackendEvent::SpawnFailed { trial, message } => {
+                let outcome = Outcome::Failed {
+                    class: "bad-config".into(),
+                    message,
+                    retryable: false,
+                };
+                self.finalize(&trial, outcome, None, None).await?;
+            }
+            BackendEvent::Exited {
+                trial,
+                code,
+                signal,
+            } => {
+                let Some(a) = self.active(&trial) else {
+                    return Ok(());
+                };
+                let outcome = policy::classify(
+                    code,
+                    signal,
+                    a.finished.is_some(),
+                    a.failed.clone(),
+                    a.stopped.as_ref(),
+                );
+                self.finalize(&trial, outcome, code, signal).await?;
+            }
+        }
+        Ok(())
+    }
+
+    fn active(&mut self, trial: &str) -> Option<&mut super::Active> {
+        let i = *self.by_id.get(trial)?;
+        self.jobs[i].active.as_mut()
+    }
+
+    async fn on_line(&mut self, trial: &str, line: &str) -> Result<(), RunError> {
+        let Some(a) = self.active(trial) else {
+            return Ok(());
+        };
+        a.last_seen = Instant::now();
+        // Other workers may print more than the protocol; only JSON objects with `event` count.
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
+            return Ok(());
+        };
+        match v.get("event").and_then(|e| e.as_str()) {
+            Some("started") => {
+                if let Some(d) = v.get("device").and_then(|d| d.as_str()) {
+                    a.view.device = d.to_string();
+                }
+            }
+            Some("epoch") => {
+                let epoch = v
+                    .get("epoch")
+                    .and_then(serde_json::Value::as_u64)
+                    .unwrap_or(0) as u32;
+                a.view.epoch = Some(epoch);
+                a.view.loss = v.get("train_loss").and_then(serde_json::Value::as_f64);
+                a.view.images_per_s = v.get("images_per_s").and_then(serde_json::Value::as_f64);
+                a.view.metric = v
+                    .get("val_score")
+                    .and_then(serde_json::Value::as_f64)
+                    .map(|s| format!("val {s:.3}"));
+                let attempt = a.attempt;
+                self.store.record_epoch(attempt, trial, epoch, line).await?;
+            }
+            Some("heartbeat") => a.view.loss = v.get("loss").and_then(serde_json::Value::as_f64),
+            Some("finished") => {
+                a.finished = Some(v.get("result").cloned().unwrap_or(serde_json::Value::Null));
+            }
+            Some("failed") => {
+                let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
+                a.failed = Some((s("class"), s("message")));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    async fn finalize(
+        &mut self,
+        trial: &str,
+        outcome: Outcome,
+        code: Option<i32>,
+        signal: Option<i32>,
+    ) -> Result<(), RunError> {
+        let Some(&i) = self.by_id.get(trial) else {
+            return Ok(());
+        };
+        let Some(a) = self.jobs[i].active.take() else {
+            return Ok(());
+        };
+        self.slots[a.slot].busy = None;
+        let short = &trial[..trial.len().min(12)];
+        let elapsed = a.started.elapsed();
+        let mut end = AttemptEnd {
+            exit_code: code,
+            signal,
+            ..AttemptEnd::default()
+        };
+        match outcome {
+            Outcome::Succeeded => {
+                let result = a.finished.unwrap_or(serde_json::Value::Null);
+                let degenerate = result.get("degenerate").is_some_and(|d| !d.is_null());
+                self.store
+                    .record_result(a.attempt, trial, &result.to_string(), degenerate)
+                    .await?;
+                self.record_artifacts(trial).await?;
+                end.state = "succeeded".into();
+                self.store
+                    .finish_attempt(a.attempt, trial, &end, "succeeded")
+                    .await?;
+                self.jobs[i].state = State::Succeeded;
+                self.durations.push(elapsed);
+                let flag = if degenerate {
+                    " (flagged degenerate)"
+                } else {
+                    ""
+                };
+                self.reporter.log(&format!(
+                    "done  {short} in {:.1}s{flag}",
+                    elapsed.as_secs_f64()
+                ));
+            }
+            Outcome::Interrupted(why) => {
+                end.state = "interrupted".into();
+                end.message = Some(why);
+                self.store
+                    .finish_attempt(a.attempt, trial, &end, "interrupted")
+                    .await?;
+                self.jobs[i].state = State::Interrupted;
+            }
+            Outcome::Failed {
+                class,
+                message,
+                retryable,
+            } => {
+                end.state = "failed".into();
+                end.failure_class = Some(class.clone());
+                end.message = Some(message.clone());
+                let attempts = self.jobs[i].attempts;
+                if retryable && attempts < self.opts.max_attempts && self.stopping.is_none() {
+                    let wait = policy::backoff(self.opts.backoff, attempts + 1);
+                    end.message = Some(format!("{message} (will retry)"));
+                    self.store
+                        .finish_attempt(a.attempt, trial, &end, "pending")
+                        .await?;
+                    self.jobs[i].state = State::Waiting;
+                    self.jobs[i].not_before = Some(Instant::now() + wait);
+                    self.reporter.log(&format!("retry {short} in {:.1}s after attempt {attempts} of {}: {class}: {message}", wait.as_secs_f64(), self.opts.max_attempts));
+                } else {
+                    self.store
+                        .finish_attempt(a.attempt, trial, &end, "failed")
+                        .await?;
+                    self.jobs[i].state = State::Failed;
+                    self.reporter
+                        .log(&format!("FAIL  {short} ({class}): {message}"));
+                    self.block_dependants(trial, &format!("failed ({class})"))
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Marks every waiting trial that depends on `trial`, directly or not, as blocked.
+    pub(super) async fn block_dependants(
+        &mut self,
+        trial: &str,
+        why: &str,
+    ) -> Result<(), RunError> {
+        let mut stack = vec![trial.to_string()];
+        while let Some(dep) = stack.pop() {
+            for k in 0..self.jobs.len() {
+                if self.jobs[k].state == State::Waiting && self.jobs[k].deps.contains(&dep) {
+                    self.jobs[k].state = State::Blocked;
+                    let reason = format!("waits on {}, which {why}", &dep[..dep.len().min(12)]);
+                    self.store
+                        .set_state(&self.jobs[k].id, "blocked", Some(&reason))
+                        .await?;
+                    self.reporter
+                        .log(&format!("block {}: {reason}", &self.jobs[k].id[..12]));
+                    stack.push(self.jobs[k].id.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn record_artifacts(&mut self, trial: &str) -> Result<(), RunError> {
+        let dir = self
+            .sweep
+            .output
+            .join("trials")
+            .join(&trial[..trial.len().min(12)]);
+        for name in ["checkpoint.safetensors", "result.json", "metrics.jsonl"] {
+            let path = dir.join(name);
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let sha: String = Sha256::digest(&bytes)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect();
+            self.store
+                .record_artifact(trial, &path.display().to_string(), &sha, bytes.len() as u64)
+                .await?;
+        }
+        Ok(())
+    }
+
+    pub(super) fn snapshot(&self) -> Snapshot {
+        let count = |s: State| self.jobs.iter().filter(|j| j.state == s).count();
+        let running: Vec<_> = self
+            .jobs
+            .iter()
+            .filter_map(|j| j.active.as_ref().map(|a| a.view.clone()))
+            .collect();
+        let pending = count(State::Waiting);
+        let eta = (!self.durations.is_empty()).then(|| {
+            let mean = self.durations.iter().sum::<Duration>() / self.durations.len() as u32;
+            let parallel = self.slots.len().max(1) as u32;
+            mean * (pending + running.len()) as u32 / parallel
+        });
+        Snapshot {
+            total: self.jobs.len(),
+            done: count(State::Succeeded),
+            failed: count(State::Failed),
+            blocked: count(State::Blocked),
+            pending,
+            running,
+            eta,
+        }
+    }
+}

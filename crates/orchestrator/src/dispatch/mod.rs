@@ -1,0 +1,458 @@
+//! The dispatcher: one task owning all scheduling state. It launches ready trials
+//! into free slots and `select!`s over worker events, Ctrl-C/SIGTERM and a timer;
+//! every database write goes through it.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ablate_spec::types::Device;
+use ablate_spec::{Sweep, Trial};
+use ablate_store::{AttemptStart, Store};
+use nix::sys::signal::Signal;
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::mpsc;
+
+use crate::RunError;
+use crate::backend::{Backend, BackendEvent, Launch, LocalBackend};
+use crate::policy::Stopped;
+use crate::progress::{Reporter, RunningView};
+use crate::provenance::{self, Provenance};
+use crate::run::RunOptions;
+use crate::slots::{Slot, SlotKind};
+
+mod events;
+
+#[derive(Debug, Clone, PartialEq)]
+enum State {
+    Waiting,
+    Running,
+    Succeeded,
+    Failed,
+    Blocked,
+    Interrupted,
+}
+
+#[derive(Debug)]
+struct Active {
+    slot: usize,
+    attempt: i64,
+    started: Instant,
+    last_seen: Instant,
+    view: RunningView,
+    finished: Option<serde_json::Value>,
+    failed: Option<(String, String)>,
+    stopped: Option<Stopped>,
+}
+
+#[derive(Debug)]
+pub struct Job {
+    pub id: String,
+    pub index: usize,
+    pub device: Device,
+    deps: Vec<String>,
+    state: State,
+    attempts: u32,
+    not_before: Option<Instant>,
+    active: Option<Active>,
+}
+
+impl Job {
+    pub fn new(t: &Trial, index: usize, attempts: u32) -> Self {
+        Job {
+            id: t.id.clone(),
+            index,
+            device: t.exec.device,
+            deps: t.depends_on.clone(),
+            state: State::Waiting,
+            attempts,
+            not_before: None,
+            active: None,
+        }
+    }
+}
+
+pub struct Dispatcher<'a> {
+    sweep: &'a Sweep,
+    store: Store,
+    slots: Vec<Slot>,
+    opts: &'a RunOptions,
+    jobs: Vec<Job>,
+    by_id: HashMap<String, usize>,
+    reporter: &'a mut dyn Reporter,
+    backend: Box<dyn Backend>,
+    provenance: Provenance,
+    stopping: Option<Instant>,
+    durations: Vec<Duration>,
+}
+
+impl<'a> Dispatcher<'a> {
+    pub fn new(
+        sweep: &'a Sweep,
+        store: Store,
+        slots: Vec<Slot>,
+        opts: &'a RunOptions,
+        jobs: Vec<Job>,
+        reporter: &'a mut dyn Reporter,
+    ) -> Self {
+        let by_id = jobs
+            .iter()
+            .enumerate()
+            .map(|(i, j)| (j.id.clone(), i))
+            .collect();
+        Dispatcher {
+            sweep,
+            store,
+            slots,
+            opts,
+            jobs,
+            by_id,
+            reporter,
+            backend: Box::new(LocalBackend::default()),
+            provenance: provenance::collect(&sweep.file),
+            stopping: None,
+            durations: Vec::new(),
+        }
+    }
+
+    /// (succeeded, failed, blocked, interrupted) among the jobs.
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let n = |s: State| self.jobs.iter().filter(|j| j.state == s).count();
+        (
+            n(State::Succeeded),
+            n(State::Failed),
+            n(State::Blocked),
+            n(State::Interrupted),
+        )
+    }
+
+    pub async fn run(&mut self) -> Result<(), RunError> {
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut sigint =
+            signal(SignalKind::interrupt()).map_err(|e| RunError::Io(e.to_string()))?;
+        let mut sigterm =
+            signal(SignalKind::terminate()).map_err(|e| RunError::Io(e.to_string()))?;
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        self.block_unrunnable().await?;
+        loop {
+            if self.stopping.is_none() {
+                self.launch_ready(&tx).await?;
+            }
+            let running = self.jobs.iter().any(|j| j.state == State::Running);
+            let waiting = self.jobs.iter().any(|j| j.state == State::Waiting);
+            if !running && (!waiting || self.stopping.is_some()) {
+                break;
+            }
+            tokio::select! {
+                Some(ev) = rx.recv() => self.on_event(ev).await?,
+                _ = sigint.recv() => self.stop("interrupted (Ctrl-C)"),
+                _ = sigterm.recv() => self.stop("terminated (SIGTERM)"),
+                _ = tick.tick() => self.on_tick(),
+            }
+            self.reporter.update(&self.snapshot());
+        }
+        for j in self
+            .jobs
+            .iter_mut()
+            .filter(|j| j.state == State::Waiting && self.stopping.is_some())
+        {
+            j.state = State::Interrupted;
+        }
+        self.reporter.finish();
+        Ok(())
+    }
+
+    fn stop(&mut self, why: &str) {
+        if self.stopping.is_some() {
+            return;
+        }
+        self.reporter.log(&format!(
+            "{why}: stopping; no new trials, running ones get SIGTERM, then SIGKILL after {:?}",
+            self.opts.grace
+        ));
+        self.stopping = Some(Instant::now());
+        let ids: Vec<String> = self
+            .jobs
+            .iter()
+            .filter(|j| j.state == State::Running)
+            .map(|j| j.id.clone())
+            .collect();
+        for id in ids {
+            if let Some(a) = self.jobs[self.by_id[&id]].active.as_mut() {
+                a.stopped = Some(Stopped::Interrupt);
+            }
+            self.backend.signal(&id, Signal::SIGTERM);
+        }
+    }
+
+    fn on_tick(&mut self) {
+        let now = Instant::now();
+        if let Some(t) = self.stopping
+            && now.duration_since(t) > self.opts.grace
+        {
+            let ids: Vec<String> = self
+                .jobs
+                .iter()
+                .filter(|j| j.state == State::Running)
+                .map(|j| j.id.clone())
+                .collect();
+            for id in ids {
+                self.backend.signal(&id, Signal::SIGKILL);
+            }
+        }
+        let mut hung = Vec::new();
+        for j in self.jobs.iter_mut().filter(|j| j.state == State::Running) {
+            let Some(a) = j.active.as_mut() else { continue };
+            if a.stopped.is_some() {
+                continue;
+            }
+            let why = if now.duration_since(a.last_seen) > self.opts.heartbeat_timeout {
+                Some(format!(
+                    "no event or heartbeat for {:?}; killed as hung",
+                    self.opts.heartbeat_timeout
+                ))
+            } else {
+                self.opts
+                    .trial_timeout
+                    .filter(|t| now.duration_since(a.started) > *t)
+                    .map(|t| format!("ran past the trial timeout of {t:?}; killed"))
+            };
+            if let Some(w) = why {
+                a.stopped = Some(Stopped::Hung(w));
+                hung.push(j.id.clone());
+            }
+        }
+        for id in hung {
+            self.backend.signal(&id, Signal::SIGKILL);
+        }
+    }
+
+    /// Trials whose dependencies already failed (in an earlier run) are blocked now.
+    async fn block_unrunnable(&mut self) -> Result<(), RunError> {
+        let states: HashMap<String, String> = self
+            .store
+            .states(&self.sweep.name)
+            .await?
+            .into_iter()
+            .collect();
+        let failed: Vec<String> = self
+            .jobs
+            .iter()
+            .flat_map(|j| j.deps.iter())
+            .filter(|d| {
+                !self.by_id.contains_key(*d)
+                    && matches!(
+                        states.get(*d).map(String::as_str),
+                        Some("failed" | "blocked")
+                    )
+            })
+            .cloned()
+            .collect();
+        for d in failed {
+            self.block_dependants(&d, "it failed in an earlier run")
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn dep_state(&self, dep: &str, db: &HashMap<String, String>) -> &'static str {
+        match self.by_id.get(dep).map(|i| &self.jobs[*i].state) {
+            Some(State::Succeeded) => "succeeded",
+            Some(State::Failed | State::Blocked | State::Interrupted) => "failed",
+            Some(_) => "waiting",
+            None => match db.get(dep).map(String::as_str) {
+                Some("succeeded") => "succeeded",
+                _ => "failed",
+            },
+        }
+    }
+
+    async fn launch_ready(
+        &mut self,
+        tx: &mpsc::UnboundedSender<BackendEvent>,
+    ) -> Result<(), RunError> {
+        let needs_db = self.jobs.iter().any(|j| {
+            j.state == State::Waiting && j.deps.iter().any(|d| !self.by_id.contains_key(d))
+        });
+        let db: HashMap<String, String> = if needs_db {
+            self.store
+                .states(&self.sweep.name)
+                .await?
+                .into_iter()
+                .collect()
+        } else {
+            HashMap::new()
+        };
+        let now = Instant::now();
+        for i in 0..self.jobs.len() {
+            let j = &self.jobs[i];
+            if j.state != State::Waiting
+                || j.not_before.is_some_and(|t| t > now)
+                || !j.deps.iter().all(|d| self.dep_state(d, &db) == "succeeded")
+            {
+                continue;
+            }
+            let Some(slot) = self
+                .slots
+                .iter()
+                .position(|s| s.busy.is_none() && s.fits(j.device))
+            else {
+                continue;
+            };
+            self.start(i, slot, tx).await?;
+        }
+        Ok(())
+    }
+
+    async fn start(
+        &mut self,
+        i: usize,
+        slot: usize,
+        tx: &mpsc::UnboundedSender<BackendEvent>,
+    ) -> Result<(), RunError> {
+        let trial = &self.sweep.trials[self.jobs[i].index];
+        let run_dir = std::path::absolute(self.sweep.output.join("trials").join(&trial.id[..12]))
+            .map_err(|e| RunError::Io(e.to_string()))?;
+        std::fs::create_dir_all(&run_dir)
+            .map_err(|e| RunError::Io(format!("cannot create {}: {e}", run_dir.display())))?;
+        let file = run_dir.join("trial.json");
+        let input = self.trial_input(trial, &run_dir)?;
+        std::fs::write(
+            &file,
+            serde_json::to_string_pretty(&input).map_err(|e| RunError::Io(e.to_string()))?,
+        )
+        .map_err(|e| RunError::Io(format!("cannot write {}: {e}", file.display())))?;
+        let s = &self.slots[slot];
+        let device_name = match s.kind {
+            SlotKind::Gpu(g) => self.opts.gpu_names.get(&g).cloned(),
+            SlotKind::Cpu => None,
+        };
+        let start = AttemptStart {
+            trial_id: trial.id.clone(),
+            sweep: self.sweep.name.clone(),
+            slot: s.name.clone(),
+            device: s.device_label(),
+            device_name,
+            threads: trial.exec.threads,
+            host: self.provenance.host.clone(),
+            orchestrator_pid: std::process::id(),
+            ablate_version: self.provenance.version.clone(),
+            git_commit: self.provenance.git_commit.clone(),
+            git_dirty: self.provenance.git_dirty,
+        };
+        let attempt = self.store.start_attempt(&start).await?;
+        let mut env = vec![
+            (
+                "RAYON_NUM_THREADS".to_string(),
+                trial.exec.threads.to_string(),
+            ),
+            ("ABLATE_SLOT".to_string(), s.name.clone()),
+            ("ABLATE_TRIAL_ID".to_string(), trial.id.clone()),
+        ];
+        env.push((
+            "CUDA_VISIBLE_DEVICES".to_string(),
+            match s.kind {
+                SlotKind::Gpu(g) => g.to_string(),
+                SlotKind::Cpu => String::new(),
+            },
+        ));
+        let mut argv = match &self.sweep.worker {
+            Some(cmd) => worker_argv(cmd, self.sweep.file.parent()),
+            None => vec![self.opts.ablate_exe.display().to_string(), "worker".into()],
+        };
+        argv.push(file.display().to_string());
+        let what = trial
+            .labels
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "data" | "width"))
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        self.reporter.log(&format!(
+            "start {} on {} (attempt {}): {what}",
+            &trial.id[..12],
+            s.name,
+            self.jobs[i].attempts + 1
+        ));
+        let now = Instant::now();
+        let view = RunningView {
+            trial: trial.id[..12].to_string(),
+            what,
+            device: s.device_label(),
+            epochs: Some(trial.config.train.epochs),
+            ..RunningView::default()
+        };
+        self.slots[slot].busy = Some(trial.id.clone());
+        let j = &mut self.jobs[i];
+        j.state = State::Running;
+        j.attempts += 1;
+        j.active = Some(Active {
+            slot,
+            attempt,
+            started: now,
+            last_seen: now,
+            view,
+            finished: None,
+            failed: None,
+            stopped: None,
+        });
+        self.backend.launch(
+            Launch {
+                trial: j.id.clone(),
+                argv,
+                env,
+                log: run_dir.join("worker.log"),
+            },
+            tx.clone(),
+        );
+        Ok(())
+    }
+
+    fn trial_input(
+        &self,
+        trial: &Trial,
+        run_dir: &std::path::Path,
+    ) -> Result<ablate_train::TrialInput, RunError> {
+        let name = self
+            .sweep
+            .datasets
+            .iter()
+            .find(|(_, d)| **d == trial.config.data)
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
+        let cache = abs(ablate_data::cache_path(
+            &self.sweep.output.join("cache"),
+            &name,
+            trial.config.train.input_size,
+        ));
+        let init = trial.config.init.as_ref().map(|id| {
+            abs(self
+                .sweep
+                .output
+                .join("trials")
+                .join(&id[..12])
+                .join("checkpoint.safetensors"))
+        });
+        Ok(ablate_train::TrialInput {
+            id: trial.id.clone(),
+            config: trial.config.clone(),
+            exec: trial.exec.clone(),
+            cache,
+            run_dir: run_dir.to_path_buf(),
+            init_checkpoint: init,
+            heartbeat_s: 10.0,
+            labels: trial.labels.clone(),
+        })
+    }
+}
+
+/// A `[worker] command`: a program path with a `/` is relative to the sweep file's folder.
+fn worker_argv(cmd: &[String], base: Option<&std::path::Path>) -> Vec<String> {
+    let mut argv = cmd.to_vec();
+    if argv[0].contains('/') && !argv[0].starts_with('/') {
+        let p = base.unwrap_or(std::path::Path::new("")).join(&argv[0]);
+        argv[0] = std::path::absolute(&p).unwrap_or(p).display().to_string();
+    }
+    argv
+}

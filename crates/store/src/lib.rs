@@ -1,0 +1,156 @@
+//! `ablate-store` owns the results database: SQLite through sqlx, migrations from
+//! the top-level `migrations/`, WAL mode and a busy timeout.
+//!
+//! The orchestrator is its only writer ([`Store::open`]); status and report readers
+//! use [`Store::open_read_only`], and WAL lets them read while a sweep writes, so no
+//! one ever sees "database is locked". It knows nothing of how trials run.
+
+mod records;
+mod status;
+mod time;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+
+pub use records::{AttemptEnd, AttemptStart, AttemptTally, RunningAttempt, TrialRecord};
+pub use status::{AttemptInfo, ResultRow, StatusReport, StudyCounts, TrialStatus};
+pub use time::now_rfc3339;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("database {}: {source}", path.display())]
+    Sql { path: PathBuf, source: sqlx::Error },
+    #[error("database {}: migration failed: {source}", path.display())]
+    Migrate {
+        path: PathBuf,
+        source: sqlx::migrate::MigrateError,
+    },
+    #[error("database {} does not exist yet: run `ablate run` on the sweep first", path.display())]
+    Missing { path: PathBuf },
+    #[error("database {}: cannot create its folder: {source}", path.display())]
+    Folder {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database {}: stored JSON is invalid: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+/// A handle on the database; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+/// How long a connection waits for a lock before giving up. Readers in WAL mode
+/// never wait for the writer; this covers checkpoints and a second writer by mistake.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl Store {
+    /// Opens (creating if needed) and migrates the database, as its one writer.
+    pub async fn open(path: &Path) -> Result<Store, StoreError> {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|source| StoreError::Folder {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        }
+        let opts = Self::options(path)?
+            .create_if_missing(true)
+            .synchronous(SqliteSynchronous::Normal);
+        // One connection: the orchestrator's writes are serial by design.
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts)
+            .await
+            .map_err(|e| sql(path, e))?;
+        sqlx::migrate!("../../migrations")
+            .run(&pool)
+            .await
+            .map_err(|source| StoreError::Migrate {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Store {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Opens an existing database for reading only; safe while a sweep runs.
+    pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
+        if !path.exists() {
+            return Err(StoreError::Missing {
+                path: path.to_path_buf(),
+            });
+        }
+        let opts = Self::options(path)?.read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await
+            .map_err(|e| sql(path, e))?;
+        Ok(Store {
+            pool,
+            path: path.to_path_buf(),
+        })
+    }
+
+    fn options(path: &Path) -> Result<SqliteConnectOptions, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        Ok(SqliteConnectOptions::from_str(&url)
+            .map_err(|e| sql(path, e))?
+            .filename(path)
+            .journal_mode(SqliteJournalMode::Wal)
+            .busy_timeout(BUSY_TIMEOUT)
+            .foreign_keys(true))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub(crate) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    pub(crate) fn err(&self, e: sqlx::Error) -> StoreError {
+        sql(&self.path, e)
+    }
+
+    pub(crate) fn json_err(&self, source: serde_json::Error) -> StoreError {
+        StoreError::Json {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// `PRAGMA integrity_check`: "ok" for a healthy file.
+    pub async fn integrity_check(&self) -> Result<String, StoreError> {
+        let row: (String,) = sqlx::query_as("PRAGMA integrity_check")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(row.0)
+    }
+
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+fn sql(path: &Path, source: sqlx::Error) -> StoreError {
+    StoreError::Sql {
+        path: path.to_path_buf(),
+        source,
+    }
+}

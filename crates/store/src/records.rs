@@ -1,0 +1,338 @@
+//! Writes, all made by the orchestrator: sweeps, trials and their state, attempts
+//! with provenance, per-epoch metrics, results and artifacts.
+
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use crate::time::now_rfc3339;
+use crate::{Store, StoreError};
+
+/// A trial as the sweep file resolves it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TrialRecord {
+    pub id: String,
+    pub kind: String,
+    pub config: serde_json::Value,
+    pub exec: serde_json::Value,
+    pub labels: serde_json::Value,
+    pub depends_on: Vec<String>,
+    /// (study or `pretrain:<stage>`, position in run order).
+    pub memberships: Vec<(String, usize)>,
+}
+
+/// Provenance of one attempt at a trial.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptStart {
+    pub trial_id: String,
+    pub sweep: String,
+    pub slot: String,
+    pub device: String,
+    pub device_name: Option<String>,
+    pub threads: u32,
+    pub host: String,
+    pub orchestrator_pid: u32,
+    pub ablate_version: String,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AttemptEnd {
+    /// `succeeded`, `failed` or `interrupted`.
+    pub state: String,
+    pub exit_code: Option<i32>,
+    pub signal: Option<i32>,
+    pub failure_class: Option<String>,
+    pub message: Option<String>,
+}
+
+/// An attempt the database still calls running (its orchestrator may be gone).
+#[derive(Debug, Clone)]
+pub struct RunningAttempt {
+    pub id: i64,
+    pub trial_id: String,
+    pub pid: Option<i64>,
+    pub orchestrator_pid: i64,
+    pub host: String,
+}
+
+impl Store {
+    /// Records the sweep and its trials. New trials start `pending`; known ones keep
+    /// their state (that is what makes a rerun resume), and memberships are refreshed.
+    pub async fn sync_sweep(
+        &self,
+        name: &str,
+        file: &str,
+        spec_text: &str,
+        spec_hash: &str,
+        trials: &[TrialRecord],
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
+        sqlx::query("INSERT INTO sweeps (name, file, spec_text, spec_hash, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET file = excluded.file, spec_text = excluded.spec_text, spec_hash = excluded.spec_hash, updated_at = excluded.updated_at")
+            .bind(name)
+            .bind(file)
+            .bind(spec_text)
+            .bind(spec_hash)
+            .bind(&now)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        sqlx::query("DELETE FROM memberships WHERE sweep = ?")
+            .bind(name)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        for t in trials {
+            sqlx::query("INSERT INTO trials (id, kind, config, exec, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET exec = excluded.exec, labels = excluded.labels")
+                .bind(&t.id)
+                .bind(&t.kind)
+                .bind(t.config.to_string())
+                .bind(t.exec.to_string())
+                .bind(t.labels.to_string())
+                .bind(&now)
+                .bind(&now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+        }
+        for t in trials {
+            for d in &t.depends_on {
+                sqlx::query(
+                    "INSERT OR IGNORE INTO trial_deps (trial_id, depends_on) VALUES (?, ?)",
+                )
+                .bind(&t.id)
+                .bind(d)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?;
+            }
+            for (study, pos) in &t.memberships {
+                sqlx::query("INSERT OR REPLACE INTO memberships (sweep, study, trial_id, position) VALUES (?, ?, ?, ?)")
+                    .bind(name)
+                    .bind(study)
+                    .bind(&t.id)
+                    .bind(*pos as i64)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| self.err(e))?;
+            }
+        }
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// Current state of each given trial (absent ids are left out).
+    pub async fn states(&self, sweep: &str) -> Result<Vec<(String, String)>, StoreError> {
+        let rows = sqlx::query("SELECT DISTINCT t.id, t.state FROM trials t JOIN memberships m ON m.trial_id = t.id WHERE m.sweep = ?").bind(sweep).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
+            .collect())
+    }
+
+    pub async fn set_state(
+        &self,
+        trial: &str,
+        state: &str,
+        reason: Option<&str>,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE trials SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
+            .bind(state)
+            .bind(reason)
+            .bind(now_rfc3339())
+            .bind(trial)
+            .execute(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Opens an attempt (state `running`) and marks its trial running, atomically.
+    pub async fn start_attempt(&self, a: &AttemptStart) -> Result<i64, StoreError> {
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
+        let id = sqlx::query("INSERT INTO attempts (trial_id, sweep, state, started_at, slot, device, device_name, threads, host, orchestrator_pid, ablate_version, git_commit, git_dirty) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+            .bind(&a.trial_id)
+            .bind(&a.sweep)
+            .bind(&now)
+            .bind(&a.slot)
+            .bind(&a.device)
+            .bind(&a.device_name)
+            .bind(a.threads)
+            .bind(&a.host)
+            .bind(a.orchestrator_pid)
+            .bind(&a.ablate_version)
+            .bind(&a.git_commit)
+            .bind(a.git_dirty)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?
+            .last_insert_rowid();
+        sqlx::query(
+            "UPDATE trials SET state = 'running', reason = NULL, updated_at = ? WHERE id = ?",
+        )
+        .bind(&now)
+        .bind(&a.trial_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))?;
+        Ok(id)
+    }
+
+    pub async fn set_attempt_pid(&self, attempt: i64, pid: u32) -> Result<(), StoreError> {
+        sqlx::query("UPDATE attempts SET pid = ? WHERE id = ?")
+            .bind(pid)
+            .bind(attempt)
+            .execute(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// Closes an attempt and sets its trial's state (and reason) in one transaction.
+    pub async fn finish_attempt(
+        &self,
+        attempt: i64,
+        trial: &str,
+        end: &AttemptEnd,
+        trial_state: &str,
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
+        let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
+        sqlx::query("UPDATE attempts SET state = ?, ended_at = ?, exit_code = ?, signal = ?, failure_class = ?, message = ? WHERE id = ?")
+            .bind(&end.state)
+            .bind(&now)
+            .bind(end.exit_code)
+            .bind(end.signal)
+            .bind(&end.failure_class)
+            .bind(&end.message)
+            .bind(attempt)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        let reason = if trial_state == "succeeded" {
+            None
+        } else {
+            end.message.as_deref()
+        };
+        sqlx::query("UPDATE trials SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
+            .bind(trial_state)
+            .bind(reason)
+            .bind(&now)
+            .bind(trial)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| self.err(e))?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// Attempts left `running`, e.g. by an orchestrator killed with -9.
+    pub async fn running_attempts(&self) -> Result<Vec<RunningAttempt>, StoreError> {
+        let rows = sqlx::query("SELECT id, trial_id, pid, orchestrator_pid, host FROM attempts WHERE state = 'running'").fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| RunningAttempt {
+                id: r.get(0),
+                trial_id: r.get(1),
+                pid: r.get(2),
+                orchestrator_pid: r.get(3),
+                host: r.get(4),
+            })
+            .collect())
+    }
+
+    /// How many attempts a trial has had (any outcome).
+    pub async fn attempt_count(&self, trial: &str) -> Result<u32, StoreError> {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE trial_id = ?")
+            .bind(trial)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(n as u32)
+    }
+
+    pub async fn record_epoch(
+        &self,
+        attempt: i64,
+        trial: &str,
+        epoch: u32,
+        report: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR REPLACE INTO epochs (attempt_id, trial_id, epoch, report) VALUES (?, ?, ?, ?)").bind(attempt).bind(trial).bind(epoch).bind(report).execute(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub async fn record_result(
+        &self,
+        attempt: i64,
+        trial: &str,
+        result: &str,
+        degenerate: bool,
+    ) -> Result<(), StoreError> {
+        sqlx::query("INSERT OR REPLACE INTO results (trial_id, attempt_id, result, degenerate, recorded_at) VALUES (?, ?, ?, ?, ?)").bind(trial).bind(attempt).bind(result).bind(degenerate).bind(now_rfc3339()).execute(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub async fn record_artifact(
+        &self,
+        trial: &str,
+        path: &str,
+        sha256: &str,
+        bytes: u64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT OR REPLACE INTO artifacts (trial_id, path, sha256, bytes) VALUES (?, ?, ?, ?)",
+        )
+        .bind(trial)
+        .bind(path)
+        .bind(sha256)
+        .bind(bytes as i64)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Whether the trial's last attempt failed for a transient reason (killed,
+    /// out of memory, I/O), so a plain rerun of the sweep should try it again.
+    pub async fn last_failure_retryable(&self, trial: &str) -> Result<bool, StoreError> {
+        let class: Option<Option<String>> = sqlx::query_scalar(
+            "SELECT failure_class FROM attempts WHERE trial_id = ? ORDER BY id DESC LIMIT 1",
+        )
+        .bind(trial)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(matches!(
+            class.flatten().as_deref(),
+            Some("killed" | "out-of-memory" | "io" | "device-lost")
+        ))
+    }
+}
+
+/// Per trial: how many attempts succeeded and how many are still `running`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptTally {
+    pub trial_id: String,
+    pub succeeded: u32,
+    pub running: u32,
+    pub total: u32,
+}
+
+impl Store {
+    pub async fn attempt_tally(&self) -> Result<Vec<AttemptTally>, StoreError> {
+        let rows = sqlx::query("SELECT trial_id, SUM(state = 'succeeded'), SUM(state = 'running'), COUNT(*) FROM attempts GROUP BY trial_id").fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| AttemptTally {
+                trial_id: r.get(0),
+                succeeded: r.get::<i64, _>(1) as u32,
+                running: r.get::<i64, _>(2) as u32,
+                total: r.get::<i64, _>(3) as u32,
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,222 @@
+//! Reads for `ablate status` and the report: counts by state per study, running,
+//! failed and blocked trials, and results.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyCounts {
+    pub study: String,
+    pub total: usize,
+    /// State -> number of trials.
+    pub counts: BTreeMap<String, usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptInfo {
+    pub attempt: i64,
+    pub slot: String,
+    pub device: String,
+    pub started_at: String,
+    /// Last epoch the attempt reported, and its report.
+    pub epoch: Option<u32>,
+    pub last_report: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialStatus {
+    pub id: String,
+    pub state: String,
+    pub reason: Option<String>,
+    pub labels: serde_json::Value,
+    pub studies: Vec<String>,
+    pub attempts: u32,
+    pub attempt: Option<AttemptInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusReport {
+    pub sweep: String,
+    pub spec_hash: String,
+    pub total: usize,
+    pub counts: BTreeMap<String, usize>,
+    pub studies: Vec<StudyCounts>,
+    pub running: Vec<TrialStatus>,
+    pub failed: Vec<TrialStatus>,
+    pub blocked: Vec<TrialStatus>,
+    pub interrupted: Vec<TrialStatus>,
+}
+
+/// A trial of the sweep with its result, if it has one.
+#[derive(Debug, Clone, Serialize)]
+pub struct ResultRow {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub labels: serde_json::Value,
+    pub config: serde_json::Value,
+    pub studies: Vec<String>,
+    pub result: Option<serde_json::Value>,
+    pub degenerate: bool,
+    pub epochs: Vec<serde_json::Value>,
+}
+
+impl Store {
+    pub async fn status(&self, sweep: &str) -> Result<StatusReport, StoreError> {
+        let spec_hash: Option<String> =
+            sqlx::query_scalar("SELECT spec_hash FROM sweeps WHERE name = ?")
+                .bind(sweep)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| self.err(e))?;
+        let rows = sqlx::query(
+            "SELECT t.id, t.state, t.reason, t.labels, group_concat(m.study, char(31)), (SELECT COUNT(*) FROM attempts a WHERE a.trial_id = t.id) \
+             FROM trials t JOIN memberships m ON m.trial_id = t.id WHERE m.sweep = ? GROUP BY t.id ORDER BY min(m.position)",
+        )
+        .bind(sweep)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut report = StatusReport {
+            sweep: sweep.to_string(),
+            spec_hash: spec_hash.unwrap_or_default(),
+            total: rows.len(),
+            counts: BTreeMap::new(),
+            studies: Vec::new(),
+            running: Vec::new(),
+            failed: Vec::new(),
+            blocked: Vec::new(),
+            interrupted: Vec::new(),
+        };
+        let mut studies: BTreeMap<String, StudyCounts> = BTreeMap::new();
+        let mut order: Vec<String> = Vec::new();
+        for r in &rows {
+            let state: String = r.get(1);
+            let labels: String = r.get(3);
+            let members: String = r.get::<Option<String>, _>(4).unwrap_or_default();
+            let studies_of: Vec<String> = members.split('\u{1f}').map(str::to_string).collect();
+            *report.counts.entry(state.clone()).or_insert(0) += 1;
+            for s in &studies_of {
+                let entry = studies.entry(s.clone()).or_insert_with(|| {
+                    order.push(s.clone());
+                    StudyCounts {
+                        study: s.clone(),
+                        total: 0,
+                        counts: BTreeMap::new(),
+                    }
+                });
+                entry.total += 1;
+                *entry.counts.entry(state.clone()).or_insert(0) += 1;
+            }
+            let list = match state.as_str() {
+                "running" => &mut report.running,
+                "failed" => &mut report.failed,
+                "blocked" => &mut report.blocked,
+                "interrupted" => &mut report.interrupted,
+                _ => continue,
+            };
+            list.push(TrialStatus {
+                id: r.get(0),
+                state,
+                reason: r.get(2),
+                labels: serde_json::from_str(&labels).map_err(|e| self.json_err(e))?,
+                studies: studies_of,
+                attempts: r.get::<i64, _>(5) as u32,
+                attempt: None,
+            });
+        }
+        for t in &mut report.running {
+            t.attempt = self.current_attempt(&t.id).await?;
+        }
+        report.studies = order
+            .into_iter()
+            .filter_map(|s| studies.remove(&s))
+            .collect();
+        Ok(report)
+    }
+
+    async fn current_attempt(&self, trial: &str) -> Result<Option<AttemptInfo>, StoreError> {
+        let row = sqlx::query("SELECT id, slot, device, started_at FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1").bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
+        let Some(r) = row else { return Ok(None) };
+        let id: i64 = r.get(0);
+        let last = sqlx::query(
+            "SELECT epoch, report FROM epochs WHERE attempt_id = ? ORDER BY epoch DESC LIMIT 1",
+        )
+        .bind(id)
+        .fetch_optional(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        let (epoch, last_report) = match last {
+            Some(l) => (
+                Some(l.get::<i64, _>(0) as u32),
+                serde_json::from_str(&l.get::<String, _>(1)).ok(),
+            ),
+            None => (None, None),
+        };
+        Ok(Some(AttemptInfo {
+            attempt: id,
+            slot: r.get(1),
+            device: r.get(2),
+            started_at: r.get(3),
+            epoch,
+            last_report,
+        }))
+    }
+
+    /// Every trial of the sweep in run order, with its result and epoch reports.
+    pub async fn results(&self, sweep: &str) -> Result<Vec<ResultRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.kind, t.state, t.labels, t.config, group_concat(m.study, char(31)), r.result, r.degenerate, r.attempt_id \
+             FROM trials t JOIN memberships m ON m.trial_id = t.id LEFT JOIN results r ON r.trial_id = t.id \
+             WHERE m.sweep = ? GROUP BY t.id ORDER BY min(m.position)",
+        )
+        .bind(sweep)
+        .fetch_all(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let parse = |s: String| {
+                serde_json::from_str::<serde_json::Value>(&s).map_err(|e| self.json_err(e))
+            };
+            let attempt: Option<i64> = r.get(8);
+            let epochs = match attempt {
+                Some(a) => {
+                    let reports: Vec<String> = sqlx::query_scalar(
+                        "SELECT report FROM epochs WHERE attempt_id = ? ORDER BY epoch",
+                    )
+                    .bind(a)
+                    .fetch_all(self.pool())
+                    .await
+                    .map_err(|e| self.err(e))?;
+                    reports
+                        .into_iter()
+                        .map(parse)
+                        .collect::<Result<Vec<_>, _>>()?
+                }
+                None => Vec::new(),
+            };
+            out.push(ResultRow {
+                id: r.get(0),
+                kind: r.get(1),
+                state: r.get(2),
+                labels: parse(r.get(3))?,
+                config: parse(r.get(4))?,
+                studies: r
+                    .get::<Option<String>, _>(5)
+                    .unwrap_or_default()
+                    .split('\u{1f}')
+                    .map(str::to_string)
+                    .collect(),
+                result: r.get::<Option<String>, _>(6).map(parse).transpose()?,
+                degenerate: r.get::<Option<bool>, _>(7).unwrap_or(false),
+                epochs,
+            });
+        }
+        Ok(out)
+    }
+}

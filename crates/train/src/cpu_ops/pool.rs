@@ -1,0 +1,246 @@
+//! 2x2, stride-2 max pooling (odd sides floor, as candle's `max_pool2d(2)` does)
+//! and its gradient, in two flavours.
+//!
+//! candle 0.11.1's own gradient is not the textbook one: it builds
+//! `mask = x == upsample(y)` and returns `upsample(dy * avg_pool(mask)) * mask`, so
+//! a unique maximum receives `dy / 4`, each of `t` tied maxima receives `dy * t / 4`,
+//! and on odd sides the nearest-neighbour upsample misaligns the windows.
+//! `PoolGrad::CandleCompat` reproduces that exactly (the fast path must train the
+//! same nets as the reference path); `PoolGrad::Argmax` is PyTorch's gradient: the
+//! whole of `dy` goes to the first maximum of each window, whose index the forward
+//! pass saves.
+
+use std::sync::OnceLock;
+
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+use super::f32_slice;
+use super::gemm::threads;
+
+/// Which gradient the fast max-pool gives; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoolGrad {
+    /// Bit-for-bit candle 0.11.1's `max_pool2d` gradient.
+    #[default]
+    CandleCompat,
+    /// The whole gradient to the first maximum of each window.
+    Argmax,
+}
+
+#[derive(Debug)]
+pub(crate) struct MaxPoolOp {
+    pub grad: PoolGrad,
+    /// Per output: index 0..4 of its maximum in the window (Argmax only).
+    argmax: OnceLock<Vec<u8>>,
+}
+
+impl MaxPoolOp {
+    pub fn new(grad: PoolGrad) -> Self {
+        MaxPoolOp {
+            grad,
+            argmax: OnceLock::new(),
+        }
+    }
+}
+
+/// Runs `f(plane_index, out_chunk, ...)` over planes in one contiguous group per thread.
+fn par_planes<F>(out: &mut [f32], per: usize, f: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    if per == 0 {
+        return;
+    }
+    let planes = out.len() / per;
+    let group = planes.div_ceil(threads()).max(1);
+    out.par_chunks_mut(group * per)
+        .enumerate()
+        .for_each(|(gi, chunk)| {
+            for (i, o) in chunk.chunks_exact_mut(per).enumerate() {
+                f(gi * group + i, o);
+            }
+        });
+}
+
+impl CustomOp1 for MaxPoolOp {
+    fn name(&self) -> &'static str {
+        "fast-max-pool2x2"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = l.shape().dims4()?;
+        if h < 2 || w < 2 {
+            candle_core::bail!("max_pool2x2 needs at least 2x2 input, got {h}x{w}");
+        }
+        let t = std::time::Instant::now();
+        let x = f32_slice(s, l)?;
+        let (oh, ow) = (h / 2, w / 2);
+        let mut out = vec![0.0f32; b * c * oh * ow];
+        let mut idx = vec![
+            0u8;
+            if self.grad == PoolGrad::Argmax {
+                out.len()
+            } else {
+                0
+            }
+        ];
+        let planes = b * c;
+        // Same visiting order and strict `>` as candle, so ties and -0.0 match too.
+        let pool = |p: usize, o: &mut [f32], ix: Option<&mut [u8]>| {
+            let src = &x[p * h * w..(p + 1) * h * w];
+            let mut ix = ix;
+            for i in 0..oh {
+                let (r0, r1) = (&src[2 * i * w..], &src[(2 * i + 1) * w..]);
+                for j in 0..ow {
+                    let cand = [r0[2 * j], r0[2 * j + 1], r1[2 * j], r1[2 * j + 1]];
+                    let (mut m, mut k) = (cand[0], 0u8);
+                    for (n, &v) in cand.iter().enumerate().skip(1) {
+                        if v > m {
+                            (m, k) = (v, n as u8);
+                        }
+                    }
+                    o[i * ow + j] = m;
+                    if let Some(ix) = ix.as_deref_mut() {
+                        ix[i * ow + j] = k;
+                    }
+                }
+            }
+        };
+        let per = oh * ow;
+        if idx.is_empty() {
+            par_planes(&mut out, per, |p, o| pool(p, o, None));
+        } else {
+            let group = planes.div_ceil(threads()).max(1);
+            out.par_chunks_mut(group * per)
+                .zip(idx.par_chunks_mut(group * per))
+                .enumerate()
+                .for_each(|(gi, (oc, ic))| {
+                    for (i, (o, ix)) in oc
+                        .chunks_exact_mut(per)
+                        .zip(ic.chunks_exact_mut(per))
+                        .enumerate()
+                    {
+                        pool(gi * group + i, o, Some(ix));
+                    }
+                });
+            let _ = self.argmax.set(idx);
+        }
+        eprintln!(
+            "TRACE poolfwd {:?} {:.2}",
+            l.dims(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        Ok((CpuStorage::F32(out), Shape::from((b, c, oh, ow))))
+    }
+
+    fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
+        let t = std::time::Instant::now();
+        let grad = grad.contiguous()?;
+        let (_, _, h, w) = arg.dims4()?;
+        let dx = match self.grad {
+            PoolGrad::Argmax => {
+                let idx = self.argmax.get().ok_or_else(|| {
+                    candle_core::Error::Msg("max_pool2x2 backward before forward".into())
+                })?;
+                grad.apply_op1_no_bwd(&UnpoolOp { idx, hw: (h, w) })?
+            }
+            PoolGrad::CandleCompat => arg.apply_op3_no_bwd(res, &grad, &CompatGradOp)?,
+        };
+        eprintln!(
+            "TRACE poolbwd {:?} {:.2}",
+            arg.dims(),
+            t.elapsed().as_secs_f64() * 1e3
+        );
+        Ok(Some(dx))
+    }
+}
+
+/// dX for `PoolGrad::Argmax`: each gradient to its window's saved maximum.
+struct UnpoolOp<'a> {
+    idx: &'a [u8],
+    hw: (usize, usize),
+}
+
+impl CustomOp1 for UnpoolOp<'_> {
+    fn name(&self) -> &'static str {
+        "fast-max-pool2x2-unpool"
+    }
+
+    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
+        let (b, c, oh, ow) = l.shape().dims4()?;
+        let (h, w) = self.hw;
+        let g = f32_slice(s, l)?;
+        let mut dx = vec![0.0f32; b * c * h * w];
+        par_planes(&mut dx, h * w, |p, d| {
+            let (g, ix) = (&g[p * oh * ow..], &self.idx[p * oh * ow..]);
+            for i in 0..oh {
+                for j in 0..ow {
+                    let k = usize::from(ix[i * ow + j]);
+                    d[(2 * i + k / 2) * w + 2 * j + k % 2] = g[i * ow + j];
+                }
+            }
+        });
+        Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
+    }
+}
+
+/// dX for `PoolGrad::CandleCompat`, from (x, y, dy), following candle's formula
+/// element by element, including its f64 nearest-neighbour index arithmetic.
+struct CompatGradOp;
+
+/// candle's `upsample_nearest2d` source index for each of `dst` positions.
+fn nearest(src: usize, dst: usize) -> Vec<usize> {
+    let scale = src as f64 / dst as f64;
+    (0..dst)
+        .map(|i| usize::min(src - 1, (i as f64 * scale) as usize))
+        .collect()
+}
+
+impl CustomOp3 for CompatGradOp {
+    fn name(&self) -> &'static str {
+        "fast-max-pool2x2-compat-grad"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let (b, c, h, w) = l1.shape().dims4()?;
+        let (_, _, oh, ow) = l2.shape().dims4()?;
+        let (x, y, g) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?, f32_slice(s3, l3)?);
+        let (uh, uw) = (nearest(oh, h), nearest(ow, w));
+        let mut dx = vec![0.0f32; b * c * h * w];
+        par_planes(&mut dx, h * w, |p, d| {
+            let x = &x[p * h * w..(p + 1) * h * w];
+            let (y, g) = (
+                &y[p * oh * ow..(p + 1) * oh * ow],
+                &g[p * oh * ow..(p + 1) * oh * ow],
+            );
+            let hit = |i: usize, j: usize| x[i * w + j] == y[uh[i] * ow + uw[j]];
+            let mut scale = vec![0.0f32; oh * ow];
+            for a in 0..oh {
+                for bb in 0..ow {
+                    let n = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                        .iter()
+                        .filter(|&&(di, dj)| hit(2 * a + di, 2 * bb + dj))
+                        .count();
+                    scale[a * ow + bb] = g[a * ow + bb] * (n as f32 * 0.25);
+                }
+            }
+            for i in 0..h {
+                for j in 0..w {
+                    if hit(i, j) {
+                        d[i * w + j] = scale[uh[i] * ow + uw[j]];
+                    }
+                }
+            }
+        });
+        Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
+    }
+}

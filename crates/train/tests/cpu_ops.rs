@@ -1,0 +1,264 @@
+//! The fast CPU ops against candle's own ops: values and gradients (through
+//! `.backward()`) on random shapes, including the awkward ones (odd sides, batch 1,
+//! one channel, 1x1 kernels, padding wider than the kernel).
+
+use ablate_train::cpu_ops::{self, PoolGrad};
+use candle_core::{Device, Result, Tensor, Var};
+use proptest::prelude::*;
+
+/// Deterministic values in [-1, 1) from a seed (xorshift), so a failing case replays.
+fn values(n: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+        })
+        .collect()
+}
+
+fn var(dims: &[usize], seed: u64) -> Var {
+    let n = dims.iter().product();
+    Var::from_vec(values(n, seed), dims, &Device::Cpu).expect("var")
+}
+
+fn flat(t: &Tensor) -> Vec<f32> {
+    t.flatten_all().and_then(|t| t.to_vec1()).expect("to_vec1")
+}
+
+/// Norm-relative error below 1e-4 and every element within 1e-4 of the reference
+/// (scaled by its largest magnitude), with a message naming `what`.
+fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
+    assert_eq!(got.dims(), want.dims(), "{what}: shape");
+    let (a, b) = (flat(got), flat(want));
+    let diff: f64 = a
+        .iter()
+        .zip(&b)
+        .map(|(x, y)| f64::from(x - y).powi(2))
+        .sum();
+    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
+    let rel = diff.sqrt() / norm.sqrt().max(1e-6);
+    assert!(rel < 1e-4, "{what}: relative error {rel:e}");
+    let scale = b.iter().fold(1f32, |m, y| m.max(y.abs()));
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y}");
+    }
+}
+
+struct ConvCase {
+    batch: usize,
+    cin: usize,
+    cout: usize,
+    h: usize,
+    w: usize,
+    k: usize,
+    pad: usize,
+    bias: bool,
+    relu: bool,
+    seed: u64,
+}
+
+/// Forward values and the gradients of x, w and b under a random linear loss.
+fn check_conv(c: &ConvCase) -> Result<()> {
+    let x = var(&[c.batch, c.cin, c.h, c.w], c.seed);
+    let w = var(&[c.cout, c.cin, c.k, c.k], c.seed + 1);
+    let b = var(&[c.cout], c.seed + 2);
+    let bias = c.bias.then_some(b.as_tensor());
+    let fast = cpu_ops::conv2d(&x, &w, bias, c.pad, c.relu)?;
+    let mut slow = x.conv2d(&w, c.pad, 1, 1, 1)?;
+    if let Some(b) = bias {
+        slow = slow.broadcast_add(&b.reshape((1, c.cout, 1, 1))?)?;
+    }
+    if c.relu {
+        slow = slow.relu()?;
+    }
+    assert_close("conv2d forward", &fast, &slow);
+    let r = Tensor::from_vec(
+        values(slow.elem_count(), c.seed + 3),
+        slow.shape(),
+        &Device::Cpu,
+    )?;
+    let gf = (&fast * &r)?.sum_all()?.backward()?;
+    let gs = (&slow * &r)?.sum_all()?.backward()?;
+    let mut vars = vec![("dx", &x), ("dw", &w)];
+    if c.bias {
+        vars.push(("db", &b));
+    }
+    for (name, v) in vars {
+        let (f, s) = (gf.get(v).expect("fast grad"), gs.get(v).expect("slow grad"));
+        assert_close(name, f, s);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn conv2d_matches_candle(
+        batch in 1usize..4, cin in 1usize..6, cout in 1usize..6,
+        h in 1usize..11, w in 1usize..11, k in prop::sample::select(vec![1usize, 3]),
+        pad in 0usize..3, bias: bool, relu: bool, seed: u64,
+    ) {
+        prop_assume!(h + 2 * pad >= k && w + 2 * pad >= k);
+        check_conv(&ConvCase { batch, cin, cout, h, w, k, pad, bias, relu, seed }).expect("conv");
+    }
+
+    #[test]
+    fn max_pool_compat_matches_candle(
+        batch in 1usize..3, c in 1usize..4, h in 2usize..10, w in 2usize..10,
+        levels in prop::sample::select(vec![0u32, 2, 3]), seed: u64,
+    ) {
+        check_pool(&[batch, c, h, w], levels, seed).expect("pool");
+    }
+}
+
+/// Values quantised to `levels` steps (0: continuous), so windows with tied maxima
+/// (and candle's tie rule) are exercised.
+fn pool_input(dims: &[usize], levels: u32, seed: u64) -> Var {
+    let n = dims.iter().product();
+    let mut v = values(n, seed);
+    if levels > 0 {
+        v.iter_mut().for_each(|x| *x = (*x * levels as f32).round());
+    }
+    Var::from_vec(v, dims, &Device::Cpu).expect("var")
+}
+
+fn check_pool(dims: &[usize], levels: u32, seed: u64) -> Result<()> {
+    let x = pool_input(dims, levels, seed);
+    let fast = cpu_ops::max_pool2x2(&x, PoolGrad::CandleCompat)?;
+    let slow = x.max_pool2d(2)?;
+    assert_eq!(flat(&fast), flat(&slow), "max-pool forward");
+    let r = Tensor::from_vec(
+        values(slow.elem_count(), seed + 1),
+        slow.shape(),
+        &Device::Cpu,
+    )?;
+    let gf = (&fast * &r)?.sum_all()?.backward()?;
+    let gs = (&slow * &r)?.sum_all()?.backward()?;
+    let (f, s) = (gf.get(&x).expect("fast"), gs.get(&x).expect("slow"));
+    // The compat gradient is candle's formula term by term: equal, not just close.
+    assert_eq!(flat(f), flat(s), "max-pool gradient, {dims:?}");
+    Ok(())
+}
+
+/// PyTorch's rule, written out: the whole gradient to the first maximum (row-major).
+fn argmax_reference(x: &[f32], dy: &[f32], (planes, h, w): (usize, usize, usize)) -> Vec<f32> {
+    let (oh, ow) = (h / 2, w / 2);
+    let mut dx = vec![0.0; x.len()];
+    for p in 0..planes {
+        for i in 0..oh {
+            for j in 0..ow {
+                let cells = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                    .map(|(a, b)| p * h * w + (2 * i + a) * w + 2 * j + b);
+                let best = cells
+                    .iter()
+                    .fold(cells[0], |m, &c| if x[c] > x[m] { c } else { m });
+                dx[best] += dy[(p * oh + i) * ow + j];
+            }
+        }
+    }
+    dx
+}
+
+#[test]
+fn max_pool_argmax_gradient() -> Result<()> {
+    for (n, &(h, w, levels)) in [(4, 4, 0), (7, 5, 0), (6, 9, 2), (2, 2, 0), (5, 3, 3)]
+        .iter()
+        .enumerate()
+    {
+        let x = pool_input(&[2, 3, h, w], levels, n as u64);
+        let y = cpu_ops::max_pool2x2(&x, PoolGrad::Argmax)?;
+        assert_eq!(flat(&y), flat(&x.max_pool2d(2)?), "forward {h}x{w}");
+        let r = Tensor::from_vec(values(y.elem_count(), 99), y.shape(), &Device::Cpu)?;
+        let g = (&y * &r)?.sum_all()?.backward()?;
+        let want = argmax_reference(&flat(&x), &flat(&r), (6, h, w));
+        assert_eq!(flat(g.get(&x).expect("grad")), want, "{h}x{w}");
+    }
+    Ok(())
+}
+
+#[test]
+fn relu_matches_candle_including_exact_zeros() -> Result<()> {
+    let mut v = values(300, 5);
+    v.iter_mut().step_by(3).for_each(|x| *x = 0.0);
+    let x = Var::from_vec(v, (3, 100), &Device::Cpu)?;
+    let r = Tensor::from_vec(values(300, 6), (3, 100), &Device::Cpu)?;
+    let fast = cpu_ops::relu(&x)?;
+    let slow = x.relu()?;
+    assert_eq!(flat(&fast), flat(&slow));
+    let gf = (&fast * &r)?.sum_all()?.backward()?;
+    let gs = (&slow * &r)?.sum_all()?.backward()?;
+    assert_eq!(
+        flat(gf.get(&x).expect("fast")),
+        flat(gs.get(&x).expect("slow"))
+    );
+    Ok(())
+}
+
+/// A zero input with a zero bias makes every pre-activation exactly 0, where
+/// candle's ReLU still passes the gradient: the fused op must too.
+#[test]
+fn fused_relu_passes_gradient_at_exact_zero() -> Result<()> {
+    let x = Var::from_vec(vec![0f32; 2 * 3 * 5 * 5], (2, 3, 5, 5), &Device::Cpu)?;
+    let w = var(&[4, 3, 3, 3], 7);
+    let b = Var::from_vec(vec![0f32; 4], 4, &Device::Cpu)?;
+    let fast = cpu_ops::conv2d(&x, &w, Some(&b), 1, true)?;
+    let slow = x
+        .conv2d(&w, 1, 1, 1, 1)?
+        .broadcast_add(&b.reshape((1, 4, 1, 1))?)?
+        .relu()?;
+    let r = Tensor::from_vec(values(fast.elem_count(), 8), fast.shape(), &Device::Cpu)?;
+    let gf = (&fast * &r)?.sum_all()?.backward()?;
+    let gs = (&slow * &r)?.sum_all()?.backward()?;
+    for v in [&x, &w, &b] {
+        assert_close(
+            "zero-input grads",
+            gf.get(v).expect("fast"),
+            gs.get(v).expect("slow"),
+        );
+    }
+    Ok(())
+}
+
+/// The benchmark's own layer shapes (smaller batch): several im2col bands per image,
+/// both threading paths (batch below and above the thread budget).
+#[test]
+fn conv2d_matches_candle_on_net_shapes() -> Result<()> {
+    for (batch, cin, cout, side) in [
+        (3, 32, 32, 32),
+        (1, 3, 32, 64),
+        (2, 128, 256, 8),
+        (4, 64, 64, 16),
+    ] {
+        let c = ConvCase {
+            batch,
+            cin,
+            cout,
+            h: side,
+            w: side,
+            k: 3,
+            pad: 1,
+            bias: true,
+            relu: true,
+            seed: 11,
+        };
+        check_conv(&c)?;
+    }
+    Ok(())
+}
+
+#[test]
+fn gradient_kernels_match_candle() -> Result<()> {
+    let x = var(&[2, 5, 9, 7], 21);
+    let w = var(&[6, 5, 3, 3], 22);
+    let dy = Tensor::from_vec(values(2 * 6 * 9 * 7, 23), (2, 6, 9, 7), &Device::Cpu)?;
+    let dx = cpu_ops::conv2d_input_grad(&dy, &w, 1, (9, 7))?;
+    assert_close("input grad", &dx, &dy.conv_transpose2d(&w, 1, 0, 1, 1)?);
+    let g = (x.conv2d(&w, 1, 1, 1, 1)? * &dy)?.sum_all()?.backward()?;
+    let dw = cpu_ops::conv2d_weight_grad(&x, &dy, 1, (3, 3))?;
+    assert_close("weight grad", &dw, g.get(&w).expect("dw"));
+    Ok(())
+}

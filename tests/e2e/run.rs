@@ -1,0 +1,350 @@
+//! `ablate run` and `ablate status` with the fake worker: slots, dependencies,
+//! retries, timeouts, blocking, crashes of the orchestrator itself, live readers.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::support::{stderr, stdout};
+
+const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
+const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
+
+/// 2 pretraining trials and 14 training trials (4 of them wait on pretraining).
+fn sweep(dir: &Path) {
+    let text = format!(
+        "[sweep]\nname = \"s\"\nseeds = 2\noutput = \"out\"\n[worker]\ncommand = [\"{FAKE}\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[train]\nthreads = 1\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
+         [[study]]\nname = \"depth\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\", \"vgg9\", \"vgg11\"]\n\
+         [[study]]\nname = \"pre\"\nfixed = {{ tasks = [\"gender\"], depth = \"vgg13\" }}\ngrid.pretrain = [\"none\", \"face\"]\ngrid.lr = [0.01, 0.02]\n"
+    );
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+}
+
+fn ablate(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(ABLATE)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    let out = ablate(dir, &["status", "s.toml", "--json"], &[]);
+    assert!(out.status.success(), "status: {}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+fn tally(dir: &Path) -> (Vec<ablate_store::AttemptTally>, String) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
+            .await
+            .unwrap();
+        let t = store.attempt_tally().await.unwrap();
+        let check = store.integrity_check().await.unwrap();
+        store.close().await;
+        (t, check)
+    })
+}
+
+fn plan(dir: &Path) -> serde_json::Value {
+    serde_json::from_slice(&ablate(dir, &["plan", "--json", "s.toml"], &[]).stdout).unwrap()
+}
+
+#[test]
+fn every_trial_runs_once_in_dependency_order_one_per_slot() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let log = dir.path().join("fake.log");
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--cpu-slots", "3"],
+        &[("FAKE_LOG", log.to_str().unwrap()), ("FAKE_EPOCH_MS", "30")],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("16 trials; 16 succeeded now"),
+        "{}",
+        stdout(&out)
+    );
+    let s = status(dir.path());
+    assert_eq!(s["counts"]["succeeded"], 16);
+
+    // (start, end) per trial and slot from the fake worker's log.
+    let text = std::fs::read_to_string(&log).unwrap();
+    let mut spans: HashMap<String, (String, u128, u128)> = HashMap::new();
+    for l in text.lines() {
+        let f: Vec<&str> = l.split(' ').collect();
+        let e = spans
+            .entry(f[2].to_string())
+            .or_insert((f[1].to_string(), 0, 0));
+        let t: u128 = f[3].parse().unwrap();
+        if f[0] == "start" { e.1 = t } else { e.2 = t }
+    }
+    assert_eq!(spans.len(), 16);
+    let mut by_slot: HashMap<&str, Vec<(u128, u128)>> = HashMap::new();
+    for (slot, a, b) in spans.values() {
+        by_slot.entry(slot).or_default().push((*a, *b));
+    }
+    assert!(by_slot.len() <= 3, "{by_slot:?}");
+    for (slot, mut v) in by_slot {
+        v.sort_unstable();
+        for w in v.windows(2) {
+            assert!(
+                w[0].1 <= w[1].0,
+                "slot {slot} ran two trials at once: {w:?}"
+            );
+        }
+    }
+    for t in plan(dir.path())["trials"].as_array().unwrap() {
+        for d in t["depends_on"].as_array().unwrap() {
+            let (start, dep_end) = (
+                spans[t["id"].as_str().unwrap()].1,
+                spans[d.as_str().unwrap()].2,
+            );
+            assert!(
+                dep_end <= start,
+                "a fine-tune started before its pretraining trial ended"
+            );
+        }
+    }
+
+    // Resume: nothing left to do, nothing runs twice.
+    let again = ablate(
+        dir.path(),
+        &["run", "s.toml"],
+        &[("FAKE_LOG", log.to_str().unwrap())],
+    );
+    assert!(
+        stdout(&again).contains("0 succeeded now, 16 had succeeded before"),
+        "{}",
+        stdout(&again)
+    );
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 32);
+}
+
+#[test]
+fn failures_are_retried_by_class_and_block_dependants() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let env = [
+        ("FAKE_FAIL_ONCE", "depth=vgg7:5"),
+        ("FAKE_FAIL", "depth=vgg9:4,stage=face:3"),
+        ("FAKE_CRASH", "depth=vgg11"),
+    ];
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--cpu-slots",
+            "4",
+            "--max-attempts",
+            "2",
+            "--retry-backoff",
+            "0.05",
+        ],
+        &env,
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let s = status(dir.path());
+    let failed: HashMap<String, (u64, String)> = s["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["labels"]["depth"].as_str().unwrap().to_string()
+                    + t["labels"].get("stage").map_or("", |_| "+face"),
+                (
+                    t["attempts"].as_u64().unwrap(),
+                    t["reason"].as_str().unwrap_or("").to_string(),
+                ),
+            )
+        })
+        .collect();
+    // out-of-memory once: retried and then fine; NaN loss and bad config: never retried;
+    // killed by a signal: retried up to --max-attempts.
+    assert!(!failed.contains_key("vgg7"), "{failed:?}");
+    assert_eq!(failed["vgg9"].0, 1, "nan-loss is not retried: {failed:?}");
+    assert_eq!(failed["vgg11"].0, 2, "a crash is retried: {failed:?}");
+    assert!(failed["vgg11"].1.contains("signal"), "{failed:?}");
+    assert_eq!(failed["vgg13+face"].0, 1, "{failed:?}");
+    let blocked = s["blocked"].as_array().unwrap();
+    assert_eq!(
+        blocked.len(),
+        4,
+        "the fine-tunes of the failed pretraining trials"
+    );
+    assert!(
+        blocked.iter().all(|t| t["reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed (bad-config)")),
+        "{blocked:?}"
+    );
+    assert_eq!(
+        s["counts"]["succeeded"],
+        2 + 4,
+        "vgg7 x 2 seeds and the from-scratch vgg13 trials"
+    );
+}
+
+#[test]
+fn a_silent_worker_is_killed_as_hung() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let t = Instant::now();
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--only",
+            "depth",
+            "--cpu-slots",
+            "6",
+            "--heartbeat-timeout",
+            "0.5",
+        ],
+        &[("FAKE_HANG", "depth=vgg7")],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(t.elapsed() < Duration::from_secs(20));
+    let s = status(dir.path());
+    assert_eq!(s["failed"].as_array().unwrap().len(), 2);
+    assert!(
+        s["failed"][0]["reason"].as_str().unwrap().contains("hung"),
+        "{s}"
+    );
+}
+
+#[test]
+fn kill_9_of_the_orchestrator_never_loses_or_duplicates_work() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let env = [("FAKE_EPOCH_MS", "60"), ("FAKE_EPOCHS", "2")];
+    let mut rng = 0x2545_f491_4f6c_dd1du64;
+    for round in 0..10 {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        let mut child = Command::new(ABLATE)
+            .args(["run", "s.toml", "--cpu-slots", "3"])
+            .current_dir(dir.path())
+            .envs(env)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(80 + rng % 400));
+        let _ = child.kill();
+        let _ = child.wait();
+        let (_, check) = tally(dir.path());
+        assert_eq!(check, "ok", "round {round}");
+    }
+    let out = ablate(dir.path(), &["run", "s.toml", "--cpu-slots", "3"], &env);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let (tally, check) = tally(dir.path());
+    assert_eq!(check, "ok");
+    assert_eq!(tally.len(), 16);
+    for t in &tally {
+        assert_eq!(t.succeeded, 1, "{t:?}");
+        assert_eq!(t.running, 0, "{t:?}");
+    }
+    assert_eq!(status(dir.path())["counts"]["succeeded"], 16);
+}
+
+#[test]
+fn status_reads_while_a_sweep_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let mut run = Command::new(ABLATE)
+        .args(["run", "s.toml", "--cpu-slots", "2"])
+        .current_dir(dir.path())
+        .env("FAKE_EPOCH_MS", "40")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut reads = 0;
+    while run.try_wait().unwrap().is_none() {
+        if dir.path().join("out/ablate.db").exists() {
+            let out = ablate(dir.path(), &["status", "s.toml", "--json"], &[]);
+            assert!(
+                out.status.success(),
+                "status failed during the run: {}",
+                stderr(&out)
+            );
+            reads += 1;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(run.wait().unwrap().success());
+    assert!(reads >= 5, "only {reads} reads happened during the run");
+}
+
+#[test]
+fn ctrl_c_stops_promptly_and_a_rerun_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let mut run = Command::new(ABLATE)
+        .args(["run", "s.toml", "--cpu-slots", "2", "--grace", "1"])
+        .current_dir(dir.path())
+        .env("FAKE_EPOCH_MS", "3000")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(run.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let t = Instant::now();
+    let code = run.wait().unwrap().code();
+    assert!(
+        t.elapsed() < Duration::from_secs(5),
+        "took {:?} to stop",
+        t.elapsed()
+    );
+    assert_eq!(code, Some(130));
+    let (tally, _) = tally(dir.path());
+    assert!(tally.iter().all(|t| t.running == 0));
+    assert!(status(dir.path())["interrupted"].as_array().unwrap().len() >= 2);
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--cpu-slots", "4"],
+        &[("FAKE_EPOCH_MS", "10")],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(status(dir.path())["counts"]["succeeded"], 16);
+}
+
+#[test]
+fn a_script_worker_is_scheduled_and_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import json, os, sys\ninp = json.load(open(sys.argv[1]))\nos.makedirs(inp['run_dir'], exist_ok=True)\nprint(json.dumps({'event': 'started', 'trial': inp['id']}), flush=True)\nprint(json.dumps({'event': 'epoch', 'epoch': 1, 'train_loss': 0.5, 'val_score': 0.9}), flush=True)\nres = {'trial': inp['id'], 'test': {'gender': {'accuracy': 0.9}}, 'degenerate': None}\njson.dump(res, open(os.path.join(inp['run_dir'], 'result.json'), 'w'))\nprint(json.dumps({'event': 'finished', 'result': res}), flush=True)\n";
+    std::fs::write(dir.path().join("train.py"), script).unwrap();
+    let text = "[sweep]\nname = \"s\"\noutput = \"out\"\n[worker]\ncommand = [\"python3\", \"train.py\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"d\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\", \"vgg9\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate(dir.path(), &["run", "s.toml", "--cpu-slots", "2"], &[]);
+    if String::from_utf8_lossy(&out.stderr).contains("cannot start \"python3\"") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(status(dir.path())["counts"]["succeeded"], 2);
+}
