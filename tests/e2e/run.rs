@@ -348,3 +348,54 @@ fn a_script_worker_is_scheduled_and_recorded() {
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert_eq!(status(dir.path())["counts"]["succeeded"], 2);
 }
+
+/// The scheduling benchmark (run it with
+/// `cargo test --release -p ablate --test e2e bench_scheduling -- --ignored --nocapture`):
+/// 500 trials of a worker that does nothing, on 8 slots.
+#[test]
+#[ignore = "a benchmark: prints trials/s and the makespan over the ideal"]
+fn bench_scheduling_overhead() {
+    let dir = tempfile::tempdir().unwrap();
+    let lrs: Vec<String> = (1..=500)
+        .map(|i| format!("{}", f64::from(i) * 1e-4))
+        .collect();
+    let text = format!(
+        "[sweep]\nname = \"s\"\noutput = \"out\"\n[worker]\ncommand = [\"{FAKE}\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"b\"\nfixed = {{ tasks = [\"gender\"], depth = \"vgg7\" }}\ngrid.lr = [{}]\n",
+        lrs.join(", ")
+    );
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    for (epochs, ms) in [("0", "0"), ("1", "50")] {
+        let out_dir = dir.path().join("out");
+        let _ = std::fs::remove_dir_all(&out_dir);
+        let log = dir.path().join(format!("fake-{ms}.log"));
+        let t = Instant::now();
+        let out = ablate(
+            dir.path(),
+            &["run", "s.toml", "--cpu-slots", "8"],
+            &[
+                ("FAKE_EPOCHS", epochs),
+                ("FAKE_EPOCH_MS", ms),
+                ("FAKE_LOG", log.to_str().unwrap()),
+            ],
+        );
+        let wall = t.elapsed().as_secs_f64();
+        assert!(out.status.success(), "{}", stderr(&out));
+        let mut starts: HashMap<String, u128> = HashMap::new();
+        let mut busy = 0u128;
+        for l in std::fs::read_to_string(&log).unwrap().lines() {
+            let f: Vec<&str> = l.split(' ').collect();
+            let time: u128 = f[3].parse().unwrap();
+            if f[0] == "start" {
+                starts.insert(f[2].to_string(), time);
+            } else {
+                busy += time - starts[f[2]];
+            }
+        }
+        let ideal = busy as f64 / 1e9 / 8.0;
+        println!(
+            "scheduling: 500 trials of {ms} ms on 8 slots: {wall:.2} s wall = {:.0} trials/s; ideal makespan (worker busy time / 8) {ideal:.2} s; makespan / ideal = {:.2}",
+            500.0 / wall,
+            wall / ideal.max(1e-9)
+        );
+    }
+}
