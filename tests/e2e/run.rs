@@ -399,3 +399,46 @@ fn bench_scheduling_overhead() {
         );
     }
 }
+
+#[test]
+fn the_real_worker_runs_a_small_sweep_with_pretraining() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"s\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 24\nimages_per_identity = 5\n[train]\ninput_size = 32\nepochs = 2\nbatch_size = 16\nthreads = 1\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n[[study]]\nname = \"p\"\nfixed = { depth = \"vgg7\", width = 0.125, encoding = \"ldae\" }\ngrid.pretrain = [\"none\", \"face\"]\ngrid.tasks = [[\"gender\"], [\"age\"]]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate(dir.path(), &["run", "s.toml", "--cpu-slots", "2"], &[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rows = rt.block_on(async {
+        let store = ablate_store::Store::open_read_only(&dir.path().join("out/ablate.db"))
+            .await
+            .unwrap();
+        let r = store.results("s").await.unwrap();
+        store.close().await;
+        r
+    });
+    assert_eq!(rows.len(), 5, "1 pretraining + 4 training trials");
+    for r in &rows {
+        assert_eq!(r.state, "succeeded", "{}", r.id);
+        let result = r.result.as_ref().unwrap();
+        assert!(
+            result["test"].is_object() && result["best_epoch"].is_number(),
+            "{result}"
+        );
+        assert_eq!(r.epochs.len(), 2, "both epochs recorded");
+        assert!(
+            dir.path()
+                .join("out/trials")
+                .join(&r.id[..12])
+                .join("checkpoint.safetensors")
+                .is_file()
+        );
+    }
+    let age = rows
+        .iter()
+        .find(|r| r.labels["tasks"] == "age" && r.labels["pretrain"] == "face")
+        .unwrap();
+    assert!(age.result.as_ref().unwrap()["test"]["age"]["argmax"]["mae"].is_number());
+}

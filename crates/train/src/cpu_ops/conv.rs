@@ -12,7 +12,7 @@ use rayon::prelude::*;
 use super::gemm::{Mat, sgemm, threads};
 
 /// im2col floats per band; about 0.5 MiB, a quarter of this machine's L2.
-const BAND_FLOATS: usize = 262144;
+const BAND_FLOATS: usize = 1048576;
 
 /// One stride-1 convolution: `out[b, o, y, x] = sum_{c, ky, kx} w[o, c, ky, kx] *
 /// inp[b, c, y + ky - ph, x + kx - pw]`, zero outside the input. Negative padding
