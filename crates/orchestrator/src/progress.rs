@@ -126,7 +126,7 @@ impl Bars {
     fn new() -> Self {
         let multi = MultiProgress::new();
         let sweep = multi.add(ProgressBar::new(0));
-        if let Ok(style) = ProgressStyle::with_template("sweep [{bar:30}] {pos}/{len} {msg}") {
+        if let Ok(style) = ProgressStyle::with_template("sweep [{bar:30}] {msg}") {
             sweep.set_style(style.progress_chars("=> "));
         }
         Bars {

@@ -155,12 +155,20 @@ pub async fn run(
     }
     let _lock = lock(&db)?;
     let store = Store::open(&db).await?;
+    // Pretraining stages first, then studies in the order the file declares them.
+    let studies: Vec<String> = sweep
+        .stages
+        .iter()
+        .map(|s| format!("pretrain:{}", s.name))
+        .chain(sweep.studies.iter().map(|s| s.name.clone()))
+        .collect();
     store
         .sync_sweep(
             &sweep.name,
             &sweep.file.display().to_string(),
             spec_text,
             &sweep.spec_hash,
+            &studies,
             &records(sweep),
         )
         .await?;

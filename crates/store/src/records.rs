@@ -65,16 +65,18 @@ impl Store {
         file: &str,
         spec_text: &str,
         spec_hash: &str,
+        studies: &[String],
         trials: &[TrialRecord],
     ) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
-        sqlx::query("INSERT INTO sweeps (name, file, spec_text, spec_hash, updated_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET file = excluded.file, spec_text = excluded.spec_text, spec_hash = excluded.spec_hash, updated_at = excluded.updated_at")
+        sqlx::query("INSERT INTO sweeps (name, file, spec_text, spec_hash, updated_at, studies) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET file = excluded.file, spec_text = excluded.spec_text, spec_hash = excluded.spec_hash, updated_at = excluded.updated_at, studies = excluded.studies")
             .bind(name)
             .bind(file)
             .bind(spec_text)
             .bind(spec_hash)
             .bind(&now)
+            .bind(serde_json::to_string(studies).unwrap_or_default())
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;

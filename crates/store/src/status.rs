@@ -132,7 +132,24 @@ impl Store {
         for t in &mut report.running {
             t.attempt = self.current_attempt(&t.id).await?;
         }
-        report.studies = order
+        // Pretraining stages first, then studies in the order the sweep file gives them.
+        let declared: Option<String> =
+            sqlx::query_scalar("SELECT studies FROM sweeps WHERE name = ?")
+                .bind(sweep)
+                .fetch_optional(self.pool())
+                .await
+                .map_err(|e| self.err(e))?;
+        let declared: Vec<String> = declared
+            .and_then(|d| serde_json::from_str(&d).ok())
+            .unwrap_or_default();
+        let mut ordered: Vec<String> = declared.into_iter().filter(|s| order.contains(s)).collect();
+        ordered.extend(
+            order
+                .into_iter()
+                .filter(|s| !ordered.contains(s))
+                .collect::<Vec<_>>(),
+        );
+        report.studies = ordered
             .into_iter()
             .filter_map(|s| studies.remove(&s))
             .collect();
