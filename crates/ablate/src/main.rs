@@ -111,6 +111,15 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Write the sweep's report (report.md, results.csv, results.json); partial sweeps give partial reports.
+    Report {
+        file: PathBuf,
+        #[arg(long)]
+        db: Option<PathBuf>,
+        /// Output folder (default: reports/<sweep name>).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Datasets: inspect, prepare caches, preview the synthetic sets.
     #[command(subcommand)]
     Data(DataCommand),
@@ -290,6 +299,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .and(done)
         }
         Command::Worker { trial } => worker::run(&trial),
+        Command::Report { file, db, out } => {
+            let dir = run::report(&file, db.as_deref(), out.as_deref())?;
+            println!("wrote {}", dir.join("report.md").display());
+            done
+        }
         Command::Run {
             file,
             gpus,

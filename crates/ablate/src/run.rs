@@ -160,6 +160,10 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
+    match report(&a.file, opts.db.as_deref(), None) {
+        Ok(dir) => println!("report: {}", dir.join("report.md").display()),
+        Err(e) => eprintln!("error: the sweep ran, but its report could not be written: {e:#}"),
+    }
     println!(
         "sweep {}: {} trials; {} succeeded now, {} had succeeded before, {} failed, {} blocked, {} interrupted; database {}",
         sweep.name,
@@ -263,4 +267,26 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
     }
     print!("{out}");
     Ok(())
+}
+
+/// Writes the sweep's report to `out` (default `reports/<sweep name>`); returns the folder.
+pub fn report(file: &Path, db: Option<&Path>, out: Option<&Path>) -> Result<PathBuf> {
+    let sweep = ablate_spec::load(file)?;
+    let path = ablate_orchestrator::db_path(&sweep, db);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let input = rt.block_on(async {
+        let store = ablate_store::Store::open_read_only(&path).await?;
+        let r = ablate_report::load(&store, &sweep).await;
+        store.close().await;
+        r
+    });
+    let input = input.map_err(|e| match e {
+        ablate_store::StoreError::Missing { .. } => anyhow::Error::new(InvalidInput(e.to_string())),
+        other => anyhow::Error::new(other),
+    })?;
+    let dir = out.map_or_else(|| Path::new("reports").join(&sweep.name), Path::to_path_buf);
+    ablate_report::write(&ablate_report::render(&input), &dir)?;
+    Ok(dir)
 }

@@ -18,7 +18,9 @@ use sqlx::sqlite::{
 };
 
 pub use records::{AttemptEnd, AttemptStart, AttemptTally, RunningAttempt, TrialRecord};
-pub use status::{AttemptInfo, ResultRow, StatusReport, StudyCounts, TrialStatus};
+pub use status::{
+    AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, TrialStatus,
+};
 pub use time::now_rfc3339;
 
 #[derive(Debug, thiserror::Error)]

@@ -237,3 +237,40 @@ impl Store {
         Ok(out)
     }
 }
+
+/// Where a sweep's attempts ran: for the report's provenance section.
+#[derive(Debug, Clone, Serialize)]
+pub struct AttemptProvenance {
+    pub device: String,
+    pub device_name: Option<String>,
+    pub host: String,
+    pub ablate_version: String,
+    pub git_commit: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub state: String,
+    /// Wall-clock seconds (None while running).
+    pub seconds: Option<f64>,
+}
+
+impl Store {
+    pub async fn provenance(&self, sweep: &str) -> Result<Vec<AttemptProvenance>, StoreError> {
+        let rows = sqlx::query("SELECT device, device_name, host, ablate_version, git_commit, git_dirty, state, (julianday(ended_at) - julianday(started_at)) * 86400.0 FROM attempts WHERE sweep = ? ORDER BY id")
+            .bind(sweep)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| AttemptProvenance {
+                device: r.get(0),
+                device_name: r.get(1),
+                host: r.get(2),
+                ablate_version: r.get(3),
+                git_commit: r.get(4),
+                git_dirty: r.get(5),
+                state: r.get(6),
+                seconds: r.get(7),
+            })
+            .collect())
+    }
+}

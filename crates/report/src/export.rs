@@ -1,0 +1,70 @@
+//! `results.csv` (one row per trial: id, every factor, every metric, both age
+//! read-outs) and `results.json` (the whole report input).
+
+use std::collections::BTreeSet;
+
+use crate::input::{Input, METRICS};
+
+/// RFC 4180 quoting, and a leading `'` for cells a spreadsheet would run as formulas.
+fn cell(s: &str) -> String {
+    let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+        format!("'{s}")
+    } else {
+        s.to_string()
+    };
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s
+    }
+}
+
+pub fn csv(input: &Input) -> String {
+    let factors: BTreeSet<&str> = input
+        .trials
+        .iter()
+        .flat_map(|t| t.labels.keys().map(String::as_str))
+        .collect();
+    let mut header: Vec<String> = ["trial_id", "kind", "state", "studies", "seed", "fold"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    header.extend(factors.iter().map(|f| f.to_string()));
+    header.extend(METRICS.iter().map(|m| m.key.to_string()));
+    header.push("degenerate".into());
+    let mut out = header.join(",");
+    out.push('\n');
+    for t in &input.trials {
+        let mut row = vec![
+            cell(&t.id),
+            cell(&t.kind),
+            cell(&t.state),
+            cell(&t.studies.join(";")),
+            t.seed.to_string(),
+            t.fold.map_or(String::new(), |f| f.to_string()),
+        ];
+        row.extend(
+            factors
+                .iter()
+                .map(|f| cell(t.labels.get(*f).map_or("", String::as_str))),
+        );
+        row.extend(METRICS.iter().map(|m| {
+            t.metrics
+                .get(m.key)
+                .map_or(String::new(), |v| format!("{v}"))
+        }));
+        row.push(cell(
+            &t.degenerate
+                .as_ref()
+                .map(|e| e.join("; "))
+                .unwrap_or_default(),
+        ));
+        out.push_str(&row.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+pub fn json(input: &Input) -> String {
+    serde_json::to_string_pretty(input).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}

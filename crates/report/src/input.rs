@@ -1,0 +1,223 @@
+//! What a report is made from: the sweep's studies, every trial with its factor
+//! labels, state and metrics, and where the work ran.
+
+use std::collections::BTreeMap;
+
+use ablate_spec::Sweep;
+use ablate_store::Store;
+use serde::Serialize;
+
+/// A metric a report can show.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Metric {
+    pub key: &'static str,
+    pub label: &'static str,
+    pub lower_is_better: bool,
+    /// JSON pointer into a trial's result.
+    pub pointer: &'static str,
+}
+
+pub const METRICS: &[Metric] = &[
+    Metric {
+        key: "gender_accuracy",
+        label: "gender accuracy",
+        lower_is_better: false,
+        pointer: "/test/gender/accuracy",
+    },
+    Metric {
+        key: "age_mae",
+        label: "age MAE (expected value)",
+        lower_is_better: true,
+        pointer: "/test/age/expected/mae",
+    },
+    Metric {
+        key: "age_mae_argmax",
+        label: "age MAE (argmax)",
+        lower_is_better: true,
+        pointer: "/test/age/argmax/mae",
+    },
+    Metric {
+        key: "age_cs5",
+        label: "age CS(5)",
+        lower_is_better: false,
+        pointer: "/test/age/expected/cs/5",
+    },
+    Metric {
+        key: "age_epsilon",
+        label: "age ε-error",
+        lower_is_better: true,
+        pointer: "/test/age/expected/epsilon_error",
+    },
+    Metric {
+        key: "identity_accuracy",
+        label: "identity top-1",
+        lower_is_better: false,
+        pointer: "/test/identity/accuracy",
+    },
+    Metric {
+        key: "general_accuracy",
+        label: "general top-1",
+        lower_is_better: false,
+        pointer: "/test/general/accuracy",
+    },
+];
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyInfo {
+    pub name: String,
+    pub description: Option<String>,
+    /// Axes the study varies, in order, with their values.
+    pub axes: Vec<(String, Vec<String>)>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TrialRow {
+    pub id: String,
+    pub kind: String,
+    pub state: String,
+    pub studies: Vec<String>,
+    pub labels: BTreeMap<String, String>,
+    pub seed: u64,
+    pub fold: Option<u32>,
+    /// Metric key -> value, for the metrics this trial has.
+    pub metrics: BTreeMap<String, f64>,
+    pub degenerate: Option<Vec<String>>,
+    /// Validation score per epoch.
+    pub curve: Vec<f64>,
+    /// CS(θ), θ = 0..=10 (age models).
+    pub cs: Option<Vec<f64>>,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Provenance {
+    pub spec_hash: String,
+    pub versions: Vec<String>,
+    pub commits: Vec<String>,
+    pub devices: Vec<String>,
+    /// Device kind (cpu, or the GPU model) -> compute hours of finished attempts.
+    pub hours: BTreeMap<String, f64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Input {
+    pub sweep: String,
+    pub description: Option<String>,
+    pub studies: Vec<StudyInfo>,
+    /// Pretraining stage -> its task (`identity`, `general`).
+    pub stages: BTreeMap<String, String>,
+    pub trials: Vec<TrialRow>,
+    pub provenance: Provenance,
+}
+
+/// Reads everything the report needs for `sweep` from `store`.
+pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::StoreError> {
+    let rows = store.results(&sweep.name).await?;
+    let trials = rows
+        .into_iter()
+        .map(|r| {
+            let labels: BTreeMap<String, String> =
+                serde_json::from_value(r.labels.clone()).unwrap_or_default();
+            let seed = r
+                .config
+                .pointer("/seed")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0);
+            let fold = r
+                .config
+                .pointer("/fold")
+                .and_then(serde_json::Value::as_u64)
+                .map(|f| f as u32);
+            let result = r.result.unwrap_or(serde_json::Value::Null);
+            let metrics = METRICS
+                .iter()
+                .filter_map(|m| {
+                    result
+                        .pointer(m.pointer)
+                        .and_then(serde_json::Value::as_f64)
+                        .map(|v| (m.key.to_string(), v))
+                })
+                .collect();
+            let degenerate = result
+                .pointer("/degenerate/evidence")
+                .and_then(|e| serde_json::from_value(e.clone()).ok());
+            let curve = r
+                .epochs
+                .iter()
+                .filter_map(|e| e.get("val_score").and_then(serde_json::Value::as_f64))
+                .collect();
+            let cs = result
+                .pointer("/test/age/expected/cs")
+                .and_then(|c| serde_json::from_value(c.clone()).ok());
+            TrialRow {
+                id: r.id,
+                kind: r.kind,
+                state: r.state,
+                studies: r.studies,
+                labels,
+                seed,
+                fold,
+                metrics,
+                degenerate,
+                curve,
+                cs,
+            }
+        })
+        .collect();
+    let mut p = Provenance {
+        spec_hash: sweep.spec_hash.clone(),
+        ..Provenance::default()
+    };
+    for a in store.provenance(&sweep.name).await? {
+        let device = a
+            .device_name
+            .clone()
+            .unwrap_or_else(|| a.device.split(':').next().unwrap_or("cpu").to_string());
+        for (list, v) in [
+            (&mut p.versions, Some(a.ablate_version.clone())),
+            (
+                &mut p.commits,
+                a.git_commit.map(|c| {
+                    format!(
+                        "{}{}",
+                        &c[..c.len().min(12)],
+                        if a.git_dirty == Some(true) {
+                            " (dirty)"
+                        } else {
+                            ""
+                        }
+                    )
+                }),
+            ),
+            (&mut p.devices, Some(format!("{} on {}", device, a.host))),
+        ] {
+            if let Some(v) = v
+                && !list.contains(&v)
+            {
+                list.push(v);
+            }
+        }
+        *p.hours.entry(device).or_insert(0.0) += a.seconds.unwrap_or(0.0) / 3600.0;
+    }
+    let studies = sweep
+        .studies
+        .iter()
+        .map(|s| StudyInfo {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            axes: s.axes.clone(),
+        })
+        .collect();
+    let stages = sweep
+        .stages
+        .iter()
+        .map(|s| (s.name.clone(), s.task.clone()))
+        .collect();
+    Ok(Input {
+        sweep: sweep.name.clone(),
+        description: sweep.description.clone(),
+        studies,
+        stages,
+        trials,
+        provenance: p,
+    })
+}

@@ -1,0 +1,250 @@
+//! `report.md`: summary, conclusions, one table per study (mean ± sd across seeds,
+//! best in bold, missing cells shown as missing), degenerate runs, provenance.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use crate::conclusions;
+use crate::input::{Input, METRICS, Metric, TrialRow};
+use crate::stats::mean_sd;
+
+/// Escapes text from a sweep file or database for Markdown (tables included).
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\n' | '\r' => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// One configuration of a study: its axis values and trials (one per seed/fold).
+pub struct Config<'a> {
+    pub key: Vec<(String, String)>,
+    pub trials: Vec<&'a TrialRow>,
+}
+
+impl Config<'_> {
+    /// Values of `metric` over finished, non-degenerate trials.
+    pub fn values(&self, metric: &str) -> Vec<f64> {
+        self.trials
+            .iter()
+            .filter(|t| t.state == "succeeded" && t.degenerate.is_none())
+            .filter_map(|t| t.metrics.get(metric).copied())
+            .collect()
+    }
+}
+
+/// The study's training trials grouped by the axes it varies, in the order of the
+/// study's grid (first axis slowest).
+pub fn configs<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
+    let order: Vec<Vec<String>> = input
+        .studies
+        .iter()
+        .find(|s| s.name == study)
+        .map(|s| s.axes.iter().map(|(_, v)| v.clone()).collect())
+        .unwrap_or_default();
+    let mut out = grouped(input, study, axes);
+    out.sort_by_key(|c| {
+        c.key
+            .iter()
+            .zip(&order)
+            .map(|((_, v), vals)| vals.iter().position(|x| x == v).unwrap_or(usize::MAX))
+            .collect::<Vec<_>>()
+    });
+    out
+}
+
+fn grouped<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
+    let mut out: Vec<Config<'a>> = Vec::new();
+    for t in input
+        .trials
+        .iter()
+        .filter(|t| t.kind == "train" && t.studies.iter().any(|s| s == study))
+    {
+        let key: Vec<(String, String)> = axes
+            .iter()
+            .map(|a| {
+                (
+                    a.clone(),
+                    t.labels.get(a).cloned().unwrap_or_else(|| "-".into()),
+                )
+            })
+            .collect();
+        match out.iter_mut().find(|c| c.key == key) {
+            Some(c) => c.trials.push(t),
+            None => out.push(Config {
+                key,
+                trials: vec![t],
+            }),
+        }
+    }
+    out
+}
+
+pub fn metrics_of(configs: &[Config<'_>]) -> Vec<&'static Metric> {
+    METRICS
+        .iter()
+        .filter(|m| {
+            configs
+                .iter()
+                .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m.key)))
+        })
+        .collect()
+}
+
+pub fn render(input: &Input) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Ablation report: {}\n", esc(&input.sweep));
+    if let Some(d) = &input.description {
+        let _ = writeln!(out, "{}\n", esc(d));
+    }
+    let mut states: BTreeMap<&str, usize> = BTreeMap::new();
+    for t in &input.trials {
+        *states.entry(t.state.as_str()).or_insert(0) += 1;
+    }
+    let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
+    let _ = writeln!(
+        out,
+        "{} trials: {}.\n",
+        input.trials.len(),
+        states.join(", ")
+    );
+
+    let _ = writeln!(out, "## The paper's conclusions on this sweep\n");
+    for c in conclusions::judge(input) {
+        let _ = writeln!(out, "- **{}**: {}. {}", c.claim, c.verdict, c.evidence);
+    }
+    out.push('\n');
+
+    for study in &input.studies {
+        let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
+        let configs = configs(input, &study.name, &axes);
+        let _ = writeln!(out, "## Study: {}\n", esc(&study.name));
+        if let Some(d) = &study.description {
+            let _ = writeln!(out, "{}\n", esc(d));
+        }
+        let metrics = metrics_of(&configs);
+        let mut header: Vec<String> = axes.iter().map(|a| esc(a)).collect();
+        header.push("N".into());
+        header.extend(
+            metrics
+                .iter()
+                .map(|m| format!("{}{}", m.label, if m.lower_is_better { " ↓" } else { " ↑" })),
+        );
+        let _ = writeln!(out, "| {} |", header.join(" | "));
+        let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
+        let best: Vec<Option<f64>> = metrics
+            .iter()
+            .map(|m| {
+                let means = configs
+                    .iter()
+                    .map(|c| mean_sd(&c.values(m.key)).0)
+                    .filter(|v| v.is_finite());
+                if m.lower_is_better {
+                    means.reduce(f64::min)
+                } else {
+                    means.reduce(f64::max)
+                }
+            })
+            .collect();
+        for c in &configs {
+            let mut row: Vec<String> = c.key.iter().map(|(_, v)| esc(v)).collect();
+            let done = c.trials.iter().filter(|t| t.state == "succeeded").count();
+            let degenerate = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
+            let mut n = format!("{}/{}", done - degenerate, c.trials.len());
+            if degenerate > 0 {
+                let _ = write!(n, " ({degenerate} degenerate)");
+            }
+            row.push(n);
+            for (m, b) in metrics.iter().zip(&best) {
+                let vals = c.values(m.key);
+                if vals.is_empty() {
+                    // Results still due are missing; a metric no finished trial has does
+                    // not apply (a gender-only trial has no age MAE).
+                    let finished = c.trials.iter().all(|t| t.state == "succeeded");
+                    let has = c.trials.iter().any(|t| t.metrics.contains_key(m.key));
+                    row.push(match (finished, has) {
+                        (false, _) => "missing".into(),
+                        (true, false) => "n/a".into(),
+                        (true, true) => "degenerate".into(),
+                    });
+                    continue;
+                }
+                let (mean, sd) = mean_sd(&vals);
+                let cell = if m.key.starts_with("age_mae") || m.key == "age_epsilon" {
+                    format!("{mean:.2} ± {sd:.2}")
+                } else {
+                    format!("{mean:.3} ± {sd:.3}")
+                };
+                row.push(if Some(mean) == *b {
+                    format!("**{cell}**")
+                } else {
+                    cell
+                });
+            }
+            let _ = writeln!(out, "| {} |", row.join(" | "));
+        }
+        out.push('\n');
+    }
+
+    let flagged: Vec<&TrialRow> = input
+        .trials
+        .iter()
+        .filter(|t| t.degenerate.is_some())
+        .collect();
+    if !flagged.is_empty() {
+        let _ = writeln!(out, "## Degenerate runs (left out of the means)\n");
+        for t in flagged {
+            let evidence = t
+                .degenerate
+                .as_ref()
+                .map(|e| e.join("; "))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "- `{}` ({}): {}",
+                &t.id[..t.id.len().min(12)],
+                esc(&labels(t)),
+                esc(&evidence)
+            );
+        }
+        out.push('\n');
+    }
+
+    let p = &input.provenance;
+    let _ = writeln!(out, "## Provenance\n");
+    let _ = writeln!(out, "- sweep file sha256: `{}`", esc(&p.spec_hash));
+    let _ = writeln!(out, "- ablate versions: {}", esc(&p.versions.join(", ")));
+    let _ = writeln!(
+        out,
+        "- git commits: {}",
+        if p.commits.is_empty() {
+            "none recorded".to_string()
+        } else {
+            esc(&p.commits.join(", "))
+        }
+    );
+    let _ = writeln!(out, "- devices: {}", esc(&p.devices.join(", ")));
+    let hours: Vec<String> = p
+        .hours
+        .iter()
+        .map(|(d, h)| format!("{} {h:.2} h", esc(d)))
+        .collect();
+    let _ = writeln!(out, "- compute: {}", hours.join(", "));
+    out
+}
+
+pub fn labels(t: &TrialRow) -> String {
+    t.labels
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,145 @@
+//! The report of a fixed input: snapshot of report.md and results.csv, escaping,
+//! partial sweeps, and the conclusions' verdicts.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::BTreeMap;
+
+use ablate_report::{Input, Provenance, StudyInfo, TrialRow, render};
+
+fn trial(
+    id: &str,
+    study: &str,
+    labels: &[(&str, &str)],
+    seed: u64,
+    metrics: &[(&str, f64)],
+    state: &str,
+) -> TrialRow {
+    TrialRow {
+        id: format!("{id:0<64}"),
+        kind: "train".into(),
+        state: state.into(),
+        studies: vec![study.into()],
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        seed,
+        fold: None,
+        metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        degenerate: None,
+        curve: vec![0.5, 0.6],
+        cs: None,
+    }
+}
+
+fn input() -> Input {
+    let mut trials = Vec::new();
+    // LDAE clearly best over 4 seeds; the second seed of regression is still pending.
+    for (i, (enc, base)) in [
+        ("classification", 9.0),
+        ("regression-l2", 10.0),
+        ("ldae-s2", 7.0),
+    ]
+    .iter()
+    .enumerate()
+    {
+        for seed in 0..4u64 {
+            let state = if *enc == "regression-l2" && seed == 1 {
+                "pending"
+            } else {
+                "succeeded"
+            };
+            let m = [
+                ("age_mae", base + 0.1 * seed as f64),
+                ("age_mae_argmax", base + 0.5),
+            ];
+            trials.push(trial(
+                &format!("e{i}{seed}"),
+                "encoding",
+                &[("encoding", enc), ("tasks", "age")],
+                seed,
+                if state == "pending" { &[] } else { &m },
+                state,
+            ));
+        }
+    }
+    // A hostile label: Markdown and HTML must not interpret it.
+    trials.push(trial(
+        "h0",
+        "encoding",
+        &[("encoding", "<b>|x*"), ("tasks", "age")],
+        0,
+        &[("age_mae", 12.0)],
+        "succeeded",
+    ));
+    let mut degenerate = trial(
+        "d0",
+        "encoding",
+        &[("encoding", "classification"), ("tasks", "age")],
+        9,
+        &[("age_mae", 20.0)],
+        "succeeded",
+    );
+    degenerate.degenerate = Some(vec![
+        "age: MAE 20.0 is no better than predicting the training mean (19.9)".into(),
+    ]);
+    trials.push(degenerate);
+    Input {
+        sweep: "fixture".into(),
+        description: Some("a fixed input for snapshot tests".into()),
+        studies: vec![StudyInfo {
+            name: "encoding".into(),
+            description: None,
+            axes: vec![(
+                "encoding".into(),
+                vec![
+                    "classification".into(),
+                    "regression-l2".into(),
+                    "ldae-s2".into(),
+                    "<b>|x*".into(),
+                ],
+            )],
+        }],
+        stages: BTreeMap::new(),
+        trials,
+        provenance: Provenance {
+            spec_hash: "abc123".into(),
+            versions: vec!["0.1.0".into()],
+            commits: vec!["deadbeef".into()],
+            devices: vec!["cpu on host".into()],
+            hours: [("cpu".to_string(), 0.25)].into_iter().collect(),
+        },
+    }
+}
+
+#[test]
+fn report_markdown_snapshot() {
+    let r = render(&input());
+    insta::assert_snapshot!("report_md", r.markdown);
+    assert!(
+        r.markdown
+            .contains("**LDAE is the best age encoding**: supported."),
+        "{}",
+        r.markdown
+    );
+    assert!(r.markdown.contains("\\<b\\>\\|x\\*"), "labels are escaped");
+    assert!(
+        r.markdown.contains("| regression-l2 | 3/4 |"),
+        "a pending seed is shown, not dropped"
+    );
+    assert!(
+        r.markdown
+            .contains("This sweep lacks the trials: no study varies `depth`")
+    );
+}
+
+#[test]
+fn results_csv_snapshot() {
+    let r = render(&input());
+    insta::assert_snapshot!("results_csv", r.csv);
+    let header = r.csv.lines().next().unwrap();
+    assert!(header.starts_with("trial_id,kind,state,studies,seed,fold,encoding,tasks,gender_accuracy,age_mae,age_mae_argmax"), "{header}");
+    assert_eq!(r.csv.lines().count(), 1 + 14);
+    let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
+    assert_eq!(v["trials"].as_array().unwrap().len(), 14);
+}
