@@ -5,12 +5,16 @@
 //! It reads the store only and writes files; it knows nothing of scheduling or
 //! training. Every string from a sweep file or the database is escaped.
 
+mod charts;
 mod conclusions;
 mod export;
+mod figures;
+mod html;
 mod input;
 mod markdown;
 pub mod stats;
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use input::{Input, METRICS, Metric, Provenance, StudyInfo, TrialRow, load};
@@ -26,37 +30,83 @@ pub enum ReportError {
     },
 }
 
+pub use charts::Chart;
+
 /// The rendered report, before it is written.
 #[derive(Debug, Clone)]
 pub struct Report {
     pub markdown: String,
+    pub html: String,
     pub csv: String,
     pub json: String,
+    /// Charts per study.
+    pub charts: Vec<(String, Vec<Chart>)>,
 }
 
-pub fn render(input: &Input) -> Report {
+/// Renders without charts (fast; what the snapshot tests compare).
+pub fn render_text(input: &Input) -> Report {
+    let markdown = markdown::render(input, &[]);
+    let html = html::render(
+        &markdown,
+        &format!("Ablation report: {}", input.sweep),
+        &HashMap::new(),
+    );
     Report {
-        markdown: markdown::render(input),
+        markdown,
+        html,
         csv: export::csv(input),
         json: export::json(input),
+        charts: Vec::new(),
     }
 }
 
-/// Writes `report.md`, `results.csv` and `results.json` into `dir`; returns the paths.
+/// Renders everything, charts included.
+pub fn render(input: &Input) -> Report {
+    let charts = figures::study_charts(input);
+    let markdown = markdown::render(input, &charts);
+    let images: HashMap<String, Vec<u8>> = charts
+        .iter()
+        .flat_map(|(_, cs)| {
+            cs.iter()
+                .map(|c| (format!("{}.png", c.name), c.png.clone()))
+        })
+        .collect();
+    let html = html::render(
+        &markdown,
+        &format!("Ablation report: {}", input.sweep),
+        &images,
+    );
+    Report {
+        markdown,
+        html,
+        csv: export::csv(input),
+        json: export::json(input),
+        charts,
+    }
+}
+
+/// Writes index.html, report.md, results.csv, results.json and each chart as PNG
+/// and SVG into `dir` (each through a temporary file); returns the paths.
 pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
     std::fs::create_dir_all(dir).map_err(|source| ReportError::Write {
         path: dir.to_path_buf(),
         source,
     })?;
+    let mut files: Vec<(String, &[u8])> = vec![
+        ("index.html".into(), report.html.as_bytes()),
+        ("report.md".into(), report.markdown.as_bytes()),
+        ("results.csv".into(), report.csv.as_bytes()),
+        ("results.json".into(), report.json.as_bytes()),
+    ];
+    for c in report.charts.iter().flat_map(|(_, cs)| cs) {
+        files.push((format!("{}.png", c.name), &c.png));
+        files.push((format!("{}.svg", c.name), c.svg.as_bytes()));
+    }
     let mut written = Vec::new();
-    for (name, text) in [
-        ("report.md", &report.markdown),
-        ("results.csv", &report.csv),
-        ("results.json", &report.json),
-    ] {
-        let path = dir.join(name);
+    for (name, bytes) in files {
+        let path = dir.join(&name);
         let tmp = dir.join(format!(".{name}.tmp"));
-        std::fs::write(&tmp, text)
+        std::fs::write(&tmp, bytes)
             .and_then(|()| std::fs::rename(&tmp, &path))
             .map_err(|source| ReportError::Write {
                 path: path.clone(),

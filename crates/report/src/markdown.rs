@@ -99,7 +99,7 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<&'static Metric> {
         .collect()
 }
 
-pub fn render(input: &Input) -> String {
+pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Ablation report: {}\n", esc(&input.sweep));
     if let Some(d) = &input.description {
@@ -192,6 +192,13 @@ pub fn render(input: &Input) -> String {
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
         out.push('\n');
+        for c in charts
+            .iter()
+            .filter(|(s, _)| *s == study.name)
+            .flat_map(|(_, cs)| cs)
+        {
+            let _ = writeln!(out, "![{}]({}.png)\n", esc(&c.title), c.name);
+        }
     }
 
     let flagged: Vec<&TrialRow> = input

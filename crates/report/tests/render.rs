@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use ablate_report::{Input, Provenance, StudyInfo, TrialRow, render};
+use ablate_report::{Input, Provenance, StudyInfo, TrialRow, render, render_text};
 
 fn trial(
     id: &str,
@@ -114,7 +114,7 @@ fn input() -> Input {
 
 #[test]
 fn report_markdown_snapshot() {
-    let r = render(&input());
+    let r = render_text(&input());
     insta::assert_snapshot!("report_md", r.markdown);
     assert!(
         r.markdown
@@ -135,11 +135,58 @@ fn report_markdown_snapshot() {
 
 #[test]
 fn results_csv_snapshot() {
-    let r = render(&input());
+    let r = render_text(&input());
     insta::assert_snapshot!("results_csv", r.csv);
     let header = r.csv.lines().next().unwrap();
     assert!(header.starts_with("trial_id,kind,state,studies,seed,fold,encoding,tasks,gender_accuracy,age_mae,age_mae_argmax"), "{header}");
     assert_eq!(r.csv.lines().count(), 1 + 14);
     let v: serde_json::Value = serde_json::from_str(&r.json).unwrap();
     assert_eq!(v["trials"].as_array().unwrap().len(), 14);
+}
+
+#[test]
+fn charts_are_valid_png_and_svg_of_the_expected_size_and_series() {
+    let r = render(&input());
+    let (study, charts) = &r.charts[0];
+    assert_eq!(study, "encoding");
+    let age = charts
+        .iter()
+        .find(|c| c.name == "encoding-age")
+        .expect("an age panel");
+    assert_eq!(
+        age.series,
+        vec!["Expected value", "ArgMax"],
+        "both read-outs side by side"
+    );
+    let img = image::load_from_memory(&age.png).unwrap();
+    assert_eq!((img.width(), img.height()), (900, 480));
+    // Not blank: the bars and text put many distinct colours on the canvas.
+    let rgb = img.to_rgb8();
+    let distinct: std::collections::HashSet<[u8; 3]> = rgb.pixels().map(|p| p.0).collect();
+    assert!(distinct.len() > 20, "{} colours", distinct.len());
+    assert!(
+        age.svg.starts_with("<svg")
+            && age.svg.contains("width=\"900\"")
+            && age.svg.contains("Expected value")
+    );
+    assert!(
+        charts.iter().any(|c| c.name == "encoding-curves-age"),
+        "learning curves"
+    );
+    assert!(
+        r.markdown
+            .contains("![encoding: age MAE (years), mean ± sd across seeds](encoding-age.png)")
+    );
+    assert!(
+        r.html.contains("<img alt=") && r.html.contains("data:image/png;base64,iVBOR"),
+        "charts embedded"
+    );
+    assert!(
+        !r.html.contains("http://") && !r.html.contains("https://"),
+        "nothing fetched"
+    );
+    let dir = std::env::temp_dir().join(format!("ablate-report-test-{}", std::process::id()));
+    let files = ablate_report::write(&r, &dir).unwrap();
+    assert!(files.iter().any(|f| f.ends_with("encoding-age.svg")));
+    let _ = std::fs::remove_dir_all(&dir);
 }

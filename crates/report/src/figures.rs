@@ -1,0 +1,205 @@
+//! Which charts a study gets, chosen from what it varies and measures: one bar
+//! panel per task metric (age with ArgMax and Expected value side by side),
+//! learning curves, and CS(θ) curves for age models.
+
+use crate::charts::{self, Bar, Bars, Chart, Lines};
+use crate::input::{Input, TrialRow};
+use crate::markdown::{Config, configs};
+use crate::stats::mean_sd;
+
+/// A bar panel: file suffix, y label, and (metric, series name) pairs.
+type Panel = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+);
+
+fn bar(c: &Config<'_>, metric: &str) -> Bar {
+    let v = c.values(metric);
+    let (m, sd) = mean_sd(&v);
+    Bar {
+        mean: (!v.is_empty()).then_some(m),
+        sd,
+        n: v.len(),
+    }
+}
+
+/// Whether a configuration should show `metric`: it has it, or results are still due.
+fn applies(c: &Config<'_>, metric: &str) -> bool {
+    c.trials.iter().any(|t| t.metrics.contains_key(metric))
+        || c.trials.iter().any(|t| t.state != "succeeded")
+}
+
+fn file_stem(study: &str, what: &str) -> String {
+    // Study names are restricted to a safe alphabet by the spec; keep the file names so.
+    format!(
+        "{}-{what}",
+        study.replace(
+            |c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "_"
+        )
+    )
+}
+
+pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
+    let mut out = Vec::new();
+    for study in &input.studies {
+        let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
+        let cfgs = configs(input, &study.name, &axes);
+        let mut charts = Vec::new();
+        let panels: [Panel; 4] = [
+            (
+                "gender",
+                "gender accuracy",
+                &[("gender_accuracy", "accuracy")],
+            ),
+            (
+                "age",
+                "age MAE (years)",
+                &[("age_mae", "Expected value"), ("age_mae_argmax", "ArgMax")],
+            ),
+            (
+                "identity",
+                "identity top-1",
+                &[("identity_accuracy", "top-1")],
+            ),
+            ("general", "general top-1", &[("general_accuracy", "top-1")]),
+        ];
+        for (what, y, metrics) in panels {
+            let shown: Vec<&Config<'_>> =
+                cfgs.iter().filter(|c| applies(c, metrics[0].0)).collect();
+            if shown.is_empty() {
+                continue;
+            }
+            let series: Vec<(String, Vec<Bar>)> = metrics
+                .iter()
+                .filter(|(m, _)| {
+                    shown
+                        .iter()
+                        .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(*m)))
+                        || *m == metrics[0].0
+                })
+                .map(|(m, name)| (name.to_string(), shown.iter().map(|c| bar(c, m)).collect()))
+                .collect();
+            let groups = shown
+                .iter()
+                .map(|c| {
+                    c.key
+                        .iter()
+                        .map(|(_, v)| v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(" / ")
+                })
+                .collect();
+            let b = Bars {
+                title: format!("{}: {y}, mean ± sd across seeds", study.name),
+                y_label: y.to_string(),
+                groups,
+                series,
+            };
+            if let Ok(c) = charts::bars(&file_stem(&study.name, what), &b) {
+                charts.push(c);
+            }
+        }
+        for (kind, y) in [(true, "validation age MAE"), (false, "validation accuracy")] {
+            let picked: Vec<&Config<'_>> = cfgs
+                .iter()
+                .filter(|c| {
+                    c.trials.iter().any(|t| {
+                        t.labels.get("tasks").is_some_and(|x| x.contains("age")) == kind
+                            && !t.curve.is_empty()
+                    })
+                })
+                .collect();
+            if picked.is_empty() {
+                continue;
+            }
+            let (lines, colors) = curves(&picked, |t| {
+                t.curve
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| ((i + 1) as f64, *v))
+                    .collect()
+            });
+            let l = Lines {
+                title: format!("{}: learning curves (seeds thin, mean thick)", study.name),
+                x_label: "epoch".into(),
+                y_label: y.into(),
+                lines,
+                colors,
+            };
+            if let Ok(c) = charts::lines(
+                &file_stem(&study.name, if kind { "curves-age" } else { "curves" }),
+                &l,
+            ) {
+                charts.push(c);
+            }
+        }
+        let with_cs: Vec<&Config<'_>> = cfgs
+            .iter()
+            .filter(|c| c.trials.iter().any(|t| t.cs.is_some()))
+            .collect();
+        if !with_cs.is_empty() {
+            let (lines, colors) = curves(&with_cs, |t| {
+                t.cs.as_ref()
+                    .map(|cs| cs.iter().enumerate().map(|(i, v)| (i as f64, *v)).collect())
+                    .unwrap_or_default()
+            });
+            let l = Lines {
+                title: format!(
+                    "{}: CS(θ), share of test images with age error ≤ θ",
+                    study.name
+                ),
+                x_label: "θ (years)".into(),
+                y_label: "CS(θ)".into(),
+                lines,
+                colors,
+            };
+            if let Ok(c) = charts::lines(&file_stem(&study.name, "cs"), &l) {
+                charts.push(c);
+            }
+        }
+        out.push((study.name.clone(), charts));
+    }
+    out
+}
+
+type Curves = (Vec<charts::Line>, Vec<usize>);
+
+/// Per configuration: each trial's curve thin, the pointwise mean thick.
+fn curves(cfgs: &[&Config<'_>], points: impl Fn(&TrialRow) -> Vec<(f64, f64)>) -> Curves {
+    let (mut lines, mut colors) = (Vec::new(), Vec::new());
+    for (i, c) in cfgs.iter().enumerate() {
+        let per: Vec<Vec<(f64, f64)>> = c
+            .trials
+            .iter()
+            .filter(|t| t.state == "succeeded")
+            .map(|t| points(t))
+            .filter(|p| !p.is_empty())
+            .collect();
+        for p in &per {
+            lines.push((String::new(), p.clone(), false));
+            colors.push(i);
+        }
+        let len = per.iter().map(Vec::len).min().unwrap_or(0);
+        if len > 0 {
+            let mean = (0..len)
+                .map(|k| {
+                    (
+                        per[0][k].0,
+                        per.iter().map(|p| p[k].1).sum::<f64>() / per.len() as f64,
+                    )
+                })
+                .collect();
+            let name = c
+                .key
+                .iter()
+                .map(|(_, v)| v.as_str())
+                .collect::<Vec<_>>()
+                .join(" / ");
+            lines.push((name, mean, true));
+            colors.push(i);
+        }
+    }
+    (lines, colors)
+}
