@@ -5,6 +5,7 @@
 mod bad_input;
 mod data;
 mod plan;
+mod report;
 mod run;
 mod support;
 mod worker;

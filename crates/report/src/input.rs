@@ -111,23 +111,26 @@ pub struct Input {
 
 /// Reads everything the report needs for `sweep` from `store`.
 pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::StoreError> {
-    let rows = store.results(&sweep.name).await?;
-    let trials = rows
+    // Trials come from the sweep file, so ones that never ran show as missing
+    // (a partial sweep gives a partial report); results come from the store.
+    let mut rows: std::collections::HashMap<String, ablate_store::ResultRow> = store
+        .results(&sweep.name)
+        .await?
         .into_iter()
-        .map(|r| {
-            let labels: BTreeMap<String, String> =
-                serde_json::from_value(r.labels.clone()).unwrap_or_default();
-            let seed = r
-                .config
-                .pointer("/seed")
-                .and_then(serde_json::Value::as_u64)
-                .unwrap_or(0);
-            let fold = r
-                .config
-                .pointer("/fold")
-                .and_then(serde_json::Value::as_u64)
-                .map(|f| f as u32);
-            let result = r.result.unwrap_or(serde_json::Value::Null);
+        .map(|r| (r.id.clone(), r))
+        .collect();
+    let trials = sweep
+        .trials
+        .iter()
+        .map(|t| {
+            let row = rows.remove(&t.id);
+            let state = row
+                .as_ref()
+                .map_or_else(|| "pending".to_string(), |r| r.state.clone());
+            let result = row
+                .as_ref()
+                .and_then(|r| r.result.clone())
+                .unwrap_or(serde_json::Value::Null);
             let metrics = METRICS
                 .iter()
                 .filter_map(|m| {
@@ -140,22 +143,36 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             let degenerate = result
                 .pointer("/degenerate/evidence")
                 .and_then(|e| serde_json::from_value(e.clone()).ok());
-            let curve = r
-                .epochs
-                .iter()
-                .filter_map(|e| e.get("val_score").and_then(serde_json::Value::as_f64))
-                .collect();
+            let curve = row
+                .as_ref()
+                .map(|r| {
+                    r.epochs
+                        .iter()
+                        .filter_map(|e| e.get("val_score").and_then(serde_json::Value::as_f64))
+                        .collect()
+                })
+                .unwrap_or_default();
             let cs = result
                 .pointer("/test/age/expected/cs")
                 .and_then(|c| serde_json::from_value(c.clone()).ok());
+            let kind = match t.kind {
+                ablate_spec::TrialKind::Train => "train",
+                ablate_spec::TrialKind::Pretrain => "pretrain",
+            };
+            let studies = t
+                .studies
+                .iter()
+                .cloned()
+                .chain(t.stages.iter().map(|s| format!("pretrain:{s}")))
+                .collect();
             TrialRow {
-                id: r.id,
-                kind: r.kind,
-                state: r.state,
-                studies: r.studies,
-                labels,
-                seed,
-                fold,
+                id: t.id.clone(),
+                kind: kind.into(),
+                state,
+                studies,
+                labels: t.labels.clone(),
+                seed: t.config.seed,
+                fold: t.config.fold,
                 metrics,
                 degenerate,
                 curve,
