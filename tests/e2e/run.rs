@@ -442,3 +442,95 @@ fn the_real_worker_runs_a_small_sweep_with_pretraining() {
         .unwrap();
     assert!(age.result.as_ref().unwrap()["test"]["age"]["argmax"]["mae"].is_number());
 }
+
+#[test]
+fn gpu_slots_pin_one_gpu_each_and_flags_do_what_they_say() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let text = std::fs::read_to_string(dir.path().join("s.toml"))
+        .unwrap()
+        .replace("threads = 1", "threads = 1\ndevice = \"cuda\"");
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+
+    let dry = ablate(
+        dir.path(),
+        &["run", "s.toml", "--gpus", "0,1", "--dry-run"],
+        &[],
+    );
+    assert!(
+        stdout(&dry).contains("dry run: 16 of 16 trials would run"),
+        "{}",
+        stdout(&dry)
+    );
+    assert!(!dir.path().join("fake.log").exists());
+
+    let log = dir.path().join("fake.log");
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--gpus",
+            "0,1",
+            "--slots-per-gpu",
+            "2",
+            "--only",
+            "depth",
+        ],
+        &[
+            ("FAKE_LOG", log.to_str().unwrap()),
+            ("FAKE_FAIL", "depth=vgg9:4"),
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = std::fs::read_to_string(&log).unwrap();
+    for l in text.lines() {
+        let f: Vec<&str> = l.split(' ').collect();
+        let gpu = f[1]
+            .strip_prefix("gpu")
+            .and_then(|s| s.split('.').next())
+            .unwrap();
+        assert_eq!(
+            f[4],
+            format!("gpu={gpu}"),
+            "slot {} sees only its GPU: {l}",
+            f[1]
+        );
+    }
+    assert_eq!(
+        text.lines().filter(|l| l.starts_with("start")).count(),
+        6,
+        "--only depth runs the depth study only"
+    );
+
+    // A plain rerun leaves the deterministic failures alone; --rerun-failed tries them again.
+    let again = ablate(
+        dir.path(),
+        &["run", "s.toml", "--gpus", "0,1", "--only", "depth"],
+        &[("FAKE_LOG", log.to_str().unwrap())],
+    );
+    assert!(
+        stdout(&again).contains("0 succeeded now"),
+        "{}",
+        stdout(&again)
+    );
+    let rerun = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--gpus",
+            "0,1",
+            "--only",
+            "depth",
+            "--rerun-failed",
+        ],
+        &[("FAKE_LOG", log.to_str().unwrap())],
+    );
+    assert!(rerun.status.success(), "{}", stderr(&rerun));
+    assert!(
+        stdout(&rerun).contains("2 succeeded now"),
+        "{}",
+        stdout(&rerun)
+    );
+}

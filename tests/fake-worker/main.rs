@@ -8,7 +8,7 @@
 //! - `FAKE_FAIL_ONCE=key=value:code,...`: the same, on the first attempt only;
 //! - `FAKE_HANG=key=value,...`: those trials print `started` and then hang silently;
 //! - `FAKE_CRASH=key=value,...`: those trials abort (killed by SIGABRT);
-//! - `FAKE_LOG=path`: appends `start|end <slot> <trial> <unix nanos>` lines, so
+//! - `FAKE_LOG=path`: appends `start|end <slot> <trial> <unix nanos> gpu=<CUDA_VISIBLE_DEVICES>` lines, so
 //!   tests can check that no slot ever ran two trials at once.
 
 use std::io::Write;
@@ -28,7 +28,9 @@ fn log(what: &str, trial: &str) {
             .append(true)
             .open(path)
         {
-            let _ = f.write_all(format!("{what} {slot} {trial} {}\n", nanos()).as_bytes());
+            let gpu = std::env::var("CUDA_VISIBLE_DEVICES").unwrap_or_default();
+            let _ =
+                f.write_all(format!("{what} {slot} {trial} {} gpu={gpu}\n", nanos()).as_bytes());
         }
     }
 }
