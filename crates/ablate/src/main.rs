@@ -64,45 +64,7 @@ enum Command {
         check: bool,
     },
     /// Run a sweep: every trial not yet succeeded, pretraining first, one trial per slot.
-    Run {
-        file: PathBuf,
-        /// GPUs to use: `all` (nvidia-smi; honours CUDA_VISIBLE_DEVICES) or indices such as 0,1,3.
-        #[arg(long)]
-        gpus: Option<String>,
-        /// Trials sharing each GPU.
-        #[arg(long, default_value_t = 1)]
-        slots_per_gpu: u32,
-        /// CPU trials at once (default: cores / the trials' thread budget).
-        #[arg(long)]
-        cpu_slots: Option<u32>,
-        /// Attempts per trial for retryable failures (killed, out of memory, I/O).
-        #[arg(long, default_value_t = 3)]
-        max_attempts: u32,
-        /// Seconds before the first retry; doubles with each attempt.
-        #[arg(long, default_value_t = 5.0)]
-        retry_backoff: f64,
-        /// Kill a worker silent (no event, no heartbeat) for this many seconds.
-        #[arg(long, default_value_t = 600.0)]
-        heartbeat_timeout: f64,
-        /// Kill a trial running longer than this many seconds.
-        #[arg(long)]
-        trial_timeout: Option<f64>,
-        /// Seconds between SIGTERM and SIGKILL when stopping.
-        #[arg(long, default_value_t = 10.0)]
-        grace: f64,
-        /// Also rerun trials that failed for good last time (NaN loss, bad config...).
-        #[arg(long)]
-        rerun_failed: bool,
-        /// Only this study's trials (and the pretraining they wait on).
-        #[arg(long)]
-        only: Option<String>,
-        /// Show what would run, and run nothing.
-        #[arg(long)]
-        dry_run: bool,
-        /// The database (default: <sweep output>/ablate.db).
-        #[arg(long)]
-        db: Option<PathBuf>,
-    },
+    Run(run::RunArgs),
     /// Counts by state per study; running trials; failed and blocked ones with the reason.
     Status {
         file: PathBuf,
@@ -304,35 +266,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote {}", dir.join("report.md").display());
             done
         }
-        Command::Run {
-            file,
-            gpus,
-            slots_per_gpu,
-            cpu_slots,
-            max_attempts,
-            retry_backoff,
-            heartbeat_timeout,
-            trial_timeout,
-            grace,
-            rerun_failed,
-            only,
-            dry_run,
-            db,
-        } => run::run(run::RunArgs {
-            file,
-            gpus,
-            slots_per_gpu,
-            cpu_slots,
-            max_attempts,
-            retry_backoff,
-            heartbeat_timeout,
-            trial_timeout,
-            grace,
-            rerun_failed,
-            only,
-            dry_run,
-            db,
-        }),
+        Command::Run(args) => run::run(args),
         Command::Status { file, json, db } => run::status(&file, db.as_deref(), json).and(done),
     }
 }

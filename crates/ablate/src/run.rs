@@ -11,19 +11,46 @@ use anyhow::{Context, Result, bail};
 use crate::InvalidInput;
 use crate::table;
 
+/// `ablate run`'s options.
+#[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The sweep file, e.g. experiments/quick.toml.
     pub file: PathBuf,
+    /// GPUs to use: `all` (nvidia-smi; honours CUDA_VISIBLE_DEVICES) or indices such as 0,1,3.
+    #[arg(long)]
     pub gpus: Option<String>,
+    /// Trials sharing each GPU.
+    #[arg(long, default_value_t = 1)]
     pub slots_per_gpu: u32,
+    /// CPU trials at once (default: cores / the trials' thread budget).
+    #[arg(long)]
     pub cpu_slots: Option<u32>,
+    /// Attempts per trial for retryable failures (killed, out of memory, I/O).
+    #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
+    /// Seconds before the first retry; doubles with each attempt.
+    #[arg(long, default_value_t = 5.0)]
     pub retry_backoff: f64,
+    /// Kill a worker silent (no event, no heartbeat) for this many seconds.
+    #[arg(long, default_value_t = 600.0)]
     pub heartbeat_timeout: f64,
+    /// Kill a trial running longer than this many seconds.
+    #[arg(long)]
     pub trial_timeout: Option<f64>,
+    /// Seconds between SIGTERM and SIGKILL when stopping.
+    #[arg(long, default_value_t = 10.0)]
     pub grace: f64,
+    /// Also rerun trials that failed for good last time (NaN loss, bad config...).
+    #[arg(long)]
     pub rerun_failed: bool,
+    /// Only this study's trials (and the pretraining they wait on).
+    #[arg(long)]
     pub only: Option<String>,
+    /// Show what would run, and run nothing.
+    #[arg(long)]
     pub dry_run: bool,
+    /// The database (default: <sweep output>/ablate.db).
+    #[arg(long)]
     pub db: Option<PathBuf>,
 }
 
