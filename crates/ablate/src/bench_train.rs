@@ -76,8 +76,9 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-/// The benchmark net's widest early layer (32 channels at 64x64) and a late one
-/// (128 at 16x16), at `--batch`; `--ops` does not apply, both paths are timed.
+/// The c -> c layer of each stage of the benchmark net (32 channels at 64x64 down
+/// to 256 at 8x8), at `--batch`, best of `--steps` runs; `--ops` does not apply,
+/// both paths are timed.
 fn per_op(a: &Args) -> Result<()> {
     if a.device != "cpu" {
         bail!(crate::InvalidInput(
@@ -87,7 +88,12 @@ fn per_op(a: &Args) -> Result<()> {
     if !(1..=4096).contains(&a.batch) {
         bail!(crate::InvalidInput("--batch must be 1..=4096".into()));
     }
-    let shapes = [(a.batch, 32, 64), (a.batch, 128, 16)];
+    let shapes = [
+        (a.batch, 32, 64),
+        (a.batch, 64, 32),
+        (a.batch, 128, 16),
+        (a.batch, 256, 8),
+    ];
     let r = ablate_train::bench::per_op(&shapes, a.steps.max(1))
         .map_err(|e| crate::InvalidInput(e.message))?;
     if a.json {
@@ -95,7 +101,7 @@ fn per_op(a: &Args) -> Result<()> {
         return Ok(());
     }
     println!(
-        "per-op CPU times, {} threads, median of {} runs (ms):",
+        "per-op CPU times, {} threads, best of {} runs (ms):",
         r.threads, r.runs
     );
     println!(

@@ -166,7 +166,7 @@ enum BenchCommand {
         /// CPU kernels: fast (ablate's cpu_ops) or candle (candle's own, the reference).
         #[arg(long, default_value = "fast")]
         ops: String,
-        /// Instead of training steps, time each conv and pool kernel on both paths.
+        /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
         #[arg(long)]
         per_op: bool,
         #[arg(long)]

@@ -201,39 +201,43 @@ impl Net {
     /// dropout masks come from `rng`; in eval mode both are deterministic.
     pub fn forward(&self, x: &Tensor, train: bool, rng: &mut Rng) -> Result<Outputs> {
         let fast = self.ops == Ops::Fast && x.device().is_cpu() && x.dtype() == DType::F32;
-        let relu = |h: &Tensor| if fast { cpu_ops::relu(h) } else { h.relu() };
+        // BatchNorm then ReLU: one op on the fast path.
+        let bn_relu = |bn: &BatchNorm, h: &Tensor| match bn_params(bn) {
+            Some(p) if fast => cpu_ops::batch_norm(h, &p, train, true),
+            _ => bn.forward_t(h, train)?.relu(),
+        };
         let mut h = x.clone();
         for stage in &self.stages {
-            for block in stage {
-                let (w, b, pad) = (
-                    block.conv.weight(),
-                    block.conv.bias(),
-                    block.conv.config().padding,
-                );
+            for (i, block) in stage.iter().enumerate() {
+                let conv = &block.conv;
+                let (w, b, pad) = (conv.weight(), conv.bias(), conv.config().padding);
+                let last = i + 1 == stage.len();
                 h = match (&block.bn, fast) {
-                    // The benchmark net's layer: one op, bias and ReLU in its epilogue.
-                    (None, true) => cpu_ops::conv2d(&h, w, b, pad, true)?,
-                    (Some(bn), true) => {
-                        let z = cpu_ops::conv2d(&h, w, b, pad, false)?;
-                        relu(&bn.forward_t(&z, train)?)?
+                    // The benchmark net's layers: one op each, bias and ReLU (and the
+                    // stage's pool after its last conv) fused into the epilogue.
+                    (None, true) if last => {
+                        cpu_ops::conv2d_relu_pool(&h, w, b, pad, self.pool_grad)?
                     }
-                    (None, false) => block.conv.forward(&h)?.relu()?,
-                    (Some(bn), false) => bn.forward_t(&block.conv.forward(&h)?, train)?.relu()?,
+                    (None, true) => cpu_ops::conv2d(&h, w, b, pad, true)?,
+                    (Some(bn), true) => bn_relu(bn, &cpu_ops::conv2d(&h, w, b, pad, false)?)?,
+                    (None, false) => conv.forward(&h)?.relu()?,
+                    (Some(bn), false) => bn.forward_t(&conv.forward(&h)?, train)?.relu()?,
                 };
             }
-            h = if fast {
-                cpu_ops::max_pool2x2(&h, self.pool_grad)?
-            } else {
-                h.max_pool2d(2)?
+            h = match (fast, &stage.last()) {
+                (true, Some(ConvBlock { bn: None, .. })) => h,
+                (true, _) => cpu_ops::max_pool2x2(&h, self.pool_grad)?,
+                (false, _) => h.max_pool2d(2)?,
             };
         }
         h = h.flatten_from(1)?;
         for fc in &self.fcs {
             h = fc.linear.forward(&h)?;
-            if let Some(bn) = &fc.bn {
-                h = bn.forward_t(&h, train)?;
-            }
-            h = relu(&h)?;
+            h = match &fc.bn {
+                Some(bn) => bn_relu(bn, &h)?,
+                None if fast => cpu_ops::relu(&h)?,
+                None => h.relu()?,
+            };
             if train && self.dropout > 0.0 {
                 h = dropout(&h, self.dropout, rng)?;
             }
@@ -247,6 +251,19 @@ impl Net {
             features: h.clone(),
         })
     }
+}
+
+/// The parts of an affine BatchNorm the fast op needs (None without affine).
+fn bn_params(bn: &BatchNorm) -> Option<cpu_ops::BnParams<'_>> {
+    let (weight, bias) = bn.weight_and_bias()?;
+    Some(cpu_ops::BnParams {
+        weight,
+        bias,
+        running_mean: bn.running_mean(),
+        running_var: bn.running_var(),
+        eps: bn.eps(),
+        momentum: bn.momentum(),
+    })
 }
 
 /// Inverted dropout with a mask from the trial's own generator.

@@ -107,12 +107,64 @@ proptest! {
     }
 
     #[test]
+    fn conv2d_relu_pool_matches_candle(
+        batch in 1usize..3, cin in 1usize..6, cout in 1usize..6,
+        h in 2usize..11, w in 2usize..11, pad in 0usize..2, bias: bool, seed: u64,
+    ) {
+        prop_assume!(h + 2 * pad >= 4 && w + 2 * pad >= 4);
+        check_conv_pool(&ConvCase { batch, cin, cout, h, w, k: 3, pad, bias, relu: true, seed }).expect("conv+pool");
+    }
+
+    #[test]
     fn max_pool_compat_matches_candle(
         batch in 1usize..3, c in 1usize..4, h in 2usize..10, w in 2usize..10,
         levels in prop::sample::select(vec![0u32, 2, 3]), seed: u64,
     ) {
         check_pool(&[batch, c, h, w], levels, seed).expect("pool");
     }
+}
+
+/// The fused conv + bias + ReLU + pool against candle's four ops (compat gradient),
+/// and its argmax gradient against the unfused fast ops.
+fn check_conv_pool(c: &ConvCase) -> Result<()> {
+    let x = var(&[c.batch, c.cin, c.h, c.w], c.seed);
+    let w = var(&[c.cout, c.cin, c.k, c.k], c.seed + 1);
+    let b = var(&[c.cout], c.seed + 2);
+    let bias = c.bias.then_some(b.as_tensor());
+    let mut slow = x.conv2d(&w, c.pad, 1, 1, 1)?;
+    if let Some(b) = bias {
+        slow = slow.broadcast_add(&b.reshape((1, c.cout, 1, 1))?)?;
+    }
+    let slow = slow.relu()?.max_pool2d(2)?;
+    let fast = cpu_ops::conv2d_relu_pool(&x, &w, bias, c.pad, PoolGrad::CandleCompat)?;
+    assert_close("conv+pool forward", &fast, &slow);
+    let r = Tensor::from_vec(
+        values(slow.elem_count(), c.seed + 3),
+        slow.shape(),
+        &Device::Cpu,
+    )?;
+    let gf = (&fast * &r)?.sum_all()?.backward()?;
+    let gs = (&slow * &r)?.sum_all()?.backward()?;
+    let argmax = cpu_ops::conv2d_relu_pool(&x, &w, bias, c.pad, PoolGrad::Argmax)?;
+    let unfused = cpu_ops::max_pool2x2(
+        &cpu_ops::conv2d(&x, &w, bias, c.pad, true)?,
+        PoolGrad::Argmax,
+    )?;
+    let ga = (&argmax * &r)?.sum_all()?.backward()?;
+    let gu = (&unfused * &r)?.sum_all()?.backward()?;
+    let mut vars = vec![("dx", &x), ("dw", &w)];
+    if c.bias {
+        vars.push(("db", &b));
+    }
+    for (name, v) in vars {
+        assert_close(name, gf.get(v).expect("fast"), gs.get(v).expect("slow"));
+        assert_close(
+            name,
+            ga.get(v).expect("argmax"),
+            gu.get(v).expect("unfused"),
+        );
+    }
+    Ok(())
 }
 
 /// Values quantised to `levels` steps (0: continuous), so windows with tied maxima
@@ -219,6 +271,22 @@ fn fused_relu_passes_gradient_at_exact_zero() -> Result<()> {
             gf.get(v).expect("fast"),
             gs.get(v).expect("slow"),
         );
+    }
+    // Pooled, every window is a four-way tie at 0: candle hands each element the
+    // whole gradient (4/4), and ReLU lets it through.
+    let x6 = Var::from_vec(vec![0f32; 2 * 3 * 6 * 6], (2, 3, 6, 6), &Device::Cpu)?;
+    let fast = cpu_ops::conv2d_relu_pool(&x6, &w, Some(&b), 1, PoolGrad::CandleCompat)?;
+    let slow = x6
+        .conv2d(&w, 1, 1, 1, 1)?
+        .broadcast_add(&b.reshape((1, 4, 1, 1))?)?
+        .relu()?
+        .max_pool2d(2)?;
+    let r = Tensor::from_vec(values(fast.elem_count(), 9), fast.shape(), &Device::Cpu)?;
+    let gf = (&fast * &r)?.sum_all()?.backward()?;
+    let gs = (&slow * &r)?.sum_all()?.backward()?;
+    for v in [&x6, &w, &b] {
+        let (f, s) = (gf.get(v).expect("fast"), gs.get(v).expect("slow"));
+        assert_close("zero-input pooled grads", f, s);
     }
     Ok(())
 }

@@ -1,18 +1,18 @@
-//! Stride-1 convolution kernels on plain NCHW slices: forward, input gradient and
-//! weight gradient, each an im2col of a band of output rows followed by one gemm.
+//! Stride-1 convolution on plain NCHW slices: its geometry, the choice of
+//! algorithm (Winograd for 3x3 kernels, see `winograd`), and the general path:
+//! forward, input gradient and weight gradient, each an im2col of a band of output
+//! rows followed by one gemm.
 //!
 //! The band keeps the im2col matrix around L2 size, so gemm packs it while it is
-//! still hot instead of streaming a whole image's copy (288 x 4096 floats for a
-//! 32-channel 64x64 layer) through memory. Images are split across the thread budget
-//! with one single-threaded gemm per band; only a batch smaller than the budget lets
-//! gemm split a product itself.
+//! still hot instead of streaming a whole image's copy through memory. Images are
+//! split across the thread budget with one single-threaded gemm per band; only a
+//! batch smaller than the budget lets gemm split a product itself.
 
-use rayon::prelude::*;
-
-use super::gemm::{Mat, sgemm, threads};
+use super::gemm::{Mat, sgemm};
+use super::{par, winograd, winograd_conv};
 
 /// im2col floats per band; about 0.5 MiB, a quarter of this machine's L2.
-const BAND_FLOATS: usize = 1048576;
+const BAND_FLOATS: usize = 128 * 1024;
 
 /// One stride-1 convolution: `out[b, o, y, x] = sum_{c, ky, kx} w[o, c, ky, kx] *
 /// inp[b, c, y + ky - ph, x + kx - pw]`, zero outside the input. Negative padding
@@ -94,21 +94,10 @@ impl Geom {
     }
 }
 
-/// The forward weight matrix: OIHW `w` as `K x cout`, row-major (gemm's preferred
-/// right-hand layout, so it is not re-packed from a transpose on every band).
-pub(crate) fn forward_weights(g: &Geom, w: &[f32]) -> Vec<f32> {
-    let k = g.k();
-    let mut wt = vec![0.0; k * g.cout];
-    for (o, row) in w.chunks_exact(k).enumerate() {
-        for (kk, &v) in row.iter().enumerate() {
-            wt[kk * g.cout + o] = v;
-        }
-    }
-    wt
-}
-
-/// The weight matrix of `g.transposed()`: `wt[(o, ky, kx)][c] = w[o, c, kh-1-ky, kw-1-kx]`.
-pub(crate) fn input_grad_weights(g: &Geom, w: &[f32]) -> Vec<f32> {
+/// The kernel of `g.transposed()` in the layout of an OIHW kernel (which is also
+/// the im2col gemm's right operand, `K x cout` column-major):
+/// `wt[c][(o, ky, kx)] = w[o, c, kh-1-ky, kw-1-kx]`.
+fn input_grad_weights(g: &Geom, w: &[f32]) -> Vec<f32> {
     let (kh, kw, cin) = (g.kh, g.kw, g.cin);
     let mut wt = vec![0.0; g.cout * kh * kw * cin];
     for o in 0..g.cout {
@@ -116,7 +105,7 @@ pub(crate) fn input_grad_weights(g: &Geom, w: &[f32]) -> Vec<f32> {
             for ky in 0..kh {
                 for kx in 0..kw {
                     let src = ((o * cin + c) * kh + (kh - 1 - ky)) * kw + (kw - 1 - kx);
-                    wt[((o * kh + ky) * kw + kx) * cin + c] = w[src];
+                    wt[c * g.cout * kh * kw + (o * kh + ky) * kw + kx] = w[src];
                 }
             }
         }
@@ -173,7 +162,7 @@ fn forward_image(
         sgemm(
             (&mut out[y0 * g.ow..], Mat::col_major(p, g.cout, ohw)),
             (col, Mat::col_major(p, k, p)),
-            (wt, Mat::row_major(k, g.cout, g.cout)),
+            (wt, Mat::col_major(k, g.cout, k)),
             false,
             nt,
         );
@@ -181,58 +170,115 @@ fn forward_image(
     }
 }
 
-/// The convolution of every image, `after(image, out)` run on each image's output
-/// while it is still in cache; its results come back in image order. `wt` comes
-/// from `forward_weights` (or `input_grad_weights` with a transposed geometry).
-pub(crate) fn forward<T, F>(g: &Geom, inp: &[f32], wt: &[f32], out: &mut [f32], after: F) -> Vec<T>
+/// A kernel rearranged for the algorithm that will run it.
+pub(crate) enum Prepared {
+    /// OIHW, i.e. `K x cout` column-major, for im2col + gemm.
+    Im2col(Vec<f32>),
+    /// `U[xi][o][c]`, for Winograd F(2x2, 3x3).
+    Winograd(Vec<f32>),
+}
+
+/// The kernel of the forward convolution `g`, OIHW `w`.
+pub(crate) fn prepare_forward(g: &Geom, w: &[f32]) -> Prepared {
+    if winograd::applies(g) {
+        let k = |o: usize, c: usize| std::array::from_fn(|i| w[(o * g.cin + c) * 9 + i]);
+        Prepared::Winograd(winograd::kernel_transform(g.cout, g.cin, k))
+    } else {
+        Prepared::Im2col(w.to_vec())
+    }
+}
+
+/// The geometry and kernel of the input gradient of forward convolution `g`.
+pub(crate) fn prepare_input_grad(g: &Geom, w: &[f32]) -> (Geom, Prepared) {
+    let t = g.transposed();
+    let kernel = if winograd::applies(&t) {
+        // Output channel c of the transposed conv reads input channel o with the
+        // kernel w[o][c] rotated by 180 degrees, i.e. its 9 taps reversed.
+        let k = |c: usize, o: usize| std::array::from_fn(|i| w[(o * g.cin + c) * 9 + 8 - i]);
+        Prepared::Winograd(winograd::kernel_transform(t.cout, t.cin, k))
+    } else {
+        Prepared::Im2col(input_grad_weights(g, w))
+    };
+    (t, kernel)
+}
+
+/// The convolution of every image into a per-thread scratch image, then
+/// `emit(image, conv_out, dst_part)` while that is still in cache: `dst` holds the
+/// batch's final outputs (one equal part per image), which `emit` writes (adding
+/// bias, pooling...). Its results come back in image order.
+pub(crate) fn forward<T, F>(g: &Geom, inp: &[f32], k: &Prepared, dst: &mut [f32], emit: F) -> Vec<T>
 where
     T: Send,
-    F: Fn(usize, &mut [f32]) -> T + Sync,
+    F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync,
 {
-    let (il, ol) = (g.in_len(), g.out_len());
-    let nt = threads();
-    if ol == 0 || g.batch < nt {
-        let mut col = Vec::new();
-        let mut res = Vec::with_capacity(g.batch);
-        for b in 0..g.batch {
-            let o = &mut out[b * ol..(b + 1) * ol];
-            forward_image(g, &inp[b * il..(b + 1) * il], wt, o, &mut col, nt);
-            res.push(after(b, o));
-        }
-        return res;
+    match k {
+        Prepared::Im2col(wt) => forward_im2col(g, inp, wt, dst, Some(&emit)),
+        Prepared::Winograd(u) => winograd_conv::forward(g, inp, u, dst, Some(&emit)),
     }
-    let group = g.batch.div_ceil(nt);
-    let parts: Vec<Vec<T>> = out
-        .par_chunks_mut(group * ol)
-        .enumerate()
-        .map(|(gi, chunk)| {
-            let mut col = Vec::new();
-            let mut res = Vec::with_capacity(group);
-            for (i, o) in chunk.chunks_exact_mut(ol).enumerate() {
-                let b = gi * group + i;
-                forward_image(g, &inp[b * il..(b + 1) * il], wt, o, &mut col, 1);
-                res.push(after(b, o));
+}
+
+/// The plain convolution of every image, written straight into `dst`.
+pub(crate) fn forward_into(g: &Geom, inp: &[f32], k: &Prepared, dst: &mut [f32]) {
+    type Direct = fn(usize, &mut [f32], &mut [f32]);
+    match k {
+        Prepared::Im2col(wt) => forward_im2col(g, inp, wt, dst, None::<&Direct>),
+        Prepared::Winograd(u) => winograd_conv::forward(g, inp, u, dst, None::<&Direct>),
+    };
+}
+
+/// The weight gradient (OIHW) of convolution `g` given its input and dY.
+pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
+    if winograd::applies(g) {
+        winograd_conv::weight_grad(g, inp, dout)
+    } else {
+        weight_grad_im2col(g, inp, dout)
+    }
+}
+
+/// im2col driver of `forward`; `emit: None` writes outputs straight into `dst`.
+fn forward_im2col<T, F>(
+    g: &Geom,
+    inp: &[f32],
+    wt: &[f32],
+    dst: &mut [f32],
+    emit: Option<&F>,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync,
+{
+    let il = g.in_len();
+    par::map_images(g.batch, dst, |b0, n, dst, nt| {
+        let per = dst.len() / n.max(1);
+        let mut col = par::take(0);
+        let mut out = par::take(if emit.is_some() { g.out_len() } else { 0 });
+        let mut res = Vec::with_capacity(n);
+        for (b, d) in (b0..b0 + n).zip(dst.chunks_mut(per.max(1))) {
+            let img = &inp[b * il..(b + 1) * il];
+            match emit {
+                Some(emit) => {
+                    forward_image(g, img, wt, &mut out, &mut col, nt);
+                    res.push(emit(b, &mut out, d));
+                }
+                None => forward_image(g, img, wt, d, &mut col, nt),
             }
-            res
-        })
-        .collect();
-    parts.into_iter().flatten().collect()
+        }
+        par::give(col);
+        par::give(out);
+        res
+    })
 }
 
 /// `dW[o, c, ky, kx] = sum_b sum_p dY[b, o, p] * im2col(X_b)[(c, ky, kx), p]`,
 /// returned OIHW. Each thread sums its images into its own matrix; the partial
 /// sums are added in a fixed order so the result does not depend on scheduling.
-pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
+fn weight_grad_im2col(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
     let (k, il, ol, ohw) = (g.k(), g.in_len(), g.out_len(), g.oh * g.ow);
-    let nt = threads();
-    let group = g.batch.div_ceil(nt).max(1);
-    let inner = if g.batch < nt { nt } else { 1 };
-    let partial = |gi: usize| {
+    let band = g.band_rows();
+    par::sum_images(g.batch, g.cout * k, |b0, n, nt| {
         let mut acc = vec![0.0f32; g.cout * k];
-        let mut col = Vec::new();
-        let band = g.band_rows();
-        col.resize(k * band * g.ow, 0.0);
-        for b in gi * group..((gi + 1) * group).min(g.batch) {
+        let mut col = par::take(k * band * g.ow);
+        for b in b0..b0 + n {
             let img = &inp[b * il..(b + 1) * il];
             let dy = &dout[b * ol..(b + 1) * ol];
             let mut y0 = 0;
@@ -245,23 +291,12 @@ pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
                     (&col, Mat::row_major(k, p, p)),
                     (&dy[y0 * g.ow..], Mat::col_major(p, g.cout, ohw)),
                     true,
-                    inner,
+                    nt,
                 );
                 y0 = y1;
             }
         }
+        par::give(col);
         acc
-    };
-    let groups = g.batch.div_ceil(group);
-    let parts: Vec<Vec<f32>> = if inner > 1 {
-        (0..groups).map(partial).collect()
-    } else {
-        (0..groups).into_par_iter().map(partial).collect()
-    };
-    let mut parts = parts.into_iter();
-    let mut total = parts.next().unwrap_or_else(|| vec![0.0; g.cout * k]);
-    for p in parts {
-        total.iter_mut().zip(&p).for_each(|(t, v)| *t += v);
-    }
-    total
+    })
 }

@@ -1,30 +1,34 @@
 //! candle custom ops around the convolution kernels, so the fast path keeps
-//! autograd: the forward op fuses bias and ReLU, and its `bwd` runs the input and
+//! autograd. The forward op fuses bias, ReLU and (optionally) the 2x2 max-pool
+//! into its epilogue, so the full-size activation before the pool never exists as
+//! a tensor; its `bwd` undoes the epilogue in one pass, then runs the input and
 //! weight gradients as further (non-differentiable) custom ops.
 
-use std::sync::{Mutex, OnceLock};
+use std::sync::OnceLock;
 
-use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
-use super::act::{bias_relu, masked_grad};
 use super::conv::{self, Geom};
-use super::{f32_slice, geom_of};
+use super::epilogue::{Saved, bias_relu, bias_relu_pool, raw_grad};
+use super::pool::PoolGrad;
+use super::{f32_slice, geom_of, par, storage_f32};
 
-/// `relu?(conv2d(x, w) + b?)`. `bits` holds each image's `z >= 0` mask once the
-/// forward pass has run; `bwd` needs it to reproduce candle's ReLU gradient.
+/// `pool?(relu?(conv2d(x, w) + b?))`; `pool` requires `relu` and an even output.
 #[derive(Debug)]
 pub(crate) struct ConvOp {
     pub pad: usize,
     pub relu: bool,
-    bits: OnceLock<Vec<Vec<u64>>>,
+    pub pool: Option<PoolGrad>,
+    saved: OnceLock<Saved>,
 }
 
 impl ConvOp {
-    pub fn new(pad: usize, relu: bool) -> Self {
+    pub fn new(pad: usize, relu: bool, pool: Option<PoolGrad>) -> Self {
         ConvOp {
             pad,
             relu,
-            bits: OnceLock::new(),
+            pool,
+            saved: OnceLock::new(),
         }
     }
 
@@ -34,29 +38,50 @@ impl ConvOp {
         (w, lw): (&CpuStorage, &Layout),
         bias: Option<(&CpuStorage, &Layout)>,
     ) -> Result<(CpuStorage, Shape)> {
-        let t = std::time::Instant::now();
-        let _tr = Tr(t, format!("fwd {:?}", lw.dims()));
         let g = geom_of(lx, lw, self.pad)?;
         let (x, w) = (f32_slice(x, lx)?, f32_slice(w, lw)?);
         let bias = bias.map(|(b, lb)| f32_slice(b, lb)).transpose()?;
         if bias.is_some_and(|b| b.len() != g.cout) {
             candle_core::bail!("conv2d bias must have {} elements", g.cout);
         }
-        let wt = conv::forward_weights(&g, w);
-        let mut out = vec![0.0f32; g.batch * g.out_len()];
+        let k = conv::prepare_forward(&g, w);
         let plane = g.oh * g.ow;
-        let bits = conv::forward(&g, x, &wt, &mut out, |_, o| {
-            bias_relu(o, plane, bias, self.relu)
-        });
-        if self.relu {
-            // A fresh op runs forward once; a second run would find the first's mask.
-            let _ = self.bits.set(bits);
-        }
-        let shape = Shape::from((g.batch, g.cout, g.oh, g.ow));
+        let (saved, shape, out) = if self.pool.is_some() {
+            if !self.relu || g.oh % 2 != 0 || g.ow % 2 != 0 {
+                candle_core::bail!(
+                    "fused pool needs ReLU and an even output, got {}x{}",
+                    g.oh,
+                    g.ow
+                );
+            }
+            let mut out = vec![0.0f32; g.batch * g.out_len() / 4];
+            let hw = (g.oh, g.ow);
+            let flags = conv::forward(&g, x, &k, &mut out, |_, o, d| {
+                bias_relu_pool(o, d, hw, bias)
+            });
+            let shape = Shape::from((g.batch, g.cout, g.oh / 2, g.ow / 2));
+            (Saved::Windows(flags), shape, out)
+        } else {
+            let mut out = vec![0.0f32; g.batch * g.out_len()];
+            let relu = self.relu;
+            let bits = conv::forward(&g, x, &k, &mut out, |_, o, d| {
+                bias_relu(o, d, plane, bias, relu)
+            });
+            let saved = if relu {
+                Saved::Bits(bits)
+            } else {
+                Saved::Nothing
+            };
+            (saved, Shape::from((g.batch, g.cout, g.oh, g.ow)), out)
+        };
+        // A fresh op runs forward once; a second run would find the first's state.
+        let _ = self.saved.set(saved);
         Ok((CpuStorage::F32(out), shape))
     }
 
-    /// Gradients of `x`, `w` and (when `want_bias`) the bias.
+    /// Gradients of `x`, `w` and (when `want_bias`) the bias, computed here rather
+    /// than as further ops so the gradient at the raw convolution output (`dz`,
+    /// the size of the full activation) lives in a recycled buffer, not a tensor.
     fn grads(
         &self,
         x: &Tensor,
@@ -64,51 +89,39 @@ impl ConvOp {
         grad: &Tensor,
         want_bias: bool,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let mask = MaskOp {
-            bits: if self.relu { self.bits.get() } else { None },
-            want_bias,
-            bias: Mutex::new(None),
-        };
-        if self.relu && mask.bits.is_none() {
-            candle_core::bail!("conv2d backward before its forward pass");
-        }
-        let t = std::time::Instant::now();
-        let dz = grad.contiguous()?.apply_op1_no_bwd(&mask)?;
-        eprintln!(
-            "TRACE mask {:?} {:.2}",
-            grad.dims(),
-            t.elapsed().as_secs_f64() * 1e3
+        let saved = self.saved.get().ok_or_else(|| {
+            candle_core::Error::Msg("conv2d backward before its forward pass".into())
+        })?;
+        let (xc, wc, gc) = (x.contiguous()?, w.contiguous()?, grad.contiguous()?);
+        let (xs, xl) = xc.storage_and_layout();
+        let (ws, wl) = wc.storage_and_layout();
+        let (gs, gl) = gc.storage_and_layout();
+        let (xv, wv, gv) = (
+            storage_f32(&xs, xl)?,
+            storage_f32(&ws, wl)?,
+            storage_f32(&gs, gl)?,
         );
-        let db = mask
-            .bias
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("bias gradient lock poisoned".into()))?
-            .take()
-            .map(|v| Tensor::from_vec(v, w.dim(0)?, w.device()))
+        let g = geom_of(xl, wl, self.pad)?;
+        let mut dz = par::take(g.batch * g.out_len());
+        let dims = (g.batch, g.cout, g.oh, g.ow);
+        let mode = self.pool.unwrap_or_default();
+        let db = raw_grad(gv, saved, dims, mode, want_bias, &mut dz);
+        let dw = w.track_op().then(|| conv::weight_grad(&g, xv, &dz));
+        let dx = x.track_op().then(|| {
+            let (t, k) = conv::prepare_input_grad(&g, wv);
+            let mut dx = vec![0.0f32; g.batch * g.in_len()];
+            conv::forward_into(&t, &dz, &k, &mut dx);
+            dx
+        });
+        par::give(dz);
+        let dev = x.device();
+        let dx = dx
+            .map(|v| Tensor::from_vec(v, x.shape(), dev))
             .transpose()?;
-        let dx = if x.track_op() {
-            let (_, _, h, w_) = x.dims4()?;
-            Some(dz.apply_op2_no_bwd(
-                w,
-                &InputGradOp {
-                    pad: self.pad,
-                    hw: (h, w_),
-                },
-            )?)
-        } else {
-            None
-        };
-        let dw = if w.track_op() {
-            Some(x.apply_op2_no_bwd(
-                &dz,
-                &WeightGradOp {
-                    pad: self.pad,
-                    k: (w.dim(2)?, w.dim(3)?),
-                },
-            )?)
-        } else {
-            None
-        };
+        let dw = dw
+            .map(|v| Tensor::from_vec(v, w.shape(), dev))
+            .transpose()?;
+        let db = db.map(|v| Tensor::from_vec(v, g.cout, dev)).transpose()?;
         Ok((dx, dw, db))
     }
 }
@@ -169,30 +182,6 @@ impl CustomOp3 for ConvOp {
     }
 }
 
-/// dY masked by ReLU's bits, and the bias gradient as a side result.
-struct MaskOp<'a> {
-    bits: Option<&'a Vec<Vec<u64>>>,
-    want_bias: bool,
-    bias: Mutex<Option<Vec<f32>>>,
-}
-
-impl CustomOp1 for MaskOp<'_> {
-    fn name(&self) -> &'static str {
-        "fast-conv2d-mask"
-    }
-
-    fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
-        let (_, c, h, w) = l.shape().dims4()?;
-        let g = f32_slice(s, l)?;
-        let (dz, db) = masked_grad(g, (c, h * w), self.bits.map(Vec::as_slice), self.want_bias);
-        *self
-            .bias
-            .lock()
-            .map_err(|_| candle_core::Error::Msg("bias gradient lock poisoned".into()))? = db;
-        Ok((CpuStorage::F32(dz), l.shape().clone()))
-    }
-}
-
 /// dX from (dZ, w): a forward convolution of dZ with the flipped, transposed kernel.
 pub(crate) struct InputGradOp {
     pub pad: usize,
@@ -212,20 +201,17 @@ impl CustomOp2 for InputGradOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let _tr = Tr(std::time::Instant::now(), format!("igrad {:?}", l2.dims()));
         let (b, o, oh, ow) = l1.shape().dims4()?;
         let (wo, c, kh, kw) = l2.shape().dims4()?;
-        if wo != o {
-            candle_core::bail!("input gradient: dY has {o} channels, the kernel {wo}");
-        }
         let (h, w) = self.hw;
         let fwd = Geom::new((b, c, h, w), (o, kh, kw), self.pad)
-            .filter(|g| (g.oh, g.ow) == (oh, ow))
-            .ok_or_else(|| candle_core::Error::Msg("input gradient: dY does not match x".into()))?;
-        let g = fwd.transposed();
-        let wt = conv::input_grad_weights(&fwd, f32_slice(s2, l2)?);
+            .filter(|g| (g.oh, g.ow) == (oh, ow) && wo == o)
+            .ok_or_else(|| {
+                candle_core::Error::Msg("input gradient: dY does not match x and w".into())
+            })?;
+        let (g, k) = conv::prepare_input_grad(&fwd, f32_slice(s2, l2)?);
         let mut dx = vec![0.0f32; b * g.out_len()];
-        conv::forward(&g, f32_slice(s1, l1)?, &wt, &mut dx, |_, _| ());
+        conv::forward_into(&g, f32_slice(s1, l1)?, &k, &mut dx);
         Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
     }
 }
@@ -248,26 +234,14 @@ impl CustomOp2 for WeightGradOp {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
-        let _tr = Tr(std::time::Instant::now(), format!("wgrad {:?}", l1.dims()));
         let (b, c, h, w) = l1.shape().dims4()?;
-        let (_, o, oh, ow) = l2.shape().dims4()?;
+        let (db, o, oh, ow) = l2.shape().dims4()?;
         let g = Geom::new((b, c, h, w), (o, self.k.0, self.k.1), self.pad)
-            .filter(|g| (g.oh, g.ow) == (oh, ow) && l2.shape().dims()[0] == b)
+            .filter(|g| (g.oh, g.ow) == (oh, ow) && db == b)
             .ok_or_else(|| {
                 candle_core::Error::Msg("weight gradient: dY does not match x".into())
             })?;
         let dw = conv::weight_grad(&g, f32_slice(s1, l1)?, f32_slice(s2, l2)?);
         Ok((CpuStorage::F32(dw), Shape::from((o, c, self.k.0, self.k.1))))
-    }
-}
-
-struct Tr(std::time::Instant, String);
-impl Drop for Tr {
-    fn drop(&mut self) {
-        eprintln!(
-            "TRACE {} {:.2}",
-            self.1,
-            self.0.elapsed().as_secs_f64() * 1e3
-        );
     }
 }

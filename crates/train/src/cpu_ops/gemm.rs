@@ -115,7 +115,8 @@ fn raw_gemm(
     // non-negative, so every element gemm reads or writes is in bounds (slice lengths
     // never exceed isize::MAX, so the casts are lossless). `dst` is a unique borrow,
     // so it cannot overlap `lhs` or `rhs`, and distinct destination elements have
-    // distinct offsets (one stride spans the whole other dimension). gemm keeps no pointer after it returns.
+    // distinct offsets (one stride spans the whole other dimension). gemm keeps no
+    // pointer after it returns.
     unsafe {
         gemm::gemm(
             d.rows,

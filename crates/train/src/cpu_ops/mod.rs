@@ -1,27 +1,42 @@
 //! Fast f32 CPU kernels for the VGG nets, as candle custom ops so autograd keeps
-//! working: stride-1 convolution (im2col bands + `gemm`, with bias and ReLU fused
-//! into its epilogue), its input and weight gradients (also `gemm`), ReLU, and 2x2
-//! max pooling.
+//! working: stride-1 convolution with bias, ReLU and the 2x2 max-pool fused into
+//! its epilogue, its input and weight gradients, BatchNorm (+ ReLU), ReLU, and max
+//! pooling.
 //!
-//! candle 0.11.1 runs the same layers several times slower on CPU: its input
+//! Why: candle 0.11.1 trains these nets about 10x slower on CPU. Its input
 //! gradient is a per-pixel transposed convolution, and every small op in the graph
-//! costs extra full passes over the activations in the backward pass. These ops
-//! match candle's results (values and gradients) to float rounding; `tests/cpu_ops.rs`
-//! checks that on random shapes.
+//! (bias add, ReLU, pool, the dozen ops of BatchNorm) costs several full passes over
+//! the activations in the backward pass.
 //!
-//! Everything here is CPU-only: `cuda_fwd` is deliberately absent, and callers
-//! route CUDA tensors to candle's own ops (`model::Ops`). Work is split over
-//! `candle_core::utils::get_num_threads()` threads, the trial's budget.
+//! How: 3x3 convolutions (forward; input gradient, which is a forward convolution
+//! of dY with the flipped kernel; weight gradient) use Winograd F(2x2, 3x3)
+//! (`winograd`); other kernels, such as the nets' 3-channel first layer, im2col
+//! (`conv`). All products go through the `gemm` crate (`gemm.rs`, the only
+//! `unsafe`). Work is split over images on `candle_core::utils::get_num_threads()`
+//! threads, the trial's budget (`par`).
+//!
+//! Results match candle's to float rounding, values and gradients
+//! (`tests/cpu_ops*.rs`), including two candle conventions a textbook kernel would
+//! not follow: ReLU passes the gradient at exactly 0, and max-pool's gradient is
+//! candle's own (see `PoolGrad`).
+//!
+//! CPU only: `cuda_fwd` is deliberately absent, and `model::Net` routes CUDA
+//! tensors to candle's ops.
 
-mod act;
+mod bn;
 mod conv;
 mod conv_op;
+mod epilogue;
 mod gemm;
+mod par;
 mod pool;
+mod winograd;
+mod winograd_conv;
 
 use candle_core::backend::BackendStorage;
-use candle_core::{CpuStorage, DType, Layout, Result, Tensor};
+use candle_core::{CpuStorage, DType, Layout, Result, Storage, Tensor};
 
+pub use bn::{BnParams, batch_norm};
 pub use pool::PoolGrad;
 
 use conv::Geom;
@@ -36,6 +51,14 @@ fn f32_slice<'a>(s: &'a CpuStorage, l: &Layout) -> Result<&'a [f32]> {
     match l.contiguous_offsets() {
         Some((a, b)) => Ok(&v[a..b]),
         None => candle_core::bail!("cpu_ops: expected a contiguous tensor"),
+    }
+}
+
+/// `f32_slice` of a tensor's storage, which must be on the CPU.
+fn storage_f32<'a>(s: &'a Storage, l: &Layout) -> Result<&'a [f32]> {
+    match s {
+        Storage::Cpu(c) => f32_slice(c, l),
+        _ => candle_core::bail!("cpu_ops: expected a CPU tensor"),
     }
 }
 
@@ -78,10 +101,36 @@ pub fn conv2d(
 ) -> Result<Tensor> {
     check_cpu_f32("conv2d", &[x, w])?;
     let (x, w) = (x.contiguous()?, w.contiguous()?);
-    let op = ConvOp::new(padding, relu);
+    let op = ConvOp::new(padding, relu, None);
     match bias {
         Some(b) => {
             check_cpu_f32("conv2d", &[b])?;
+            x.apply_op3(&w, &b.contiguous()?, op)
+        }
+        None => x.apply_op2(&w, op),
+    }
+}
+
+/// `max_pool2x2(relu(conv2d(x, w, padding) + bias), grad)` as one op: the
+/// activation before the pool is never stored, only a byte per pool window for the
+/// backward pass. Odd conv outputs fall back to the two separate ops.
+pub fn conv2d_relu_pool(
+    x: &Tensor,
+    w: &Tensor,
+    bias: Option<&Tensor>,
+    padding: usize,
+    grad: PoolGrad,
+) -> Result<Tensor> {
+    check_cpu_f32("conv2d_relu_pool", &[x, w])?;
+    let g = geom_of(x.layout(), w.layout(), padding)?;
+    if g.oh % 2 != 0 || g.ow % 2 != 0 {
+        return max_pool2x2(&conv2d(x, w, bias, padding, true)?, grad);
+    }
+    let (x, w) = (x.contiguous()?, w.contiguous()?);
+    let op = ConvOp::new(padding, true, Some(grad));
+    match bias {
+        Some(b) => {
+            check_cpu_f32("conv2d_relu_pool", &[b])?;
             x.apply_op3(&w, &b.contiguous()?, op)
         }
         None => x.apply_op2(&w, op),
@@ -94,10 +143,18 @@ pub fn max_pool2x2(x: &Tensor, grad: PoolGrad) -> Result<Tensor> {
     x.contiguous()?.apply_op1(pool::MaxPoolOp::new(grad))
 }
 
+/// The `PoolGrad::CandleCompat` gradient of `y = max_pool2x2(x)` given `dy`: what
+/// the op's backward pass runs (exposed to time it).
+pub fn max_pool2x2_backward(x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
+    check_cpu_f32("max_pool2x2_backward", &[x, y, dy])?;
+    x.contiguous()?
+        .apply_op3_no_bwd(&y.contiguous()?, &dy.contiguous()?, &pool::CompatGradOp)
+}
+
 /// ReLU with candle's gradient convention (an exact zero passes the gradient).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     check_cpu_f32("relu", &[x])?;
-    x.contiguous()?.apply_op1(act::ReluOp)
+    x.contiguous()?.apply_op1(epilogue::ReluOp)
 }
 
 /// The input gradient of `conv2d(x, w, padding)` given `dy`, for an input of

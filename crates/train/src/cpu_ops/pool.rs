@@ -17,6 +17,7 @@ use rayon::prelude::*;
 
 use super::f32_slice;
 use super::gemm::threads;
+use super::par::for_parts;
 
 /// Which gradient the fast max-pool gives; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -44,25 +45,6 @@ impl MaxPoolOp {
     }
 }
 
-/// Runs `f(plane_index, out_chunk, ...)` over planes in one contiguous group per thread.
-fn par_planes<F>(out: &mut [f32], per: usize, f: F)
-where
-    F: Fn(usize, &mut [f32]) + Sync,
-{
-    if per == 0 {
-        return;
-    }
-    let planes = out.len() / per;
-    let group = planes.div_ceil(threads()).max(1);
-    out.par_chunks_mut(group * per)
-        .enumerate()
-        .for_each(|(gi, chunk)| {
-            for (i, o) in chunk.chunks_exact_mut(per).enumerate() {
-                f(gi * group + i, o);
-            }
-        });
-}
-
 impl CustomOp1 for MaxPoolOp {
     fn name(&self) -> &'static str {
         "fast-max-pool2x2"
@@ -73,7 +55,6 @@ impl CustomOp1 for MaxPoolOp {
         if h < 2 || w < 2 {
             candle_core::bail!("max_pool2x2 needs at least 2x2 input, got {h}x{w}");
         }
-        let t = std::time::Instant::now();
         let x = f32_slice(s, l)?;
         let (oh, ow) = (h / 2, w / 2);
         let mut out = vec![0.0f32; b * c * oh * ow];
@@ -109,7 +90,7 @@ impl CustomOp1 for MaxPoolOp {
         };
         let per = oh * ow;
         if idx.is_empty() {
-            par_planes(&mut out, per, |p, o| pool(p, o, None));
+            for_parts(&mut out, per, |p, o| pool(p, o, None));
         } else {
             let group = planes.div_ceil(threads()).max(1);
             out.par_chunks_mut(group * per)
@@ -126,16 +107,10 @@ impl CustomOp1 for MaxPoolOp {
                 });
             let _ = self.argmax.set(idx);
         }
-        eprintln!(
-            "TRACE poolfwd {:?} {:.2}",
-            l.dims(),
-            t.elapsed().as_secs_f64() * 1e3
-        );
         Ok((CpuStorage::F32(out), Shape::from((b, c, oh, ow))))
     }
 
     fn bwd(&self, arg: &Tensor, res: &Tensor, grad: &Tensor) -> Result<Option<Tensor>> {
-        let t = std::time::Instant::now();
         let grad = grad.contiguous()?;
         let (_, _, h, w) = arg.dims4()?;
         let dx = match self.grad {
@@ -147,11 +122,6 @@ impl CustomOp1 for MaxPoolOp {
             }
             PoolGrad::CandleCompat => arg.apply_op3_no_bwd(res, &grad, &CompatGradOp)?,
         };
-        eprintln!(
-            "TRACE poolbwd {:?} {:.2}",
-            arg.dims(),
-            t.elapsed().as_secs_f64() * 1e3
-        );
         Ok(Some(dx))
     }
 }
@@ -172,7 +142,7 @@ impl CustomOp1 for UnpoolOp<'_> {
         let (h, w) = self.hw;
         let g = f32_slice(s, l)?;
         let mut dx = vec![0.0f32; b * c * h * w];
-        par_planes(&mut dx, h * w, |p, d| {
+        for_parts(&mut dx, h * w, |p, d| {
             let (g, ix) = (&g[p * oh * ow..], &self.idx[p * oh * ow..]);
             for i in 0..oh {
                 for j in 0..ow {
@@ -187,7 +157,7 @@ impl CustomOp1 for UnpoolOp<'_> {
 
 /// dX for `PoolGrad::CandleCompat`, from (x, y, dy), following candle's formula
 /// element by element, including its f64 nearest-neighbour index arithmetic.
-struct CompatGradOp;
+pub(crate) struct CompatGradOp;
 
 /// candle's `upsample_nearest2d` source index for each of `dst` positions.
 fn nearest(src: usize, dst: usize) -> Vec<usize> {
@@ -216,12 +186,29 @@ impl CustomOp3 for CompatGradOp {
         let (x, y, g) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?, f32_slice(s3, l3)?);
         let (uh, uw) = (nearest(oh, h), nearest(ow, w));
         let mut dx = vec![0.0f32; b * c * h * w];
-        par_planes(&mut dx, h * w, |p, d| {
+        // On even sides the upsample lines up with the windows: each window only
+        // compares with its own maximum, which the first branch does directly.
+        let even = h % 2 == 0 && w % 2 == 0;
+        for_parts(&mut dx, h * w, |p, d| {
             let x = &x[p * h * w..(p + 1) * h * w];
-            let (y, g) = (
-                &y[p * oh * ow..(p + 1) * oh * ow],
-                &g[p * oh * ow..(p + 1) * oh * ow],
-            );
+            let y = &y[p * oh * ow..(p + 1) * oh * ow];
+            let g = &g[p * oh * ow..(p + 1) * oh * ow];
+            if even {
+                for i in 0..oh {
+                    let (x0, x1) = x[2 * i * w..(2 * i + 2) * w].split_at(w);
+                    let (d0, d1) = d[2 * i * w..(2 * i + 2) * w].split_at_mut(w);
+                    for j in 0..ow {
+                        let (m, gv) = (y[i * ow + j], g[i * ow + j]);
+                        let v = [x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]];
+                        let hits = v.map(|v| v == m);
+                        let s = gv * (hits.iter().filter(|&&h| h).count() as f32 * 0.25);
+                        let put = |k: usize| if hits[k] { s } else { 0.0 };
+                        (d0[2 * j], d0[2 * j + 1]) = (put(0), put(1));
+                        (d1[2 * j], d1[2 * j + 1]) = (put(2), put(3));
+                    }
+                }
+                return;
+            }
             let hit = |i: usize, j: usize| x[i * w + j] == y[uh[i] * ow + uw[j]];
             let mut scale = vec![0.0f32; oh * ow];
             for a in 0..oh {

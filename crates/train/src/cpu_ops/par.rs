@@ -1,0 +1,135 @@
+//! Splitting a batch over the thread budget, and recycled scratch memory.
+//!
+//! Work: a few contiguous groups of images per thread, each group running
+//! single-threaded gemms. Images are independent in the forward pass and the input
+//! gradient; the weight gradient sums per-group partials in a fixed order, so
+//! results never depend on scheduling.
+//!
+//! Memory: a training step needs the same large scratch arrays every time (the
+//! gradient at a convolution's raw output is up to 32 MiB at batch 64; the Winograd
+//! chunks about 1 MiB per thread). Freshly allocated, glibc maps such sizes straight
+//! from the kernel and unmaps them on free, so every step would pay a page fault
+//! and a page clear per 4 KiB again (measured: a fifth of the step). `take` and
+//! `give` recycle them through a small free list instead.
+
+use std::sync::Mutex;
+
+use rayon::prelude::*;
+
+use super::gemm::threads;
+
+/// Groups per thread. More than one lets rayon rebalance when a core is taken by
+/// another process (trials share machines), at the price of a partial weight
+/// gradient per group.
+const SPLIT: usize = 2;
+
+/// `work(first_image, images, dst_part, gemm_threads)` over groups of a batch of
+/// `batch` images whose outputs fill `dst` in equal parts; results in image order.
+/// A batch smaller than the budget runs as one group with multithreaded gemms.
+pub(crate) fn map_images<T, F>(batch: usize, dst: &mut [f32], work: F) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, usize, &mut [f32], usize) -> Vec<T> + Sync,
+{
+    let nt = threads();
+    if batch == 0 {
+        return Vec::new();
+    }
+    let per = dst.len() / batch;
+    if batch < nt || per == 0 {
+        return work(0, batch, dst, nt);
+    }
+    let group = batch.div_ceil(nt * SPLIT);
+    let parts: Vec<Vec<T>> = dst
+        .par_chunks_mut(group * per)
+        .enumerate()
+        .map(|(gi, d)| work(gi * group, d.len() / per, d, 1))
+        .collect();
+    parts.into_iter().flatten().collect()
+}
+
+/// The sum of `work(first_image, images, gemm_threads)` (each `len` floats) over
+/// groups of a batch.
+pub(crate) fn sum_images<F>(batch: usize, len: usize, work: F) -> Vec<f32>
+where
+    F: Fn(usize, usize, usize) -> Vec<f32> + Sync,
+{
+    let nt = threads();
+    if batch == 0 {
+        return vec![0.0; len];
+    }
+    if batch < nt {
+        return work(0, batch, nt);
+    }
+    let group = batch.div_ceil(nt * SPLIT);
+    let parts: Vec<Vec<f32>> = (0..batch.div_ceil(group))
+        .into_par_iter()
+        .map(|gi| {
+            let b0 = gi * group;
+            work(b0, group.min(batch - b0), 1)
+        })
+        .collect();
+    let mut total = vec![0.0f32; len];
+    for p in &parts {
+        total.iter_mut().zip(p).for_each(|(t, v)| *t += v);
+    }
+    total
+}
+
+/// `f(index, item)` over equal parts of `data` (`per` floats each), one
+/// contiguous group of parts per thread.
+pub(crate) fn for_parts<F>(data: &mut [f32], per: usize, f: F)
+where
+    F: Fn(usize, &mut [f32]) + Sync,
+{
+    if per == 0 || data.is_empty() {
+        return;
+    }
+    let parts = data.len() / per;
+    let group = parts.div_ceil(threads()).max(1);
+    data.par_chunks_mut(group * per)
+        .enumerate()
+        .for_each(|(gi, chunk)| {
+            for (i, p) in chunk.chunks_exact_mut(per).enumerate() {
+                f(gi * group + i, p);
+            }
+        });
+}
+
+/// Buffers kept for reuse; beyond this the smallest is dropped.
+const KEEP: usize = 12;
+
+static FREE: Mutex<Vec<Vec<f32>>> = Mutex::new(Vec::new());
+
+/// A buffer of `len` floats whose contents are unspecified (left over from an
+/// earlier use): callers overwrite what they read.
+pub(crate) fn take(len: usize) -> Vec<f32> {
+    let found = FREE.lock().ok().and_then(|mut free| {
+        // The smallest buffer that is large enough, so big ones stay available.
+        let best = free
+            .iter()
+            .enumerate()
+            .filter(|(_, b)| b.capacity() >= len)
+            .min_by_key(|(_, b)| b.capacity())
+            .map(|(i, _)| i)?;
+        Some(free.swap_remove(best))
+    });
+    let mut buf = found.unwrap_or_default();
+    buf.resize(len, 0.0);
+    buf
+}
+
+/// Returns a buffer for reuse.
+pub(crate) fn give(buf: Vec<f32>) {
+    if buf.capacity() == 0 {
+        return;
+    }
+    if let Ok(mut free) = FREE.lock() {
+        free.push(buf);
+        if free.len() > KEEP
+            && let Some((i, _)) = free.iter().enumerate().min_by_key(|(_, b)| b.capacity())
+        {
+            free.swap_remove(i);
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Drivers for the Winograd convolution: chunks of tile rows through transform,
+//! 16 gemms and inverse transform, images split over the thread budget as in the
+//! im2col path.
+//!
+//! A chunk is either a run of tile rows inside one image (large images) or a run
+//! of whole images (small ones, so the gemms stay tall): it never holds part of
+//! an image together with another, so each image's output is complete, and can be
+//! handed to the epilogue, at the end of the chunk that finishes it.
+
+use super::conv::Geom;
+use super::gemm::{Mat, sgemm};
+use super::par;
+use super::winograd::{CHUNK_FLOATS, grad_tiles, input_tiles, output_tiles, tiles};
+
+/// How a group of images is cut into chunks.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    /// Tile rows per image, tiles per tile row.
+    th: usize,
+    tw: usize,
+    /// Tile rows per chunk: a multiple of `th`, or at most `th`.
+    rows: usize,
+}
+
+impl Plan {
+    fn new(g: &Geom) -> Self {
+        let (th, tw) = tiles(g);
+        let want = (CHUNK_FLOATS / (16 * tw * (g.cin + g.cout)).max(1)).max(1);
+        let rows = if want >= th { want / th * th } else { want };
+        Plan { th, tw, rows }
+    }
+
+    /// Images whose outputs a chunk may hold at once.
+    fn images(&self) -> usize {
+        self.rows.div_ceil(self.th).max(1)
+    }
+
+    /// The chunks of `n` images: global tile-row ranges `(r0, r1)`.
+    fn chunks(&self, n: usize) -> impl Iterator<Item = (usize, usize)> + '_ {
+        let end = n * self.th;
+        let mut r0 = 0;
+        std::iter::from_fn(move || {
+            if r0 >= end {
+                return None;
+            }
+            let next_image = (r0 / self.th + 1) * self.th;
+            let r1 = if self.rows >= self.th {
+                r0 + self.rows
+            } else {
+                (r0 + self.rows).min(next_image)
+            };
+            let r = (r0, r1.min(end));
+            r0 = r.1;
+            Some(r)
+        })
+    }
+
+    /// Per-image segments `(image, ty0, ty1, first tile in chunk)` of a chunk.
+    fn segments(
+        &self,
+        (r0, r1): (usize, usize),
+    ) -> impl Iterator<Item = (usize, usize, usize, usize)> + '_ {
+        let th = self.th;
+        (r0 / th..r1.div_ceil(th)).map(move |b| {
+            let (a, z) = (r0.max(b * th), r1.min((b + 1) * th));
+            (b, a - b * th, z - b * th, (a - r0) * self.tw)
+        })
+    }
+}
+
+/// `V[xi][c][t]` for one chunk of `images`.
+fn transform_inputs(
+    g: &Geom,
+    p: &Plan,
+    images: &[f32],
+    chunk: (usize, usize),
+    v: &mut [f32],
+    sc: &mut Vec<f32>,
+) {
+    let (hw, il) = (g.h * g.w, g.in_len());
+    let tc = (chunk.1 - chunk.0) * p.tw;
+    for (b, ty0, ty1, t0) in p.segments(chunk) {
+        for (c, plane) in images[b * il..(b + 1) * il].chunks_exact(hw).enumerate() {
+            input_tiles(g, plane, (ty0, ty1), &mut v[c * tc + t0..], g.cin * tc, sc);
+        }
+    }
+}
+
+/// Forward convolution of `n` images starting at `b0`, outputs into `dst`.
+fn forward_images<T>(
+    g: &Geom,
+    (inp, u): (&[f32], &[f32]),
+    (b0, n): (usize, usize),
+    dst: &mut [f32],
+    nt: usize,
+    emit: Option<&(impl Fn(usize, &mut [f32], &mut [f32]) -> T + Sync)>,
+) -> Vec<T> {
+    let p = Plan::new(g);
+    let (ol, ohw, il) = (g.out_len(), g.oh * g.ow, g.in_len());
+    let images = &inp[b0 * il..(b0 + n) * il];
+    let per = dst.len() / n.max(1);
+    let tmax = p.rows * p.tw;
+    let mut v = par::take(16 * g.cin * tmax);
+    let mut m = par::take(16 * g.cout * tmax);
+    let mut out = par::take(if emit.is_some() { p.images() * ol } else { 0 });
+    let mut sc = Vec::new();
+    let mut res = Vec::with_capacity(n);
+    for chunk in p.chunks(n) {
+        let tc = (chunk.1 - chunk.0) * p.tw;
+        transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
+        for xi in 0..16 {
+            sgemm(
+                (&mut m[xi * g.cout * tc..], Mat::col_major(tc, g.cout, tc)),
+                (&v[xi * g.cin * tc..], Mat::col_major(tc, g.cin, tc)),
+                (
+                    &u[xi * g.cin * g.cout..],
+                    Mat::col_major(g.cin, g.cout, g.cin),
+                ),
+                false,
+                nt,
+            );
+        }
+        let first = chunk.0 / p.th;
+        for (b, ty0, ty1, t0) in p.segments(chunk) {
+            let d = &mut dst[b * per..(b + 1) * per];
+            let o = match emit {
+                Some(_) => &mut out[(b - first) * ol..(b - first + 1) * ol],
+                None => &mut *d,
+            };
+            for (c, plane) in o.chunks_exact_mut(ohw).enumerate() {
+                let m = &m[c * tc + t0..];
+                output_tiles(g, m, g.cout * tc, (ty0, ty1), plane, &mut sc);
+            }
+            if let (Some(emit), true) = (emit, ty1 == p.th) {
+                let o = &mut out[(b - first) * ol..(b - first + 1) * ol];
+                res.push(emit(b0 + b, o, d));
+            }
+        }
+    }
+    for buf in [v, m, out] {
+        par::give(buf);
+    }
+    res
+}
+
+/// Winograd forward over the batch into `dst`; see `conv::forward` (`emit: None`
+/// writes outputs straight into `dst`).
+pub(crate) fn forward<T, F>(
+    g: &Geom,
+    inp: &[f32],
+    u: &[f32],
+    dst: &mut [f32],
+    emit: Option<&F>,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync,
+{
+    par::map_images(g.batch, dst, |b0, n, d, nt| {
+        forward_images(g, (inp, u), (b0, n), d, nt, emit)
+    })
+}
+
+/// The weight gradient (OIHW) of a convolution `winograd::applies` to:
+/// `dU[xi][o][c] = sum_t (A dY A^T)[xi][o][t] * V[xi][c][t]`, then `G^T dU G`.
+pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
+    let (il, ol, ohw) = (g.in_len(), g.out_len(), g.oh * g.ow);
+    let du = par::sum_images(g.batch, 16 * g.cout * g.cin, |b0, n, nt| {
+        let p = Plan::new(g);
+        let images = &inp[b0 * il..(b0 + n) * il];
+        let douts = &dout[b0 * ol..(b0 + n) * ol];
+        let tmax = p.rows * p.tw;
+        let mut v = par::take(16 * g.cin * tmax);
+        let mut yh = par::take(16 * g.cout * tmax);
+        let mut du = vec![0.0f32; 16 * g.cout * g.cin];
+        let mut sc = Vec::new();
+        for chunk in p.chunks(n) {
+            let tc = (chunk.1 - chunk.0) * p.tw;
+            transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
+            for (b, ty0, ty1, t0) in p.segments(chunk) {
+                for (c, plane) in douts[b * ol..(b + 1) * ol].chunks_exact(ohw).enumerate() {
+                    grad_tiles(
+                        g,
+                        plane,
+                        (ty0, ty1),
+                        &mut yh[c * tc + t0..],
+                        g.cout * tc,
+                        &mut sc,
+                    );
+                }
+            }
+            for xi in 0..16 {
+                sgemm(
+                    (
+                        &mut du[xi * g.cout * g.cin..],
+                        Mat::col_major(g.cin, g.cout, g.cin),
+                    ),
+                    (&v[xi * g.cin * tc..], Mat::row_major(g.cin, tc, tc)),
+                    (&yh[xi * g.cout * tc..], Mat::col_major(tc, g.cout, tc)),
+                    true,
+                    nt,
+                );
+            }
+        }
+        par::give(v);
+        par::give(yh);
+        du
+    });
+    super::winograd::kernel_grad(g.cout, g.cin, &du)
+}
