@@ -162,6 +162,15 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
+    /// Ids of the trials running now (owned, so the caller can signal while mutating).
+    fn running_ids(&self) -> Vec<String> {
+        self.jobs
+            .iter()
+            .filter(|j| j.state == State::Running)
+            .map(|j| j.id.clone())
+            .collect()
+    }
+
     fn stop(&mut self, why: &str) {
         if self.stopping.is_some() {
             return;
@@ -171,12 +180,7 @@ impl<'a> Dispatcher<'a> {
             self.opts.grace
         ));
         self.stopping = Some(Instant::now());
-        let ids: Vec<String> = self
-            .jobs
-            .iter()
-            .filter(|j| j.state == State::Running)
-            .map(|j| j.id.clone())
-            .collect();
+        let ids = self.running_ids();
         for id in ids {
             if let Some(a) = self.jobs[self.by_id[&id]].active.as_mut() {
                 a.stopped = Some(Stopped::Interrupt);
@@ -190,12 +194,7 @@ impl<'a> Dispatcher<'a> {
         if let Some(t) = self.stopping
             && now.duration_since(t) > self.opts.grace
         {
-            let ids: Vec<String> = self
-                .jobs
-                .iter()
-                .filter(|j| j.state == State::Running)
-                .map(|j| j.id.clone())
-                .collect();
+            let ids = self.running_ids();
             for id in ids {
                 self.backend.signal(&id, Signal::SIGKILL);
             }
