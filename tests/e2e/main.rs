@@ -4,8 +4,10 @@
 
 mod bad_input;
 mod data;
+mod gpu;
 mod plan;
 mod report;
 mod run;
+mod slurm;
 mod support;
 mod worker;

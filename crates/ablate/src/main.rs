@@ -10,6 +10,7 @@ mod data;
 mod plan;
 mod progress;
 mod run;
+mod slurm;
 mod table;
 mod threads;
 mod worker;
@@ -64,12 +65,18 @@ enum Command {
         check: bool,
     },
     /// Run a sweep: every trial not yet succeeded, pretraining first, one trial per slot.
-    Run(run::RunArgs),
+    Run(Box<run::RunArgs>),
     /// Counts by state per study; running trials; failed and blocked ones with the reason.
     Status {
         file: PathBuf,
         #[arg(long)]
         json: bool,
+        #[arg(long)]
+        db: Option<PathBuf>,
+    },
+    /// Cancel a sweep: stop its orchestrator and scancel its Slurm jobs (a later `ablate run` resumes).
+    Cancel {
+        file: PathBuf,
         #[arg(long)]
         db: Option<PathBuf>,
     },
@@ -266,8 +273,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             println!("wrote {}", dir.join("report.md").display());
             done
         }
-        Command::Run(args) => run::run(args),
+        Command::Run(args) => run::run(*args),
         Command::Status { file, json, db } => run::status(&file, db.as_deref(), json).and(done),
+        Command::Cancel { file, db } => slurm::cancel(&file, db.as_deref()),
     }
 }
 

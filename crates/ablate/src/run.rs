@@ -1,6 +1,6 @@
 //! `ablate run` and `ablate status`: the command line over the orchestrator and store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -52,56 +52,203 @@ pub struct RunArgs {
     /// The database (default: <sweep output>/ablate.db).
     #[arg(long)]
     pub db: Option<PathBuf>,
+    #[command(flatten)]
+    pub slurm: crate::slurm::SlurmArgs,
+}
+
+/// One GPU as `nvidia-smi -L` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedGpu {
+    /// nvidia-smi's index (PCI bus order), what `CUDA_VISIBLE_DEVICES` pins in the workers.
+    pub index: u32,
+    pub name: String,
+    /// `GPU-…`; empty when the line had none.
+    pub uuid: String,
+}
+
+/// The `GPU N: NAME (UUID: GPU-…)` lines of `nvidia-smi -L` (MIG lines under them are skipped).
+pub fn parse_nvidia_smi(text: &str) -> Vec<ListedGpu> {
+    text.lines()
+        .filter_map(|l| {
+            let rest = l.trim_end().strip_prefix("GPU ")?;
+            let (idx, rest) = rest.split_once(':')?;
+            let (name, uuid) = match rest.split_once("(UUID:") {
+                Some((name, u)) => (name, u.trim().trim_end_matches(')').trim()),
+                None => (rest, ""),
+            };
+            Some(ListedGpu {
+                index: idx.trim().parse().ok()?,
+                name: name.trim().to_string(),
+                uuid: uuid.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn starts_with_ci(s: &str, prefix: &str) -> bool {
+    s.get(..prefix.len())
+        .is_some_and(|h| h.eq_ignore_ascii_case(prefix))
+}
+
+/// The listed GPUs that `CUDA_VISIBLE_DEVICES` (`visible`) leaves visible, in its order, as CUDA
+/// reads it: comma-separated indices or (prefixes of) `GPU-` UUIDs, spaces allowed; the first
+/// entry that names no GPU ends the list (with a warning), so `""` or `-1` hides every GPU.
+/// Returns the GPUs and the warnings to print.
+pub fn select_visible(
+    listed: &[ListedGpu],
+    visible: Option<&str>,
+) -> Result<(Vec<ListedGpu>, Vec<String>), InvalidInput> {
+    let all = || {
+        listed
+            .iter()
+            .map(|g| format!("GPU {} {}", g.index, g.name))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if listed.is_empty() {
+        return Err(InvalidInput(
+            "--gpus all: `nvidia-smi -L` lists no GPU; check the NVIDIA driver, or list GPUs with --gpus 0,1".into(),
+        ));
+    }
+    let Some(visible) = visible else {
+        return Ok((listed.to_vec(), Vec::new()));
+    };
+    let mut chosen: Vec<ListedGpu> = Vec::new();
+    let mut warnings = Vec::new();
+    for entry in visible.split(',').map(str::trim) {
+        if starts_with_ci(entry, "MIG-") {
+            return Err(InvalidInput(format!(
+                "--gpus all: CUDA_VISIBLE_DEVICES={visible:?} names a MIG instance ({entry}); ablate pins whole GPUs only: unset CUDA_VISIBLE_DEVICES or list GPU indices"
+            )));
+        }
+        let found: Vec<&ListedGpu> = if entry.len() > 4 && starts_with_ci(entry, "GPU-") {
+            listed
+                .iter()
+                .filter(|g| starts_with_ci(&g.uuid, entry))
+                .collect()
+        } else {
+            entry
+                .parse::<u32>()
+                .ok()
+                .and_then(|i| listed.iter().find(|g| g.index == i))
+                .into_iter()
+                .collect()
+        };
+        let [gpu] = found.as_slice() else {
+            // CUDA's rule: the devices before the first invalid entry are the visible ones.
+            if !(entry.is_empty() && visible.trim().is_empty()) {
+                let why = if found.len() > 1 {
+                    "matches several GPUs"
+                } else {
+                    "names none of the GPUs nvidia-smi lists"
+                };
+                warnings.push(format!(
+                    "CUDA_VISIBLE_DEVICES={visible:?}: {entry:?} {why} ({}); like CUDA, ablate ignores it and every entry after it",
+                    all()
+                ));
+            }
+            break;
+        };
+        if !chosen.iter().any(|g| g.index == gpu.index) {
+            chosen.push((*gpu).clone());
+        }
+    }
+    if chosen.is_empty() {
+        return Err(InvalidInput(format!(
+            "--gpus all: CUDA_VISIBLE_DEVICES={visible:?} hides every GPU that nvidia-smi -L lists ({}); unset it, set it to indices or GPU-… UUIDs of these GPUs, or list GPUs with --gpus 0,1",
+            all()
+        )));
+    }
+    Ok((chosen, warnings))
 }
 
 /// GPUs from `nvidia-smi -L`, limited to CUDA_VISIBLE_DEVICES when it is set.
 pub fn detect_gpus() -> Result<Vec<(u32, String)>> {
-    let out = std::process::Command::new("nvidia-smi").arg("-L").output().map_err(|e| InvalidInput(format!("--gpus all: cannot run nvidia-smi ({e}); is the NVIDIA driver installed? Or list GPUs with --gpus 0,1")))?;
+    let out = std::process::Command::new("nvidia-smi")
+        .arg("-L")
+        .output()
+        .map_err(|e| {
+            InvalidInput(format!(
+                "--gpus all: cannot run nvidia-smi ({e}); is the NVIDIA driver installed and nvidia-smi on PATH? Or list GPUs with --gpus 0,1"
+            ))
+        })?;
     if !out.status.success() {
+        // nvidia-smi prints its reason ("couldn't communicate with the NVIDIA driver") on stdout.
+        let said = [&out.stderr, &out.stdout]
+            .iter()
+            .map(|b| String::from_utf8_lossy(b).trim().to_string())
+            .filter(|s| !s.is_empty())
+            .collect::<Vec<_>>()
+            .join("; ");
         bail!(InvalidInput(format!(
-            "--gpus all: nvidia-smi -L failed: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
+            "--gpus all: `nvidia-smi -L` failed ({}): {}; check the NVIDIA driver, or list GPUs with --gpus 0,1",
+            out.status,
+            if said.is_empty() { "no output" } else { &said }
         )));
     }
-    let mut gpus: Vec<(u32, String)> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| {
-            let rest = l.strip_prefix("GPU ")?;
-            let (idx, name) = rest.split_once(':')?;
-            let name = name.split(" (UUID").next().unwrap_or(name).trim();
-            Some((idx.trim().parse().ok()?, name.to_string()))
-        })
-        .collect();
-    if let Ok(visible) = std::env::var("CUDA_VISIBLE_DEVICES") {
-        let keep: Vec<u32> = visible
-            .split(',')
-            .filter_map(|v| v.trim().parse().ok())
-            .collect();
-        gpus.retain(|(i, _)| keep.contains(i));
+    let listed = parse_nvidia_smi(&String::from_utf8_lossy(&out.stdout));
+    let visible = std::env::var("CUDA_VISIBLE_DEVICES").ok();
+    let (gpus, warnings) = select_visible(&listed, visible.as_deref())?;
+    for w in warnings {
+        eprintln!("warning: {w}");
     }
-    if gpus.is_empty() {
-        bail!(InvalidInput("--gpus all: no GPU found (nvidia-smi -L lists none, or CUDA_VISIBLE_DEVICES hides them all)".into()));
+    Ok(gpus.into_iter().map(|g| (g.index, g.name)).collect())
+}
+
+fn parse_gpus(spec: &str) -> Result<Vec<(u32, String)>> {
+    if spec.trim().eq_ignore_ascii_case("all") {
+        return detect_gpus();
+    }
+    let mut gpus: Vec<(u32, String)> = Vec::new();
+    for g in spec.split(',') {
+        let Ok(i) = g.trim().parse::<u32>() else {
+            bail!(InvalidInput(format!(
+                "--gpus {spec:?}: expected `all` or a list of indices such as 0,1,3"
+            )));
+        };
+        if gpus.iter().any(|(j, _)| *j == i) {
+            bail!(InvalidInput(format!(
+                "--gpus {spec:?}: GPU {i} is listed twice; to run several trials on one GPU use --slots-per-gpu"
+            )));
+        }
+        gpus.push((i, String::new()));
     }
     Ok(gpus)
 }
 
-fn parse_gpus(spec: &str) -> Result<Vec<(u32, String)>> {
-    if spec == "all" {
-        return detect_gpus();
+/// A build without the `cuda` feature runs its own workers on the CPU only: refuse GPU work
+/// (`--gpus`, or trials with device = "cuda") before anything is created or started.
+fn refuse_gpu_work_without_cuda(sweep: &ablate_spec::Sweep, a: &RunArgs) -> Result<()> {
+    // The trials this run covers: --only's study and what it waits on, or all of them.
+    let mut wanted: HashSet<&str> = sweep
+        .trials
+        .iter()
+        .filter(|t| a.only.as_ref().is_none_or(|s| t.studies.contains(s)))
+        .map(|t| t.id.as_str())
+        .collect();
+    for t in sweep.trials.iter().rev() {
+        if wanted.contains(t.id.as_str()) {
+            wanted.extend(t.depends_on.iter().map(String::as_str));
+        }
     }
-    spec.split(',')
-        .map(|g| {
-            g.trim()
-                .parse::<u32>()
-                .map(|i| (i, String::new()))
-                .map_err(|_| {
-                    InvalidInput(format!(
-                        "--gpus {spec:?}: expected `all` or a list of indices such as 0,1,3"
-                    ))
-                    .into()
-                })
+    let cuda = sweep
+        .trials
+        .iter()
+        .filter(|t| {
+            t.exec.device == ablate_spec::types::Device::Cuda && wanted.contains(t.id.as_str())
         })
-        .collect()
+        .count();
+    if cuda > 0 {
+        bail!(InvalidInput(format!(
+            "{cuda} trial(s) of this sweep ask for device = \"cuda\", but this ablate was built without CUDA, so its workers can only use the CPU; build it with `cargo build --release --features cuda` (see docs/gpu.md), or set device = \"cpu\" in [train] and run on CPU slots; nothing was run"
+        )));
+    }
+    if let Some(g) = &a.gpus {
+        bail!(InvalidInput(format!(
+            "--gpus {g}: this ablate was built without CUDA, so its workers cannot use a GPU; build it with `cargo build --release --features cuda` (see docs/gpu.md), or leave out --gpus to run on CPU slots; nothing was run"
+        )));
+    }
+    Ok(())
 }
 
 fn secs(s: f64) -> Duration {
@@ -112,13 +259,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     let sweep = ablate_spec::load(&a.file)?;
     let text = std::fs::read_to_string(&a.file)
         .with_context(|| format!("cannot read {}", a.file.display()))?;
+    if sweep.worker.is_none() && !cfg!(feature = "cuda") {
+        refuse_gpu_work_without_cuda(&sweep, &a)?;
+    }
     let gpus = match &a.gpus {
         Some(g) => parse_gpus(g)?,
         None => Vec::new(),
     };
-    if !gpus.is_empty() && sweep.worker.is_none() && !cfg!(feature = "cuda") {
-        bail!(InvalidInput("--gpus: this ablate was built without CUDA, so its workers cannot use a GPU; build with `cargo build --release --features cuda` (see README), or run on CPU slots".into()));
-    }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get()) as u32;
     let threads = sweep
         .trials
@@ -147,6 +294,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         dry_run: a.dry_run,
         db: a.db,
         ablate_exe: std::env::current_exe()?,
+        slurm: crate::slurm::options(&a.slurm, &sweep)?,
     };
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -202,7 +350,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         summary.interrupted,
         db.display()
     );
-    Ok(if summary.interrupted > 0 {
+    if summary.in_slurm > 0 {
+        println!(
+            "{} trial(s) go on as Slurm jobs: `ablate status` shows them, `ablate run` again records them, `ablate cancel` cancels them",
+            summary.in_slurm
+        );
+    }
+    Ok(if summary.interrupted + summary.in_slurm > 0 {
         ExitCode::from(130)
     } else if summary.failed + summary.blocked > 0 {
         ExitCode::from(crate::exit::FAILURE)
@@ -227,8 +381,20 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
         ablate_store::StoreError::Missing { .. } => anyhow::Error::new(InvalidInput(e.to_string())),
         other => anyhow::Error::new(other),
     })?;
+    let jobs: Vec<String> = report
+        .running
+        .iter()
+        .filter_map(|t| t.attempt.as_ref().and_then(|a| a.job_id.clone()))
+        .collect();
+    let live = crate::slurm::live_states(&jobs);
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        let mut v = serde_json::to_value(&report)?;
+        v["slurm"] = serde_json::to_value(
+            live.iter()
+                .cloned()
+                .collect::<std::collections::BTreeMap<_, _>>(),
+        )?;
+        println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     let mut out = String::new();
@@ -268,13 +434,21 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
         let epoch = a
             .and_then(|a| a.epoch)
             .map_or("-".into(), |e| e.to_string());
+        let slurm = a.and_then(|a| a.job_id.as_ref()).map(|j| {
+            let s = live
+                .iter()
+                .find(|(k, _)| k == j)
+                .map_or("?", |(_, s)| s.as_str());
+            format!(", Slurm job {j}: {s}")
+        });
         let _ = writeln!(
             out,
-            "running  {}  on {} ({}), epoch {epoch}, since {}",
+            "running  {}  on {} ({}), epoch {epoch}, since {}{}",
             &t.id[..12],
             a.map_or("?", |a| a.slot.as_str()),
             a.map_or("?", |a| a.device.as_str()),
-            a.map_or("?", |a| a.started_at.as_str())
+            a.map_or("?", |a| a.started_at.as_str()),
+            slurm.unwrap_or_default()
         );
     }
     for (what, list) in [
@@ -316,4 +490,85 @@ pub fn report(file: &Path, db: Option<&Path>, out: Option<&Path>) -> Result<Path
     let dir = out.map_or_else(|| Path::new("reports").join(&sweep.name), Path::to_path_buf);
     ablate_report::write(&ablate_report::render(&input), &dir)?;
     Ok(dir)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const LISTING: &str = "GPU 0: NVIDIA H100 80GB HBM3 (UUID: GPU-aaaa1111-2222-3333-4444-555566667777)\n\
+        GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-bbbb1111-2222-3333-4444-555566667777)\n\
+          MIG 1g.5gb      Device  0: (UUID: MIG-cccc1111-2222-3333-4444-555566667777)\n\
+        GPU 2: NVIDIA L4 (UUID: GPU-abab1111-2222-3333-4444-555566667777)\n";
+
+    fn pick(visible: Option<&str>) -> Result<Vec<u32>, String> {
+        let listed = parse_nvidia_smi(LISTING);
+        select_visible(&listed, visible)
+            .map(|(g, _)| g.iter().map(|g| g.index).collect())
+            .map_err(|e| e.0)
+    }
+
+    #[test]
+    fn nvidia_smi_lines_give_index_name_and_uuid() {
+        let l = parse_nvidia_smi(LISTING);
+        assert_eq!(l.len(), 3, "the MIG line is not a GPU: {l:?}");
+        assert_eq!(l[0].index, 0);
+        assert_eq!(l[0].name, "NVIDIA H100 80GB HBM3");
+        assert_eq!(l[1].uuid, "GPU-bbbb1111-2222-3333-4444-555566667777");
+        assert_eq!(parse_nvidia_smi("GPU 3: Tesla T4\n")[0].name, "Tesla T4");
+        assert!(parse_nvidia_smi("No devices were found\n").is_empty());
+    }
+
+    #[test]
+    fn cuda_visible_devices_is_read_as_cuda_reads_it() {
+        assert_eq!(pick(None), Ok(vec![0, 1, 2]));
+        assert_eq!(pick(Some("1")), Ok(vec![1]));
+        assert_eq!(pick(Some(" 2 , 0 ")), Ok(vec![2, 0]), "order and spaces");
+        assert_eq!(pick(Some("1,1")), Ok(vec![1]), "duplicates");
+        assert_eq!(
+            pick(Some("GPU-bbbb1111-2222-3333-4444-555566667777")),
+            Ok(vec![1])
+        );
+        assert_eq!(pick(Some("gpu-bbbb")), Ok(vec![1]), "a UUID prefix");
+        assert_eq!(pick(Some("GPU-abab,0")), Ok(vec![2, 0]));
+        // The first entry that names no GPU (or is ambiguous) ends the list.
+        assert_eq!(pick(Some("0,7,1")), Ok(vec![0]));
+        assert_eq!(
+            pick(Some("1,GPU-a,2")),
+            Ok(vec![1]),
+            "GPU-a matches two GPUs"
+        );
+        for hides in ["", " ", "-1", "7", "GPU-ffff", "x"] {
+            let e = pick(Some(hides)).unwrap_err();
+            assert!(e.contains("hides every GPU"), "{hides:?}: {e}");
+            assert!(e.contains("GPU 1 NVIDIA A100-SXM4-40GB"), "{e}");
+        }
+        let e = pick(Some("MIG-cccc1111-2222-3333-4444-555566667777")).unwrap_err();
+        assert!(e.contains("MIG"), "{e}");
+        let (_, w) = select_visible(&parse_nvidia_smi(LISTING), Some("0,7")).unwrap();
+        assert!(w[0].contains("\"7\" names none"), "{w:?}");
+        assert!(
+            select_visible(&[], None)
+                .unwrap_err()
+                .0
+                .contains("lists no GPU")
+        );
+    }
+
+    #[test]
+    fn explicit_gpu_lists() {
+        let ids = |s: &str| parse_gpus(s).map(|g| g.iter().map(|g| g.0).collect::<Vec<_>>());
+        assert_eq!(ids("0, 2").unwrap(), vec![0, 2]);
+        for bad in ["", "0,,1", "a", "-1", "0,0"] {
+            let e = ids(bad).unwrap_err().to_string();
+            assert!(e.starts_with("--gpus"), "{bad:?}: {e}");
+        }
+        assert!(
+            ids("1,1")
+                .unwrap_err()
+                .to_string()
+                .contains("--slots-per-gpu")
+        );
+    }
 }

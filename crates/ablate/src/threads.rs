@@ -1,26 +1,33 @@
-//! Thread budgets. candle's CPU kernels and rayon size their pools from
-//! RAYON_NUM_THREADS when first used, so a process that must use N threads is
-//! started with it set: if it is not, the command re-executes itself once with it.
+//! Thread budgets and the allocator settings of training processes. candle's CPU
+//! kernels and rayon size their pools from RAYON_NUM_THREADS when first used, and
+//! glibc reads GLIBC_TUNABLES only at start-up, so a process that must train with
+//! N threads is started with both set: if they are not, the command re-executes
+//! itself once with them.
 
 use std::process::{Command, ExitCode};
 
 const GUARD: &str = "ABLATE_THREADS_SET";
 
+use ablate_train::protocol::MALLOC_TUNABLES;
+
 /// `None`: this process already runs with `threads` threads; carry on.
 /// `Some(code)`: the command ran in a re-executed child, which exited with `code`.
 pub fn ensure(threads: usize) -> anyhow::Result<Option<ExitCode>> {
     let want = threads.max(1).to_string();
-    if std::env::var("RAYON_NUM_THREADS").ok().as_deref() == Some(want.as_str())
-        || std::env::var_os(GUARD).is_some()
-    {
+    let threads_set = std::env::var("RAYON_NUM_THREADS").ok().as_deref() == Some(want.as_str());
+    let tunables_set = std::env::var_os("GLIBC_TUNABLES").is_some();
+    if (threads_set && tunables_set) || std::env::var_os(GUARD).is_some() {
         return Ok(None);
     }
     let exe = std::env::current_exe()?;
-    let status = Command::new(exe)
-        .args(std::env::args_os().skip(1))
+    let mut cmd = Command::new(exe);
+    cmd.args(std::env::args_os().skip(1))
         .env("RAYON_NUM_THREADS", &want)
-        .env(GUARD, "1")
-        .status()?;
+        .env(GUARD, "1");
+    if !tunables_set {
+        cmd.env("GLIBC_TUNABLES", MALLOC_TUNABLES);
+    }
+    let status = cmd.status()?;
     Ok(Some(match status.code() {
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
         // Killed by a signal: report it the way a shell would see a crash.

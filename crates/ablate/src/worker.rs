@@ -41,10 +41,11 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
             ));
         }
     };
+    // Before a re-exec, so that the whole chain exits when the orchestrator dies.
+    watch_parent();
     if let Some(code) = crate::threads::ensure(input.exec.threads as usize)? {
         return Ok(code);
     }
-    watch_parent();
     std::panic::set_hook(Box::new(|info| {
         emit(&Event::Failed {
             class: FailureClass::Internal,

@@ -1,6 +1,6 @@
 //! Where trials run. The dispatcher hands a backend argument vectors and gets
-//! events back on a channel; process details stay here, so a Slurm backend can
-//! take the same place.
+//! events back on a channel; process details stay here, and the Slurm backend
+//! (`crate::slurm`) takes the same place.
 
 use std::path::PathBuf;
 use std::process::Stdio;
@@ -20,6 +20,15 @@ pub struct Launch {
     pub env: Vec<(String, String)>,
     /// Where the worker's stderr goes.
     pub log: PathBuf,
+    /// The trial's run directory (a batch job's working directory).
+    pub run_dir: PathBuf,
+    /// The attempt's row in the database (names a batch job's files).
+    pub attempt: i64,
+    /// CPU threads and GPUs the trial needs (a batch job asks for them).
+    pub threads: u32,
+    pub gpus: u32,
+    /// Batch jobs of dependencies still queued or running: start after they succeed.
+    pub after: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +49,32 @@ pub enum BackendEvent {
     SpawnFailed {
         trial: String,
         message: String,
+        retryable: bool,
+    },
+    /// A batch job was accepted; `events` is the file its worker writes.
+    Submitted {
+        trial: String,
+        job: String,
+        events: PathBuf,
+    },
+    /// A queued batch job started on `node`.
+    Started {
+        trial: String,
+        node: String,
+    },
+    /// The scheduler ended the job for a reason of its own (time limit,
+    /// preemption, node failure, an outside scancel), before its worker could.
+    Failed {
+        trial: String,
+        class: String,
+        message: String,
+        retryable: bool,
+    },
+    /// The job was taken back before it ran (its dependency failed, or the
+    /// dispatcher withdrew it): no attempt was spent; it may be submitted again.
+    Withdrawn {
+        trial: String,
+        why: String,
     },
 }
 
@@ -48,6 +83,19 @@ pub trait Backend: Send {
     fn launch(&mut self, launch: Launch, events: UnboundedSender<BackendEvent>);
     /// Sends `signal` to the trial's process (and its group).
     fn signal(&mut self, trial: &str, signal: Signal);
+    /// Called on each dispatcher tick: a batch backend follows files and job states.
+    fn poll(&mut self, _events: &UnboundedSender<BackendEvent>) {}
+    /// Whether trials go on without the orchestrator (a batch scheduler): then a
+    /// stop detaches instead of killing, and dependants are handed over early.
+    fn detached(&self) -> bool {
+        false
+    }
+    /// Takes back a queued trial before it runs (ends in `Withdrawn`).
+    fn withdraw(&mut self, trial: &str) {
+        self.signal(trial, Signal::SIGKILL);
+    }
+    /// Follows a job submitted by an earlier orchestrator.
+    fn adopt(&mut self, _trial: &str, _job: &str, _events: PathBuf) {}
 }
 
 /// Child processes on this machine.
@@ -78,6 +126,7 @@ impl Backend for LocalBackend {
                 let _ = events.send(BackendEvent::SpawnFailed {
                     trial,
                     message: format!("cannot start {:?}: {e}", launch.argv[0]),
+                    retryable: false,
                 });
                 return;
             }

@@ -3,22 +3,25 @@
 //! dispatcher task that owns all scheduling state and `select!`s over worker
 //! events, signals and a timer.
 //!
-//! Trials run as child processes behind the [`Backend`] trait (local processes
-//! now); the dispatcher never touches a process directly. It is the only writer
+//! Trials run as child processes behind the [`Backend`] trait (local processes, or Slurm jobs); the dispatcher never touches a process directly. It is the only writer
 //! of the database. It must not know how a trial trains: it speaks the worker
 //! protocol only.
 
 mod backend;
+mod cancel;
 mod dispatch;
 mod policy;
 pub mod progress;
 mod provenance;
 mod run;
 mod slots;
+pub mod slurm;
 
 pub use backend::{Backend, BackendEvent, Launch, LocalBackend};
+pub use cancel::{Cancelled, cancel};
 pub use progress::{Reporter, Snapshot};
 pub use run::{RunOptions, Summary, db_path, run};
+pub use slurm::SlurmOptions;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

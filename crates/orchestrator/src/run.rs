@@ -10,9 +10,11 @@ use ablate_spec::{Sweep, TrialKind};
 use ablate_store::{AttemptEnd, Store, TrialRecord};
 
 use crate::RunError;
+use crate::backend::{Backend, LocalBackend};
 use crate::dispatch::{Dispatcher, Job};
 use crate::progress::Reporter;
 use crate::slots;
+use crate::slurm::{SlurmBackend, SlurmOptions};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -34,6 +36,8 @@ pub struct RunOptions {
     pub ablate_exe: PathBuf,
     /// GPU index -> model name, for provenance.
     pub gpu_names: HashMap<u32, String>,
+    /// Run trials as Slurm jobs instead of local processes.
+    pub slurm: Option<SlurmOptions>,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -44,6 +48,8 @@ pub struct Summary {
     pub failed: usize,
     pub blocked: usize,
     pub interrupted: usize,
+    /// Batch jobs left queued or running in Slurm when this process stopped.
+    pub in_slurm: usize,
     pub would_run: Vec<String>,
 }
 
@@ -90,8 +96,18 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
         .collect()
 }
 
-/// Only one orchestrator per database: an exclusive advisory lock beside it.
-fn lock(db: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RunError> {
+/// The pid an orchestrator wrote into the lock file beside `db`.
+pub(crate) fn lock_holder(db: &Path) -> Option<i32> {
+    std::fs::read_to_string(db.with_extension("lock"))
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Only one orchestrator per database: an exclusive advisory lock beside it,
+/// holding the pid of its owner (for `ablate cancel`).
+pub(crate) fn lock(db: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RunError> {
     let path = db.with_extension("lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -99,21 +115,58 @@ fn lock(db: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RunError> {
         .write(true)
         .open(&path)
         .map_err(|e| RunError::Io(format!("cannot open lock {}: {e}", path.display())))?;
-    nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
+    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
         RunError::Invalid(format!(
-            "another `ablate run` is using {} (lock {} is held); wait for it or stop it first",
+            "another `ablate run` is using {} (lock {} is held); wait for it, stop it, or `ablate cancel` the sweep",
             db.display(),
             path.display()
         ))
-    })
+    })?;
+    {
+        use std::io::Write as _;
+        let mut f: &std::fs::File = &held;
+        let _ = f.set_len(0);
+        let _ = writeln!(f, "{}", std::process::id());
+    }
+    Ok(held)
 }
 
-/// Attempts left `running` by a dead orchestrator: kill their workers if they are
-/// still alive, and record them interrupted so the trials run again.
-async fn recover(store: &Store) -> Result<usize, RunError> {
+/// A Slurm job an earlier orchestrator submitted, to follow instead of resubmitting.
+#[derive(Debug)]
+struct Open {
+    attempt: i64,
+    trial: String,
+    job: String,
+    events: PathBuf,
+}
+
+/// Attempts left `running` by a dead orchestrator. Local workers are killed if
+/// still alive and their attempts recorded interrupted, so the trials run again;
+/// Slurm jobs are returned to be followed (a local run refuses while any exist).
+async fn recover(store: &Store, slurm: bool) -> Result<(usize, Vec<Open>), RunError> {
     let host = crate::provenance::host();
     let mut n = 0;
-    for a in store.running_attempts().await? {
+    let mut open = Vec::new();
+    let running = store.running_attempts().await?;
+    let in_slurm = running
+        .iter()
+        .filter(|a| a.backend == "slurm" && a.job_id.is_some())
+        .count();
+    if in_slurm > 0 && !slurm {
+        return Err(RunError::Invalid(format!(
+            "{in_slurm} trial(s) of this database are Slurm jobs still open; run with --backend slurm to follow them, or `ablate cancel` them first"
+        )));
+    }
+    for a in running {
+        if let (Some(job), Some(events)) = (&a.job_id, &a.events_path) {
+            open.push(Open {
+                attempt: a.id,
+                trial: a.trial_id.clone(),
+                job: job.clone(),
+                events: PathBuf::from(events),
+            });
+            continue;
+        }
         if a.host == host
             && let Some(pid) = a.pid
             && is_our_worker(pid as i32)
@@ -133,7 +186,7 @@ async fn recover(store: &Store) -> Result<usize, RunError> {
             .await?;
         n += 1;
     }
-    Ok(n)
+    Ok((n, open))
 }
 
 /// A pid is ours only if it still runs a worker (pids are reused).
@@ -172,7 +225,7 @@ pub async fn run(
             &records(sweep),
         )
         .await?;
-    let recovered = recover(&store).await?;
+    let (recovered, open) = recover(&store, opts.slurm.is_some()).await?;
     if recovered > 0 {
         reporter.log(&format!("found {recovered} attempt(s) left running by a stopped orchestrator; they will run again"));
     }
@@ -212,6 +265,7 @@ pub async fn run(
     {
         let state = states.get(&t.id).map_or("pending", String::as_str);
         let run_it = match state {
+            _ if open.iter().any(|o| o.trial == t.id) => true,
             "succeeded" => false,
             "failed" => opts.rerun_failed || store.last_failure_retryable(&t.id).await?,
             _ => true,
@@ -232,7 +286,7 @@ pub async fn run(
     }
     let needs_gpu = jobs.iter().any(|j| j.device == Device::Cuda);
     let needs_cpu = jobs.iter().any(|j| j.device == Device::Cpu);
-    if needs_gpu && opts.gpus.is_empty() {
+    if needs_gpu && opts.gpus.is_empty() && opts.slurm.is_none() {
         return Err(RunError::Invalid("trials of this sweep ask for device = \"cuda\", but no GPU was given: pass --gpus 0,1 or --gpus all".into()));
     }
     let cpu_slots = if needs_cpu && opts.cpu_slots == 0 {
@@ -240,16 +294,47 @@ pub async fn run(
     } else {
         opts.cpu_slots
     };
-    let slots = slots::build(
-        &opts.gpus,
-        opts.slots_per_gpu,
-        if needs_cpu { cpu_slots } else { 0 },
-    );
+    let (slots, backend): (_, Box<dyn Backend>) = match &opts.slurm {
+        Some(o) => {
+            let n = o.max_queued.map_or(jobs.len().max(1), |m| m as usize);
+            let b = SlurmBackend::new(
+                o.clone(),
+                &std::path::absolute(&sweep.output).map_err(|e| RunError::Io(e.to_string()))?,
+            )
+            .map_err(|e| {
+                RunError::Io(format!(
+                    "cannot write the Slurm job script under {}: {e}",
+                    sweep.output.display()
+                ))
+            })?;
+            (slots::batch(n), Box::new(b))
+        }
+        None => (
+            slots::build(
+                &opts.gpus,
+                opts.slots_per_gpu,
+                if needs_cpu { cpu_slots } else { 0 },
+            ),
+            Box::new(LocalBackend::default()),
+        ),
+    };
 
     if sweep.worker.is_none() {
         prepare_caches(sweep, &jobs, reporter)?;
     }
-    let mut dispatcher = Dispatcher::new(sweep, store.clone(), slots, opts, jobs, reporter);
+    let mut dispatcher =
+        Dispatcher::new(sweep, store.clone(), slots, opts, jobs, reporter, backend);
+    let mut adopted = 0;
+    for o in &open {
+        if dispatcher.adopt(&o.trial, o.attempt, &o.job, o.events.clone()) {
+            adopted += 1;
+        }
+    }
+    if adopted > 0 {
+        dispatcher.log(&format!(
+            "reconnected to {adopted} Slurm job(s) submitted earlier; following them instead of resubmitting"
+        ));
+    }
     let outcome = dispatcher.run().await;
     let counts = dispatcher.counts();
     drop(dispatcher);
@@ -259,6 +344,7 @@ pub async fn run(
     summary.failed += counts.1;
     summary.blocked = counts.2;
     summary.interrupted = counts.3;
+    summary.in_slurm = counts.4;
     Ok(summary)
 }
 

@@ -7,6 +7,9 @@ use ablate_spec::types::Device;
 pub enum SlotKind {
     Cpu,
     Gpu(u32),
+    /// A place in a batch scheduler's queue (`--max-queued`): any device fits; the
+    /// scheduler picks the node and the GPU.
+    Batch,
 }
 
 #[derive(Debug, Clone)]
@@ -20,7 +23,7 @@ impl Slot {
     pub fn fits(&self, device: Device) -> bool {
         matches!(
             (&self.kind, device),
-            (SlotKind::Cpu, Device::Cpu) | (SlotKind::Gpu(_), Device::Cuda)
+            (SlotKind::Cpu, Device::Cpu) | (SlotKind::Gpu(_), Device::Cuda) | (SlotKind::Batch, _)
         )
     }
 
@@ -28,6 +31,7 @@ impl Slot {
         match self.kind {
             SlotKind::Cpu => "cpu".into(),
             SlotKind::Gpu(i) => format!("cuda:{i}"),
+            SlotKind::Batch => "slurm".into(),
         }
     }
 }
@@ -52,4 +56,15 @@ pub fn build(gpus: &[u32], per_gpu: u32, cpu: u32) -> Vec<Slot> {
         });
     }
     slots
+}
+
+/// `n` places in a batch queue.
+pub fn batch(n: usize) -> Vec<Slot> {
+    (0..n)
+        .map(|k| Slot {
+            name: format!("slurm{k}"),
+            kind: SlotKind::Batch,
+            busy: None,
+        })
+        .collect()
 }

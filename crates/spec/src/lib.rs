@@ -17,6 +17,7 @@ mod hash;
 pub mod names;
 pub mod presets;
 mod resolve;
+pub mod slurm;
 mod sweep;
 mod train;
 pub mod types;

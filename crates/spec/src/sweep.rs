@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::axes::{self, AxisValue, Names};
 use crate::error::{Ctx, choices_help};
 use crate::expand;
+use crate::slurm::SlurmSpec;
 use crate::train::{self, Draft, Setting};
 use crate::types::{DatasetSpec, ExecSpec, TrialConfig};
 use crate::value::{self, Table, Value, join};
@@ -33,6 +34,8 @@ pub struct Sweep {
     /// `[worker] command`: a program to run each trial instead of `ablate worker`
     /// (the trial file's path is appended to it).
     pub worker: Option<Vec<String>>,
+    /// `[slurm]`: submission settings for `--backend slurm`.
+    pub slurm: SlurmSpec,
 }
 
 /// A `[pretrain.NAME]` stage.
@@ -117,7 +120,7 @@ pub(crate) struct StageDef {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "sweep", "data", "train", "defaults", "pretrain", "study", "worker",
+    "sweep", "data", "train", "defaults", "pretrain", "study", "worker", "slurm",
 ];
 const SWEEP_KEYS: &[&str] = &["name", "description", "seeds", "output", "max_trials"];
 const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
@@ -125,6 +128,7 @@ const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
 /// Header of `[sweep]`: name, description, output, seeds, max_trials.
 pub(crate) struct Header {
     pub worker: Option<Vec<String>>,
+    pub slurm: SlurmSpec,
     pub name: String,
     pub description: Option<String>,
     pub output: String,
@@ -196,8 +200,13 @@ pub(crate) fn parse_header(
         Some(w) => Some(parse_worker(ctx, w)?),
         None => None,
     };
+    let slurm = match value::get(root, "slurm") {
+        Some(v) => crate::slurm::parse(ctx, v)?,
+        None => SlurmSpec::default(),
+    };
     Some(Header {
         worker,
+        slurm,
         name,
         description,
         output,
@@ -535,5 +544,6 @@ pub(crate) fn build(
         studies: out.studies,
         trials: out.trials,
         worker: header.worker,
+        slurm: header.slurm,
     })
 }

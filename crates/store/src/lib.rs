@@ -17,7 +17,9 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
-pub use records::{AttemptEnd, AttemptStart, AttemptTally, RunningAttempt, TrialRecord};
+pub use records::{
+    AttemptEnd, AttemptRow, AttemptStart, AttemptTally, RunningAttempt, TrialRecord,
+};
 pub use status::{
     AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, TrialStatus,
 };

@@ -34,6 +34,8 @@ pub struct AttemptStart {
     pub ablate_version: String,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
+    /// `local` (empty means local) or `slurm`.
+    pub backend: String,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -54,6 +56,10 @@ pub struct RunningAttempt {
     pub pid: Option<i64>,
     pub orchestrator_pid: i64,
     pub host: String,
+    pub backend: String,
+    /// The Slurm job carrying it, once submitted.
+    pub job_id: Option<String>,
+    pub events_path: Option<String>,
 }
 
 impl Store {
@@ -153,7 +159,7 @@ impl Store {
     pub async fn start_attempt(&self, a: &AttemptStart) -> Result<i64, StoreError> {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
-        let id = sqlx::query("INSERT INTO attempts (trial_id, sweep, state, started_at, slot, device, device_name, threads, host, orchestrator_pid, ablate_version, git_commit, git_dirty) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        let id = sqlx::query("INSERT INTO attempts (trial_id, sweep, state, started_at, slot, device, device_name, threads, host, orchestrator_pid, ablate_version, git_commit, git_dirty, backend) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(&a.trial_id)
             .bind(&a.sweep)
             .bind(&now)
@@ -166,6 +172,7 @@ impl Store {
             .bind(&a.ablate_version)
             .bind(&a.git_commit)
             .bind(a.git_dirty)
+            .bind(if a.backend.is_empty() { "local" } else { a.backend.as_str() })
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?
@@ -185,6 +192,23 @@ impl Store {
     pub async fn set_attempt_pid(&self, attempt: i64, pid: u32) -> Result<(), StoreError> {
         sqlx::query("UPDATE attempts SET pid = ? WHERE id = ?")
             .bind(pid)
+            .bind(attempt)
+            .execute(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    /// The batch job that carries an attempt, recorded as soon as it is submitted.
+    pub async fn set_attempt_job(
+        &self,
+        attempt: i64,
+        job_id: &str,
+        events_path: &str,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE attempts SET job_id = ?, events_path = ? WHERE id = ?")
+            .bind(job_id)
+            .bind(events_path)
             .bind(attempt)
             .execute(self.pool())
             .await
@@ -231,7 +255,7 @@ impl Store {
 
     /// Attempts left `running`, e.g. by an orchestrator killed with -9.
     pub async fn running_attempts(&self) -> Result<Vec<RunningAttempt>, StoreError> {
-        let rows = sqlx::query("SELECT id, trial_id, pid, orchestrator_pid, host FROM attempts WHERE state = 'running'").fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
+        let rows = sqlx::query("SELECT id, trial_id, pid, orchestrator_pid, host, backend, job_id, events_path FROM attempts WHERE state = 'running'").fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
         Ok(rows
             .iter()
             .map(|r| RunningAttempt {
@@ -240,6 +264,9 @@ impl Store {
                 pid: r.get(2),
                 orchestrator_pid: r.get(3),
                 host: r.get(4),
+                backend: r.get(5),
+                job_id: r.get(6),
+                events_path: r.get(7),
             })
             .collect())
     }
@@ -334,6 +361,41 @@ impl Store {
                 succeeded: r.get::<i64, _>(1) as u32,
                 running: r.get::<i64, _>(2) as u32,
                 total: r.get::<i64, _>(3) as u32,
+            })
+            .collect())
+    }
+}
+
+/// One attempt, as `ablate status --attempts` and tests list them.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AttemptRow {
+    pub id: i64,
+    pub trial_id: String,
+    pub state: String,
+    pub backend: String,
+    pub job_id: Option<String>,
+    pub failure_class: Option<String>,
+    pub message: Option<String>,
+}
+
+impl Store {
+    /// Every attempt of a sweep, oldest first.
+    pub async fn attempts(&self, sweep: &str) -> Result<Vec<AttemptRow>, StoreError> {
+        let rows = sqlx::query("SELECT id, trial_id, state, backend, job_id, failure_class, message FROM attempts WHERE sweep = ? ORDER BY id")
+            .bind(sweep)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
+        Ok(rows
+            .iter()
+            .map(|r| AttemptRow {
+                id: r.get(0),
+                trial_id: r.get(1),
+                state: r.get(2),
+                backend: r.get(3),
+                job_id: r.get(4),
+                failure_class: r.get(5),
+                message: r.get(6),
             })
             .collect())
     }

@@ -25,6 +25,11 @@ pub struct AttemptInfo {
     /// Last epoch the attempt reported, and its report.
     pub epoch: Option<u32>,
     pub last_report: Option<serde_json::Value>,
+    /// The Slurm job carrying it, if it runs in Slurm.
+    pub job_id: Option<String>,
+    /// Its events file: `ablate status` reads progress from it (the orchestrator
+    /// may be gone while the job runs).
+    pub events_path: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -157,7 +162,7 @@ impl Store {
     }
 
     async fn current_attempt(&self, trial: &str) -> Result<Option<AttemptInfo>, StoreError> {
-        let row = sqlx::query("SELECT id, slot, device, started_at FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1").bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
+        let row = sqlx::query("SELECT id, slot, device, started_at, job_id, events_path FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1").bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
         let Some(r) = row else { return Ok(None) };
         let id: i64 = r.get(0);
         let last = sqlx::query(
@@ -181,6 +186,8 @@ impl Store {
             started_at: r.get(3),
             epoch,
             last_report,
+            job_id: r.get(4),
+            events_path: r.get(5),
         }))
     }
 

@@ -51,6 +51,11 @@ pub struct BenchReport {
     pub forward_ms: f64,
     pub backward_update_ms: f64,
     pub parameters: usize,
+    /// The net that ran (after the width multiplier), so another framework can
+    /// build the same one (scripts/bench_pytorch.py --like).
+    pub convs: Vec<u32>,
+    pub channels: Vec<u32>,
+    pub fc: Vec<u32>,
     /// Peak resident memory of the process (VmHWM), in MB, where the OS reports it.
     pub peak_rss_mb: Option<f64>,
 }
@@ -144,12 +149,15 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         }
         .name()
         .to_string(),
-        threads: candle_core::utils::get_num_threads(),
+        threads: rayon::current_num_threads(),
         steps: o.steps,
         images_per_s: (o.batch as f64 * steps) / (fwd + bwd).max(1e-9),
         forward_ms: 1e3 * fwd / steps,
         backward_update_ms: 1e3 * bwd / steps,
         parameters,
+        convs: model.convs,
+        channels: model.channels,
+        fc: model.fc,
         peak_rss_mb: peak_rss_mb(),
     })
 }

@@ -175,7 +175,7 @@ impl Net {
             identity: head("identity", heads.identity)?,
             general: head("general", heads.general)?,
             ops: Ops::default(),
-            pool_grad: PoolGrad::default(),
+            pool_grad: PoolGrad::Argmax,
         })
     }
 
@@ -189,9 +189,9 @@ impl Net {
         self.ops
     }
 
-    /// The fast path's max-pool gradient. The default reproduces candle's (which
-    /// scales a unique maximum's gradient by 1/4, see `cpu_ops::PoolGrad`), so both
-    /// paths train identically; `PoolGrad::Argmax` is the textbook gradient.
+    /// The fast path's max-pool gradient. The default, `PoolGrad::Argmax`, is the
+    /// textbook one that `max_pool2x2_ref` gives the reference path too;
+    /// `PoolGrad::CandleCompat` reproduces candle's own `max_pool2d` gradient.
     pub fn with_pool_grad(mut self, grad: PoolGrad) -> Self {
         self.pool_grad = grad;
         self
@@ -227,7 +227,7 @@ impl Net {
             h = match (fast, &stage.last()) {
                 (true, Some(ConvBlock { bn: None, .. })) => h,
                 (true, _) => cpu_ops::max_pool2x2(&h, self.pool_grad)?,
-                (false, _) => h.max_pool2d(2)?,
+                (false, _) => max_pool2x2_ref(&h)?,
             };
         }
         h = h.flatten_from(1)?;
@@ -251,6 +251,24 @@ impl Net {
             features: h.clone(),
         })
     }
+}
+
+/// 2x2 max-pool built from candle ops so that autograd sends each window's
+/// gradient to its maximum (split evenly over exact ties). candle 0.11.1's own
+/// `max_pool2d` backward gives a unique maximum only a quarter of it (and
+/// misaligns windows on odd sides): through four pooling stages the first layers
+/// would learn 4^4 times slower than the paper's nets. Used on CUDA and by
+/// `Ops::Candle`; the fast CPU op computes the same gradient directly.
+pub fn max_pool2x2_ref(x: &Tensor) -> Result<Tensor> {
+    let (_, _, h, w) = x.dims4()?;
+    let (h2, w2) = (h / 2 * 2, w / 2 * 2);
+    let x = x.narrow(2, 0, h2)?.narrow(3, 0, w2)?;
+    let max = x.max_pool2d(2)?.detach().upsample_nearest2d(h2, w2)?;
+    let mask = x.eq(&max)?.to_dtype(x.dtype())?;
+    let ties = (mask.avg_pool2d(2)? * 4.0)?.upsample_nearest2d(h2, w2)?;
+    // Forward: the window's sum of max/ties = max. Backward: dy/ties to each maximum.
+    let share = mask.div(&ties)?.detach();
+    x.mul(&share)?.avg_pool2d(2)? * 4.0
 }
 
 /// The parts of an affine BatchNorm the fast op needs (None without affine).

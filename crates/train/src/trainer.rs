@@ -166,7 +166,8 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         .map(|(_, v)| v.elem_count())
         .sum();
     let mut optim = Optim::new(spec, named);
-    let threads = candle_core::utils::get_num_threads();
+    // The pool every kernel (candle's, gemm's, cpu_ops') runs on: its size is the budget.
+    let threads = rayon::current_num_threads();
     let images = Counts {
         train: data.train.len(),
         val: data.val.len(),

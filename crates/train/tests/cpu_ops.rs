@@ -215,6 +215,28 @@ fn argmax_reference(x: &[f32], dy: &[f32], (planes, h, w): (usize, usize, usize)
     dx
 }
 
+/// The reference path's pool (`model::max_pool2x2_ref`, candle ops only) gives
+/// the same values and, without ties, the same gradient as the fast Argmax op; a
+/// tie splits the gradient evenly.
+#[test]
+fn reference_pool_has_the_argmax_gradient() -> Result<()> {
+    for (n, &(h, w)) in [(4, 4), (7, 5), (2, 2), (9, 6)].iter().enumerate() {
+        let x = pool_input(&[2, 3, h, w], 0, 40 + n as u64);
+        let y = ablate_train::model::max_pool2x2_ref(&x)?;
+        assert_eq!(flat(&y), flat(&x.max_pool2d(2)?), "forward {h}x{w}");
+        let r = Tensor::from_vec(values(y.elem_count(), 7), y.shape(), &Device::Cpu)?;
+        let g = (&y * &r)?.sum_all()?.backward()?;
+        let want = argmax_reference(&flat(&x), &flat(&r), (6, h, w));
+        assert_eq!(flat(g.get(&x).expect("grad")), want, "{h}x{w}");
+    }
+    let x = Var::from_vec(vec![1.0f32, 3.0, 3.0, 0.5], (1, 1, 2, 2), &Device::Cpu)?;
+    let y = ablate_train::model::max_pool2x2_ref(&x)?;
+    assert_eq!(flat(&y), [3.0]);
+    let g = y.sum_all()?.backward()?;
+    assert_eq!(flat(g.get(&x).expect("grad")), [0.0, 0.5, 0.5, 0.0]);
+    Ok(())
+}
+
 #[test]
 fn max_pool_argmax_gradient() -> Result<()> {
     for (n, &(h, w, levels)) in [(4, 4, 0), (7, 5, 0), (6, 9, 2), (2, 2, 0), (5, 3, 3)]

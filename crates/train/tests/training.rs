@@ -20,13 +20,14 @@ images_per_identity = 8
 input_size = 32
 epochs = 8
 batch_size = 32
-lr = 0.05
+lr = 0.01
 crop = 2
 threads = 2
 [pretrain.face]
 task = "identity"
 data = "faces"
-epochs = 3
+epochs = 5
+lr = 0.02
 [[study]]
 name = "s"
 fixed = { depth = "vgg7", width = 0.25, encoding = "ldae" }

@@ -1,6 +1,7 @@
 //! The dispatcher's reactions: worker output, exits (success, retry, failure,
 //! interruption), blocked dependants, and the progress snapshot.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use ablate_store::AttemptEnd;
@@ -9,7 +10,7 @@ use sha2::{Digest, Sha256};
 use super::{Dispatcher, State};
 use crate::RunError;
 use crate::backend::BackendEvent;
-use crate::policy::{self, Outcome};
+use crate::policy::{self, Outcome, Stopped};
 use crate::progress::Snapshot;
 
 impl Dispatcher<'_> {
@@ -22,14 +23,63 @@ impl Dispatcher<'_> {
                 }
             }
             BackendEvent::Line { trial, line } => self.on_line(&trial, &line).await?,
-            BackendEvent::SpawnFailed { trial, message } => {
+            BackendEvent::SpawnFailed {
+                trial,
+                message,
+                retryable,
+            } => {
+                let class = if retryable { "scheduler" } else { "bad-config" };
                 let outcome = Outcome::Failed {
-                    class: "bad-config".into(),
+                    class: class.into(),
                     message,
-                    retryable: false,
+                    retryable,
                 };
                 self.finalize(&trial, outcome, None, None).await?;
             }
+            BackendEvent::Submitted { trial, job, events } => {
+                if let Some(a) = self.active(&trial) {
+                    a.job = Some(job.clone());
+                    a.view.what = format!("slurm job {job} (queued)");
+                    let attempt = a.attempt;
+                    self.store
+                        .set_attempt_job(attempt, &job, &events.display().to_string())
+                        .await?;
+                }
+            }
+            BackendEvent::Started { trial, node } => {
+                if let Some(a) = self.active(&trial) {
+                    let now = Instant::now();
+                    a.queued = false;
+                    a.started = now;
+                    a.last_seen = now;
+                    a.view.device = node.clone();
+                    let job = a.job.clone().unwrap_or_default();
+                    a.view.what = format!("slurm job {job}");
+                    self.reporter.log(&format!(
+                        "run   {} as Slurm job {job} on {node}",
+                        &trial[..trial.len().min(12)]
+                    ));
+                }
+            }
+            BackendEvent::Failed {
+                trial,
+                class,
+                message,
+                retryable,
+            } => {
+                let outcome = match self.active(&trial).and_then(|a| a.stopped.clone()) {
+                    Some(Stopped::Interrupt) => {
+                        Outcome::Interrupted("the sweep was interrupted".into())
+                    }
+                    _ => Outcome::Failed {
+                        class,
+                        message,
+                        retryable,
+                    },
+                };
+                self.finalize(&trial, outcome, None, None).await?;
+            }
+            BackendEvent::Withdrawn { trial, why } => self.on_withdrawn(&trial, &why).await?,
             BackendEvent::Exited {
                 trial,
                 code,
@@ -157,6 +207,7 @@ impl Dispatcher<'_> {
                 message,
                 retryable,
             } => {
+                self.withdraw_dependants(trial);
                 end.state = "failed".into();
                 end.failure_class = Some(class.clone());
                 end.message = Some(message.clone());
@@ -181,6 +232,66 @@ impl Dispatcher<'_> {
                         .await?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// Batch jobs queued behind `trial` (which failed) cannot start: take them back
+    /// (a retry of `trial` resubmits them after it).
+    fn withdraw_dependants(&mut self, trial: &str) {
+        let ids: Vec<String> = self
+            .jobs
+            .iter()
+            .filter(|j| j.state == State::Running && j.deps.iter().any(|d| d == trial))
+            .filter(|j| j.active.as_ref().is_some_and(|a| a.queued))
+            .map(|j| j.id.clone())
+            .collect();
+        for id in ids {
+            self.backend.withdraw(&id);
+        }
+    }
+
+    /// A batch job taken back before it ran: its attempt did not count. It waits
+    /// again, or is blocked if what it waits on has failed for good.
+    async fn on_withdrawn(&mut self, trial: &str, why: &str) -> Result<(), RunError> {
+        let Some(&i) = self.by_id.get(trial) else {
+            return Ok(());
+        };
+        let Some(a) = self.jobs[i].active.take() else {
+            return Ok(());
+        };
+        self.slots[a.slot].busy = None;
+        let end = AttemptEnd {
+            state: "interrupted".into(),
+            message: Some(format!("{why}; not counted as an attempt")),
+            ..AttemptEnd::default()
+        };
+        self.store
+            .finish_attempt(a.attempt, trial, &end, "pending")
+            .await?;
+        let j = &mut self.jobs[i];
+        j.attempts = j.attempts.saturating_sub(1);
+        j.state = State::Waiting;
+        let deps = j.deps.clone();
+        let db = HashMap::new();
+        // Only dependencies in this run can have failed since it was submitted.
+        if let Some(d) = deps
+            .iter()
+            .filter(|d| self.by_id.contains_key(*d))
+            .find(|d| self.dep_state(d, &db) == "failed")
+        {
+            let reason = format!("waits on {}, which failed", &d[..d.len().min(12)]);
+            self.jobs[i].state = State::Blocked;
+            self.store
+                .set_state(trial, "blocked", Some(&reason))
+                .await?;
+            self.reporter.log(&format!(
+                "block {}: {reason}",
+                &trial[..trial.len().min(12)]
+            ));
+            self.block_dependants(trial, "is blocked").await?;
+        } else if self.stopping.is_some() {
+            self.jobs[i].state = State::Interrupted;
         }
         Ok(())
     }

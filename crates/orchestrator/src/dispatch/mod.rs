@@ -14,7 +14,7 @@ use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
 
 use crate::RunError;
-use crate::backend::{Backend, BackendEvent, Launch, LocalBackend};
+use crate::backend::{Backend, BackendEvent, Launch};
 use crate::policy::Stopped;
 use crate::progress::{Reporter, RunningView};
 use crate::provenance::{self, Provenance};
@@ -43,6 +43,10 @@ struct Active {
     finished: Option<serde_json::Value>,
     failed: Option<(String, String)>,
     stopped: Option<Stopped>,
+    /// The batch job carrying it, once submitted.
+    job: Option<String>,
+    /// Waiting in a batch queue: no heartbeat expected yet.
+    queued: bool,
 }
 
 #[derive(Debug)]
@@ -94,6 +98,7 @@ impl<'a> Dispatcher<'a> {
         opts: &'a RunOptions,
         jobs: Vec<Job>,
         reporter: &'a mut dyn Reporter,
+        backend: Box<dyn Backend>,
     ) -> Self {
         let by_id = jobs
             .iter()
@@ -108,22 +113,64 @@ impl<'a> Dispatcher<'a> {
             jobs,
             by_id,
             reporter,
-            backend: Box::new(LocalBackend::default()),
+            backend,
             provenance: provenance::collect(&sweep.file),
             stopping: None,
             durations: Vec::new(),
         }
     }
 
-    /// (succeeded, failed, blocked, interrupted) among the jobs.
-    pub fn counts(&self) -> (usize, usize, usize, usize) {
+    /// (succeeded, failed, blocked, interrupted, still running) among the jobs;
+    /// only batch jobs are still running after `run` (left to the scheduler).
+    pub fn counts(&self) -> (usize, usize, usize, usize, usize) {
         let n = |s: State| self.jobs.iter().filter(|j| j.state == s).count();
         (
             n(State::Succeeded),
             n(State::Failed),
             n(State::Blocked),
             n(State::Interrupted),
+            n(State::Running),
         )
+    }
+
+    pub fn log(&mut self, line: &str) {
+        self.reporter.log(line);
+    }
+
+    /// Follows a batch job an earlier orchestrator submitted (attempt `attempt`).
+    pub fn adopt(&mut self, trial: &str, attempt: i64, job: &str, events: PathBuf) -> bool {
+        let Some(&i) = self.by_id.get(trial) else {
+            return false;
+        };
+        let Some(slot) = self.slots.iter().position(|s| s.busy.is_none()) else {
+            return false;
+        };
+        let t = &self.sweep.trials[self.jobs[i].index];
+        let now = Instant::now();
+        let view = RunningView {
+            trial: t.id[..12].to_string(),
+            what: format!("slurm job {job}"),
+            device: "slurm".into(),
+            epochs: Some(t.config.train.epochs),
+            ..RunningView::default()
+        };
+        self.slots[slot].busy = Some(trial.to_string());
+        let j = &mut self.jobs[i];
+        j.state = State::Running;
+        j.active = Some(Active {
+            slot,
+            attempt,
+            started: now,
+            last_seen: now,
+            view,
+            finished: None,
+            failed: None,
+            stopped: None,
+            job: Some(job.to_string()),
+            queued: true,
+        });
+        self.backend.adopt(trial, job, events);
+        true
     }
 
     pub async fn run(&mut self) -> Result<(), RunError> {
@@ -140,14 +187,16 @@ impl<'a> Dispatcher<'a> {
             }
             let running = self.jobs.iter().any(|j| j.state == State::Running);
             let waiting = self.jobs.iter().any(|j| j.state == State::Waiting);
-            if !running && (!waiting || self.stopping.is_some()) {
+            // Batch jobs go on without us: a stop leaves them to the scheduler.
+            let detach = self.stopping.is_some() && self.backend.detached();
+            if (!running || detach) && (!waiting || self.stopping.is_some()) {
                 break;
             }
             tokio::select! {
                 Some(ev) = rx.recv() => self.on_event(ev).await?,
                 _ = sigint.recv() => self.stop("interrupted (Ctrl-C)"),
                 _ = sigterm.recv() => self.stop("terminated (SIGTERM)"),
-                _ = tick.tick() => self.on_tick(),
+                _ = tick.tick() => self.on_tick(&tx),
             }
             self.reporter.update(&self.snapshot());
         }
@@ -175,6 +224,14 @@ impl<'a> Dispatcher<'a> {
         if self.stopping.is_some() {
             return;
         }
+        if self.backend.detached() {
+            self.stopping = Some(Instant::now());
+            let n = self.running_ids().len();
+            self.reporter.log(&format!(
+                "{why}: detaching; {n} Slurm job(s) go on without this process. `ablate run` again reconnects to them, `ablate cancel` cancels them"
+            ));
+            return;
+        }
         self.reporter.log(&format!(
             "{why}: stopping; no new trials, running ones get SIGTERM, then SIGKILL after {:?}",
             self.opts.grace
@@ -189,7 +246,8 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
-    fn on_tick(&mut self) {
+    fn on_tick(&mut self, tx: &mpsc::UnboundedSender<BackendEvent>) {
+        self.backend.poll(tx);
         let now = Instant::now();
         if let Some(t) = self.stopping
             && now.duration_since(t) > self.opts.grace
@@ -202,7 +260,7 @@ impl<'a> Dispatcher<'a> {
         let mut hung = Vec::new();
         for j in self.jobs.iter_mut().filter(|j| j.state == State::Running) {
             let Some(a) = j.active.as_mut() else { continue };
-            if a.stopped.is_some() {
+            if a.stopped.is_some() || a.queued {
                 continue;
             }
             let why = if now.duration_since(a.last_seen) > self.opts.heartbeat_timeout {
@@ -255,8 +313,18 @@ impl<'a> Dispatcher<'a> {
     }
 
     fn dep_state(&self, dep: &str, db: &HashMap<String, String>) -> &'static str {
-        match self.by_id.get(dep).map(|i| &self.jobs[*i].state) {
+        let job = self.by_id.get(dep).map(|i| &self.jobs[*i]);
+        match job.map(|j| &j.state) {
             Some(State::Succeeded) => "succeeded",
+            // A batch scheduler starts dependants itself once this job succeeds.
+            Some(State::Running)
+                if self.backend.detached()
+                    && job
+                        .and_then(|j| j.active.as_ref())
+                        .is_some_and(|a| a.job.is_some() && a.stopped.is_none()) =>
+            {
+                "submitted"
+            }
             Some(State::Failed | State::Blocked | State::Interrupted) => "failed",
             Some(_) => "waiting",
             None => match db.get(dep).map(String::as_str) {
@@ -287,7 +355,10 @@ impl<'a> Dispatcher<'a> {
             let j = &self.jobs[i];
             if j.state != State::Waiting
                 || j.not_before.is_some_and(|t| t > now)
-                || !j.deps.iter().all(|d| self.dep_state(d, &db) == "succeeded")
+                || !j
+                    .deps
+                    .iter()
+                    .all(|d| matches!(self.dep_state(d, &db), "succeeded" | "submitted"))
             {
                 continue;
             }
@@ -324,7 +395,17 @@ impl<'a> Dispatcher<'a> {
         let s = &self.slots[slot];
         let device_name = match s.kind {
             SlotKind::Gpu(g) => self.opts.gpu_names.get(&g).cloned(),
-            SlotKind::Cpu => None,
+            SlotKind::Cpu | SlotKind::Batch => None,
+        };
+        let batch = s.kind == SlotKind::Batch;
+        let gpus = match trial.exec.device {
+            Device::Cuda if batch => self
+                .opts
+                .slurm
+                .as_ref()
+                .map_or(1, |o| o.gpus_per_trial.max(1)),
+            Device::Cuda => 1,
+            Device::Cpu => 0,
         };
         let start = AttemptStart {
             trial_id: trial.id.clone(),
@@ -338,6 +419,7 @@ impl<'a> Dispatcher<'a> {
             ablate_version: self.provenance.version.clone(),
             git_commit: self.provenance.git_commit.clone(),
             git_dirty: self.provenance.git_dirty,
+            backend: if batch { "slurm" } else { "local" }.into(),
         };
         let attempt = self.store.start_attempt(&start).await?;
         let mut env = vec![
@@ -348,13 +430,30 @@ impl<'a> Dispatcher<'a> {
             ("ABLATE_SLOT".to_string(), s.name.clone()),
             ("ABLATE_TRIAL_ID".to_string(), trial.id.clone()),
         ];
-        env.push((
-            "CUDA_VISIBLE_DEVICES".to_string(),
-            match s.kind {
-                SlotKind::Gpu(g) => g.to_string(),
-                SlotKind::Cpu => String::new(),
-            },
-        ));
+        if std::env::var_os("GLIBC_TUNABLES").is_none() {
+            env.push((
+                "GLIBC_TUNABLES".to_string(),
+                ablate_train::protocol::MALLOC_TUNABLES.to_string(),
+            ));
+        }
+        // A batch scheduler sets CUDA_VISIBLE_DEVICES to the GPUs it grants.
+        match s.kind {
+            SlotKind::Gpu(g) => env.push(("CUDA_VISIBLE_DEVICES".into(), g.to_string())),
+            SlotKind::Cpu => env.push(("CUDA_VISIBLE_DEVICES".into(), String::new())),
+            SlotKind::Batch => {}
+        }
+        // Dependencies still in the batch queue: the new job starts after them.
+        let after: Vec<String> = trial
+            .depends_on
+            .iter()
+            .filter_map(|d| self.by_id.get(d))
+            .filter_map(|&k| {
+                let j = &self.jobs[k];
+                (j.state == State::Running)
+                    .then(|| j.active.as_ref().and_then(|a| a.job.clone()))
+                    .flatten()
+            })
+            .collect();
         let mut argv = match &self.sweep.worker {
             Some(cmd) => worker_argv(cmd, self.sweep.file.parent()),
             None => vec![self.opts.ablate_exe.display().to_string(), "worker".into()],
@@ -394,6 +493,8 @@ impl<'a> Dispatcher<'a> {
             finished: None,
             failed: None,
             stopped: None,
+            job: None,
+            queued: batch,
         });
         self.backend.launch(
             Launch {
@@ -401,6 +502,11 @@ impl<'a> Dispatcher<'a> {
                 argv,
                 env,
                 log: run_dir.join("worker.log"),
+                run_dir,
+                attempt,
+                threads: trial.exec.threads,
+                gpus,
+                after,
             },
             tx.clone(),
         );

@@ -5,10 +5,11 @@
 //! `mask = x == upsample(y)` and returns `upsample(dy * avg_pool(mask)) * mask`, so
 //! a unique maximum receives `dy / 4`, each of `t` tied maxima receives `dy * t / 4`,
 //! and on odd sides the nearest-neighbour upsample misaligns the windows.
-//! `PoolGrad::CandleCompat` reproduces that exactly (the fast path must train the
-//! same nets as the reference path); `PoolGrad::Argmax` is PyTorch's gradient: the
-//! whole of `dy` goes to the first maximum of each window, whose index the forward
-//! pass saves.
+//! `PoolGrad::CandleCompat` reproduces that exactly, which proves the op against
+//! candle's own; `PoolGrad::Argmax` is PyTorch's gradient (the whole of `dy` to the
+//! first maximum of each window, whose index the forward pass saves) and the one
+//! every training path uses: the reference path gets it from
+//! `model::max_pool2x2_ref`.
 
 use std::sync::OnceLock;
 
@@ -22,10 +23,11 @@ use super::par::for_parts;
 /// Which gradient the fast max-pool gives; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum PoolGrad {
-    /// Bit-for-bit candle 0.11.1's `max_pool2d` gradient.
-    #[default]
+    /// Bit-for-bit candle 0.11.1's `max_pool2d` gradient, to prove the op
+    /// against candle's; nothing trains with it.
     CandleCompat,
-    /// The whole gradient to the first maximum of each window.
+    /// The whole gradient to the first maximum of each window: what training uses.
+    #[default]
     Argmax,
 }
 

@@ -1,0 +1,146 @@
+//! `ablate cancel`: stop a sweep's orchestrator (if one runs) and cancel every
+//! Slurm job of the sweep, then record their attempts interrupted, so nothing is
+//! left in the queue and a later `ablate run` resumes the sweep.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use ablate_spec::Sweep;
+use ablate_store::{AttemptEnd, Store};
+
+use crate::RunError;
+use crate::run::{db_path, lock, lock_holder};
+use crate::slurm::query::{self, Seen};
+use crate::slurm::sbatch::job_name;
+
+#[derive(Debug, Default, Clone, serde::Serialize)]
+pub struct Cancelled {
+    /// The pid of the orchestrator that was asked to stop, if one was running.
+    pub stopped_orchestrator: Option<i32>,
+    pub jobs: Vec<String>,
+    pub attempts: usize,
+}
+
+/// The sweep's jobs Slurm still lists as queued or running, by job name (covers
+/// a job whose submission the database never heard of).
+fn queued_by_name(sweep: &Sweep) -> Vec<String> {
+    let Ok(out) = Command::new("squeue")
+        .args(["-h", "--me", "-o", "%i|%j"])
+        .output()
+    else {
+        return Vec::new();
+    };
+    let prefix = format!("ablate-{}-", sweep.name);
+    let names: BTreeSet<String> = sweep
+        .trials
+        .iter()
+        .map(|t| job_name(&format!("ablate-{}", sweep.name), &t.id))
+        .collect();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .filter(|(_, n)| n.starts_with(&prefix) && names.contains(*n))
+        .map(|(id, _)| id.trim().to_string())
+        .collect()
+}
+
+pub async fn cancel(
+    sweep: &Sweep,
+    db: Option<&Path>,
+    wait: Duration,
+) -> Result<Cancelled, RunError> {
+    let db = db_path(sweep, db);
+    let mut done = Cancelled::default();
+    let guard = match lock(&db) {
+        Ok(g) => g,
+        Err(_) => {
+            // An orchestrator runs: SIGTERM makes a Slurm run detach and a local run
+            // stop its workers; then the lock is ours.
+            let pid = lock_holder(&db).ok_or_else(|| {
+                RunError::Invalid(format!(
+                    "{} is locked by a process that did not record its pid",
+                    db.display()
+                ))
+            })?;
+            nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid),
+                nix::sys::signal::Signal::SIGTERM,
+            )
+            .map_err(|e| {
+                RunError::Io(format!("cannot signal the orchestrator (pid {pid}): {e}"))
+            })?;
+            done.stopped_orchestrator = Some(pid);
+            let start = Instant::now();
+            loop {
+                if let Ok(g) = lock(&db) {
+                    break g;
+                }
+                if start.elapsed() > wait {
+                    return Err(RunError::Invalid(format!(
+                        "the orchestrator (pid {pid}) did not stop within {wait:?}; stop it, then run `ablate cancel` again"
+                    )));
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    if !db.exists() {
+        drop(guard);
+        return Ok(done);
+    }
+    let store = Store::open(&db).await?;
+    let open: Vec<_> = store
+        .running_attempts()
+        .await?
+        .into_iter()
+        .filter(|a| a.backend == "slurm")
+        .collect();
+    let mut jobs: BTreeSet<String> = open.iter().filter_map(|a| a.job_id.clone()).collect();
+    jobs.extend(queued_by_name(sweep));
+    done.jobs = jobs.iter().cloned().collect();
+    if !done.jobs.is_empty() {
+        let out = Command::new("scancel")
+            .args(&done.jobs)
+            .output()
+            .map_err(|e| RunError::Io(format!("cannot run scancel: {e}")))?;
+        let err = String::from_utf8_lossy(&out.stderr);
+        // scancel complains about jobs that already ended; anything else is real.
+        if !out.status.success()
+            && !err.contains("already completed")
+            && !err.contains("Invalid job id")
+        {
+            return Err(RunError::Io(format!("scancel failed: {}", err.trim())));
+        }
+        // Return only once Slurm lists none of them as queued or running.
+        let start = Instant::now();
+        while start.elapsed() < wait {
+            let live = query::states(&done.jobs)
+                .values()
+                .filter(|s| matches!(s, Seen::Pending { .. } | Seen::Running { .. }))
+                .count();
+            if live == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+    for a in &open {
+        let end = AttemptEnd {
+            state: "interrupted".into(),
+            message: Some(match &a.job_id {
+                Some(j) => format!("Slurm job {j} cancelled by `ablate cancel`"),
+                None => "cancelled by `ablate cancel` before its job was recorded".into(),
+            }),
+            ..AttemptEnd::default()
+        };
+        store
+            .finish_attempt(a.id, &a.trial_id, &end, "interrupted")
+            .await?;
+        done.attempts += 1;
+    }
+    store.close().await;
+    drop(guard);
+    Ok(done)
+}

@@ -1,0 +1,525 @@
+//! `--backend slurm` against a real Slurm (scripts/slurm-local.sh starts a
+//! single-node cluster with two fake GPUs; .ci/run does). Without a cluster these
+//! tests skip with a message, unless ABLATE_SLURM_REQUIRED is set (CI), where
+//! they fail. They run one at a time: they share the cluster's two CPUs and GPUs.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::process::{Command, Output};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use crate::support::{stderr, stdout};
+
+const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
+const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
+static CLUSTER: Mutex<()> = Mutex::new(());
+
+/// Whether a Slurm cluster answers; panics in CI when it does not.
+fn slurm_up() -> bool {
+    let up = Command::new("sinfo")
+        .args(["-h", "-o", "%T"])
+        .output()
+        .is_ok_and(|o| o.status.success() && !o.stdout.is_empty());
+    if !up {
+        assert!(
+            std::env::var_os("ABLATE_SLURM_REQUIRED").is_none(),
+            "ABLATE_SLURM_REQUIRED is set but no Slurm cluster answers `sinfo`; start one with `bash scripts/slurm-local.sh start`"
+        );
+        eprintln!("skipped: no Slurm cluster (start one with `bash scripts/slurm-local.sh start`)");
+    }
+    up
+}
+
+/// A sweep named `name` of fake-worker trials: one pretraining stage (`seeds`
+/// seeds), a study of 3 depths from scratch and 1 depth x 2 pretrain settings.
+fn sweep(dir: &Path, name: &str, seeds: u32, extra: &str) {
+    let text = format!(
+        "[sweep]\nname = \"{name}\"\nseeds = {seeds}\noutput = \"out\"\n[worker]\ncommand = [\"{FAKE}\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[train]\nthreads = 1\n{extra}\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
+         [[study]]\nname = \"depth\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\", \"vgg9\", \"vgg11\"]\n\
+         [[study]]\nname = \"pre\"\nfixed = {{ tasks = [\"gender\"], depth = \"vgg13\" }}\ngrid.pretrain = [\"none\", \"face\"]\n"
+    );
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+}
+
+fn ablate(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(ABLATE)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
+fn attempts(dir: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
+            .await
+            .unwrap();
+        let a = store.attempts(sweep).await.unwrap();
+        assert_eq!(store.integrity_check().await.unwrap(), "ok");
+        store.close().await;
+        a
+    })
+}
+
+/// Job ids Slurm lists as queued or running under the sweep's job names.
+fn queued(sweep: &str) -> Vec<String> {
+    let out = Command::new("squeue")
+        .args([
+            "-h",
+            "--me",
+            "-t",
+            "PENDING,RUNNING,CONFIGURING,COMPLETING",
+            "-o",
+            "%i|%j",
+        ])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.split_once('|'))
+        .filter(|(_, n)| n.starts_with(&format!("ablate-{sweep}-")))
+        .map(|(i, _)| i.to_string())
+        .collect()
+}
+
+/// `start`/`end` lines of the fake worker: trial -> [(start, end, gpu)].
+fn spans(log: &Path) -> HashMap<String, Vec<(u128, u128, String)>> {
+    let mut open: HashMap<String, (u128, String)> = HashMap::new();
+    let mut done: HashMap<String, Vec<(u128, u128, String)>> = HashMap::new();
+    for line in std::fs::read_to_string(log).unwrap_or_default().lines() {
+        let f: Vec<&str> = line.split(' ').collect();
+        let (trial, t, gpu) = (f[2].to_string(), f[3].parse::<u128>().unwrap(), f[4]);
+        match f[0] {
+            "start" => {
+                open.insert(trial, (t, gpu.trim_start_matches("gpu=").to_string()));
+            }
+            _ => {
+                let (s, g) = open.remove(&trial).expect("end without start");
+                done.entry(trial).or_default().push((s, t, g));
+            }
+        }
+    }
+    done
+}
+
+#[test]
+fn slurm_sweep_with_pretraining_pins_each_job_to_its_own_gpu() {
+    let _one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slurm_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "pin", 2, "device = \"cuda\"");
+    let log = dir.path().join("fake.log");
+    // The submitting shell's own CUDA_VISIBLE_DEVICES must not reach the jobs.
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--backend",
+            "slurm",
+            "--poll",
+            "0.3",
+            "--max-queued",
+            "4",
+        ],
+        &[
+            ("FAKE_LOG", log.to_str().unwrap()),
+            ("FAKE_EPOCH_MS", "150"),
+            ("CUDA_VISIBLE_DEVICES", "7"),
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("12 trials; 12 succeeded now"),
+        "{}",
+        stdout(&out)
+    );
+    let spans = spans(&log);
+    assert_eq!(spans.len(), 12, "every trial ran");
+    let all: Vec<&(u128, u128, String)> = spans.values().flatten().collect();
+    assert_eq!(all.len(), 12, "each trial ran once");
+    for (s, e, g) in &all {
+        assert!(g == "0" || g == "1", "a job saw CUDA_VISIBLE_DEVICES={g:?}");
+        for (s2, e2, g2) in &all {
+            let overlap = s < e2 && s2 < e && (s, e) != (s2, e2);
+            assert!(!(overlap && g == g2), "two jobs on GPU {g} at once");
+        }
+    }
+    // Fine-tunes from face pretraining start after their pretraining ended.
+    let plan: serde_json::Value =
+        serde_json::from_slice(&ablate(dir.path(), &["plan", "--json", "s.toml"], &[]).stdout)
+            .unwrap();
+    for t in plan["trials"].as_array().unwrap() {
+        for d in t["depends_on"].as_array().unwrap() {
+            let (start, _, _) = spans[t["id"].as_str().unwrap()][0];
+            let (_, end, _) = spans[d.as_str().unwrap()][0];
+            assert!(
+                start >= end,
+                "a dependant started before its pretraining ended"
+            );
+        }
+    }
+    let rows = attempts(dir.path(), "pin");
+    assert_eq!(rows.len(), 12);
+    assert!(
+        rows.iter()
+            .all(|r| r.backend == "slurm" && r.job_id.is_some() && r.state == "succeeded")
+    );
+    // Each attempt's events went to a file in its trial's run directory.
+    let files = std::fs::read_dir(dir.path().join("out/trials"))
+        .unwrap()
+        .filter(|d| {
+            std::fs::read_dir(d.as_ref().unwrap().path())
+                .unwrap()
+                .any(|f| {
+                    f.unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("events-a")
+                })
+        })
+        .count();
+    assert_eq!(files, 12);
+    assert!(queued("pin").is_empty());
+}
+
+#[test]
+fn real_workers_train_a_pretraining_sweep_through_slurm() {
+    let _one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slurm_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"real\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 12\nimages_per_identity = 4\n\
+        [train]\ninput_size = 32\nepochs = 1\nbatch_size = 16\nthreads = 1\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
+        [[study]]\nname = \"pre\"\nfixed = { tasks = [\"gender\"], depth = \"vgg7\", width = 0.125 }\ngrid.pretrain = [\"none\", \"face\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
+        &[],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("3 trials; 3 succeeded now"),
+        "{}",
+        stdout(&out)
+    );
+    let s: serde_json::Value =
+        serde_json::from_slice(&ablate(dir.path(), &["status", "s.toml", "--json"], &[]).stdout)
+            .unwrap();
+    assert_eq!(s["counts"]["succeeded"], 3);
+    let rows = attempts(dir.path(), "real");
+    assert!(
+        rows.iter()
+            .all(|r| r.backend == "slurm" && r.state == "succeeded"),
+        "{rows:?}"
+    );
+    // The fine-tune found its pretraining's checkpoint through the shared run folder.
+    let checkpoints = walk(&dir.path().join("out/trials"))
+        .into_iter()
+        .filter(|p| p.ends_with("checkpoint.safetensors"))
+        .count();
+    assert!(checkpoints >= 1, "the pretraining wrote a checkpoint");
+    assert!(dir.path().join("reports/real/report.md").exists());
+}
+
+#[test]
+fn kill_9_of_the_orchestrator_then_rerun_reconnects_without_resubmitting() {
+    let _one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slurm_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "k9", 1, "");
+    let log = dir.path().join("fake.log");
+    let env = [
+        ("FAKE_LOG", log.to_str().unwrap()),
+        ("FAKE_EPOCH_MS", "400"),
+    ];
+    let mut child = Command::new(ABLATE)
+        .args(["run", "s.toml", "--backend", "slurm", "--poll", "0.3"])
+        .current_dir(dir.path())
+        .envs(env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while !std::fs::read_to_string(&log).is_ok_and(|l| l.contains("start")) {
+        assert!(t0.elapsed() < Duration::from_secs(60), "no job started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let before: HashSet<String> = queued("k9").into_iter().collect();
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !before.is_empty(),
+        "jobs were queued or running at the kill"
+    );
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
+        &env,
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stderr(&out).contains("reconnected to") || stdout(&out).contains("reconnected to"),
+        "{}",
+        stderr(&out)
+    );
+    let rows = attempts(dir.path(), "k9");
+    let trials: HashSet<&str> = rows.iter().map(|r| r.trial_id.as_str()).collect();
+    assert_eq!(trials.len(), 6);
+    assert_eq!(
+        rows.len(),
+        6,
+        "one attempt per trial: nothing was submitted twice"
+    );
+    assert!(rows.iter().all(|r| r.state == "succeeded"), "{rows:?}");
+    let jobs: HashSet<String> = rows.iter().filter_map(|r| r.job_id.clone()).collect();
+    assert!(
+        before.is_subset(&jobs),
+        "the jobs queued at the kill are the ones recorded"
+    );
+    assert!(
+        spans(&log).values().all(|s| s.len() == 1),
+        "a trial ran twice"
+    );
+}
+
+#[test]
+fn a_failing_job_is_retried_then_failed_and_its_dependants_blocked() {
+    let _one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slurm_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "fail", 1, "");
+    // The pretraining runs out of memory (exit 5, retryable) on every attempt.
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--backend",
+            "slurm",
+            "--poll",
+            "0.3",
+            "--max-attempts",
+            "2",
+            "--retry-backoff",
+            "0.2",
+        ],
+        &[("FAKE_FAIL", "stage=face:5"), ("FAKE_EPOCH_MS", "50")],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    assert!(
+        stdout(&out).contains("1 failed, 1 blocked"),
+        "{}",
+        stdout(&out)
+    );
+    let rows = attempts(dir.path(), "fail");
+    let failed: Vec<_> = rows.iter().filter(|r| r.state == "failed").collect();
+    assert_eq!(failed.len(), 2, "two attempts at the pretraining: {rows:?}");
+    assert!(
+        failed
+            .iter()
+            .all(|r| r.failure_class.as_deref() == Some("out-of-memory"))
+    );
+    assert_eq!(failed[0].trial_id, failed[1].trial_id);
+    assert_ne!(failed[0].job_id, failed[1].job_id, "the retry is a new job");
+    let s: serde_json::Value =
+        serde_json::from_slice(&ablate(dir.path(), &["status", "s.toml", "--json"], &[]).stdout)
+            .unwrap();
+    assert_eq!(s["counts"]["blocked"], 1, "{s}");
+    assert_eq!(s["counts"]["succeeded"], 4, "{s}");
+    assert!(queued("fail").is_empty(), "nothing left pending in Slurm");
+}
+
+#[test]
+fn cancel_leaves_no_job_in_the_queue_and_run_resumes() {
+    let _one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slurm_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "cx", 1, "");
+    let mut child = Command::new(ABLATE)
+        .args(["run", "s.toml", "--backend", "slurm", "--poll", "0.3"])
+        .current_dir(dir.path())
+        .env("FAKE_EPOCH_MS", "20000")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while queued("cx").len() < 6 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(60),
+            "jobs were not submitted"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = ablate(dir.path(), &["cancel", "s.toml"], &[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(
+        stdout(&out).contains("cancelled 6 Slurm job(s)"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("stopped the orchestrator"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(queued("cx").is_empty(), "cancel left jobs in the queue");
+    let status = child.wait().unwrap();
+    assert!(
+        !status.success(),
+        "the stopped orchestrator reports the sweep unfinished"
+    );
+    let rows = attempts(dir.path(), "cx");
+    assert!(rows.iter().all(|r| r.state == "interrupted"), "{rows:?}");
+    // Resume: everything runs again, quickly this time.
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
+        &[("FAKE_EPOCH_MS", "20")],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("6 succeeded now"), "{}", stdout(&out));
+}
+
+#[test]
+fn hostile_values_reach_sbatch_as_plain_arguments() {
+    let _one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !slurm_up() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[sweep]\nname = \"h\"\noutput = \"out $(touch PWNED1) `touch PWNED2` ';touch PWNED3' \\\"q\\\"\"\n[worker]\ncommand = [\"{FAKE}\"]\n\
+         [slurm]\nsbatch_args = [\"--comment=$(touch PWNED4); touch PWNED5 `touch PWNED6`\"]\n\
+         [data.faces]\nkind = \"synthetic-faces\"\n[train]\nthreads = 1\n[[study]]\nname = \"a\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\", \"vgg9\"]\n"
+    );
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
+        &[],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let pwned: Vec<_> = walk(dir.path())
+        .into_iter()
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().starts_with("PWNED"))
+        })
+        .collect();
+    assert!(pwned.is_empty(), "a value reached a shell: {pwned:?}");
+    let db = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("$(touch PWNED1)"))
+        .expect("the output folder keeps its literal name");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let rows = rt.block_on(async {
+        let store = ablate_store::Store::open_read_only(&db.join("ablate.db"))
+            .await
+            .unwrap();
+        let a = store.attempts("h").await.unwrap();
+        store.close().await;
+        a
+    });
+    let job = rows[0].job_id.clone().unwrap();
+    let show = Command::new("scontrol")
+        .args(["show", "job", &job])
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&show.stdout)
+            .contains("Comment=$(touch PWNED4); touch PWNED5 `touch PWNED6`"),
+        "{}",
+        String::from_utf8_lossy(&show.stdout)
+    );
+}
+
+#[test]
+fn slurm_options_are_checked_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "opts", 1, "");
+    for (args, want) in [
+        (
+            vec!["--partition", "gpu"],
+            "--partition is a Slurm option: add --backend slurm",
+        ),
+        (vec!["--backend", "pbs"], "expected `local` or `slurm`"),
+        (
+            vec!["--backend", "slurm", "--time", "4h"],
+            "not a Slurm time limit",
+        ),
+        (
+            vec!["--backend", "slurm", "--sbatch-arg", "mem=4G"],
+            "not an sbatch option",
+        ),
+        (
+            vec!["--backend", "slurm", "--partition", "a b"],
+            "not a Slurm name",
+        ),
+    ] {
+        let mut a = vec!["run", "s.toml"];
+        a.extend(args);
+        let out = ablate(dir.path(), &a, &[]);
+        assert_eq!(out.status.code(), Some(2), "{a:?}: {}", stderr(&out));
+        assert!(stderr(&out).contains(want), "{a:?}: {}", stderr(&out));
+    }
+    assert!(
+        !dir.path().join("out/ablate.db").exists(),
+        "nothing was recorded"
+    );
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p.clone());
+            }
+            out.push(p);
+        }
+    }
+    out
+}
