@@ -8,6 +8,7 @@
 # It expects, carried there:
 #   gpu/ablate        built with `cargo build --release --features cuda` (scripts/build-cuda.sh)
 #   gpu/ablate-cpu    built without it (the CPU reference)
+#                     (or both as .gz, as scripts/pack-gpu.sh writes them; unpacked under $OUT/bin)
 #   gpu/run-on-gpu.sh ../shared/tools/cuda-build/run-on-gpu.sh (sets LD_LIBRARY_PATH to the CUDA
 #                     libraries of python's nvidia package; without it the system's are used)
 #
@@ -42,8 +43,19 @@ mkdir -p "$LOGS" "$WORK"
 CPU_ONLY=${GPU_CHECK_CPU_ONLY:-0}
 BUDGET=${GPU_CHECK_BUDGET:-420}
 abs() { case $1 in /*) echo "$1" ;; *) echo "$PWD/$1" ;; esac; }
-ABLATE_CUDA=$(abs "${ABLATE_CUDA:-gpu/ablate}")
-ABLATE_CPU=$(abs "${ABLATE_CPU:-gpu/ablate-cpu}")
+# scripts/pack-gpu.sh carries the binaries gzipped (the device tool carries 64 MiB in all):
+# unpack them beside the outputs.
+unpack() {
+    if [ ! -x "$1" ] && [ -f "$1.gz" ]; then
+        mkdir -p "$OUT/bin"
+        gunzip -c "$1.gz" > "$OUT/bin/$(basename "$1")" && chmod +x "$OUT/bin/$(basename "$1")"
+        echo "$OUT/bin/$(basename "$1")"
+    else
+        echo "$1"
+    fi
+}
+ABLATE_CUDA=$(unpack "$(abs "${ABLATE_CUDA:-gpu/ablate}")")
+ABLATE_CPU=$(unpack "$(abs "${ABLATE_CPU:-gpu/ablate-cpu}")")
 RUN_ON_GPU=$(abs "${RUN_ON_GPU:-gpu/run-on-gpu.sh}")
 if [ "$CPU_ONLY" = 1 ] && [ ! -x "$ABLATE_CPU" ]; then
     ABLATE_CPU=$ROOT/target/release/ablate

@@ -119,11 +119,14 @@ fn validate_stages(ctx: &mut Ctx<'_>, g: &Globals<'_>) {
 /// A varied axis: name, the key's span, and its values with their spans.
 type AxisList = (String, Range<usize>, Vec<(AxisValue, Range<usize>)>);
 
+/// `distinct`: a grid axis lists each value once; a zip axis may repeat values
+/// (zip.lr = [0.02, 0.005, 0.02]) as long as the zipped tuples differ.
 fn parse_axis_table(
     ctx: &mut Ctx<'_>,
     path: &str,
     t: &Table<'_>,
     names: &Names<'_>,
+    distinct: bool,
 ) -> Vec<AxisList> {
     let axes = axes::all_axes();
     value::known_keys(ctx, path, t, &axes);
@@ -153,9 +156,10 @@ fn parse_axis_table(
             let Some(a) = axes::parse(ctx, &key, axis, item, names) else {
                 continue;
             };
-            if values
-                .iter()
-                .any(|(prev, _)| prev.to_string() == a.to_string())
+            if distinct
+                && values
+                    .iter()
+                    .any(|(prev, _)| prev.to_string() == a.to_string())
             {
                 ctx.error(
                     item.span(),
@@ -263,14 +267,14 @@ impl Builder<'_, '_> {
         let grid = match value::get(t, "grid") {
             Some(gv) => {
                 let table = value::table(ctx, &join(&path, "grid"), gv)?;
-                parse_axis_table(ctx, &join(&path, "grid"), table, &names)
+                parse_axis_table(ctx, &join(&path, "grid"), table, &names, true)
             }
             None => Vec::new(),
         };
         let zip = match value::get(t, "zip") {
             Some(zv) => {
                 let table = value::table(ctx, &join(&path, "zip"), zv)?;
-                parse_axis_table(ctx, &join(&path, "zip"), table, &names)
+                parse_axis_table(ctx, &join(&path, "zip"), table, &names, false)
             }
             None => Vec::new(),
         };
@@ -308,6 +312,25 @@ impl Builder<'_, '_> {
                     );
                     return None;
                 }
+            }
+            // Values may repeat within one zip axis, but not a whole zipped tuple.
+            let mut tuples: Vec<String> = Vec::new();
+            for k in 0..first.2.len() {
+                let tuple = zip
+                    .iter()
+                    .map(|(axis, _, v)| format!("{axis} = {}", v[k].0))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if tuples.contains(&tuple) {
+                    ctx.error(
+                        first.2[k].1.clone(),
+                        &join(&path, &format!("zip.{}", first.0)),
+                        format!("the zipped values ({tuple}) are listed twice"),
+                        Some("each position of the zip lists must differ in some axis".into()),
+                    );
+                    return None;
+                }
+                tuples.push(tuple);
             }
         }
         let varied: Vec<&str> = grid

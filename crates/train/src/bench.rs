@@ -204,7 +204,7 @@ fn time_ms<T>(
 
 /// Times, per layer shape `(batch, channels, side)`, the kernels of one 3x3 pad-1
 /// conv layer and the 2x2 pool after it, each as candle's backward pass runs it
-/// and as `cpu_ops` does (the pool with candle's gradient on both paths).
+/// and as `cpu_ops` does.
 pub fn per_op(shapes: &[(usize, usize, usize)], runs: usize) -> Result<PerOpReport, TrainError> {
     let dev = Device::Cpu;
     let mut rng = Rng::new(3);
@@ -265,11 +265,14 @@ pub fn per_op(shapes: &[(usize, usize, usize)], runs: usize) -> Result<PerOpRepo
         row(
             "max-pool forward",
             time_ms(runs, || x.max_pool2d(2))?,
-            time_ms(runs, || cpu_ops::max_pool2x2(&x, PoolGrad::CandleCompat))?,
+            time_ms(runs, || cpu_ops::max_pool2x2(&x, PoolGrad::Argmax))?,
         );
-        // What each path's backward pass computes for the pool (both then add it
-        // to the input's gradient, which is left out).
+        // What each backward pass computes for the pool (both then add it to the
+        // input's gradient, which is left out): candle's mask-and-upsample
+        // formula for its max_pool2d, and the scatter to saved maxima that the
+        // fast path trains with.
         let (y, dy) = (x.max_pool2d(2)?, &r);
+        let unpool = cpu_ops::max_pool2x2_argmax_backward(&x)?;
         row(
             "max-pool backward",
             time_ms(runs, || {
@@ -279,7 +282,7 @@ pub fn per_op(shapes: &[(usize, usize, usize)], runs: usize) -> Result<PerOpRepo
                 let avg = mask.avg_pool2d(2)?;
                 (dy * avg)?.upsample_nearest2d(side, side)? * mask
             })?,
-            time_ms(runs, || cpu_ops::max_pool2x2_backward(&x, &y, dy))?,
+            time_ms(runs, || unpool(dy))?,
         );
     }
     Ok(PerOpReport {

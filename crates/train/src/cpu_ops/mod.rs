@@ -151,6 +151,17 @@ pub fn max_pool2x2_backward(x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Tenso
         .apply_op3_no_bwd(&y.contiguous()?, &dy.contiguous()?, &pool::CompatGradOp)
 }
 
+/// The Argmax pool's backward pass on its own (for `bench --per-op`): runs the
+/// forward pass of `x` once, then returns the scatter of a gradient to the saved
+/// maxima that training's backward pass runs.
+pub fn max_pool2x2_argmax_backward(x: &Tensor) -> Result<impl Fn(&Tensor) -> Result<Tensor>> {
+    check_cpu_f32("max_pool2x2_argmax_backward", &[x])?;
+    let (_, _, h, w) = x.dims4()?;
+    let op = pool::MaxPoolOp::new(PoolGrad::Argmax);
+    x.contiguous()?.apply_op1_no_bwd(&op)?;
+    Ok(move |dy: &Tensor| pool::unpool(&op, dy, (h, w)))
+}
+
 /// ReLU with candle's gradient convention (an exact zero passes the gradient).
 pub fn relu(x: &Tensor) -> Result<Tensor> {
     check_cpu_f32("relu", &[x])?;

@@ -128,6 +128,15 @@ impl CustomOp1 for MaxPoolOp {
     }
 }
 
+/// The Argmax gradient of a forward pass `op` already ran: `dy` to the saved maxima.
+pub(crate) fn unpool(op: &MaxPoolOp, dy: &Tensor, hw: (usize, usize)) -> Result<Tensor> {
+    let idx = op
+        .argmax
+        .get()
+        .ok_or_else(|| candle_core::Error::Msg("max_pool2x2 backward before forward".into()))?;
+    dy.contiguous()?.apply_op1_no_bwd(&UnpoolOp { idx, hw })
+}
+
 /// dX for `PoolGrad::Argmax`: each gradient to its window's saved maximum.
 struct UnpoolOp<'a> {
     idx: &'a [u8],
