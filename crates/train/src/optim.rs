@@ -57,6 +57,21 @@ impl Optim {
             };
             let w = slot.var.as_tensor();
             match self.kind {
+                Optimizer::Sgd if crate::cpu_ops::sgd_applies(&[w, g]) => {
+                    let wd = if slot.decay { self.weight_decay } else { 0.0 };
+                    let decay = slot.decay && self.weight_decay > 0.0;
+                    let m = slot.m.as_ref().filter(|_| self.momentum > 0.0);
+                    if let Some(fresh) = crate::cpu_ops::sgd_step(
+                        w,
+                        g,
+                        m,
+                        lr,
+                        self.momentum,
+                        if decay { wd } else { 0.0 },
+                    )? {
+                        slot.m = Some(fresh);
+                    }
+                }
                 Optimizer::Sgd => {
                     // PyTorch's SGD: g += wd * w; v = mu * v + g; w -= lr * v.
                     let g = if slot.decay && self.weight_decay > 0.0 {

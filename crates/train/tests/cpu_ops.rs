@@ -352,3 +352,48 @@ fn gradient_kernels_match_candle() -> Result<()> {
     assert_close("weight grad", &dw, g.get(&w).expect("dw"));
     Ok(())
 }
+
+/// The in-place SGD step is the tensor formula (PyTorch's order), bit for bit:
+/// first step and later ones, with and without momentum and weight decay.
+#[test]
+fn in_place_sgd_equals_the_tensor_formula() -> Result<()> {
+    let dev = Device::Cpu;
+    let t = |seed: u64| Tensor::from_vec(values(1000, seed), 1000, &dev);
+    for (mu, wd) in [(0.0, 0.0), (0.0, 5e-4), (0.9, 0.0), (0.9, 5e-4)] {
+        let (w0, lr) = (t(1)?, 0.05);
+        let w = Var::from_tensor(&w0.copy()?)?;
+        let mut m: Option<Tensor> = None;
+        let (mut w_ref, mut m_ref): (Tensor, Option<Tensor>) = (w0.copy()?, None);
+        for step in 0..3 {
+            let g = t(10 + step)?;
+            if let Some(fresh) = cpu_ops::sgd_step(w.as_tensor(), &g, m.as_ref(), lr, mu, wd)? {
+                m = Some(fresh);
+            }
+            let d = if wd > 0.0 {
+                (&g + (&w_ref * wd)?)?
+            } else {
+                g.clone()
+            };
+            let v = match &m_ref {
+                Some(m) if mu > 0.0 => ((m * mu)? + &d)?,
+                _ => d,
+            };
+            w_ref = (&w_ref - (&v * lr)?)?;
+            m_ref = Some(v);
+            assert_eq!(
+                flat(w.as_tensor()),
+                flat(&w_ref),
+                "weights, mu {mu} wd {wd} step {step}"
+            );
+            if mu > 0.0 {
+                let got = m.as_ref().expect("buffer");
+                assert_eq!(
+                    flat(got),
+                    flat(m_ref.as_ref().expect("ref")),
+                    "momentum, step {step}"
+                );
+            }
+        }
+    }
+    Ok(())
+}

@@ -30,6 +30,7 @@ mod epilogue;
 mod gemm;
 mod par;
 mod pool;
+mod sgd;
 mod winograd;
 mod winograd_conv;
 
@@ -38,6 +39,7 @@ use candle_core::{CpuStorage, DType, Layout, Result, Storage, Tensor};
 
 pub use bn::{BnParams, batch_norm};
 pub use pool::PoolGrad;
+pub use sgd::{sgd_applies, sgd_step};
 
 use conv::Geom;
 use conv_op::{ConvOp, InputGradOp, WeightGradOp};
