@@ -90,6 +90,14 @@ def per_op(batch, runs):
     return rows
 
 
+def matmul(runs):
+    """PyTorch's matmul on the shapes of crates/train/tests/bench_matmul.rs."""
+    for m, k, n in [(64, 2048, 4096), (64, 4096, 4096), (4096, 64, 2048), (2048, 64, 4096)]:
+        a, b = torch.randn(m, k), torch.randn(k, n)
+        ms = best_ms(runs, lambda: a @ b)
+        print(f"pytorch {m}x{k}x{n}: {ms:.2f} ms, {2 * m * k * n / ms / 1e6:.0f} GFLOP/s")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--like", help="an `ablate bench train --json` report to mirror")
@@ -105,7 +113,13 @@ def main():
     p.add_argument("--device", default="cpu")
     p.add_argument("--per-op", action="store_true",
                    help="time each conv and pool kernel (the shapes of `ablate bench train --per-op`)")
+    p.add_argument("--matmul", action="store_true",
+                   help="time matmul on the FC-layer shapes (see crates/train/tests/bench_matmul.rs)")
     a = p.parse_args()
+    if a.matmul:
+        torch.set_num_threads(a.threads)
+        matmul(max(a.steps, 5))
+        return
     if a.per_op:
         torch.set_num_threads(a.threads)
         for row in per_op(a.batch, max(a.steps, 1)):

@@ -385,6 +385,15 @@ fn cancel_leaves_no_job_in_the_queue_and_run_resumes() {
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // status reconnects to Slurm's own view of the running jobs.
+    let st = ablate(dir.path(), &["status", "s.toml"], &[]);
+    assert!(st.status.success(), "{}", stderr(&st));
+    assert!(
+        stdout(&st).contains("Slurm job")
+            && (stdout(&st).contains("running on localhost") || stdout(&st).contains("queued (")),
+        "{}",
+        stdout(&st)
+    );
     let out = ablate(dir.path(), &["cancel", "s.toml"], &[]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(

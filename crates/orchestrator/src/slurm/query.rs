@@ -266,6 +266,80 @@ mod tests {
         assert!(matches!(m["14"], Seen::Ended { .. }));
     }
 
+    /// Lines as Slurm 22.05 prints them (docs/slurm-facts.md), cut to the keys that matter.
+    #[test]
+    fn scontrol_lines_from_a_real_slurm() {
+        let line = |state: &str, reason: &str, exit: &str| {
+            format!(
+                "JobId=15 JobName=ablate-s-0123456789ab UserId=root(0) JobState={state} Reason={reason} Dependency=(null) Requeue=0 Restarts=0 BatchFlag=1 ExitCode={exit} RunTime=00:00:01 NodeList=localhost BatchHost=localhost Command=/o/ablate-job.sh WorkDir=/r/a b StdOut=/r/a b/events-a1.jsonl Power= "
+            )
+        };
+        let judged = |state: &str, reason: &str, exit: &str| {
+            let (id, seen) = parse_scontrol(&line(state, reason, exit)).expect("parsed");
+            assert_eq!(id, "15");
+            match seen {
+                Seen::Ended {
+                    state,
+                    reason,
+                    exit,
+                } => judge(&id, &state, &reason, exit, false, false),
+                other => panic!("{other:?}"),
+            }
+        };
+        assert_eq!(
+            judged("COMPLETED", "None", "0:0"),
+            EndKind::Exit {
+                code: Some(0),
+                signal: None
+            }
+        );
+        assert_eq!(
+            judged("FAILED", "NonZeroExitCode", "3:0"),
+            EndKind::Exit {
+                code: Some(3),
+                signal: None
+            }
+        );
+        assert_eq!(
+            judged("FAILED", "NonZeroExitCode", "127:0"),
+            EndKind::Exit {
+                code: Some(127),
+                signal: None
+            }
+        );
+        assert_eq!(
+            judged("FAILED", "JobLaunchFailure", "0:53"),
+            EndKind::Exit {
+                code: None,
+                signal: Some(53)
+            }
+        );
+        assert!(matches!(
+            judged("CANCELLED", "DependencyNeverSatisfied", "0:0"),
+            EndKind::Withdrawn(_)
+        ));
+        assert!(
+            matches!(judged("TIMEOUT", "TimeLimit", "0:0"), EndKind::Failed { ref class, .. } if class == "timeout")
+        );
+        assert!(
+            matches!(judged("CANCELLED", "None", "0:15"), EndKind::Failed { ref class, .. } if class == "cancelled")
+        );
+        let (_, pending) = parse_scontrol(&line("PENDING", "Dependency", "0:0")).expect("parsed");
+        assert_eq!(
+            pending,
+            Seen::Pending {
+                reason: "Dependency".into()
+            }
+        );
+        let (_, running) = parse_scontrol(&line("RUNNING", "None", "0:0")).expect("parsed");
+        assert_eq!(
+            running,
+            Seen::Running {
+                node: "localhost".into()
+            }
+        );
+    }
+
     #[test]
     fn ended_jobs() {
         let ok = judge("1", "COMPLETED", "None", (0, 0), false, false);
