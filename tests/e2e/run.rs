@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{stderr, stdout};
+use crate::support::{ablate_env as ablate, stderr, stdout};
 
 const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
 const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
@@ -19,15 +19,6 @@ fn sweep(dir: &Path) {
          [[study]]\nname = \"pre\"\nfixed = {{ tasks = [\"gender\"], depth = \"vgg13\" }}\ngrid.pretrain = [\"none\", \"face\"]\ngrid.lr = [0.01, 0.02]\n"
     );
     std::fs::write(dir.join("s.toml"), text).unwrap();
-}
-
-fn ablate(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(ABLATE)
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
 }
 
 fn status(dir: &Path) -> serde_json::Value {

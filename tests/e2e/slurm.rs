@@ -5,11 +5,11 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::support::{stderr, stdout};
+use crate::support::{ablate_env as ablate, stderr, stdout};
 
 const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
 const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
@@ -31,6 +31,14 @@ fn slurm_up() -> bool {
     up
 }
 
+/// The cluster, one test at a time; None (skip) when no Slurm answers.
+fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
+    let one = CLUSTER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    slurm_up().then_some(one)
+}
+
 /// A sweep named `name` of fake-worker trials: one pretraining stage (`seeds`
 /// seeds), a study of 3 depths from scratch and 1 depth x 2 pretrain settings.
 fn sweep(dir: &Path, name: &str, seeds: u32, extra: &str) {
@@ -42,24 +50,18 @@ fn sweep(dir: &Path, name: &str, seeds: u32, extra: &str) {
     std::fs::write(dir.join("s.toml"), text).unwrap();
 }
 
-fn ablate(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    Command::new(ABLATE)
-        .args(args)
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .output()
-        .unwrap()
+/// Every attempt of `sweep` in `<dir>/out/ablate.db`.
+fn attempts(dir: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
+    attempts_in(&dir.join("out/ablate.db"), sweep)
 }
 
-fn attempts(dir: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
+fn attempts_in(db: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
-            .await
-            .unwrap();
+        let store = ablate_store::Store::open_read_only(db).await.unwrap();
         let a = store.attempts(sweep).await.unwrap();
         assert_eq!(store.integrity_check().await.unwrap(), "ok");
         store.close().await;
@@ -110,12 +112,7 @@ fn spans(log: &Path) -> HashMap<String, Vec<(u128, u128, String)>> {
 
 #[test]
 fn slurm_sweep_with_pretraining_pins_each_job_to_its_own_gpu() {
-    let _one = CLUSTER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slurm_up() {
-        return;
-    }
+    let Some(_one) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     sweep(dir.path(), "pin", 2, "device = \"cuda\"");
     let log = dir.path().join("fake.log");
@@ -195,12 +192,7 @@ fn slurm_sweep_with_pretraining_pins_each_job_to_its_own_gpu() {
 
 #[test]
 fn real_workers_train_a_pretraining_sweep_through_slurm() {
-    let _one = CLUSTER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slurm_up() {
-        return;
-    }
+    let Some(_one) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     let text = "[sweep]\nname = \"real\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 12\nimages_per_identity = 4\n\
         [train]\ninput_size = 32\nepochs = 1\nbatch_size = 16\nthreads = 1\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
@@ -238,12 +230,7 @@ fn real_workers_train_a_pretraining_sweep_through_slurm() {
 
 #[test]
 fn kill_9_of_the_orchestrator_then_rerun_reconnects_without_resubmitting() {
-    let _one = CLUSTER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slurm_up() {
-        return;
-    }
+    let Some(_one) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     sweep(dir.path(), "k9", 1, "");
     let log = dir.path().join("fake.log");
@@ -304,12 +291,7 @@ fn kill_9_of_the_orchestrator_then_rerun_reconnects_without_resubmitting() {
 
 #[test]
 fn a_failing_job_is_retried_then_failed_and_its_dependants_blocked() {
-    let _one = CLUSTER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slurm_up() {
-        return;
-    }
+    let Some(_one) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     sweep(dir.path(), "fail", 1, "");
     // The pretraining runs out of memory (exit 5, retryable) on every attempt.
@@ -361,12 +343,7 @@ fn a_failing_job_is_retried_then_failed_and_its_dependants_blocked() {
 
 #[test]
 fn cancel_leaves_no_job_in_the_queue_and_run_resumes() {
-    let _one = CLUSTER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slurm_up() {
-        return;
-    }
+    let Some(_one) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     sweep(dir.path(), "cx", 1, "");
     let mut child = Command::new(ABLATE)
@@ -426,12 +403,7 @@ fn cancel_leaves_no_job_in_the_queue_and_run_resumes() {
 
 #[test]
 fn hostile_values_reach_sbatch_as_plain_arguments() {
-    let _one = CLUSTER
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if !slurm_up() {
-        return;
-    }
+    let Some(_one) = cluster() else { return };
     let dir = tempfile::tempdir().unwrap();
     let text = format!(
         "[sweep]\nname = \"h\"\noutput = \"out $(touch PWNED1) `touch PWNED2` ';touch PWNED3' \\\"q\\\"\"\n[worker]\ncommand = [\"{FAKE}\"]\n\
@@ -458,18 +430,7 @@ fn hostile_values_reach_sbatch_as_plain_arguments() {
         .map(|e| e.unwrap().path())
         .find(|p| p.to_string_lossy().contains("$(touch PWNED1)"))
         .expect("the output folder keeps its literal name");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let rows = rt.block_on(async {
-        let store = ablate_store::Store::open_read_only(&db.join("ablate.db"))
-            .await
-            .unwrap();
-        let a = store.attempts("h").await.unwrap();
-        store.close().await;
-        a
-    });
+    let rows = attempts_in(&db.join("ablate.db"), "h");
     let job = rows[0].job_id.clone().unwrap();
     let show = Command::new("scontrol")
         .args(["show", "job", &job])

@@ -25,6 +25,17 @@ pub fn ablate_in(dir: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `ablate ARGS` in `dir` with extra environment variables (the fake worker's knobs).
+pub fn ablate_env(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_ablate"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }

@@ -49,6 +49,30 @@ struct Active {
     queued: bool,
 }
 
+impl Active {
+    fn new(
+        slot: usize,
+        attempt: i64,
+        view: RunningView,
+        job: Option<String>,
+        queued: bool,
+    ) -> Self {
+        let now = Instant::now();
+        Active {
+            slot,
+            attempt,
+            started: now,
+            last_seen: now,
+            view,
+            finished: None,
+            failed: None,
+            stopped: None,
+            job,
+            queued,
+        }
+    }
+}
+
 #[derive(Debug)]
 pub struct Job {
     pub id: String,
@@ -146,7 +170,6 @@ impl<'a> Dispatcher<'a> {
             return false;
         };
         let t = &self.sweep.trials[self.jobs[i].index];
-        let now = Instant::now();
         let view = RunningView {
             trial: t.id[..12].to_string(),
             what: format!("slurm job {job}"),
@@ -157,18 +180,13 @@ impl<'a> Dispatcher<'a> {
         self.slots[slot].busy = Some(trial.to_string());
         let j = &mut self.jobs[i];
         j.state = State::Running;
-        j.active = Some(Active {
+        j.active = Some(Active::new(
             slot,
             attempt,
-            started: now,
-            last_seen: now,
             view,
-            finished: None,
-            failed: None,
-            stopped: None,
-            job: Some(job.to_string()),
-            queued: true,
-        });
+            Some(job.to_string()),
+            true,
+        ));
         self.backend.adopt(trial, job, events);
         true
     }
@@ -472,7 +490,6 @@ impl<'a> Dispatcher<'a> {
             s.name,
             self.jobs[i].attempts + 1
         ));
-        let now = Instant::now();
         let view = RunningView {
             trial: trial.id[..12].to_string(),
             what,
@@ -484,18 +501,7 @@ impl<'a> Dispatcher<'a> {
         let j = &mut self.jobs[i];
         j.state = State::Running;
         j.attempts += 1;
-        j.active = Some(Active {
-            slot,
-            attempt,
-            started: now,
-            last_seen: now,
-            view,
-            finished: None,
-            failed: None,
-            stopped: None,
-            job: None,
-            queued: batch,
-        });
+        j.active = Some(Active::new(slot, attempt, view, None, batch));
         self.backend.launch(
             Launch {
                 trial: j.id.clone(),

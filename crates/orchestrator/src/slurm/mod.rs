@@ -157,7 +157,13 @@ impl Backend for SlurmBackend {
     }
 
     fn poll(&mut self, events: &UnboundedSender<BackendEvent>) {
-        for (trial, t) in &mut self.jobs {
+        // Only started jobs have files worth opening (a shared file system makes
+        // each open of a queued job's missing file a round trip).
+        for (trial, t) in self
+            .jobs
+            .iter_mut()
+            .filter(|(_, t)| t.running || t.ended.is_some())
+        {
             for line in t.follow.read_lines() {
                 t.final_event |= is_final(&line);
                 let _ = events.send(BackendEvent::Line {
