@@ -258,9 +258,19 @@ fn kill_9_of_the_orchestrator_then_rerun_reconnects_without_resubmitting() {
         !before.is_empty(),
         "jobs were queued or running at the kill"
     );
+    // Fewer queue places than open jobs: every open job is still followed, none resubmitted.
     let out = ablate(
         dir.path(),
-        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
+        &[
+            "run",
+            "s.toml",
+            "--backend",
+            "slurm",
+            "--poll",
+            "0.3",
+            "--max-queued",
+            "2",
+        ],
         &env,
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));

@@ -296,7 +296,11 @@ pub async fn run(
     };
     let (slots, backend): (_, Box<dyn Backend>) = match &opts.slurm {
         Some(o) => {
-            let n = o.max_queued.map_or(jobs.len().max(1), |m| m as usize);
+            // Jobs found open are followed even beyond --max-queued: they are
+            // in Slurm already, and left unadopted they would be submitted again.
+            let n = o
+                .max_queued
+                .map_or(jobs.len().max(1), |m| (m as usize).max(open.len()));
             let b = SlurmBackend::new(
                 o.clone(),
                 &std::path::absolute(&sweep.output).map_err(|e| RunError::Io(e.to_string()))?,
