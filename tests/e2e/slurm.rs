@@ -503,3 +503,43 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn a_setting_slurm_rejects_fails_the_trials_with_sbatchs_message() {
+    let Some(_one) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "badpart", 1, "");
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--backend",
+            "slurm",
+            "--poll",
+            "0.3",
+            "--partition",
+            "no-such-partition",
+        ],
+        &[],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}\n{}",
+        stdout(&out),
+        stderr(&out)
+    );
+    let rows = attempts(dir.path(), "badpart");
+    assert!(!rows.is_empty());
+    for r in &rows {
+        assert_eq!(r.state, "failed");
+        assert_eq!(r.failure_class.as_deref(), Some("bad-config"));
+        let m = r.message.as_deref().unwrap_or("");
+        assert!(
+            m.contains("sbatch failed") && m.to_lowercase().contains("partition"),
+            "{m}"
+        );
+    }
+    assert!(queued("badpart").is_empty());
+}
