@@ -145,14 +145,6 @@ pub fn max_pool2x2(x: &Tensor, grad: PoolGrad) -> Result<Tensor> {
     x.contiguous()?.apply_op1(pool::MaxPoolOp::new(grad))
 }
 
-/// The `PoolGrad::CandleCompat` gradient of `y = max_pool2x2(x)` given `dy`: what
-/// the op's backward pass runs (exposed to time it).
-pub fn max_pool2x2_backward(x: &Tensor, y: &Tensor, dy: &Tensor) -> Result<Tensor> {
-    check_cpu_f32("max_pool2x2_backward", &[x, y, dy])?;
-    x.contiguous()?
-        .apply_op3_no_bwd(&y.contiguous()?, &dy.contiguous()?, &pool::CompatGradOp)
-}
-
 /// The Argmax pool's backward pass on its own (for `bench --per-op`): runs the
 /// forward pass of `x` once, then returns the scatter of a gradient to the saved
 /// maxima that training's backward pass runs.
