@@ -31,6 +31,13 @@ fn slurm_up() -> bool {
     up
 }
 
+/// `ablate run s.toml` on Slurm, polling fast, then `extra`.
+fn run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+    let mut a = vec!["run", "s.toml", "--backend", "slurm", "--poll", "0.3"];
+    a.extend_from_slice(extra);
+    a
+}
+
 /// The cluster, one test at a time; None (skip) when no Slurm answers.
 fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
     let one = CLUSTER
@@ -119,16 +126,7 @@ fn slurm_sweep_with_pretraining_pins_each_job_to_its_own_gpu() {
     // The submitting shell's own CUDA_VISIBLE_DEVICES must not reach the jobs.
     let out = ablate(
         dir.path(),
-        &[
-            "run",
-            "s.toml",
-            "--backend",
-            "slurm",
-            "--poll",
-            "0.3",
-            "--max-queued",
-            "4",
-        ],
+        &run_args(&["--max-queued", "4"]),
         &[
             ("FAKE_LOG", log.to_str().unwrap()),
             ("FAKE_EPOCH_MS", "150"),
@@ -198,11 +196,7 @@ fn real_workers_train_a_pretraining_sweep_through_slurm() {
         [train]\ninput_size = 32\nepochs = 1\nbatch_size = 16\nthreads = 1\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
         [[study]]\nname = \"pre\"\nfixed = { tasks = [\"gender\"], depth = \"vgg7\", width = 0.125 }\ngrid.pretrain = [\"none\", \"face\"]\n";
     std::fs::write(dir.path().join("s.toml"), text).unwrap();
-    let out = ablate(
-        dir.path(),
-        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
-        &[],
-    );
+    let out = ablate(dir.path(), &run_args(&[]), &[]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(
         stdout(&out).contains("3 trials; 3 succeeded now"),
@@ -239,7 +233,7 @@ fn kill_9_of_the_orchestrator_then_rerun_reconnects_without_resubmitting() {
         ("FAKE_EPOCH_MS", "400"),
     ];
     let mut child = Command::new(ABLATE)
-        .args(["run", "s.toml", "--backend", "slurm", "--poll", "0.3"])
+        .args(run_args(&[]))
         .current_dir(dir.path())
         .envs(env)
         .stdout(std::process::Stdio::null())
@@ -259,20 +253,7 @@ fn kill_9_of_the_orchestrator_then_rerun_reconnects_without_resubmitting() {
         "jobs were queued or running at the kill"
     );
     // Fewer queue places than open jobs: every open job is still followed, none resubmitted.
-    let out = ablate(
-        dir.path(),
-        &[
-            "run",
-            "s.toml",
-            "--backend",
-            "slurm",
-            "--poll",
-            "0.3",
-            "--max-queued",
-            "2",
-        ],
-        &env,
-    );
+    let out = ablate(dir.path(), &run_args(&["--max-queued", "2"]), &env);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(
         stderr(&out).contains("reconnected to") || stdout(&out).contains("reconnected to"),
@@ -307,18 +288,7 @@ fn a_failing_job_is_retried_then_failed_and_its_dependants_blocked() {
     // The pretraining runs out of memory (exit 5, retryable) on every attempt.
     let out = ablate(
         dir.path(),
-        &[
-            "run",
-            "s.toml",
-            "--backend",
-            "slurm",
-            "--poll",
-            "0.3",
-            "--max-attempts",
-            "2",
-            "--retry-backoff",
-            "0.2",
-        ],
+        &run_args(&["--max-attempts", "2", "--retry-backoff", "0.2"]),
         &[("FAKE_FAIL", "stage=face:5"), ("FAKE_EPOCH_MS", "50")],
     );
     assert_eq!(
@@ -357,7 +327,7 @@ fn cancel_leaves_no_job_in_the_queue_and_run_resumes() {
     let dir = tempfile::tempdir().unwrap();
     sweep(dir.path(), "cx", 1, "");
     let mut child = Command::new(ABLATE)
-        .args(["run", "s.toml", "--backend", "slurm", "--poll", "0.3"])
+        .args(run_args(&[]))
         .current_dir(dir.path())
         .env("FAKE_EPOCH_MS", "20000")
         .stdout(std::process::Stdio::null())
@@ -402,11 +372,7 @@ fn cancel_leaves_no_job_in_the_queue_and_run_resumes() {
     let rows = attempts(dir.path(), "cx");
     assert!(rows.iter().all(|r| r.state == "interrupted"), "{rows:?}");
     // Resume: everything runs again, quickly this time.
-    let out = ablate(
-        dir.path(),
-        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
-        &[("FAKE_EPOCH_MS", "20")],
-    );
+    let out = ablate(dir.path(), &run_args(&[]), &[("FAKE_EPOCH_MS", "20")]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     assert!(stdout(&out).contains("6 succeeded now"), "{}", stdout(&out));
 }
@@ -421,11 +387,7 @@ fn hostile_values_reach_sbatch_as_plain_arguments() {
          [data.faces]\nkind = \"synthetic-faces\"\n[train]\nthreads = 1\n[[study]]\nname = \"a\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\", \"vgg9\"]\n"
     );
     std::fs::write(dir.path().join("s.toml"), text).unwrap();
-    let out = ablate(
-        dir.path(),
-        &["run", "s.toml", "--backend", "slurm", "--poll", "0.3"],
-        &[],
-    );
+    let out = ablate(dir.path(), &run_args(&[]), &[]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let pwned: Vec<_> = walk(dir.path())
         .into_iter()
@@ -511,16 +473,7 @@ fn a_setting_slurm_rejects_fails_the_trials_with_sbatchs_message() {
     sweep(dir.path(), "badpart", 1, "");
     let out = ablate(
         dir.path(),
-        &[
-            "run",
-            "s.toml",
-            "--backend",
-            "slurm",
-            "--poll",
-            "0.3",
-            "--partition",
-            "no-such-partition",
-        ],
+        &run_args(&["--partition", "no-such-partition"]),
         &[],
     );
     assert_eq!(
