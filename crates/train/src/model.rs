@@ -231,18 +231,22 @@ impl Net {
             };
         }
         h = h.flatten_from(1)?;
+        // The fast path's FC layer is one op, bias and (without BatchNorm) ReLU fused.
+        let linear = |l: &Linear, h: &Tensor, relu: bool| match l.bias() {
+            Some(b) if fast => cpu_ops::linear(h, l.weight(), b, relu),
+            _ if relu => l.forward(h)?.relu(),
+            _ => l.forward(h),
+        };
         for fc in &self.fcs {
-            h = fc.linear.forward(&h)?;
             h = match &fc.bn {
-                Some(bn) => bn_relu(bn, &h)?,
-                None if fast => cpu_ops::relu(&h)?,
-                None => h.relu()?,
+                Some(bn) => bn_relu(bn, &linear(&fc.linear, &h, false)?)?,
+                None => linear(&fc.linear, &h, true)?,
             };
             if train && self.dropout > 0.0 {
                 h = dropout(&h, self.dropout, rng)?;
             }
         }
-        let run = |head: &Option<Linear>| head.as_ref().map(|l| l.forward(&h)).transpose();
+        let run = |head: &Option<Linear>| head.as_ref().map(|l| linear(l, &h, false)).transpose();
         Ok(Outputs {
             gender: run(&self.gender)?,
             age: run(&self.age)?,

@@ -19,6 +19,7 @@ use rayon::prelude::*;
 use super::f32_slice;
 use super::gemm::threads;
 use super::pool::PoolGrad;
+use super::simd::vectorized;
 
 /// What the forward pass saved for the backward pass, per image.
 #[derive(Debug)]
@@ -37,6 +38,20 @@ fn words(plane: usize) -> usize {
 
 /// `dst = relu?(conv + bias)` for one image; returns its ReLU bits (empty without ReLU).
 pub(crate) fn bias_relu(
+    conv: &[f32],
+    dst: &mut [f32],
+    plane: usize,
+    bias: Option<&[f32]>,
+    relu: bool,
+) -> Vec<u64> {
+    vectorized(
+        #[inline(always)]
+        || bias_relu_body(conv, dst, plane, bias, relu),
+    )
+}
+
+#[inline(always)]
+fn bias_relu_body(
     conv: &[f32],
     dst: &mut [f32],
     plane: usize,
@@ -98,6 +113,19 @@ fn relu_word(s: &[f32], d: &mut [f32], b: f32) -> u64 {
 /// `dst = max_pool2x2(relu(conv + bias))` for one image of `(h, w)` planes (both
 /// even); returns its window bytes.
 pub(crate) fn bias_relu_pool(
+    conv: &[f32],
+    dst: &mut [f32],
+    hw: (usize, usize),
+    bias: Option<&[f32]>,
+) -> Vec<u8> {
+    vectorized(
+        #[inline(always)]
+        || bias_relu_pool_body(conv, dst, hw, bias),
+    )
+}
+
+#[inline(always)]
+fn bias_relu_pool_body(
     conv: &[f32],
     dst: &mut [f32],
     (h, w): (usize, usize),
@@ -163,16 +191,21 @@ pub(crate) fn raw_grad(
     let gper = grad.len() / batch;
     let work = |b: usize, dz: &mut [f32]| -> Vec<f32> {
         let g = &grad[b * gper..(b + 1) * gper];
-        match saved {
-            Saved::Nothing => {}
-            Saved::Bits(bits) => unmask(g, &bits[b], h * w, dz),
-            Saved::Windows(flags) => unpool(g, &flags[b], (h, w), mode, dz),
-        }
-        if want_bias {
-            dz.chunks_exact(h * w).map(lane_sum).collect()
-        } else {
-            Vec::new()
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                match saved {
+                    Saved::Nothing => {}
+                    Saved::Bits(bits) => unmask(g, &bits[b], h * w, dz),
+                    Saved::Windows(flags) => unpool(g, &flags[b], (h, w), mode, dz),
+                }
+                if want_bias {
+                    dz.chunks_exact(h * w).map(lane_sum).collect()
+                } else {
+                    Vec::new()
+                }
+            },
+        )
     };
     let group = batch.div_ceil(threads()).max(1);
     let sums: Vec<Vec<f32>> = dz
@@ -199,6 +232,7 @@ pub(crate) fn raw_grad(
 
 /// The sum of `v` in 8 lanes: a plain `iter().sum()` is one serial chain of
 /// additions (f32 addition is not associative, so it does not vectorize).
+#[inline(always)]
 fn lane_sum(v: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
     let mut chunks = v.chunks_exact(8);
@@ -228,6 +262,7 @@ const NIBBLES: [[u32; 4]; 16] = {
 };
 
 /// `dz = g` where the ReLU bit is set, else 0, for one image.
+#[inline(always)]
 fn unmask(g: &[f32], bits: &[u64], plane: usize, dz: &mut [f32]) {
     let wpp = words(plane);
     let planes = g
@@ -254,6 +289,7 @@ fn unmask(g: &[f32], bits: &[u64], plane: usize, dz: &mut [f32]) {
 
 /// One image's pool-and-ReLU gradient: each window's gradient to its maxima
 /// (`PoolGrad` decides which, and how much), where the ReLU bit is set.
+#[inline(always)]
 fn unpool(g: &[f32], flags: &[u8], (h, w): (usize, usize), mode: PoolGrad, dz: &mut [f32]) {
     let (oh, ow) = (h / 2, w / 2);
     let table = match mode {
@@ -369,8 +405,13 @@ where
     out.par_chunks_mut(block)
         .zip(a.par_chunks(block).zip(b.par_chunks(block)))
         .for_each(|(o, (a, b))| {
-            for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
-                f(o, a, b);
-            }
+            vectorized(
+                #[inline(always)]
+                || {
+                    for ((o, &a), &b) in o.iter_mut().zip(a).zip(b) {
+                        f(o, a, b);
+                    }
+                },
+            );
         });
 }

@@ -28,9 +28,11 @@ mod conv;
 mod conv_op;
 mod epilogue;
 mod gemm;
+mod linear;
 mod par;
 mod pool;
 mod sgd;
+mod simd;
 mod winograd;
 mod winograd_conv;
 
@@ -154,6 +156,17 @@ pub fn max_pool2x2_argmax_backward(x: &Tensor) -> Result<impl Fn(&Tensor) -> Res
     let op = pool::MaxPoolOp::new(PoolGrad::Argmax);
     x.contiguous()?.apply_op1_no_bwd(&op)?;
     Ok(move |dy: &Tensor| pool::unpool(&op, dy, (h, w)))
+}
+
+/// `relu?(x w^T + b)` for `x` (batch, in), `w` (out, in), `b` (out): candle_nn's
+/// `Linear::forward` (then `relu` when `relu`) as one op; see `linear.rs`.
+pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor, relu: bool) -> Result<Tensor> {
+    check_cpu_f32("linear", &[x, w, b])?;
+    x.contiguous()?.apply_op3(
+        &w.contiguous()?,
+        &b.contiguous()?,
+        linear::LinearOp::new(relu),
+    )
 }
 
 /// ReLU with candle's gradient convention (an exact zero passes the gradient).

@@ -16,6 +16,7 @@
 //! rows so their inner loops run along contiguous arrays.
 
 use super::conv::Geom;
+use super::simd::vectorized;
 
 /// Tiles per chunk aim for `V` and `M` together near this many floats (~1 MiB).
 pub(crate) const CHUNK_FLOATS: usize = 256 * 1024;
@@ -101,6 +102,21 @@ pub(crate) fn kernel_grad(cout: usize, cin: usize, du: &[f32]) -> Vec<f32> {
 /// the segment is one long loop per output (tile rows sit `tw` apart in both).
 /// Per-row loops would be as short as `tw`, 4 at the nets' last stage.
 pub(crate) fn input_tiles(
+    g: &Geom,
+    plane: &[f32],
+    rows: (usize, usize),
+    v: &mut [f32],
+    stride: usize,
+    sc: &mut Vec<f32>,
+) {
+    vectorized(
+        #[inline(always)]
+        || input_tiles_body(g, plane, rows, v, stride, sc),
+    );
+}
+
+#[inline(always)]
+fn input_tiles_body(
     g: &Geom,
     plane: &[f32],
     (ty0, ty1): (usize, usize),
@@ -194,6 +210,21 @@ pub(crate) fn output_tiles(
     g: &Geom,
     m: &[f32],
     stride: usize,
+    rows: (usize, usize),
+    out: &mut [f32],
+    sc: &mut Vec<f32>,
+) {
+    vectorized(
+        #[inline(always)]
+        || output_tiles_body(g, m, stride, rows, out, sc),
+    );
+}
+
+#[inline(always)]
+fn output_tiles_body(
+    g: &Geom,
+    m: &[f32],
+    stride: usize,
     (ty0, ty1): (usize, usize),
     out: &mut [f32],
     sc: &mut Vec<f32>,
@@ -233,6 +264,21 @@ pub(crate) fn output_tiles(
 /// `A dy A^T` for tile rows `ty0..ty1` of one dY plane (outside the output counts
 /// as 0), written like `input_tiles` writes `V`: the weight gradient's view of dY.
 pub(crate) fn grad_tiles(
+    g: &Geom,
+    plane: &[f32],
+    rows: (usize, usize),
+    yh: &mut [f32],
+    stride: usize,
+    sc: &mut Vec<f32>,
+) {
+    vectorized(
+        #[inline(always)]
+        || grad_tiles_body(g, plane, rows, yh, stride, sc),
+    );
+}
+
+#[inline(always)]
+fn grad_tiles_body(
     g: &Geom,
     plane: &[f32],
     (ty0, ty1): (usize, usize),
