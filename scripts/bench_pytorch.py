@@ -63,30 +63,55 @@ def best_ms(runs, f):
     return min(out)
 
 
-def per_op(batch, runs):
+def layer_shapes(convs, channels, size):
+    """The conv layers `ablate bench train --per-op` times for a net (see
+    crates/train/src/bench_ops.rs): (cin, cout, side, pool, layers), same shapes merged."""
+    out, cin, side = [], 3, size
+    for n, c in zip(convs, channels):
+        for i in range(n):
+            pool = i + 1 == n
+            for row in out:
+                if row[:3] == [cin, c, side]:
+                    row[3] |= pool
+                    row[4] += 1
+                    break
+            else:
+                out.append([cin, c, side, pool, 1])
+            cin = c
+        side //= 2
+    return out
+
+
+def per_op(batch, runs, convs, channels, size):
     """The kernels `ablate bench train --per-op` times, on the same shapes, in PyTorch."""
     import torch.nn.functional as F
     from torch.nn.grad import conv2d_input, conv2d_weight
     rows = []
     with torch.no_grad():
-        for c, side in [(32, 64), (64, 32), (128, 16), (256, 8)]:
+        for i, (c, o, side, pool, layers) in enumerate(layer_shapes(convs, channels, size)):
             x = torch.randn(batch, c, side, side)
-            w = torch.randn(c, c, 3, 3) * 0.05
-            b = torch.randn(c)
-            dy = torch.randn(batch, c, side, side)
-            r = torch.randn(batch, c, side // 2, side // 2)
-            y, idx = F.max_pool2d(x, 2, return_indices=True)
-            shape = f"{batch}x{c}->{c}x{side}x{side}"
+            w = torch.randn(o, c, 3, 3) * 0.05
+            b = torch.randn(o)
+            dy = torch.randn(batch, o, side, side)
+            shape = f"{batch}x{c}->{o}x{side}x{side}"
             ops = [
-                ("conv2d forward", lambda: F.conv2d(x, w, padding=1)),
-                ("conv2d+bias+relu forward", lambda: F.relu(F.conv2d(x, w, b, padding=1))),
-                ("conv2d input grad", lambda: conv2d_input(x.shape, w, dy, padding=1)),
-                ("conv2d weight grad", lambda: conv2d_weight(x, w.shape, dy, padding=1)),
-                ("max-pool forward", lambda: F.max_pool2d(x, 2, return_indices=True)),
-                ("max-pool backward", lambda: torch.ops.aten.max_pool2d_with_indices_backward(r, x, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)),
+                ("conv2d forward", False, lambda: F.conv2d(x, w, padding=1)),
+                ("conv2d+bias+relu forward", True, lambda: F.relu(F.conv2d(x, w, b, padding=1))),
+                ("conv2d input grad", i > 0, lambda: conv2d_input(x.shape, w, dy, padding=1)),
+                ("conv2d weight grad", True, lambda: conv2d_weight(x, w.shape, dy, padding=1)),
             ]
-            for name, f in ops:
-                rows.append({"op": name, "shape": shape, "pytorch_ms": best_ms(runs, f)})
+            if pool:
+                y = torch.randn(batch, o, side, side)
+                r = torch.randn(batch, o, side // 2, side // 2)
+                _, idx = F.max_pool2d(y, 2, return_indices=True)
+                ops += [
+                    ("max-pool forward", False, lambda: F.max_pool2d(y, 2, return_indices=True)),
+                    ("max-pool backward", False, lambda: torch.ops.aten.max_pool2d_with_indices_backward(r, y, [2, 2], [2, 2], [0, 0], [1, 1], False, idx)),
+                ]
+            for name, in_step, f in ops:
+                n = 1 if name.startswith("max-pool") else layers
+                rows.append({"op": name, "shape": shape, "layers": n, "in_step": in_step,
+                             "pytorch_ms": best_ms(runs, f)})
     return rows
 
 
@@ -112,18 +137,13 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--per-op", action="store_true",
-                   help="time each conv and pool kernel (the shapes of `ablate bench train --per-op`)")
+                   help="time each conv layer's kernels and the pools of the net (--like, or --convs/--channels/--size), as `ablate bench train --per-op` does")
     p.add_argument("--matmul", action="store_true",
                    help="time matmul on the FC-layer shapes (see crates/train/tests/bench_matmul.rs)")
     a = p.parse_args()
     if a.matmul:
         torch.set_num_threads(a.threads)
         matmul(max(a.steps, 5))
-        return
-    if a.per_op:
-        torch.set_num_threads(a.threads)
-        for row in per_op(a.batch, max(a.steps, 1)):
-            print(json.dumps(row))
         return
     if a.like:
         with open(a.like) as f:
@@ -133,6 +153,14 @@ def main():
         depth = r["depth"]
     else:
         depth = "custom"
+    if a.per_op:
+        torch.set_num_threads(a.threads)
+        rows = per_op(a.batch, max(a.steps, 1), a.convs, a.channels, a.size)
+        for row in rows:
+            print(json.dumps(row))
+        step = sum(r["pytorch_ms"] * r["layers"] for r in rows if r["in_step"])
+        print(json.dumps({"conv_step_ms": step}))
+        return
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
     dev = torch.device(a.device)

@@ -76,25 +76,23 @@ pub fn run(a: Args) -> Result<()> {
     Ok(())
 }
 
-/// The c -> c layer of each stage of the benchmark net (32 channels at 64x64 down
-/// to 256 at 8x8), at `--batch`, best of `--steps` runs; `--ops` does not apply,
-/// both paths are timed.
+/// Each conv layer shape of `--depth` at `--width` (and the pool ending each
+/// stage), at `--batch` and `--size`, best of `--steps` runs; `--ops` does not
+/// apply, both paths are timed.
 fn per_op(a: &Args) -> Result<()> {
     if a.device != "cpu" {
         bail!(crate::InvalidInput(
             "--per-op times CPU kernels: use --device cpu".into()
         ));
     }
-    if !(1..=4096).contains(&a.batch) {
-        bail!(crate::InvalidInput("--batch must be 1..=4096".into()));
+    if !(1..=4096).contains(&a.batch) || !(16..=512).contains(&a.size) {
+        bail!(crate::InvalidInput(
+            "--batch must be 1..=4096 and --size 16..=512".into()
+        ));
     }
-    let shapes = [
-        (a.batch, 32, 64),
-        (a.batch, 64, 32),
-        (a.batch, 128, 16),
-        (a.batch, 256, 8),
-    ];
-    let r = ablate_train::bench::per_op(&shapes, a.steps.max(1))
+    let shapes = ablate_train::bench_ops::layer_shapes(&a.depth, a.width, a.batch, a.size)
+        .map_err(|e| crate::InvalidInput(e.message))?;
+    let r = ablate_train::bench_ops::per_op(&shapes, a.steps.max(1))
         .map_err(|e| crate::InvalidInput(e.message))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
@@ -105,18 +103,23 @@ fn per_op(a: &Args) -> Result<()> {
         r.threads, r.runs
     );
     println!(
-        "{:<26} {:<20} {:>10} {:>10} {:>8}",
-        "op", "shape", "candle", "fast", "speedup"
+        "{:<26} {:<20} {:>6} {:>10} {:>10} {:>8}",
+        "op", "shape", "layers", "candle", "fast", "speedup"
     );
     for t in &r.timings {
         println!(
-            "{:<26} {:<20} {:>10.1} {:>10.1} {:>7.1}x",
+            "{:<26} {:<20} {:>6} {:>10.2} {:>10.2} {:>7.1}x",
             t.op,
             t.shape,
+            t.layers,
             t.candle_ms,
             t.fast_ms,
             t.candle_ms / t.fast_ms.max(1e-9)
         );
     }
+    let (candle, fast) = r.step_ms();
+    println!(
+        "conv work of one training step (fused forward, input grad, weight grad; x layers): candle {candle:.1} ms, fast {fast:.1} ms"
+    );
     Ok(())
 }

@@ -1,7 +1,6 @@
-//! The training benchmark: a fixed net on random data, timed step by step, so
-//! candle can be compared with other frameworks on the same machine; and a per-op
-//! mode that times each convolution and pooling kernel on candle's path and on
-//! `cpu_ops`, to show where a step's time goes.
+//! The training benchmark: a depth preset on random data, timed step by step, so
+//! candle can be compared with other frameworks on the same machine. Its per-op
+//! companion is `bench_ops`.
 
 use std::time::Instant;
 
@@ -12,7 +11,6 @@ use serde::Serialize;
 use ablate_spec::presets;
 use ablate_spec::types::{Optimizer, Schedule, TrainSpec};
 
-use crate::cpu_ops::{self, PoolGrad};
 use crate::encoding::cross_entropy;
 use crate::error::TrainError;
 use crate::model::{HeadSizes, Net, Ops, init_weights};
@@ -167,127 +165,4 @@ fn peak_rss_mb() -> Option<f64> {
     let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
-}
-
-/// One kernel's time on both paths, in milliseconds (best of the runs: the
-/// machine is shared, and the minimum is the least disturbed estimate).
-#[derive(Debug, Clone, Serialize)]
-pub struct OpTiming {
-    pub op: String,
-    /// `batch x cin -> cout x side x side`.
-    pub shape: String,
-    pub candle_ms: f64,
-    pub fast_ms: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct PerOpReport {
-    pub threads: usize,
-    pub runs: usize,
-    pub timings: Vec<OpTiming>,
-}
-
-/// Shortest wall time of `runs` calls of `f` (after one untimed call), in ms.
-fn time_ms<T>(
-    runs: usize,
-    mut f: impl FnMut() -> candle_core::Result<T>,
-) -> Result<f64, TrainError> {
-    f()?;
-    let mut ms = Vec::with_capacity(runs);
-    for _ in 0..runs.max(1) {
-        let t = Instant::now();
-        f()?;
-        ms.push(t.elapsed().as_secs_f64() * 1e3);
-    }
-    Ok(ms.into_iter().fold(f64::INFINITY, f64::min))
-}
-
-/// Times, per layer shape `(batch, channels, side)`, the kernels of one 3x3 pad-1
-/// conv layer and the 2x2 pool after it, each as candle's backward pass runs it
-/// and as `cpu_ops` does.
-pub fn per_op(shapes: &[(usize, usize, usize)], runs: usize) -> Result<PerOpReport, TrainError> {
-    let dev = Device::Cpu;
-    let mut rng = Rng::new(3);
-    let mut randn = |dims: &[usize]| {
-        let n = dims.iter().product();
-        Tensor::from_vec(
-            (0..n).map(|_| rng.normal()).collect::<Vec<f32>>(),
-            dims,
-            &dev,
-        )
-    };
-    let mut timings = Vec::new();
-    for &(b, c, side) in shapes {
-        let x = randn(&[b, c, side, side])?;
-        let w = (randn(&[c, c, 3, 3])? * 0.05)?;
-        let bias = randn(&[c])?;
-        let dy = randn(&[b, c, side, side])?;
-        let r = randn(&[b, c, side / 2, side / 2])?;
-        let shape = format!("{b}x{c}->{c}x{side}x{side}");
-        let mut row = |op: &str, candle_ms: f64, fast_ms: f64| {
-            timings.push(OpTiming {
-                op: op.to_string(),
-                shape: shape.clone(),
-                candle_ms,
-                fast_ms,
-            });
-        };
-        row(
-            "conv2d forward",
-            time_ms(runs, || x.conv2d(&w, 1, 1, 1, 1))?,
-            time_ms(runs, || cpu_ops::conv2d(&x, &w, None, 1, false))?,
-        );
-        row(
-            "conv2d+bias+relu forward",
-            time_ms(runs, || {
-                x.conv2d(&w, 1, 1, 1, 1)?
-                    .broadcast_add(&bias.reshape((1, c, 1, 1))?)?
-                    .relu()
-            })?,
-            time_ms(runs, || cpu_ops::conv2d(&x, &w, Some(&bias), 1, true))?,
-        );
-        row(
-            "conv2d input grad",
-            time_ms(runs, || dy.conv_transpose2d(&w, 1, 0, 1, 1))?,
-            time_ms(runs, || {
-                cpu_ops::conv2d_input_grad(&dy, &w, 1, (side, side))
-            })?,
-        );
-        row(
-            "conv2d weight grad",
-            time_ms(runs, || {
-                x.transpose(0, 1)?
-                    .conv2d(&dy.transpose(0, 1)?, 1, 1, 1, 1)?
-                    .transpose(0, 1)
-            })?,
-            time_ms(runs, || cpu_ops::conv2d_weight_grad(&x, &dy, 1, (3, 3)))?,
-        );
-        row(
-            "max-pool forward",
-            time_ms(runs, || x.max_pool2d(2))?,
-            time_ms(runs, || cpu_ops::max_pool2x2(&x, PoolGrad::Argmax))?,
-        );
-        // What each backward pass computes for the pool (both then add it to the
-        // input's gradient, which is left out): candle's mask-and-upsample
-        // formula for its max_pool2d, and the scatter to saved maxima that the
-        // fast path trains with.
-        let (y, dy) = (x.max_pool2d(2)?, &r);
-        let unpool = cpu_ops::max_pool2x2_argmax_backward(&x)?;
-        row(
-            "max-pool backward",
-            time_ms(runs, || {
-                let mask = x
-                    .eq(&y.upsample_nearest2d(side, side)?)?
-                    .to_dtype(DType::F32)?;
-                let avg = mask.avg_pool2d(2)?;
-                (dy * avg)?.upsample_nearest2d(side, side)? * mask
-            })?,
-            time_ms(runs, || unpool(dy))?,
-        );
-    }
-    Ok(PerOpReport {
-        threads: candle_core::utils::get_num_threads(),
-        runs,
-        timings,
-    })
 }

@@ -144,16 +144,8 @@ fn im2col(g: &Geom, img: &[f32], y0: usize, y1: usize, col: &mut [f32]) {
 }
 
 /// One image of the forward convolution into `out` (`cout x oh x ow`).
-fn forward_image(
-    g: &Geom,
-    img: &[f32],
-    wt: &[f32],
-    out: &mut [f32],
-    col: &mut Vec<f32>,
-    nt: usize,
-) {
+fn forward_image(g: &Geom, img: &[f32], wt: &[f32], out: &mut [f32], col: &mut [f32], nt: usize) {
     let (k, ohw, band) = (g.k(), g.oh * g.ow, g.band_rows());
-    col.resize(k * band * g.ow, 0.0);
     let mut y0 = 0;
     while y0 < g.oh {
         let y1 = (y0 + band).min(g.oh);
@@ -250,7 +242,7 @@ where
     let il = g.in_len();
     par::map_images(g.batch, dst, |b0, n, dst, nt| {
         let per = dst.len() / n.max(1);
-        let mut col = par::take(0);
+        let mut col = par::take(g.k() * g.band_rows() * g.ow);
         let mut out = par::take(if emit.is_some() { g.out_len() } else { 0 });
         let mut res = Vec::with_capacity(n);
         for (b, d) in (b0..b0 + n).zip(dst.chunks_mut(per.max(1))) {
@@ -263,8 +255,6 @@ where
                 None => forward_image(g, img, wt, d, &mut col, nt),
             }
         }
-        par::give(col);
-        par::give(out);
         res
     })
 }
@@ -296,7 +286,6 @@ fn weight_grad_im2col(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
                 y0 = y1;
             }
         }
-        par::give(col);
         acc
     })
 }

@@ -113,7 +113,6 @@ impl ConvOp {
             conv::forward_into(&t, &dz, &k, &mut dx);
             dx
         });
-        par::give(dz);
         let dev = x.device();
         let dx = dx
             .map(|v| Tensor::from_vec(v, x.shape(), dev))

@@ -15,7 +15,10 @@
 //! tile index unit-stride, as gemm packs best. The transforms work on whole tile
 //! rows so their inner loops run along contiguous arrays.
 
+use rayon::prelude::*;
+
 use super::conv::Geom;
+use super::gemm::threads;
 use super::simd::vectorized;
 
 /// Tiles per chunk aim for `V` and `M` together near this many floats (~1 MiB).
@@ -34,38 +37,57 @@ pub(crate) fn tiles(g: &Geom) -> (usize, usize) {
 }
 
 /// `U[xi][o][c] = (G k G^T)[xi]` for `kernel(o, c)`, a 3x3 kernel row-major.
+/// Runs once per layer and pass on the thread budget: serial, it was a visible
+/// share of a deep net's step with one core idle.
 pub(crate) fn kernel_transform(
     cout: usize,
     cin: usize,
-    kernel: impl Fn(usize, usize) -> [f32; 9],
+    kernel: impl Fn(usize, usize) -> [f32; 9] + Sync,
 ) -> Vec<f32> {
     let mut u = vec![0.0f32; 16 * cin * cout];
-    // `c` innermost: the 16 output streams are written sequentially.
-    for o in 0..cout {
-        for c in 0..cin {
-            let k = kernel(o, c);
-            // G k: rows k0, (k0+k1+k2)/2, (k0-k1+k2)/2, k2.
-            let mut gk = [[0.0f32; 3]; 4];
-            for j in 0..3 {
-                let (a, b, d) = (k[j], k[3 + j], k[6 + j]);
-                gk[0][j] = a;
-                gk[1][j] = 0.5 * (a + b + d);
-                gk[2][j] = 0.5 * (a - b + d);
-                gk[3][j] = d;
-            }
-            for (i, r) in gk.iter().enumerate() {
-                let row = [
-                    r[0],
-                    0.5 * (r[0] + r[1] + r[2]),
-                    0.5 * (r[0] - r[1] + r[2]),
-                    r[2],
-                ];
-                for (j, v) in row.into_iter().enumerate() {
-                    u[((i * 4 + j) * cout + o) * cin + c] = v;
+    if cin == 0 || cout == 0 {
+        return u;
+    }
+    // Output channels in ranges, one task each; a range owns rows o0..o1 of every
+    // one of the 16 planes.
+    let per = cout.div_ceil(4 * threads()).max(1);
+    let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = (0..cout.div_ceil(per))
+        .map(|r| (r * per, Vec::with_capacity(16)))
+        .collect();
+    for plane in u.chunks_mut(cout * cin) {
+        for (task, rows) in tasks.iter_mut().zip(plane.chunks_mut(per * cin)) {
+            task.1.push(rows);
+        }
+    }
+    tasks.into_par_iter().for_each(|(o0, mut planes)| {
+        let n = planes[0].len() / cin;
+        // `c` innermost: the 16 output streams are written sequentially.
+        for o in 0..n {
+            for c in 0..cin {
+                let k = kernel(o0 + o, c);
+                // G k: rows k0, (k0+k1+k2)/2, (k0-k1+k2)/2, k2.
+                let mut gk = [[0.0f32; 3]; 4];
+                for j in 0..3 {
+                    let (a, b, d) = (k[j], k[3 + j], k[6 + j]);
+                    gk[0][j] = a;
+                    gk[1][j] = 0.5 * (a + b + d);
+                    gk[2][j] = 0.5 * (a - b + d);
+                    gk[3][j] = d;
+                }
+                for (i, r) in gk.iter().enumerate() {
+                    let row = [
+                        r[0],
+                        0.5 * (r[0] + r[1] + r[2]),
+                        0.5 * (r[0] - r[1] + r[2]),
+                        r[2],
+                    ];
+                    for (j, v) in row.into_iter().enumerate() {
+                        planes[i * 4 + j][o * cin + c] = v;
+                    }
                 }
             }
         }
-    }
+    });
     u
 }
 
@@ -73,7 +95,10 @@ pub(crate) fn kernel_transform(
 pub(crate) fn kernel_grad(cout: usize, cin: usize, du: &[f32]) -> Vec<f32> {
     let mut dw = vec![0.0f32; cout * cin * 9];
     let plane = cout * cin;
-    for o in 0..cout {
+    if plane == 0 {
+        return dw;
+    }
+    dw.par_chunks_mut(cin * 9).enumerate().for_each(|(o, dw)| {
         for c in 0..cin {
             let m = |i: usize, j: usize| du[(i * 4 + j) * plane + o * cin + c];
             // G^T X: rows x0 + (x1+x2)/2, (x1-x2)/2, (x1+x2)/2 + x3.
@@ -83,14 +108,14 @@ pub(crate) fn kernel_grad(cout: usize, cin: usize, du: &[f32]) -> Vec<f32> {
                 std::array::from_fn(|j| 0.5 * (col(j)[1] - col(j)[2])),
                 std::array::from_fn(|j| 0.5 * (col(j)[1] + col(j)[2]) + col(j)[3]),
             ];
-            let k = &mut dw[(o * cin + c) * 9..(o * cin + c + 1) * 9];
+            let k = &mut dw[c * 9..(c + 1) * 9];
             for (i, x) in r.iter().enumerate() {
                 k[i * 3] = x[0] + 0.5 * (x[1] + x[2]);
                 k[i * 3 + 1] = 0.5 * (x[1] - x[2]);
                 k[i * 3 + 2] = 0.5 * (x[1] + x[2]) + x[3];
             }
         }
-    }
+    });
     dw
 }
 

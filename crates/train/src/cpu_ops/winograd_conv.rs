@@ -137,9 +137,6 @@ fn forward_images<T>(
             }
         }
     }
-    for buf in [v, m, out] {
-        par::give(buf);
-    }
     res
 }
 
@@ -202,8 +199,6 @@ pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
                 );
             }
         }
-        par::give(v);
-        par::give(yh);
         du
     });
     super::winograd::kernel_grad(g.cout, g.cin, &du)
