@@ -18,7 +18,7 @@ use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor, Var};
 use rayon::prelude::*;
 
 use super::gemm::threads;
-use super::par::for_parts;
+use super::par::{self, for_parts};
 use super::{check_cpu_f32, f32_slice, storage_f32};
 
 /// A BatchNorm layer's tensors and settings (`candle_nn::BatchNorm`'s parts).
@@ -163,7 +163,7 @@ impl CustomOp3 for BnOp {
             .stats
             .get()
             .ok_or_else(|| candle_core::Error::Msg("batch_norm: no statistics".into()))?;
-        let mut y = vec![0.0f32; x.len()];
+        let mut y = par::zeroed(x.len());
         for_parts(&mut y, r, |i, y| {
             let ch = i % c;
             let (m, s, b) = (st.mean[ch], gamma[ch] * st.inv_std[ch], beta[ch]);
@@ -219,7 +219,7 @@ impl CustomOp3 for BnOp {
         });
         let count = (n * r) as f64;
         let dx = x.track_op().then(|| {
-            let mut dx = vec![0.0f32; xv.len()];
+            let mut dx = par::zeroed(xv.len());
             for_parts(&mut dx, r, |i, d| {
                 let ch = i % c;
                 let (xp, gp) = (&xv[i * r..(i + 1) * r], &gv[i * r..(i + 1) * r]);

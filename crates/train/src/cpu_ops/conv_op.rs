@@ -54,7 +54,7 @@ impl ConvOp {
                     g.ow
                 );
             }
-            let mut out = vec![0.0f32; g.batch * g.out_len() / 4];
+            let mut out = par::zeroed(g.batch * g.out_len() / 4);
             let hw = (g.oh, g.ow);
             let flags = conv::forward(&g, x, &k, &mut out, |_, o, d| {
                 bias_relu_pool(o, d, hw, bias)
@@ -62,7 +62,7 @@ impl ConvOp {
             let shape = Shape::from((g.batch, g.cout, g.oh / 2, g.ow / 2));
             (Saved::Windows(flags), shape, out)
         } else {
-            let mut out = vec![0.0f32; g.batch * g.out_len()];
+            let mut out = par::zeroed(g.batch * g.out_len());
             let relu = self.relu;
             let bits = conv::forward(&g, x, &k, &mut out, |_, o, d| {
                 bias_relu(o, d, plane, bias, relu)
@@ -109,7 +109,7 @@ impl ConvOp {
         let dw = w.track_op().then(|| conv::weight_grad(&g, xv, &dz));
         let dx = x.track_op().then(|| {
             let (t, k) = conv::prepare_input_grad(&g, wv);
-            let mut dx = vec![0.0f32; g.batch * g.in_len()];
+            let mut dx = par::zeroed(g.batch * g.in_len());
             conv::forward_into(&t, &dz, &k, &mut dx);
             dx
         });
@@ -209,7 +209,7 @@ impl CustomOp2 for InputGradOp {
                 candle_core::Error::Msg("input gradient: dY does not match x and w".into())
             })?;
         let (g, k) = conv::prepare_input_grad(&fwd, f32_slice(s2, l2)?);
-        let mut dx = vec![0.0f32; b * g.out_len()];
+        let mut dx = par::zeroed(b * g.out_len());
         conv::forward_into(&g, f32_slice(s1, l1)?, &k, &mut dx);
         Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
     }

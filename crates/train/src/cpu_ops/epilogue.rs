@@ -16,10 +16,10 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::f32_slice;
 use super::gemm::threads;
 use super::pool::PoolGrad;
 use super::simd::vectorized;
+use super::{f32_slice, par};
 
 /// What the forward pass saved for the backward pass, per image.
 #[derive(Debug)]
@@ -362,7 +362,7 @@ impl CustomOp1 for ReluOp {
 
     fn cpu_fwd(&self, s: &CpuStorage, l: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = f32_slice(s, l)?;
-        let mut y = vec![0.0f32; x.len()];
+        let mut y = par::zeroed(x.len());
         par_zip(&mut y, x, x, |y, x, _| *y = x.max(0.0));
         Ok((CpuStorage::F32(y), l.shape().clone()))
     }
@@ -390,7 +390,7 @@ impl CustomOp2 for ReluGradOp {
         if g.len() != x.len() {
             candle_core::bail!("relu gradient: shapes differ");
         }
-        let mut d = vec![0.0f32; g.len()];
+        let mut d = par::zeroed(g.len());
         par_zip(&mut d, g, x, |d, g, x| *d = if x >= 0.0 { g } else { 0.0 });
         Ok((CpuStorage::F32(d), l1.shape().clone()))
     }

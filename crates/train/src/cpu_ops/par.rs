@@ -106,6 +106,19 @@ where
         });
 }
 
+/// `len` zeros for an output tensor the caller then overwrites, filled by the
+/// thread budget: `vec![0.0; len]` memsets on the calling thread alone (from the
+/// heap, where the malloc tunables keep large buffers), which for a net's
+/// activations and their gradients was serial time with the other cores idle.
+pub(crate) fn zeroed(len: usize) -> Vec<f32> {
+    if len < 1 << 16 {
+        return vec![0.0; len];
+    }
+    let mut v = Vec::with_capacity(len);
+    v.par_extend(rayon::iter::repeat_n(0.0f32, len));
+    v
+}
+
 /// Buffers kept for reuse; beyond this the smallest is dropped.
 const KEEP: usize = 12;
 

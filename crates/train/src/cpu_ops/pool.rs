@@ -18,7 +18,7 @@ use rayon::prelude::*;
 
 use super::f32_slice;
 use super::gemm::threads;
-use super::par::for_parts;
+use super::par::{self, for_parts};
 
 /// Which gradient the fast max-pool gives; see the module docs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +59,7 @@ impl CustomOp1 for MaxPoolOp {
         }
         let x = f32_slice(s, l)?;
         let (oh, ow) = (h / 2, w / 2);
-        let mut out = vec![0.0f32; b * c * oh * ow];
+        let mut out = par::zeroed(b * c * oh * ow);
         let mut idx = vec![
             0u8;
             if self.grad == PoolGrad::Argmax {
@@ -152,7 +152,7 @@ impl CustomOp1 for UnpoolOp<'_> {
         let (b, c, oh, ow) = l.shape().dims4()?;
         let (h, w) = self.hw;
         let g = f32_slice(s, l)?;
-        let mut dx = vec![0.0f32; b * c * h * w];
+        let mut dx = par::zeroed(b * c * h * w);
         for_parts(&mut dx, h * w, |p, d| {
             let (g, ix) = (&g[p * oh * ow..], &self.idx[p * oh * ow..]);
             for i in 0..oh {
@@ -196,7 +196,7 @@ impl CustomOp3 for CompatGradOp {
         let (_, _, oh, ow) = l2.shape().dims4()?;
         let (x, y, g) = (f32_slice(s1, l1)?, f32_slice(s2, l2)?, f32_slice(s3, l3)?);
         let (uh, uw) = (nearest(oh, h), nearest(ow, w));
-        let mut dx = vec![0.0f32; b * c * h * w];
+        let mut dx = par::zeroed(b * c * h * w);
         // On even sides the upsample lines up with the windows: each window only
         // compares with its own maximum, which the first branch does directly.
         let even = h % 2 == 0 && w % 2 == 0;
