@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::gemm::threads;
 use super::par::{self, for_parts};
+use super::simd::vectorized;
 use super::{check_cpu_f32, f32_slice, storage_f32};
 
 /// A BatchNorm layer's tensors and settings (`candle_nn::BatchNorm`'s parts).
@@ -139,10 +140,15 @@ impl CustomOp3 for BnOp {
                 let (mut shift, mut s, mut q) = (None, 0f64, 0f64);
                 for p in planes {
                     let k = *shift.get_or_insert_with(|| p.first().copied().unwrap_or(0.0));
-                    let (ps, pq) = sums2(p.len(), |i| {
-                        let d = p[i] - k;
-                        (d, d * d)
-                    });
+                    let (ps, pq) = vectorized(
+                        #[inline(always)]
+                        || {
+                            sums2(p.len(), |i| {
+                                let d = p[i] - k;
+                                (d, d * d)
+                            })
+                        },
+                    );
                     (s, q) = (s + ps, q + pq);
                 }
                 (f64::from(shift.unwrap_or(0.0)), s / count, q / count)
@@ -168,15 +174,21 @@ impl CustomOp3 for BnOp {
             let ch = i % c;
             let (m, s, b) = (st.mean[ch], gamma[ch] * st.inv_std[ch], beta[ch]);
             let x = &x[i * r..(i + 1) * r];
-            if self.relu {
-                y.iter_mut()
-                    .zip(x)
-                    .for_each(|(y, &x)| *y = affine(x, m, s, b).max(0.0));
-            } else {
-                y.iter_mut()
-                    .zip(x)
-                    .for_each(|(y, &x)| *y = affine(x, m, s, b));
-            }
+            let relu = self.relu;
+            vectorized(
+                #[inline(always)]
+                || {
+                    if relu {
+                        y.iter_mut()
+                            .zip(x)
+                            .for_each(|(y, &x)| *y = affine(x, m, s, b).max(0.0));
+                    } else {
+                        y.iter_mut()
+                            .zip(x)
+                            .for_each(|(y, &x)| *y = affine(x, m, s, b));
+                    }
+                },
+            );
         });
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
@@ -209,10 +221,15 @@ impl CustomOp3 for BnOp {
             let (mut sg, mut sgx) = (0f64, 0f64);
             for (s, gp) in planes.enumerate() {
                 let xp = &xv[(s * c + ch) * r..(s * c + ch + 1) * r];
-                let (a, b) = sums2(r, |i| {
-                    let g = g_at(affine(xp[i], m, scale, b), gp[i]);
-                    (g, g * (xp[i] - m))
-                });
+                let (a, b) = vectorized(
+                    #[inline(always)]
+                    || {
+                        sums2(r, |i| {
+                            let g = g_at(affine(xp[i], m, scale, b), gp[i]);
+                            (g, g * (xp[i] - m))
+                        })
+                    },
+                );
                 (sg, sgx) = (sg + a, sgx + b);
             }
             (sg, sgx * f64::from(st.inv_std[ch]))
@@ -230,10 +247,15 @@ impl CustomOp3 for BnOp {
                 } else {
                     ((sums[ch].0 / count) as f32, (sums[ch].1 / count) as f32)
                 };
-                for ((d, &x), &g) in d.iter_mut().zip(xp).zip(gp) {
-                    let g = g_at(affine(x, m, scale, b), g);
-                    *d = scale * (g - mg - (x - m) * is * mgx);
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((d, &x), &g) in d.iter_mut().zip(xp).zip(gp) {
+                            let g = g_at(affine(x, m, scale, b), g);
+                            *d = scale * (g - mg - (x - m) * is * mgx);
+                        }
+                    },
+                );
             });
             dx
         });

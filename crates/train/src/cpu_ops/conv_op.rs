@@ -9,7 +9,7 @@ use std::sync::OnceLock;
 use candle_core::{CpuStorage, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 
 use super::conv::{self, Geom};
-use super::epilogue::{Saved, bias_relu, bias_relu_pool, raw_grad};
+use super::epilogue::{Saved, bias_grad, bias_relu, bias_relu_pool, raw_grad};
 use super::pool::PoolGrad;
 use super::{f32_slice, geom_of, par, storage_f32};
 
@@ -102,15 +102,27 @@ impl ConvOp {
             storage_f32(&gs, gl)?,
         );
         let g = geom_of(xl, wl, self.pad)?;
-        let mut dz = par::take(g.batch * g.out_len());
         let dims = (g.batch, g.cout, g.oh, g.ow);
         let mode = self.pool.unwrap_or_default();
-        let db = raw_grad(gv, saved, dims, mode, want_bias, &mut dz);
-        let dw = w.track_op().then(|| conv::weight_grad(&g, xv, &dz));
+        let dz_buf;
+        let (dz, db): (&[f32], _) = match saved {
+            // Nothing to undo: dY is dz.
+            Saved::Nothing => (
+                gv,
+                want_bias.then(|| bias_grad(gv, (g.batch, g.cout, g.oh * g.ow))),
+            ),
+            _ => {
+                let mut buf = par::take(g.batch * g.out_len());
+                let db = raw_grad(gv, saved, dims, mode, want_bias, &mut buf);
+                dz_buf = buf;
+                (&dz_buf, db)
+            }
+        };
+        let dw = w.track_op().then(|| conv::weight_grad(&g, xv, dz));
         let dx = x.track_op().then(|| {
             let (t, k) = conv::prepare_input_grad(&g, wv);
             let mut dx = par::zeroed(g.batch * g.in_len());
-            conv::forward_into(&t, &dz, &k, &mut dx);
+            conv::forward_into(&t, dz, &k, &mut dx);
             dx
         });
         let dev = x.device();

@@ -182,9 +182,6 @@ pub(crate) fn raw_grad(
     dz: &mut [f32],
 ) -> Option<Vec<f32>> {
     let per = c * h * w;
-    if let Saved::Nothing = saved {
-        dz.copy_from_slice(grad);
-    }
     if per == 0 || batch == 0 {
         return want_bias.then(|| vec![0.0; c]);
     }
@@ -195,7 +192,7 @@ pub(crate) fn raw_grad(
             #[inline(always)]
             || {
                 match saved {
-                    Saved::Nothing => {}
+                    Saved::Nothing => dz.copy_from_slice(g),
                     Saved::Bits(bits) => unmask(g, &bits[b], h * w, dz),
                     Saved::Windows(flags) => unpool(g, &flags[b], (h, w), mode, dz),
                 }
@@ -228,6 +225,33 @@ pub(crate) fn raw_grad(
         }
         db
     })
+}
+
+/// The bias gradient when the block's output is the convolution's raw output (no
+/// ReLU or pool to undo), so `grad` serves as `dz` without a copy: the same sums in
+/// the same order as `raw_grad`'s.
+pub(crate) fn bias_grad(grad: &[f32], (batch, c, hw): (usize, usize, usize)) -> Vec<f32> {
+    let per = c * hw;
+    if per == 0 || batch == 0 {
+        return vec![0.0; c];
+    }
+    let group = batch.div_ceil(threads()).max(1);
+    let sums: Vec<Vec<f32>> = grad
+        .par_chunks(group * per)
+        .flat_map_iter(|chunk| {
+            chunk.chunks_exact(per).map(|img| {
+                vectorized(
+                    #[inline(always)]
+                    || img.chunks_exact(hw).map(lane_sum).collect::<Vec<f32>>(),
+                )
+            })
+        })
+        .collect();
+    let mut db = vec![0.0f32; c];
+    for s in &sums {
+        db.iter_mut().zip(s).for_each(|(t, v)| *t += v);
+    }
+    db
 }
 
 /// The sum of `v` in 8 lanes: a plain `iter().sum()` is one serial chain of

@@ -8,6 +8,7 @@ use candle_core::{CpuStorage, DType, InplaceOp2, InplaceOp3, Layout, Result, Ten
 use rayon::prelude::*;
 
 use super::f32_slice;
+use super::simd::vectorized;
 
 /// Elements per parallel block: big enough that splitting costs nothing.
 const BLOCK: usize = 1 << 16;
@@ -48,10 +49,15 @@ impl InplaceOp3 for Momentum {
         m.par_chunks_mut(BLOCK)
             .zip(g.par_chunks(BLOCK).zip(w.par_chunks(BLOCK)))
             .for_each(|(m, (g, w))| {
-                for ((m, g), w) in m.iter_mut().zip(g).zip(w) {
-                    let d = if wd != 0.0 { g + w * wd } else { *g };
-                    *m = *m * mu + d;
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((m, g), w) in m.iter_mut().zip(g).zip(w) {
+                            let d = if wd != 0.0 { g + w * wd } else { *g };
+                            *m = *m * mu + d;
+                        }
+                    },
+                );
             });
         Ok(())
     }
@@ -82,10 +88,15 @@ impl InplaceOp2 for Descend {
         w.par_chunks_mut(BLOCK)
             .zip(v.par_chunks(BLOCK))
             .for_each(|(w, v)| {
-                for (w, v) in w.iter_mut().zip(v) {
-                    let d = if wd != 0.0 { v + *w * wd } else { *v };
-                    *w -= d * lr;
-                }
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for (w, v) in w.iter_mut().zip(v) {
+                            let d = if wd != 0.0 { v + *w * wd } else { *v };
+                            *w -= d * lr;
+                        }
+                    },
+                );
             });
         Ok(())
     }
