@@ -17,10 +17,17 @@ pub struct Args {
     pub json: bool,
 }
 
-pub fn run(a: Args) -> Result<()> {
-    let ops: ablate_train::model::Ops = a.ops.parse().map_err(crate::InvalidInput)?;
+pub fn run(a: &Args) -> Result<()> {
+    use ablate_train::model::Ops;
+    // `both` (the default): the fast path, then candle's as the reference.
+    let paths: Vec<Ops> = match a.ops.as_str() {
+        "both" => vec![Ops::Fast, Ops::Candle],
+        one => vec![one.parse().map_err(|_: String| {
+            crate::InvalidInput(format!("--ops {one:?}: expected fast, candle or both"))
+        })?],
+    };
     if a.per_op {
-        return per_op(&a);
+        return per_op(a);
     }
     let kind = match a.device.as_str() {
         "cpu" => ablate_spec::types::Device::Cpu,
@@ -39,41 +46,62 @@ pub fn run(a: Args) -> Result<()> {
         threads: 1,
     })
     .map_err(|e| crate::InvalidInput(e.message))?;
-    let opts = ablate_train::bench::BenchOptions {
-        depth: a.depth,
-        width: a.width,
-        batch: a.batch,
-        size: a.size,
-        steps: a.steps.max(1),
-        warmup: 1,
-        batch_norm: a.batch_norm,
-        device,
-        ops,
-    };
-    let r = ablate_train::bench::run(&opts).map_err(|e| crate::InvalidInput(e.message))?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+    // CUDA tensors always run candle's kernels: one path to time.
+    let paths = if device.is_cpu() {
+        paths
     } else {
-        println!(
-            "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}",
-            r.depth,
-            r.width,
-            r.batch_norm,
-            r.size,
-            r.size,
-            r.batch,
-            r.device,
-            r.threads,
-            r.ops,
-            r.images_per_s,
-            r.forward_ms,
-            r.backward_update_ms,
-            r.parameters,
-            r.peak_rss_mb
-                .map_or("n/a".to_string(), |m| format!("{m:.0} MB"))
-        );
+        vec![Ops::Candle]
+    };
+    let mut reports = Vec::new();
+    for ops in paths {
+        let opts = ablate_train::bench::BenchOptions {
+            depth: a.depth.clone(),
+            width: a.width,
+            batch: a.batch,
+            size: a.size,
+            steps: a.steps.max(1),
+            warmup: 1,
+            batch_norm: a.batch_norm,
+            device: device.clone(),
+            ops,
+        };
+        let r = ablate_train::bench::run(&opts).map_err(|e| crate::InvalidInput(e.message))?;
+        if !a.json {
+            print_report(&r);
+        }
+        reports.push(r);
+    }
+    match reports.as_slice() {
+        [one] if a.json => println!("{}", serde_json::to_string_pretty(one)?),
+        all if a.json => println!("{}", serde_json::to_string_pretty(all)?),
+        [fast, reference] => println!(
+            "fast ops: {:.2}x candle's ops",
+            fast.images_per_s / reference.images_per_s.max(1e-9)
+        ),
+        _ => {}
     }
     Ok(())
+}
+
+fn print_report(r: &ablate_train::bench::BenchReport) {
+    println!(
+        "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}",
+        r.depth,
+        r.width,
+        r.batch_norm,
+        r.size,
+        r.size,
+        r.batch,
+        r.device,
+        r.threads,
+        r.ops,
+        r.images_per_s,
+        r.forward_ms,
+        r.backward_update_ms,
+        r.parameters,
+        r.peak_rss_mb
+            .map_or("n/a".to_string(), |m| format!("{m:.0} MB"))
+    );
 }
 
 /// Each conv layer shape of `--depth` at `--width` (and the pool ending each

@@ -170,8 +170,9 @@ enum BenchCommand {
         /// cpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
-        /// CPU kernels: fast (ablate's cpu_ops) or candle (candle's own, the reference).
-        #[arg(long, default_value = "fast")]
+        /// CPU kernels: fast (ablate's cpu_ops), candle (candle's own, the
+        /// reference), or both, one after the other (--json then prints an array).
+        #[arg(long, default_value = "both")]
         ops: String,
         /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
         #[arg(long)]
@@ -253,7 +254,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(code) = threads::ensure(threads)? {
                 return Ok(code);
             }
-            bench_train::run(bench_train::Args {
+            bench_train::run(&bench_train::Args {
                 depth,
                 width,
                 batch,
