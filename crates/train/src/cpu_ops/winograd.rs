@@ -19,7 +19,6 @@ use rayon::prelude::*;
 
 use super::conv::Geom;
 use super::gemm::threads;
-use super::simd::vectorized;
 
 /// Tiles per chunk aim for `V` and `M` together near this many floats (~1 MiB).
 pub(crate) const CHUNK_FLOATS: usize = 256 * 1024;
@@ -126,22 +125,8 @@ pub(crate) fn kernel_grad(cout: usize, cin: usize, du: &[f32]) -> Vec<f32> {
 /// and odd rows in separate blocks, so that combining rows for every tile row of
 /// the segment is one long loop per output (tile rows sit `tw` apart in both).
 /// Per-row loops would be as short as `tw`, 4 at the nets' last stage.
-pub(crate) fn input_tiles(
-    g: &Geom,
-    plane: &[f32],
-    rows: (usize, usize),
-    v: &mut [f32],
-    stride: usize,
-    sc: &mut Vec<f32>,
-) {
-    vectorized(
-        #[inline(always)]
-        || input_tiles_body(g, plane, rows, v, stride, sc),
-    );
-}
-
 #[inline(always)]
-fn input_tiles_body(
+pub(crate) fn input_tiles(
     g: &Geom,
     plane: &[f32],
     (ty0, ty1): (usize, usize),
@@ -231,22 +216,8 @@ fn zip3(d: &mut [f32], a: &[f32], b: &[f32], c: &[f32], f: impl Fn(f32, f32, f32
 /// `A^T m A` for tile rows `ty0..ty1` of one output plane, from
 /// `m[xi * stride + (ty - ty0) * tw + tx]`: rows combined over the whole segment
 /// at once, then columns per output row.
-pub(crate) fn output_tiles(
-    g: &Geom,
-    m: &[f32],
-    stride: usize,
-    rows: (usize, usize),
-    out: &mut [f32],
-    sc: &mut Vec<f32>,
-) {
-    vectorized(
-        #[inline(always)]
-        || output_tiles_body(g, m, stride, rows, out, sc),
-    );
-}
-
 #[inline(always)]
-fn output_tiles_body(
+pub(crate) fn output_tiles(
     g: &Geom,
     m: &[f32],
     stride: usize,
@@ -288,22 +259,8 @@ fn output_tiles_body(
 
 /// `A dy A^T` for tile rows `ty0..ty1` of one dY plane (outside the output counts
 /// as 0), written like `input_tiles` writes `V`: the weight gradient's view of dY.
-pub(crate) fn grad_tiles(
-    g: &Geom,
-    plane: &[f32],
-    rows: (usize, usize),
-    yh: &mut [f32],
-    stride: usize,
-    sc: &mut Vec<f32>,
-) {
-    vectorized(
-        #[inline(always)]
-        || grad_tiles_body(g, plane, rows, yh, stride, sc),
-    );
-}
-
 #[inline(always)]
-fn grad_tiles_body(
+pub(crate) fn grad_tiles(
     g: &Geom,
     plane: &[f32],
     (ty0, ty1): (usize, usize),
