@@ -73,7 +73,11 @@ fn per_channel<T: Send>(
         .with_min_len(min)
         .map(|ch| {
             let mut planes = (0..n).map(|s| &x[(s * c + ch) * r..(s * c + ch + 1) * r]);
-            f(ch, &mut planes)
+            // One dispatch per channel, not per (tiny) plane; `f` is inline(always).
+            vectorized(
+                #[inline(always)]
+                || f(ch, &mut planes),
+            )
         })
         .collect()
 }
@@ -134,25 +138,25 @@ impl CustomOp3 for BnOp {
         }
         if !self.fixed {
             let count = (n * r) as f64;
-            let sums = per_channel(x, (n, c, r), |_, planes| {
-                // Shifted by the channel's first value, so E[x^2] - E[x]^2 does not
-                // cancel catastrophically when the mean is large.
-                let (mut shift, mut s, mut q) = (None, 0f64, 0f64);
-                for p in planes {
-                    let k = *shift.get_or_insert_with(|| p.first().copied().unwrap_or(0.0));
-                    let (ps, pq) = vectorized(
-                        #[inline(always)]
-                        || {
-                            sums2(p.len(), |i| {
-                                let d = p[i] - k;
-                                (d, d * d)
-                            })
-                        },
-                    );
-                    (s, q) = (s + ps, q + pq);
-                }
-                (f64::from(shift.unwrap_or(0.0)), s / count, q / count)
-            });
+            let sums = per_channel(
+                x,
+                (n, c, r),
+                #[inline(always)]
+                |_, planes| {
+                    // Shifted by the channel's first value, so E[x^2] - E[x]^2 does not
+                    // cancel catastrophically when the mean is large.
+                    let (mut shift, mut s, mut q) = (None, 0f64, 0f64);
+                    for p in planes {
+                        let k = *shift.get_or_insert_with(|| p.first().copied().unwrap_or(0.0));
+                        let (ps, pq) = sums2(p.len(), |i| {
+                            let d = p[i] - k;
+                            (d, d * d)
+                        });
+                        (s, q) = (s + ps, q + pq);
+                    }
+                    (f64::from(shift.unwrap_or(0.0)), s / count, q / count)
+                },
+            );
             let mean: Vec<f64> = sums.iter().map(|(k, s, _)| k + s).collect();
             let var: Vec<f64> = sums.iter().map(|(_, s, q)| (q - s * s).max(0.0)).collect();
             let stats = Stats {
@@ -170,26 +174,25 @@ impl CustomOp3 for BnOp {
             .get()
             .ok_or_else(|| candle_core::Error::Msg("batch_norm: no statistics".into()))?;
         let mut y = par::zeroed(x.len());
-        for_parts(&mut y, r, |i, y| {
-            let ch = i % c;
-            let (m, s, b) = (st.mean[ch], gamma[ch] * st.inv_std[ch], beta[ch]);
-            let x = &x[i * r..(i + 1) * r];
-            let relu = self.relu;
-            vectorized(
-                #[inline(always)]
-                || {
-                    if relu {
-                        y.iter_mut()
-                            .zip(x)
-                            .for_each(|(y, &x)| *y = affine(x, m, s, b).max(0.0));
-                    } else {
-                        y.iter_mut()
-                            .zip(x)
-                            .for_each(|(y, &x)| *y = affine(x, m, s, b));
-                    }
-                },
-            );
-        });
+        for_parts(
+            &mut y,
+            r,
+            #[inline(always)]
+            |i, y| {
+                let ch = i % c;
+                let (m, s, b) = (st.mean[ch], gamma[ch] * st.inv_std[ch], beta[ch]);
+                let x = &x[i * r..(i + 1) * r];
+                if self.relu {
+                    y.iter_mut()
+                        .zip(x)
+                        .for_each(|(y, &x)| *y = affine(x, m, s, b).max(0.0));
+                } else {
+                    y.iter_mut()
+                        .zip(x)
+                        .for_each(|(y, &x)| *y = affine(x, m, s, b));
+                }
+            },
+        );
         Ok((CpuStorage::F32(y), l1.shape().clone()))
     }
 
@@ -216,47 +219,47 @@ impl CustomOp3 for BnOp {
         let relu = self.relu;
         let g_at = move |z: f32, g: f32| if !relu || z >= 0.0 { g } else { 0.0 };
         // Per channel: sum of g and of g * (x - mean).
-        let sums = per_channel(gv, (n, c, r), |ch, planes| {
-            let (m, scale, b) = (st.mean[ch], wv[ch] * st.inv_std[ch], bv[ch]);
-            let (mut sg, mut sgx) = (0f64, 0f64);
-            for (s, gp) in planes.enumerate() {
-                let xp = &xv[(s * c + ch) * r..(s * c + ch + 1) * r];
-                let (a, b) = vectorized(
-                    #[inline(always)]
-                    || {
-                        sums2(r, |i| {
-                            let g = g_at(affine(xp[i], m, scale, b), gp[i]);
-                            (g, g * (xp[i] - m))
-                        })
-                    },
-                );
-                (sg, sgx) = (sg + a, sgx + b);
-            }
-            (sg, sgx * f64::from(st.inv_std[ch]))
-        });
+        let sums = per_channel(
+            gv,
+            (n, c, r),
+            #[inline(always)]
+            |ch, planes| {
+                let (m, scale, b) = (st.mean[ch], wv[ch] * st.inv_std[ch], bv[ch]);
+                let (mut sg, mut sgx) = (0f64, 0f64);
+                for (s, gp) in planes.enumerate() {
+                    let xp = &xv[(s * c + ch) * r..(s * c + ch + 1) * r];
+                    let (a, b) = sums2(r, |i| {
+                        let g = g_at(affine(xp[i], m, scale, b), gp[i]);
+                        (g, g * (xp[i] - m))
+                    });
+                    (sg, sgx) = (sg + a, sgx + b);
+                }
+                (sg, sgx * f64::from(st.inv_std[ch]))
+            },
+        );
         let count = (n * r) as f64;
         let dx = x.track_op().then(|| {
             let mut dx = par::zeroed(xv.len());
-            for_parts(&mut dx, r, |i, d| {
-                let ch = i % c;
-                let (xp, gp) = (&xv[i * r..(i + 1) * r], &gv[i * r..(i + 1) * r]);
-                let (m, is, b) = (st.mean[ch], st.inv_std[ch], bv[ch]);
-                let scale = wv[ch] * is;
-                let (mg, mgx) = if self.fixed {
-                    (0.0, 0.0)
-                } else {
-                    ((sums[ch].0 / count) as f32, (sums[ch].1 / count) as f32)
-                };
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for ((d, &x), &g) in d.iter_mut().zip(xp).zip(gp) {
-                            let g = g_at(affine(x, m, scale, b), g);
-                            *d = scale * (g - mg - (x - m) * is * mgx);
-                        }
-                    },
-                );
-            });
+            for_parts(
+                &mut dx,
+                r,
+                #[inline(always)]
+                |i, d| {
+                    let ch = i % c;
+                    let (xp, gp) = (&xv[i * r..(i + 1) * r], &gv[i * r..(i + 1) * r]);
+                    let (m, is, b) = (st.mean[ch], st.inv_std[ch], bv[ch]);
+                    let scale = wv[ch] * is;
+                    let (mg, mgx) = if self.fixed {
+                        (0.0, 0.0)
+                    } else {
+                        ((sums[ch].0 / count) as f32, (sums[ch].1 / count) as f32)
+                    };
+                    for ((d, &x), &g) in d.iter_mut().zip(xp).zip(gp) {
+                        let g = g_at(affine(x, m, scale, b), g);
+                        *d = scale * (g - mg - (x - m) * is * mgx);
+                    }
+                },
+            );
             dx
         });
         let dev = x.device();

@@ -18,6 +18,7 @@ use std::sync::Mutex;
 use rayon::prelude::*;
 
 use super::gemm::threads;
+use super::simd::vectorized;
 
 /// Groups per thread. More than one lets rayon rebalance when a core is taken by
 /// another process (trials share machines), at the price of a partial weight
@@ -100,9 +101,16 @@ where
     data.par_chunks_mut(group * per)
         .enumerate()
         .for_each(|(gi, chunk)| {
-            for (i, p) in chunk.chunks_exact_mut(per).enumerate() {
-                f(gi * group + i, p);
-            }
+            // One instruction-set dispatch per group of parts; `f` reaches the wide
+            // instructions when the caller marks it `#[inline(always)]`.
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (i, p) in chunk.chunks_exact_mut(per).enumerate() {
+                        f(gi * group + i, p);
+                    }
+                },
+            );
         });
 }
 

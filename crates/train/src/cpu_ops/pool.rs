@@ -92,7 +92,12 @@ impl CustomOp1 for MaxPoolOp {
         };
         let per = oh * ow;
         if idx.is_empty() {
-            for_parts(&mut out, per, |p, o| pool(p, o, None));
+            for_parts(
+                &mut out,
+                per,
+                #[inline(always)]
+                |p, o| pool(p, o, None),
+            );
         } else {
             let group = planes.div_ceil(threads()).max(1);
             out.par_chunks_mut(group * per)
@@ -153,15 +158,20 @@ impl CustomOp1 for UnpoolOp<'_> {
         let (h, w) = self.hw;
         let g = f32_slice(s, l)?;
         let mut dx = par::zeroed(b * c * h * w);
-        for_parts(&mut dx, h * w, |p, d| {
-            let (g, ix) = (&g[p * oh * ow..], &self.idx[p * oh * ow..]);
-            for i in 0..oh {
-                for j in 0..ow {
-                    let k = usize::from(ix[i * ow + j]);
-                    d[(2 * i + k / 2) * w + 2 * j + k % 2] = g[i * ow + j];
+        for_parts(
+            &mut dx,
+            h * w,
+            #[inline(always)]
+            |p, d| {
+                let (g, ix) = (&g[p * oh * ow..], &self.idx[p * oh * ow..]);
+                for i in 0..oh {
+                    for j in 0..ow {
+                        let k = usize::from(ix[i * ow + j]);
+                        d[(2 * i + k / 2) * w + 2 * j + k % 2] = g[i * ow + j];
+                    }
                 }
-            }
-        });
+            },
+        );
         Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
     }
 }
@@ -200,45 +210,50 @@ impl CustomOp3 for CompatGradOp {
         // On even sides the upsample lines up with the windows: each window only
         // compares with its own maximum, which the first branch does directly.
         let even = h % 2 == 0 && w % 2 == 0;
-        for_parts(&mut dx, h * w, |p, d| {
-            let x = &x[p * h * w..(p + 1) * h * w];
-            let y = &y[p * oh * ow..(p + 1) * oh * ow];
-            let g = &g[p * oh * ow..(p + 1) * oh * ow];
-            if even {
-                for i in 0..oh {
-                    let (x0, x1) = x[2 * i * w..(2 * i + 2) * w].split_at(w);
-                    let (d0, d1) = d[2 * i * w..(2 * i + 2) * w].split_at_mut(w);
-                    for j in 0..ow {
-                        let (m, gv) = (y[i * ow + j], g[i * ow + j]);
-                        let v = [x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]];
-                        let hits = v.map(|v| v == m);
-                        let s = gv * (hits.iter().filter(|&&h| h).count() as f32 * 0.25);
-                        let put = |k: usize| if hits[k] { s } else { 0.0 };
-                        (d0[2 * j], d0[2 * j + 1]) = (put(0), put(1));
-                        (d1[2 * j], d1[2 * j + 1]) = (put(2), put(3));
+        for_parts(
+            &mut dx,
+            h * w,
+            #[inline(always)]
+            |p, d| {
+                let x = &x[p * h * w..(p + 1) * h * w];
+                let y = &y[p * oh * ow..(p + 1) * oh * ow];
+                let g = &g[p * oh * ow..(p + 1) * oh * ow];
+                if even {
+                    for i in 0..oh {
+                        let (x0, x1) = x[2 * i * w..(2 * i + 2) * w].split_at(w);
+                        let (d0, d1) = d[2 * i * w..(2 * i + 2) * w].split_at_mut(w);
+                        for j in 0..ow {
+                            let (m, gv) = (y[i * ow + j], g[i * ow + j]);
+                            let v = [x0[2 * j], x0[2 * j + 1], x1[2 * j], x1[2 * j + 1]];
+                            let hits = v.map(|v| v == m);
+                            let s = gv * (hits.iter().filter(|&&h| h).count() as f32 * 0.25);
+                            let put = |k: usize| if hits[k] { s } else { 0.0 };
+                            (d0[2 * j], d0[2 * j + 1]) = (put(0), put(1));
+                            (d1[2 * j], d1[2 * j + 1]) = (put(2), put(3));
+                        }
+                    }
+                    return;
+                }
+                let hit = |i: usize, j: usize| x[i * w + j] == y[uh[i] * ow + uw[j]];
+                let mut scale = vec![0.0f32; oh * ow];
+                for a in 0..oh {
+                    for bb in 0..ow {
+                        let n = [(0, 0), (0, 1), (1, 0), (1, 1)]
+                            .iter()
+                            .filter(|&&(di, dj)| hit(2 * a + di, 2 * bb + dj))
+                            .count();
+                        scale[a * ow + bb] = g[a * ow + bb] * (n as f32 * 0.25);
                     }
                 }
-                return;
-            }
-            let hit = |i: usize, j: usize| x[i * w + j] == y[uh[i] * ow + uw[j]];
-            let mut scale = vec![0.0f32; oh * ow];
-            for a in 0..oh {
-                for bb in 0..ow {
-                    let n = [(0, 0), (0, 1), (1, 0), (1, 1)]
-                        .iter()
-                        .filter(|&&(di, dj)| hit(2 * a + di, 2 * bb + dj))
-                        .count();
-                    scale[a * ow + bb] = g[a * ow + bb] * (n as f32 * 0.25);
-                }
-            }
-            for i in 0..h {
-                for j in 0..w {
-                    if hit(i, j) {
-                        d[i * w + j] = scale[uh[i] * ow + uw[j]];
+                for i in 0..h {
+                    for j in 0..w {
+                        if hit(i, j) {
+                            d[i * w + j] = scale[uh[i] * ow + uw[j]];
+                        }
                     }
                 }
-            }
-        });
+            },
+        );
         Ok((CpuStorage::F32(dx), Shape::from((b, c, h, w))))
     }
 }
