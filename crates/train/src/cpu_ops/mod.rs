@@ -1,7 +1,8 @@
 //! Fast f32 CPU kernels for the VGG nets, as candle custom ops so autograd keeps
 //! working: stride-1 convolution with bias, ReLU and the 2x2 max-pool fused into
-//! its epilogue, its input and weight gradients, BatchNorm (+ ReLU), ReLU, and max
-//! pooling.
+//! its epilogue, its input and weight gradients, the FC layer with bias and ReLU
+//! fused (`linear.rs`), BatchNorm (+ ReLU), ReLU, max pooling, and SGD's in-place
+//! update.
 //!
 //! Why: candle 0.11.1 trains these nets about 10x slower on CPU. Its input
 //! gradient is a per-pixel transposed convolution, and every small op in the graph
@@ -12,8 +13,11 @@
 //! of dY with the flipped kernel; weight gradient) use Winograd F(2x2, 3x3)
 //! (`winograd`); other kernels, such as the nets' 3-channel first layer, im2col
 //! (`conv`). All products go through the `gemm` crate (`gemm.rs`, the only
-//! `unsafe`). Work is split over images on `candle_core::utils::get_num_threads()`
-//! threads, the trial's budget (`par`).
+//! `unsafe`; built with its AVX-512 kernels). Element-wise loops are compiled per
+//! instruction set and chosen at run time (`simd.rs`). Work is split over images on
+//! `candle_core::utils::get_num_threads()` threads, the trial's budget (`par`).
+//! The gradient bookkeeping between ops is candle's, patched (vendor/README.md) so
+//! a node's first gradient is not added into fresh zeros.
 //!
 //! Results match candle's to float rounding, values and gradients
 //! (`tests/cpu_ops*.rs`), including two candle conventions a textbook kernel would
