@@ -8,31 +8,17 @@ use ablate_train::rng::Rng;
 use candle_core::{DType, Device, Result, Tensor, Var};
 use candle_nn::{BatchNorm, BatchNormConfig, ModuleT, VarBuilder, VarMap};
 
+mod common;
+use common::flat;
+
 fn values(n: usize, seed: u64) -> Vec<f32> {
     let mut rng = Rng::new(seed);
     (0..n).map(|_| rng.normal()).collect()
 }
 
-fn flat(t: &Tensor) -> Vec<f32> {
-    t.flatten_all().and_then(|t| t.to_vec1()).expect("to_vec1")
-}
-
-/// Norm-relative error below 1e-4, and every element within 1e-4 of the largest.
+/// Every element within 1e-4 of the reference's own largest magnitude.
 fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
-    assert_eq!(got.dims(), want.dims(), "{what}: shape");
-    let (a, b) = (flat(got), flat(want));
-    let diff: f64 = a
-        .iter()
-        .zip(&b)
-        .map(|(x, y)| f64::from(x - y).powi(2))
-        .sum();
-    let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
-    let rel = diff.sqrt() / norm.sqrt().max(1e-6);
-    assert!(rel < 1e-4, "{what}: relative error {rel:e}");
-    let scale = b.iter().fold(1e-6f32, |m, y| m.max(y.abs()));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y}");
-    }
+    common::assert_close_scaled(what, got, want, 1e-6);
 }
 
 fn norm(t: &Tensor) -> f64 {

@@ -69,6 +69,31 @@ impl Plan {
     }
 }
 
+/// `f(channel, plane, tile rows, first tile in chunk)` for every plane of every
+/// image segment of `chunk`, `data` holding `per` floats per image in planes of
+/// `hw`. One instruction-set dispatch for the chunk: on small planes a per-plane
+/// one was a visible cost (`f` is `#[inline(always)]` at the call sites).
+#[inline(always)]
+fn each_plane(
+    p: &Plan,
+    chunk: (usize, usize),
+    data: &[f32],
+    (per, hw): (usize, usize),
+    mut f: impl FnMut(usize, &[f32], (usize, usize), usize),
+) {
+    vectorized(
+        #[inline(always)]
+        || {
+            for (b, ty0, ty1, t0) in p.segments(chunk) {
+                let planes = data[b * per..(b + 1) * per].chunks_exact(hw);
+                for (c, plane) in planes.enumerate() {
+                    f(c, plane, (ty0, ty1), t0);
+                }
+            }
+        },
+    );
+}
+
 /// `V[xi][c][t]` for one chunk of `images`.
 fn transform_inputs(
     g: &Geom,
@@ -80,18 +105,13 @@ fn transform_inputs(
 ) {
     let (hw, il) = (g.h * g.w, g.in_len());
     let tc = (chunk.1 - chunk.0) * p.tw;
-    // One dispatch per chunk: on small planes a per-plane one was a visible cost.
-    vectorized(
+    each_plane(
+        p,
+        chunk,
+        images,
+        (il, hw),
         #[inline(always)]
-        || {
-            for (b, ty0, ty1, t0) in p.segments(chunk) {
-                let planes = images[b * il..(b + 1) * il].chunks_exact(hw);
-                for (c, plane) in planes.enumerate() {
-                    let v = &mut v[c * tc + t0..];
-                    input_tiles(g, plane, (ty0, ty1), v, g.cin * tc, sc);
-                }
-            }
-        },
+        |c, plane, rows, t0| input_tiles(g, plane, rows, &mut v[c * tc + t0..], g.cin * tc, sc),
     );
 }
 
@@ -188,16 +208,15 @@ pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
         for chunk in p.chunks(n) {
             let tc = (chunk.1 - chunk.0) * p.tw;
             transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
-            vectorized(
+            each_plane(
+                &p,
+                chunk,
+                douts,
+                (ol, ohw),
                 #[inline(always)]
-                || {
-                    for (b, ty0, ty1, t0) in p.segments(chunk) {
-                        let planes = douts[b * ol..(b + 1) * ol].chunks_exact(ohw);
-                        for (c, plane) in planes.enumerate() {
-                            let yh = &mut yh[c * tc + t0..];
-                            grad_tiles(g, plane, (ty0, ty1), yh, g.cout * tc, &mut sc);
-                        }
-                    }
+                |c, plane, rows, t0| {
+                    let yh = &mut yh[c * tc + t0..];
+                    grad_tiles(g, plane, rows, yh, g.cout * tc, &mut sc);
                 },
             );
             for xi in 0..16 {

@@ -27,8 +27,14 @@ pub fn flat(t: &Tensor) -> Vec<f32> {
 }
 
 /// Norm-relative error below 1e-4 and every element within 1e-4 of the reference
-/// (scaled by its largest magnitude), with a message naming `what`.
+/// (scaled by its largest magnitude, at least 1), with a message naming `what`.
 pub fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
+    assert_close_scaled(what, got, want, 1.0);
+}
+
+/// `assert_close` with the element scale floored at `floor` instead of 1 (a
+/// smaller floor holds references of small magnitude to their own scale).
+pub fn assert_close_scaled(what: &str, got: &Tensor, want: &Tensor, floor: f32) {
     assert_eq!(got.dims(), want.dims(), "{what}: shape");
     let (a, b) = (flat(got), flat(want));
     let diff: f64 = a
@@ -39,7 +45,7 @@ pub fn assert_close(what: &str, got: &Tensor, want: &Tensor) {
     let norm: f64 = b.iter().map(|y| f64::from(*y).powi(2)).sum();
     let rel = diff.sqrt() / norm.sqrt().max(1e-6);
     assert!(rel < 1e-4, "{what}: relative error {rel:e}");
-    let scale = b.iter().fold(1f32, |m, y| m.max(y.abs()));
+    let scale = b.iter().fold(floor, |m, y| m.max(y.abs()));
     for (i, (x, y)) in a.iter().zip(&b).enumerate() {
         assert!((x - y).abs() <= 1e-4 * scale, "{what}[{i}]: {x} vs {y}");
     }
