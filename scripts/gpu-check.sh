@@ -76,8 +76,8 @@ if [ "$CPU_ONLY" = 1 ]; then
     ONE_GPU=(--cpu-slots 1)
     PRESETS=${GPU_CHECK_PRESETS:-"bench vgg7"}
     SIZES=${GPU_CHECK_SIZES:-"32"}
-    BENCH_EXTRA=(--width 0.125 --steps 1 --threads 1)
-    SMOKE_EXTRA=(--width 0.125 --size 32 --batch 4 --threads 1)
+    BENCH_EXTRA=(--width 0.125 --steps 1 --threads 1 --ops fast)
+    SMOKE_EXTRA=(--width 0.125 --size 32 --batch 4 --threads 1 --ops fast)
 else
     GPU_BIN=("${CUDA[@]}")
     DEV=cuda
