@@ -19,6 +19,7 @@ use rayon::prelude::*;
 
 use super::conv::Geom;
 use super::gemm::threads;
+use super::simd::vectorized;
 
 /// Tiles per chunk aim for `V` and `M` together near this many floats (~1 MiB).
 pub(crate) const CHUNK_FLOATS: usize = 256 * 1024;
@@ -35,87 +36,144 @@ pub(crate) fn tiles(g: &Geom) -> (usize, usize) {
     (g.oh.div_ceil(2), g.ow.div_ceil(2))
 }
 
+/// Kernels per block of the kernel transforms: each of the 9 taps and 16
+/// transformed values is a `[f32; LANES]` row, so the arithmetic runs on whole
+/// vectors while the gathers and scatters stay in L1.
+const LANES: usize = 16;
+
 /// `U[xi][o][c] = (G k G^T)[xi]` for `kernel(o, c)`, a 3x3 kernel row-major.
-/// Runs once per layer and pass on the thread budget: serial, it was a visible
-/// share of a deep net's step with one core idle.
+/// Runs once per layer and pass on the thread budget, in blocks of `LANES`
+/// consecutive `(o, c)` pairs so the combinations vectorize: kernel by kernel, at
+/// 16 scattered stores each, it was a fifth of a small-plane convolution.
 pub(crate) fn kernel_transform(
     cout: usize,
     cin: usize,
     kernel: impl Fn(usize, usize) -> [f32; 9] + Sync,
 ) -> Vec<f32> {
-    let mut u = vec![0.0f32; 16 * cin * cout];
-    if cin == 0 || cout == 0 {
+    let plane = cout * cin;
+    let mut u = vec![0.0f32; 16 * plane];
+    if plane == 0 {
         return u;
     }
-    // Output channels in ranges, one task each; a range owns rows o0..o1 of every
+    // Ranges of j = o * cin + c, one task each; a task owns its range of every
     // one of the 16 planes.
-    let per = cout.div_ceil(4 * threads()).max(1);
-    let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = (0..cout.div_ceil(per))
+    let per = plane.div_ceil(4 * threads()).next_multiple_of(LANES);
+    let mut tasks: Vec<(usize, Vec<&mut [f32]>)> = (0..plane.div_ceil(per))
         .map(|r| (r * per, Vec::with_capacity(16)))
         .collect();
-    for plane in u.chunks_mut(cout * cin) {
-        for (task, rows) in tasks.iter_mut().zip(plane.chunks_mut(per * cin)) {
-            task.1.push(rows);
+    for p in u.chunks_mut(plane) {
+        for (task, part) in tasks.iter_mut().zip(p.chunks_mut(per)) {
+            task.1.push(part);
         }
     }
-    tasks.into_par_iter().for_each(|(o0, mut planes)| {
-        let n = planes[0].len() / cin;
-        // `c` innermost: the 16 output streams are written sequentially.
-        for o in 0..n {
-            for c in 0..cin {
-                let k = kernel(o0 + o, c);
-                // G k: rows k0, (k0+k1+k2)/2, (k0-k1+k2)/2, k2.
-                let mut gk = [[0.0f32; 3]; 4];
-                for j in 0..3 {
-                    let (a, b, d) = (k[j], k[3 + j], k[6 + j]);
-                    gk[0][j] = a;
-                    gk[1][j] = 0.5 * (a + b + d);
-                    gk[2][j] = 0.5 * (a - b + d);
-                    gk[3][j] = d;
-                }
-                for (i, r) in gk.iter().enumerate() {
-                    let row = [
-                        r[0],
-                        0.5 * (r[0] + r[1] + r[2]),
-                        0.5 * (r[0] - r[1] + r[2]),
-                        r[2],
-                    ];
-                    for (j, v) in row.into_iter().enumerate() {
-                        planes[i * 4 + j][o * cin + c] = v;
+    tasks.into_par_iter().for_each(|(j0, mut planes)| {
+        let n = planes[0].len();
+        vectorized(
+            #[inline(always)]
+            || {
+                for b in (0..n).step_by(LANES) {
+                    let len = LANES.min(n - b);
+                    let mut k = [[0.0f32; LANES]; 9];
+                    for l in 0..len {
+                        let j = j0 + b + l;
+                        let taps = kernel(j / cin, j % cin);
+                        for (row, t) in k.iter_mut().zip(taps) {
+                            row[l] = t;
+                        }
+                    }
+                    let out = kernel_block(&k);
+                    for (dst, row) in planes.iter_mut().zip(&out) {
+                        dst[b..b + len].copy_from_slice(&row[..len]);
                     }
                 }
-            }
-        }
+            },
+        );
     });
     u
 }
 
+/// One value per lane.
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f32) -> [f32; LANES] {
+    std::array::from_fn(f)
+}
+
+/// `G k G^T` for a block of kernels, `k[tap][lane]`.
+#[inline(always)]
+fn kernel_block(k: &[[f32; LANES]; 9]) -> [[f32; LANES]; 16] {
+    // G k: rows k0, (k0+k1+k2)/2, (k0-k1+k2)/2, k2 (k0..k2 the kernel's rows).
+    let mut gk = [[[0.0f32; LANES]; 3]; 4];
+    for j in 0..3 {
+        let (a, b, d) = (&k[j], &k[3 + j], &k[6 + j]);
+        gk[0][j] = *a;
+        gk[1][j] = lanes(|l| 0.5 * (a[l] + b[l] + d[l]));
+        gk[2][j] = lanes(|l| 0.5 * (a[l] - b[l] + d[l]));
+        gk[3][j] = *d;
+    }
+    let mut u = [[0.0f32; LANES]; 16];
+    for (i, r) in gk.iter().enumerate() {
+        let (a, b, d) = (&r[0], &r[1], &r[2]);
+        u[i * 4] = *a;
+        u[i * 4 + 1] = lanes(|l| 0.5 * (a[l] + b[l] + d[l]));
+        u[i * 4 + 2] = lanes(|l| 0.5 * (a[l] - b[l] + d[l]));
+        u[i * 4 + 3] = *d;
+    }
+    u
+}
+
 /// `dW[o][c] = G^T dU[o][c] G` for `dU` laid out `[xi][o][c]`; returns OIHW.
+/// Blocked like `kernel_transform`, for the same reason.
 pub(crate) fn kernel_grad(cout: usize, cin: usize, du: &[f32]) -> Vec<f32> {
-    let mut dw = vec![0.0f32; cout * cin * 9];
     let plane = cout * cin;
+    let mut dw = vec![0.0f32; plane * 9];
     if plane == 0 {
         return dw;
     }
-    dw.par_chunks_mut(cin * 9).enumerate().for_each(|(o, dw)| {
-        for c in 0..cin {
-            let m = |i: usize, j: usize| du[(i * 4 + j) * plane + o * cin + c];
-            // G^T X: rows x0 + (x1+x2)/2, (x1-x2)/2, (x1+x2)/2 + x3.
-            let col = |j: usize| [m(0, j), m(1, j), m(2, j), m(3, j)];
-            let r: [[f32; 4]; 3] = [
-                std::array::from_fn(|j| col(j)[0] + 0.5 * (col(j)[1] + col(j)[2])),
-                std::array::from_fn(|j| 0.5 * (col(j)[1] - col(j)[2])),
-                std::array::from_fn(|j| 0.5 * (col(j)[1] + col(j)[2]) + col(j)[3]),
-            ];
-            let k = &mut dw[c * 9..(c + 1) * 9];
-            for (i, x) in r.iter().enumerate() {
-                k[i * 3] = x[0] + 0.5 * (x[1] + x[2]);
-                k[i * 3 + 1] = 0.5 * (x[1] - x[2]);
-                k[i * 3 + 2] = 0.5 * (x[1] + x[2]) + x[3];
-            }
-        }
+    let per = plane.div_ceil(4 * threads()).next_multiple_of(LANES);
+    dw.par_chunks_mut(per * 9).enumerate().for_each(|(t, dw)| {
+        let j0 = t * per;
+        vectorized(
+            #[inline(always)]
+            || {
+                for (b, dst) in dw.chunks_mut(LANES * 9).enumerate() {
+                    let (at, len) = (j0 + b * LANES, dst.len() / 9);
+                    let mut m = [[0.0f32; LANES]; 16];
+                    for (xi, row) in m.iter_mut().enumerate() {
+                        let src = &du[xi * plane + at..xi * plane + at + len];
+                        row[..len].copy_from_slice(src);
+                    }
+                    let k = kernel_grad_block(&m);
+                    for (l, taps) in dst.chunks_exact_mut(9).enumerate() {
+                        for (t, row) in taps.iter_mut().zip(&k) {
+                            *t = row[l];
+                        }
+                    }
+                }
+            },
+        );
     });
     dw
+}
+
+/// `G^T m G` for a block of transformed gradients, `m[xi][lane]`.
+#[inline(always)]
+fn kernel_grad_block(m: &[[f32; LANES]; 16]) -> [[f32; LANES]; 9] {
+    // G^T X: rows x0 + (x1+x2)/2, (x1-x2)/2, (x1+x2)/2 + x3, per column j.
+    let mut r = [[[0.0f32; LANES]; 4]; 3];
+    for j in 0..4 {
+        let (x0, x1, x2, x3) = (&m[j], &m[4 + j], &m[8 + j], &m[12 + j]);
+        r[0][j] = lanes(|l| x0[l] + 0.5 * (x1[l] + x2[l]));
+        r[1][j] = lanes(|l| 0.5 * (x1[l] - x2[l]));
+        r[2][j] = lanes(|l| 0.5 * (x1[l] + x2[l]) + x3[l]);
+    }
+    let mut k = [[0.0f32; LANES]; 9];
+    for (i, x) in r.iter().enumerate() {
+        let (x0, x1, x2, x3) = (&x[0], &x[1], &x[2], &x[3]);
+        k[i * 3] = lanes(|l| x0[l] + 0.5 * (x1[l] + x2[l]));
+        k[i * 3 + 1] = lanes(|l| 0.5 * (x1[l] - x2[l]));
+        k[i * 3 + 2] = lanes(|l| 0.5 * (x1[l] + x2[l]) + x3[l]);
+    }
+    k
 }
 
 /// `B^T d B` for tile rows `ty0..ty1` of one input plane: tile `(ty, tx)` goes to
