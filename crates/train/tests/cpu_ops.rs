@@ -68,6 +68,17 @@ proptest! {
         check_conv(&ConvCase { batch, cin, cout, h, w, k, pad, bias, relu, seed }).expect("conv");
     }
 
+    /// Winograd shapes with more channels and tile rows than the small cases:
+    /// 8+ channels, 16-23 wide (odd sides leave a half tile), every padding.
+    #[test]
+    fn conv2d_matches_candle_on_wider_shapes(
+        batch in 1usize..3, cin in 8usize..12, cout in 8usize..12,
+        h in 16usize..24, w in 16usize..24, pad in 0usize..3, bias: bool, relu: bool, seed: u64,
+    ) {
+        prop_assume!(h + 2 * pad >= 18 && w + 2 * pad >= 18);
+        check_conv(&ConvCase { batch, cin, cout, h, w, k: 3, pad, bias, relu, seed }).expect("conv");
+    }
+
     #[test]
     fn conv2d_relu_pool_matches_candle(
         batch in 1usize..3, cin in 1usize..6, cout in 1usize..6,
