@@ -79,6 +79,17 @@ proptest! {
         check_conv(&ConvCase { batch, cin, cout, h, w, k: 3, pad, bias, relu, seed }).expect("conv");
     }
 
+    /// Planes of at most 16 pixels with 8+ channels: the batched im2col path
+    /// (several images per gemm), including batches split over the threads.
+    #[test]
+    fn conv2d_matches_candle_on_small_planes(
+        batch in 1usize..6, cin in 8usize..12, cout in 1usize..10,
+        h in 1usize..6, w in 1usize..6, pad in 0usize..2, bias: bool, relu: bool, seed: u64,
+    ) {
+        prop_assume!(h + 2 * pad >= 3 && w + 2 * pad >= 3);
+        check_conv(&ConvCase { batch, cin, cout, h, w, k: 3, pad, bias, relu, seed }).expect("conv");
+    }
+
     #[test]
     fn conv2d_relu_pool_matches_candle(
         batch in 1usize..3, cin in 1usize..6, cout in 1usize..6,
@@ -295,6 +306,8 @@ fn conv2d_matches_candle_on_net_shapes() -> Result<()> {
         (1, 3, 32, 64),
         (2, 128, 256, 8),
         (4, 64, 64, 16),
+        (5, 128, 64, 4),
+        (3, 64, 32, 2),
     ] {
         let c = ConvCase {
             batch,
@@ -309,6 +322,27 @@ fn conv2d_matches_candle_on_net_shapes() -> Result<()> {
             seed: 11,
         };
         check_conv(&c)?;
+    }
+    Ok(())
+}
+
+/// The fused conv + ReLU + pool on the batched small-plane path (its epilogue
+/// runs per image on the scattered gemm output).
+#[test]
+fn conv_pool_on_small_planes_matches_candle() -> Result<()> {
+    for (batch, side) in [(5, 4), (3, 2)] {
+        check_conv_pool(&ConvCase {
+            batch,
+            cin: 16,
+            cout: 12,
+            h: side,
+            w: side,
+            k: 3,
+            pad: 1,
+            bias: true,
+            relu: true,
+            seed: 31,
+        })?;
     }
     Ok(())
 }

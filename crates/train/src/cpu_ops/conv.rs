@@ -9,7 +9,7 @@
 //! batch smaller than the budget lets gemm split a product itself.
 
 use super::gemm::{Mat, sgemm};
-use super::{par, winograd, winograd_conv};
+use super::{conv_batched, par, winograd, winograd_conv};
 
 /// im2col floats per band; about 0.5 MiB, a quarter of this machine's L2.
 const BAND_FLOATS: usize = 128 * 1024;
@@ -170,9 +170,14 @@ pub(crate) enum Prepared {
     Winograd(Vec<f32>),
 }
 
+/// Winograd for 3x3 kernels, except on the small planes `conv_batched` takes.
+fn winograd_pays(g: &Geom) -> bool {
+    winograd::applies(g) && !conv_batched::applies(g)
+}
+
 /// The kernel of the forward convolution `g`, OIHW `w`.
 pub(crate) fn prepare_forward(g: &Geom, w: &[f32]) -> Prepared {
-    if winograd::applies(g) {
+    if winograd_pays(g) {
         let k = |o: usize, c: usize| std::array::from_fn(|i| w[(o * g.cin + c) * 9 + i]);
         Prepared::Winograd(winograd::kernel_transform(g.cout, g.cin, k))
     } else {
@@ -183,7 +188,7 @@ pub(crate) fn prepare_forward(g: &Geom, w: &[f32]) -> Prepared {
 /// The geometry and kernel of the input gradient of forward convolution `g`.
 pub(crate) fn prepare_input_grad(g: &Geom, w: &[f32]) -> (Geom, Prepared) {
     let t = g.transposed();
-    let kernel = if winograd::applies(&t) {
+    let kernel = if winograd_pays(&t) {
         // Output channel c of the transposed conv reads input channel o with the
         // kernel w[o][c] rotated by 180 degrees, i.e. its 9 taps reversed.
         let k = |c: usize, o: usize| std::array::from_fn(|i| w[(o * g.cin + c) * 9 + 8 - i]);
@@ -220,7 +225,11 @@ pub(crate) fn forward_into(g: &Geom, inp: &[f32], k: &Prepared, dst: &mut [f32])
 
 /// The weight gradient (OIHW) of convolution `g` given its input and dY.
 pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
-    if winograd::applies(g) {
+    if conv_batched::applies(g) {
+        par::sum_images(g.batch, g.cout * g.k(), |b0, n, nt| {
+            conv_batched::weight_grad_images(g, (inp, dout), (b0, n), nt)
+        })
+    } else if winograd::applies(g) {
         winograd_conv::weight_grad(g, inp, dout)
     } else {
         weight_grad_im2col(g, inp, dout)
@@ -240,6 +249,11 @@ where
     F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync,
 {
     let il = g.in_len();
+    if conv_batched::applies(g) {
+        return par::map_images(g.batch, dst, |b0, n, dst, nt| {
+            conv_batched::forward_images(g, (inp, wt), (b0, n), dst, nt, emit)
+        });
+    }
     par::map_images(g.batch, dst, |b0, n, dst, nt| {
         let per = dst.len() / n.max(1);
         let mut col = par::take(g.k() * g.band_rows() * g.ow);

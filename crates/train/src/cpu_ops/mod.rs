@@ -29,6 +29,7 @@
 
 mod bn;
 mod conv;
+mod conv_batched;
 mod conv_op;
 mod epilogue;
 mod gemm;
