@@ -11,8 +11,9 @@
 //!
 //! How: 3x3 convolutions (forward; input gradient, which is a forward convolution
 //! of dY with the flipped kernel; weight gradient) use Winograd F(2x2, 3x3)
-//! (`winograd`); other kernels, such as the nets' 3-channel first layer, im2col
-//! (`conv`). All products go through the `gemm` crate (`gemm.rs`, the only
+//! (`winograd`), except on planes of 16 pixels or fewer, which stack several
+//! images' im2col rows into one gemm (`conv_batched`); other kernels, such as the
+//! nets' 3-channel first layer, im2col (`conv`). All products go through the `gemm` crate (`gemm.rs`, the only
 //! `unsafe`; built with its AVX-512 kernels). Element-wise loops are compiled per
 //! instruction set and chosen at run time (`simd.rs`). Work is split over images on
 //! `candle_core::utils::get_num_threads()` threads, the trial's budget (`par`).
