@@ -3,11 +3,12 @@
 //!
 //! Each 2x2 output tile costs 16 multiply-adds per channel pair instead of 36, so
 //! the gemm work drops 2.25x; the price is the transforms into and out of the 4x4
-//! tile domain, which are additions only. gemm already runs near the machine's FMA
-//! peak (about 110 GFLOP/s per core with the AVX2 kernels the crate uses on stable
-//! Rust), so fewer multiplications are the only way left to go faster. F(2x2, 3x3)
-//! only adds and halves, so its rounding error stays at a few ulps; the larger
-//! F(4x4, 3x3) would not.
+//! tile domain, which are additions only. gemm (its AVX-512 kernels) runs these
+//! shapes at 150-190 GFLOP/s per core, so fewer multiplications are the way left to
+//! go faster. F(2x2, 3x3) only adds and halves, so its rounding error stays at a
+//! few ulps. F(4x4, 3x3), about 1e-6 of the output's scale, was built and measured
+//! no faster: at these channel counts its gemms are thin and memory-bound, and its
+//! larger transforms cost what the multiplications save (README, "CPU speed").
 //!
 //! Layouts, per chunk of whole tile rows: `V[xi][c][t]` (input tiles), `U[xi][o][c]`
 //! (kernels), `M[xi][o][t]` (products), with `xi` the 16 tile-domain positions, `t`
