@@ -35,8 +35,8 @@ fn images_per_gemm(g: &Geom) -> usize {
 /// (rows `n * ohw` long). Each input plane is first copied into a zero-bordered
 /// window `pad` of the `(oh + kh - 1) x (ow + kw - 1)` pixels the kernel reads;
 /// then every im2col row is a gather from it through one index table, with no
-/// bounds logic per pixel: rows of a few pixels made memcpy and memset calls, or
-/// per-pixel branches, most of the time.
+/// bounds logic per im2col element: rows of a few pixels made memcpy and memset
+/// calls, or per-element branches, most of the time.
 fn im2col_group(
     g: &Geom,
     inp: &[f32],
@@ -69,24 +69,12 @@ fn im2col_group(
                     let kk = (c * g.kh + ky) * g.kw + kx;
                     let win = &pad[ky * pw + kx..];
                     let dst = &mut col[kk * ld + i * ohw..][..ohw];
-                    match g.ow {
-                        4 => window::<4>(dst, win, pw),
-                        2 => window::<2>(dst, win, pw),
-                        1 => window::<1>(dst, win, pw),
-                        _ => dst.iter_mut().zip(&idx).for_each(|(d, &j)| *d = win[j]),
+                    for (d, &j) in dst.iter_mut().zip(&idx) {
+                        *d = win[j];
                     }
                 }
             }
         }
-    }
-}
-
-/// The output-sized window of `win` (rows `pw` apart) into `dst`, for a
-/// compile-time width: each row one fixed-size move.
-#[inline(always)]
-fn window<const W: usize>(dst: &mut [f32], win: &[f32], pw: usize) {
-    for (d, s) in dst.chunks_exact_mut(W).zip(win.chunks(pw)) {
-        d.copy_from_slice(&s[..W]);
     }
 }
 
