@@ -15,7 +15,9 @@ or give it directly:
 Same work per step as ablate's: random normal input, 10 classes, VGG stages of
 3x3 pad-1 convs (+BatchNorm) + ReLU and a 2x2 max-pool, hidden FC layers with
 ReLU and dropout 0.5, cross-entropy, plain SGD (lr 0.01). Prints one JSON line
-with the same field names as ablate's report.
+per net (and precision) with the same field names as ablate's report; `--like`
+takes ablate's `--json` or `--jsonl` output and mirrors every net in it, in one
+process, so a GPU's start-up is paid once.
 """
 
 import argparse
@@ -136,6 +138,10 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--precision", default="default",
+                   help="default (PyTorch's: cuDNN convolutions may use TF32), fp32 (TF32 off), or both as default,fp32")
+    p.add_argument("--max-seconds", type=float,
+                   help="start no step after this many seconds; what is left is reported with an error")
     p.add_argument("--per-op", action="store_true",
                    help="time each conv layer's kernels and the pools of the net (--like, or --convs/--channels/--size), as `ablate bench train --per-op` does")
     p.add_argument("--matmul", action="store_true",
@@ -145,14 +151,11 @@ def main():
         torch.set_num_threads(a.threads)
         matmul(max(a.steps, 5))
         return
-    if a.like:
-        with open(a.like) as f:
-            r = json.load(f)
+    likes = read_likes(a.like) if a.like else []
+    if likes and a.per_op:
+        r = likes[0]
         a.convs, a.channels, a.fc = r["convs"], r["channels"], r["fc"]
         a.batch, a.size, a.batch_norm = r["batch"], r["size"], r["batch_norm"]
-        depth = r["depth"]
-    else:
-        depth = "custom"
     if a.per_op:
         torch.set_num_threads(a.threads)
         rows = per_op(a.batch, max(a.steps, 1), a.convs, a.channels, a.size)
@@ -162,16 +165,58 @@ def main():
         print(json.dumps({"conv_step_ms": step}))
         return
     torch.set_num_threads(a.threads)
+    deadline = time.monotonic() + a.max_seconds if a.max_seconds is not None else None
+    entries = likes if a.like else [{"depth": "custom", "convs": a.convs, "channels": a.channels,
+                                      "fc": a.fc, "batch": a.batch, "size": a.size,
+                                      "batch_norm": a.batch_norm}]
+    failed = 0
+    for e in entries:
+        for precision in a.precision.split(","):
+            base = {"framework": f"pytorch {torch.__version__}", "depth": e["depth"],
+                    "batch": e["batch"], "size": e["size"], "batch_norm": e["batch_norm"],
+                    "precision": precision}
+            try:
+                if deadline and time.monotonic() >= deadline:
+                    raise RuntimeError(f"not run: --max-seconds {a.max_seconds} reached")
+                r = train_steps(a, e, precision, deadline)
+            except Exception as err:  # one entry's failure (out of memory, time) ends only it
+                failed += 1
+                r = {"error": f"{type(err).__name__}: {err}"}
+                if a.device != "cpu":
+                    torch.cuda.empty_cache()
+            print(json.dumps({**base, **r}), flush=True)
+    if failed and len(entries) > 1:
+        raise SystemExit(f"{failed} benchmark configurations failed")
+    if failed:
+        raise SystemExit(1)
+
+
+def train_steps(a, e, precision, deadline):
+    """One configuration's timed steps; `precision` is PyTorch's default (cuDNN may
+    run convolutions in TF32 on Ampere and newer) or `fp32` (TF32 off everywhere,
+    the arithmetic candle's CUDA kernels and cuBLAS calls do)."""
+    if precision not in ("default", "fp32"):
+        raise ValueError(f"--precision {precision!r}: expected default or fp32")
+    tf32 = precision == "default"
+    torch.backends.cudnn.allow_tf32 = tf32
+    torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default since 1.12
     torch.manual_seed(0)
     dev = torch.device(a.device)
-    net = build(a.convs, a.channels, a.fc, a.size, a.batch_norm).to(dev).train()
+    cuda = dev.type == "cuda"
+    if cuda:
+        torch.cuda.empty_cache()
+        torch.cuda.reset_peak_memory_stats(dev)
+    net = build(e["convs"], e["channels"], e["fc"], e["size"], e["batch_norm"]).to(dev).train()
     opt = torch.optim.SGD(net.parameters(), lr=0.01)
-    x = torch.randn(a.batch, 3, a.size, a.size, device=dev)
-    y = (torch.arange(a.batch) % 10).to(dev)
+    x = torch.randn(e["batch"], 3, e["size"], e["size"], device=dev)
+    y = (torch.arange(e["batch"]) % 10).to(dev)
     loss_fn = nn.CrossEntropyLoss()
-    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
-    fwd = bwd = 0.0
+    sync = torch.cuda.synchronize if cuda else (lambda: None)
+    started = int(time.time() * 1000)
+    fwd = bwd = warm = 0.0
     for step in range(a.warmup + a.steps):
+        if deadline and time.monotonic() >= deadline:
+            raise RuntimeError(f"time limit reached after {step} of {a.warmup + a.steps} steps")
         sync()
         t0 = time.perf_counter()
         loss = loss_fn(net(x), y)
@@ -185,22 +230,48 @@ def main():
         if step >= a.warmup:
             fwd += t1 - t0
             bwd += t2 - t1
+        else:
+            warm += t2 - t0
     n = max(a.steps, 1)
-    print(json.dumps({
-        "framework": f"pytorch {torch.__version__}",
-        "depth": depth,
-        "batch": a.batch,
-        "size": a.size,
-        "batch_norm": a.batch_norm,
-        "device": str(dev) if dev.type == "cpu" else torch.cuda.get_device_name(dev),
+    out = {
+        "device": str(dev) if not cuda else torch.cuda.get_device_name(dev),
         "threads": torch.get_num_threads(),
         "steps": a.steps,
-        "images_per_s": a.batch * n / max(fwd + bwd, 1e-9),
+        "images_per_s": e["batch"] * n / max(fwd + bwd, 1e-9),
         "forward_ms": 1e3 * fwd / n,
         "backward_update_ms": 1e3 * bwd / n,
+        "warmup_ms": 1e3 * warm,
+        "started_unix_ms": started,
+        "ended_unix_ms": int(time.time() * 1000),
         "parameters": sum(p.numel() for p in net.parameters()),
-    }))
+    }
+    if cuda:
+        out["peak_allocated_mb"] = torch.cuda.max_memory_allocated(dev) / 2**20
+        out["peak_reserved_mb"] = torch.cuda.max_memory_reserved(dev) / 2**20
+    del net, opt, x, y
+    return out
 
+
+def read_likes(path):
+    """The reports of `ablate bench train --json` (one object or an array) or
+    `--jsonl` (a line each; lines with an `error` are skipped: nothing to mirror)."""
+    text = open(path).read().strip()
+    try:
+        doc = json.loads(text)
+        rows = doc if isinstance(doc, list) else [doc]
+    except json.JSONDecodeError:
+        rows = [json.loads(line) for line in text.splitlines() if line.strip()]
+    rows = [r for r in rows if "error" not in r]
+    if not rows:
+        raise SystemExit(f"{path}: no ablate benchmark report to mirror")
+    # --ops both reports each net twice (fast and candle): mirror each net once.
+    seen, out = set(), []
+    for r in rows:
+        key = (r["depth"], r["size"], r["batch"], r["batch_norm"], tuple(r["channels"]))
+        if key not in seen:
+            seen.add(key)
+            out.append(r)
+    return out
 
 if __name__ == "__main__":
     main()

@@ -88,3 +88,179 @@ fn bench_train_rejects_bad_options_with_the_valid_ones() {
     assert_invalid(&out, "--per-op at 16 px");
     assert!(stderr(&out).contains("too small"), "{}", stderr(&out));
 }
+
+/// Lists run in one process, sizes outermost, then presets, then BatchNorm, a
+/// flushed JSON line each: what the GPU check reads, so the CUDA context and the
+/// PTX JIT are paid once.
+#[test]
+fn bench_train_runs_lists_in_one_process_a_line_each() {
+    let out = ablate(&[
+        "bench",
+        "train",
+        "--depth",
+        "vgg7,bench",
+        "--width",
+        "0.125",
+        "--size",
+        "32,48",
+        "--batch",
+        "4,2",
+        "--steps",
+        "1",
+        "--batch-norm=off,on",
+        "--ops",
+        "fast",
+        "--jsonl",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let got: Vec<(String, u64, u64, bool)> = rows
+        .iter()
+        .map(|r| {
+            (
+                r["depth"].as_str().unwrap().to_string(),
+                r["size"].as_u64().unwrap(),
+                r["batch"].as_u64().unwrap(),
+                r["batch_norm"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, u64, u64, bool)> = [
+        ("vgg7", 32, 4, false),
+        ("vgg7", 32, 4, true),
+        ("bench", 32, 4, false),
+        ("bench", 32, 4, true),
+        ("vgg7", 48, 2, false),
+        ("vgg7", 48, 2, true),
+        ("bench", 48, 2, false),
+        ("bench", 48, 2, true),
+    ]
+    .iter()
+    .map(|&(d, s, b, bn)| (d.to_string(), s, b, bn))
+    .collect();
+    assert_eq!(got, want);
+    for r in &rows {
+        // One warm-up step and one timed step, each with its loss.
+        let losses = r["losses"].as_array().unwrap();
+        assert_eq!(losses.len(), 2, "{r}");
+        assert!(losses.iter().all(|l| l.as_f64().unwrap().is_finite()));
+        assert!(r["started_unix_ms"].as_u64() <= r["ended_unix_ms"].as_u64());
+        assert!(r["device_init_ms"].as_f64().is_some(), "{r}");
+        assert!(r["warmup_ms"].as_f64().unwrap() > 0.0, "{r}");
+    }
+    // BatchNorm changes the net (its losses differ from the same net without it).
+    assert_ne!(rows[0]["losses"], rows[1]["losses"]);
+}
+
+/// The GPU check compares per-step losses across devices: that needs every
+/// seed drawn on the host, so the same run twice gives the same losses, and the
+/// CPU's two kernel paths agree to rounding before the first update.
+#[test]
+fn bench_train_losses_are_repeatable_and_agree_across_kernel_paths() {
+    let args = [
+        "bench",
+        "train",
+        "--depth",
+        "bench",
+        "--width",
+        "0.25",
+        "--size",
+        "32",
+        "--batch",
+        "8",
+        "--steps",
+        "3",
+        "--batch-norm=off,on",
+        "--jsonl",
+    ];
+    let run = || -> Vec<serde_json::Value> {
+        let out = ablate(&args);
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (a, b) = (run(), run());
+    assert_eq!(a.len(), 4, "fast and candle, BatchNorm off and on");
+    for (x, y) in a.iter().zip(&b) {
+        assert_eq!(x["losses"], y["losses"], "{} {}", x["ops"], x["batch_norm"]);
+    }
+    for pair in a.chunks(2) {
+        assert_eq!(
+            (pair[0]["ops"].as_str(), pair[1]["ops"].as_str()),
+            (Some("fast"), Some("candle"))
+        );
+        let (f, c) = (
+            pair[0]["losses"][0].as_f64().unwrap(),
+            pair[1]["losses"][0].as_f64().unwrap(),
+        );
+        assert!(
+            (f - c).abs() <= 1e-4 * f.abs().max(c.abs()),
+            "step 1: fast {f}, candle {c}"
+        );
+    }
+}
+
+#[test]
+fn bench_train_lists_report_each_failure_and_go_on() {
+    // --max-seconds 0: nothing starts; each configuration says so on its line, exit 1 (not 2:
+    // the options were valid) and no panic.
+    let list = |extra: &[&str]| {
+        let base = ["bench", "train", "--width", "0.125", "--steps", "1"];
+        ablate(&base.iter().chain(extra).copied().collect::<Vec<_>>())
+    };
+    let out = list(&[
+        "--depth",
+        "vgg7,bench",
+        "--size",
+        "32",
+        "--batch",
+        "4",
+        "--ops",
+        "fast",
+        "--jsonl",
+        "--max-seconds",
+        "0",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("2 of 2 benchmark configurations failed"),
+        "{}",
+        stderr(&out)
+    );
+    let rows: Vec<serde_json::Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rows.len(), 2);
+    for r in &rows {
+        assert!(
+            r["error"]
+                .as_str()
+                .unwrap()
+                .contains("--max-seconds 0 reached"),
+            "{r}"
+        );
+    }
+
+    let out = list(&["--size", "32,48", "--batch", "4,2,1"]);
+    assert_invalid(&out, "3 batch sizes for 2 sizes");
+    assert!(stderr(&out).contains("one per --size"), "{}", stderr(&out));
+
+    let out = tiny(&["--batch-norm=maybe"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("expected on or off"),
+        "{}",
+        stderr(&out)
+    );
+
+    let out = list(&["--depth", "vgg7,vgg8"]);
+    assert_invalid(&out, "--depth vgg7,vgg8");
+    assert!(stderr(&out).contains("\"vgg8\""), "{}", stderr(&out));
+}

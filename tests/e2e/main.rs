@@ -6,6 +6,7 @@ mod bad_input;
 mod bench;
 mod data;
 mod gpu;
+mod gpu_check;
 mod plan;
 mod report;
 mod run;

@@ -1,24 +1,56 @@
 //! `ablate bench train`: prints what `ablate_train::bench` measures: training
 //! steps of a net, or (`--per-op`) each conv and pool kernel on both CPU paths.
+//!
+//! Lists of presets, sizes and BatchNorm settings run in one process, so that on
+//! a GPU the CUDA context and the PTX JIT are paid once, not once per number.
+
+use std::io::Write;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use candle_core::Device;
+use serde::Serialize;
+
+use ablate_train::bench::{BenchOptions, BenchReport};
+use ablate_train::model::Ops;
 
 pub struct Args {
-    pub depth: String,
+    pub depth: Vec<String>,
     pub width: f64,
-    pub batch: usize,
-    pub size: usize,
+    pub batch: Vec<usize>,
+    pub size: Vec<usize>,
     pub steps: usize,
-    pub batch_norm: bool,
+    pub warmup: usize,
+    pub batch_norm: Vec<bool>,
     pub device: String,
     pub ops: String,
     pub per_op: bool,
     pub json: bool,
+    pub jsonl: bool,
+    pub max_seconds: Option<f64>,
+}
+
+/// One line of `--jsonl` for a configuration that gave no report.
+#[derive(Serialize)]
+struct Failed<'a> {
+    depth: &'a str,
+    size: usize,
+    batch: usize,
+    batch_norm: bool,
+    ops: &'a str,
+    error: String,
+}
+
+/// One measurement to make: the cross product of the lists, sizes outermost.
+struct Config<'a> {
+    depth: &'a str,
+    size: usize,
+    batch: usize,
+    batch_norm: bool,
+    ops: Ops,
 }
 
 pub fn run(a: &Args) -> Result<()> {
-    use ablate_train::model::Ops;
     // `both` (the default): the fast path, then candle's as the reference.
     let paths: Vec<Ops> = match a.ops.as_str() {
         "both" => vec![Ops::Fast, Ops::Candle],
@@ -36,54 +68,184 @@ pub fn run(a: &Args) -> Result<()> {
             "--device {other:?}: expected cpu or cuda"
         ))),
     };
-    if !(1..=4096).contains(&a.batch) || !(16..=512).contains(&a.size) {
-        bail!(crate::InvalidInput(
-            "--batch must be 1..=4096 and --size 16..=512".into()
-        ));
+    let batches = batches_per_size(&a.batch, &a.size)?;
+    for d in &a.depth {
+        if ablate_spec::presets::find(d).is_none() {
+            bail!(crate::InvalidInput(format!(
+                "--depth {d:?}: unknown depth; expected one of {}",
+                ablate_spec::presets::names().join(", ")
+            )));
+        }
     }
+    let t0 = Instant::now();
     let device: Device = ablate_train::trainer::device(&ablate_spec::types::ExecSpec {
         device: kind,
         threads: 1,
     })
     .map_err(|e| crate::InvalidInput(e.message))?;
+    let device_init_ms = 1e3 * t0.elapsed().as_secs_f64();
     // CUDA tensors always run candle's kernels: one path to time.
     let paths = if device.is_cpu() {
         paths
     } else {
         vec![Ops::Candle]
     };
-    let mut reports = Vec::new();
-    for ops in paths {
-        let opts = ablate_train::bench::BenchOptions {
-            depth: a.depth.clone(),
-            width: a.width,
-            batch: a.batch,
-            size: a.size,
-            steps: a.steps.max(1),
-            warmup: 1,
-            batch_norm: a.batch_norm,
-            device: device.clone(),
-            ops,
-        };
-        let r = ablate_train::bench::run(&opts).map_err(|e| crate::InvalidInput(e.message))?;
-        if !a.json {
-            print_report(&r);
+    let mut configs = Vec::new();
+    for (&size, &batch) in a.size.iter().zip(&batches) {
+        for depth in &a.depth {
+            for &batch_norm in &a.batch_norm {
+                for &ops in &paths {
+                    configs.push(Config {
+                        depth,
+                        size,
+                        batch,
+                        batch_norm,
+                        ops,
+                    });
+                }
+            }
         }
-        reports.push(r);
     }
-    match reports.as_slice() {
-        [one] if a.json => println!("{}", serde_json::to_string_pretty(one)?),
-        all if a.json => println!("{}", serde_json::to_string_pretty(all)?),
-        [fast, reference] => println!(
-            "fast ops: {:.2}x candle's ops",
-            fast.images_per_s / reference.images_per_s.max(1e-9)
-        ),
-        _ => {}
+    let deadline = a
+        .max_seconds
+        .map(|s| t0 + Duration::from_secs_f64(s.max(0.0)));
+    let single = configs.len() == 1;
+    let mut reports = Vec::new();
+    let mut failed = 0;
+    for c in &configs {
+        let r = measure(a, c, &device, deadline).map(|mut r| {
+            r.device_init_ms = Some(device_init_ms);
+            r
+        });
+        match r {
+            // One configuration keeps the old contract: its error is the command's.
+            Err(e) if single => bail!(crate::InvalidInput(e)),
+            Err(error) => {
+                failed += 1;
+                let f = Failed {
+                    depth: c.depth,
+                    size: c.size,
+                    batch: c.batch,
+                    batch_norm: c.batch_norm,
+                    ops: c.ops.name(),
+                    error,
+                };
+                if a.jsonl {
+                    emit_line(&serde_json::to_string(&f)?)?;
+                } else {
+                    eprintln!(
+                        "error: {} at {}px batch {} (batch_norm {}, {} ops): {}",
+                        f.depth, f.size, f.batch, f.batch_norm, f.ops, f.error
+                    );
+                }
+            }
+            Ok(r) => {
+                if a.jsonl {
+                    emit_line(&serde_json::to_string(&r)?)?;
+                } else if !a.json {
+                    print_report(&r);
+                }
+                reports.push(r);
+            }
+        }
+    }
+    if a.json && !a.jsonl {
+        match reports.as_slice() {
+            [one] => println!("{}", serde_json::to_string_pretty(one)?),
+            all => println!("{}", serde_json::to_string_pretty(all)?),
+        }
+    } else if !a.jsonl && paths.len() == 2 {
+        for pair in reports.chunks(2) {
+            if let [fast, reference] = pair {
+                println!(
+                    "{} at {}px: fast ops: {:.2}x candle's ops",
+                    fast.depth,
+                    fast.size,
+                    fast.images_per_s / reference.images_per_s.max(1e-9)
+                );
+            }
+        }
+    }
+    if failed > 0 {
+        bail!(
+            "{failed} of {} benchmark configurations failed",
+            configs.len()
+        );
     }
     Ok(())
 }
 
-fn print_report(r: &ablate_train::bench::BenchReport) {
+/// `--batch` gives one batch size for every `--size`, or one per size, in order.
+fn batches_per_size(batch: &[usize], size: &[usize]) -> Result<Vec<usize>> {
+    if let Some(b) = batch.iter().find(|b| !(1..=4096).contains(*b)) {
+        bail!(crate::InvalidInput(format!(
+            "--batch {b}: must be 1..=4096"
+        )));
+    }
+    if let Some(s) = size.iter().find(|s| !(16..=512).contains(*s)) {
+        bail!(crate::InvalidInput(format!("--size {s}: must be 16..=512")));
+    }
+    match batch {
+        [one] => Ok(vec![*one; size.len()]),
+        many if many.len() == size.len() => Ok(many.to_vec()),
+        many => bail!(crate::InvalidInput(format!(
+            "--batch has {} values for {} sizes: give one batch size, or one per --size in the same order",
+            many.len(),
+            size.len()
+        ))),
+    }
+}
+
+/// One configuration, with a panic inside candle reported as this entry's
+/// failure rather than ending the other entries' measurements.
+fn measure(
+    a: &Args,
+    c: &Config<'_>,
+    device: &Device,
+    deadline: Option<Instant>,
+) -> std::result::Result<BenchReport, String> {
+    if deadline.is_some_and(|d| Instant::now() >= d) {
+        return Err(format!(
+            "not run: --max-seconds {} reached",
+            a.max_seconds.unwrap_or(0.0)
+        ));
+    }
+    let opts = BenchOptions {
+        depth: c.depth.to_string(),
+        width: a.width,
+        batch: c.batch,
+        size: c.size,
+        steps: a.steps.max(1),
+        warmup: a.warmup,
+        batch_norm: c.batch_norm,
+        device: device.clone(),
+        ops: c.ops,
+        deadline,
+    };
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        ablate_train::bench::run(&opts)
+    })) {
+        Ok(r) => r.map_err(|e| e.message),
+        Err(p) => Err(format!(
+            "panicked: {}",
+            p.downcast_ref::<String>()
+                .map(String::as_str)
+                .or_else(|| p.downcast_ref::<&str>().copied())
+                .unwrap_or("(no message)")
+        )),
+    }
+}
+
+/// A line a reader may act on at once (the GPU check keeps what finished
+/// before a timeout), so it is flushed.
+fn emit_line(line: &str) -> Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")?;
+    out.flush()?;
+    Ok(())
+}
+
+fn print_report(r: &BenchReport) {
     println!(
         "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}",
         r.depth,
@@ -113,12 +275,14 @@ fn per_op(a: &Args) -> Result<()> {
             "--per-op times CPU kernels: use --device cpu".into()
         ));
     }
-    if !(1..=4096).contains(&a.batch) || !(16..=512).contains(&a.size) {
-        bail!(crate::InvalidInput(
-            "--batch must be 1..=4096 and --size 16..=512".into()
-        ));
-    }
-    let shapes = ablate_train::bench_ops::layer_shapes(&a.depth, a.width, a.batch, a.size)
+    let (depth, batch, size) = match (a.depth.as_slice(), a.batch.as_slice(), a.size.as_slice()) {
+        ([d], [b], [s]) => (d, *b, *s),
+        _ => bail!(crate::InvalidInput(
+            "--per-op takes one --depth, --batch and --size".into()
+        )),
+    };
+    batches_per_size(&[batch], &[size])?;
+    let shapes = ablate_train::bench_ops::layer_shapes(depth, a.width, batch, size)
         .map_err(|e| crate::InvalidInput(e.message))?;
     let r = ablate_train::bench_ops::per_op(&shapes, a.steps.max(1))
         .map_err(|e| crate::InvalidInput(e.message))?;

@@ -150,23 +150,39 @@ enum DataCommand {
 enum BenchCommand {
     /// Training throughput on random data: images/s, forward and backward+update time, peak memory.
     Train {
-        /// Depth preset; `bench` is the fixed benchmark net (8 conv 32-64-128-256, FC 256, 10 classes).
-        #[arg(long, default_value = "bench")]
-        depth: String,
+        /// Depth preset(s), comma-separated; `bench` is the fixed benchmark net
+        /// (8 conv 32-64-128-256, FC 256, 10 classes). Lists of presets, sizes and
+        /// BatchNorm settings run one after the other in this one process.
+        #[arg(long, default_value = "bench", value_delimiter = ',')]
+        depth: Vec<String>,
         #[arg(long, default_value_t = 1.0)]
         width: f64,
-        #[arg(long, default_value_t = 64)]
-        batch: usize,
-        /// Input side in pixels.
-        #[arg(long, default_value_t = 64)]
-        size: usize,
+        /// Batch size: one for every --size, or one per --size in the same order.
+        #[arg(long, default_value = "64", value_delimiter = ',')]
+        batch: Vec<usize>,
+        /// Input side in pixels, comma-separated for several.
+        #[arg(long, default_value = "64", value_delimiter = ',')]
+        size: Vec<usize>,
         #[arg(long, default_value_t = 5)]
         steps: usize,
+        /// Untimed steps before the timed ones (their total time is reported as warmup_ms).
+        #[arg(long, default_value_t = 1)]
+        warmup: usize,
         #[arg(long, default_value_t = 2)]
         threads: usize,
-        /// Add BatchNorm after each conv and hidden FC layer (off in the benchmark net).
-        #[arg(long)]
-        batch_norm: bool,
+        /// BatchNorm after each conv and hidden FC layer (off in the benchmark net):
+        /// `--batch-norm` (on), or `--batch-norm=off,on` for both.
+        #[arg(
+            long,
+            value_name = "off,on",
+            num_args = 0..=1,
+            require_equals = true,
+            default_value = "off",
+            default_missing_value = "on",
+            value_delimiter = ',',
+            value_parser = on_off
+        )]
+        batch_norm: Vec<bool>,
         /// cpu or cuda.
         #[arg(long, default_value = "cpu")]
         device: String,
@@ -177,8 +193,17 @@ enum BenchCommand {
         /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
         #[arg(long)]
         per_op: bool,
+        /// One pretty JSON report (an array when there are several).
         #[arg(long)]
         json: bool,
+        /// One compact JSON line per measurement, printed as each finishes; a
+        /// configuration that fails prints a line with its `error` and the rest go on.
+        #[arg(long, conflicts_with = "json")]
+        jsonl: bool,
+        /// Start no step after this many seconds from the process's start; what
+        /// is left is reported as not run (exit 1).
+        #[arg(long)]
+        max_seconds: Option<f64>,
     },
     /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.
     Data {
@@ -244,12 +269,15 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             batch,
             size,
             steps,
+            warmup,
             threads,
             batch_norm,
             device,
             ops,
             per_op,
             json,
+            jsonl,
+            max_seconds,
         }) => {
             if let Some(code) = threads::ensure(threads)? {
                 return Ok(code);
@@ -260,11 +288,14 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 batch,
                 size,
                 steps,
+                warmup,
                 batch_norm,
                 device,
                 ops,
                 per_op,
                 json,
+                jsonl,
+                max_seconds,
             })
             .and(done)
         }
@@ -277,6 +308,17 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => run::run(*args),
         Command::Status { file, json, db } => run::status(&file, db.as_deref(), json).and(done),
         Command::Cancel { file, db } => slurm::cancel(&file, db.as_deref()),
+    }
+}
+
+/// `--batch-norm` values: on/off (or true/false).
+fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        other => Err(format!(
+            "{other:?}: expected on or off (or off,on for both)"
+        )),
     }
 }
 

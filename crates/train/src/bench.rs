@@ -2,7 +2,7 @@
 //! candle can be compared with other frameworks on the same machine. Its per-op
 //! companion is `bench_ops`.
 
-use std::time::Instant;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
@@ -30,6 +30,8 @@ pub struct BenchOptions {
     pub device: Device,
     /// Kernels for CPU tensors (CUDA always runs candle's).
     pub ops: Ops,
+    /// Give up (an error naming how many steps ran) when a step would start after this.
+    pub deadline: Option<Instant>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,10 +46,25 @@ pub struct BenchReport {
     pub ops: String,
     pub threads: usize,
     pub steps: usize,
+    pub warmup: usize,
     pub images_per_s: f64,
     /// Mean milliseconds per step: forward (with loss) and backward + update.
     pub forward_ms: f64,
     pub backward_update_ms: f64,
+    /// Milliseconds of the warm-up steps together: on a process's first CUDA
+    /// net this holds the driver's JIT compilation of candle's PTX.
+    pub warmup_ms: f64,
+    /// The training loss of every step, warm-up included, in order. Weights,
+    /// data and dropout masks are drawn on the host from fixed seeds, so two
+    /// devices (or kernel paths) differ here only by float rounding.
+    pub losses: Vec<f32>,
+    /// Wall-clock span of this measurement (Unix milliseconds), so samples of an
+    /// outside monitor (nvidia-smi) can be matched to it.
+    pub started_unix_ms: u64,
+    pub ended_unix_ms: u64,
+    /// Milliseconds the process took to create the device (on CUDA: the context),
+    /// filled in by the caller, which creates it once for all its measurements.
+    pub device_init_ms: Option<f64>,
     pub parameters: usize,
     /// The net that ran (after the width multiplier), so another framework can
     /// build the same one (scripts/bench_pytorch.py --like).
@@ -114,14 +131,22 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         o.batch,
         &o.device,
     )?;
-    let (mut fwd, mut bwd) = (0.0, 0.0);
+    let started_unix_ms = unix_ms();
+    let (mut fwd, mut bwd, mut warm) = (0.0, 0.0, 0.0);
+    let mut losses = Vec::with_capacity(o.warmup + o.steps);
     for step in 0..o.warmup + o.steps {
+        if o.deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(TrainError::internal(format!(
+                "time limit reached after {step} of {} steps",
+                o.warmup + o.steps
+            )));
+        }
         let t0 = Instant::now();
         let out = net.forward(&x, true, &mut rng)?;
         let logits = out.general.ok_or_else(|| TrainError::internal("no head"))?;
         let loss = cross_entropy(&logits, &y)?;
         // Reading the loss forces the computation (CUDA is asynchronous).
-        let _ = loss.to_scalar::<f32>()?;
+        losses.push(loss.to_scalar::<f32>()?);
         let t1 = Instant::now();
         let grads = loss.backward()?;
         optim.step(&grads, 0.01)?;
@@ -130,6 +155,8 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         if step >= o.warmup {
             fwd += (t1 - t0).as_secs_f64();
             bwd += (t2 - t1).as_secs_f64();
+        } else {
+            warm += (t2 - t0).as_secs_f64();
         }
     }
     let steps = o.steps.max(1) as f64;
@@ -149,15 +176,27 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         .to_string(),
         threads: rayon::current_num_threads(),
         steps: o.steps,
+        warmup: o.warmup,
         images_per_s: (o.batch as f64 * steps) / (fwd + bwd).max(1e-9),
         forward_ms: 1e3 * fwd / steps,
         backward_update_ms: 1e3 * bwd / steps,
+        warmup_ms: 1e3 * warm,
+        losses,
+        started_unix_ms,
+        ended_unix_ms: unix_ms(),
+        device_init_ms: None,
         parameters,
         convs: model.convs,
         channels: model.channels,
         fc: model.fc,
         peak_rss_mb: peak_rss_mb(),
     })
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
 }
 
 fn peak_rss_mb() -> Option<f64> {
