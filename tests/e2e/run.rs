@@ -525,3 +525,33 @@ fn gpu_slots_pin_one_gpu_each_and_flags_do_what_they_say() {
         stdout(&rerun)
     );
 }
+
+/// A worker may print more than the protocol on stdout: such lines are shown with
+/// the trial they came from (a few per attempt), and never stop the trial.
+#[test]
+fn lines_that_are_not_events_are_shown_with_their_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "#!/bin/sh\nfor i in 1 2 3 4 5; do echo \"loading shard $i\"; done\necho '{{\"event\": \"sing\"}}'\nexec {FAKE} \"$@\"\n"
+    );
+    let path = dir.path().join("chatty.sh");
+    std::fs::write(&path, script).unwrap();
+    let text = "[sweep]\nname = \"s\"\noutput = \"out\"\n[worker]\ncommand = [\"sh\", \"chatty.sh\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"d\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate(dir.path(), &["run", "s.toml", "--cpu-slots", "1"], &[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(status(dir.path())["counts"]["succeeded"], 1);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    let id = plan(dir.path())["trials"][0]["id"].as_str().unwrap()[..12].to_string();
+    let notes: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("not a protocol event"))
+        .collect();
+    assert_eq!(notes.len(), 3, "the first 3 of 6 are shown:\n{text}");
+    assert!(notes.iter().all(|l| l.contains(&id)), "{notes:?}");
+    assert!(notes[0].contains("loading shard 1"), "{notes:?}");
+    assert!(
+        notes[2].contains("further ones of this attempt are not shown"),
+        "{notes:?}"
+    );
+}

@@ -18,8 +18,9 @@ fn emit(event: &Event) {
 }
 
 fn fail(class: FailureClass, message: String) -> ExitCode {
+    let code = class.exit_code();
     emit(&Event::Failed { class, message });
-    ExitCode::from(class.exit_code())
+    ExitCode::from(code)
 }
 
 pub fn run(file: &Path) -> anyhow::Result<ExitCode> {

@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 use std::process::Stdio;
 
+use ablate_protocol::FailureClass;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -46,10 +47,11 @@ pub enum BackendEvent {
         code: Option<i32>,
         signal: Option<i32>,
     },
+    /// It could not be started (no such program; sbatch refused it).
     SpawnFailed {
         trial: String,
+        class: FailureClass,
         message: String,
-        retryable: bool,
     },
     /// A batch job was accepted; `events` is the file its worker writes.
     Submitted {
@@ -66,9 +68,8 @@ pub enum BackendEvent {
     /// preemption, node failure, an outside scancel), before its worker could.
     Failed {
         trial: String,
-        class: String,
+        class: FailureClass,
         message: String,
-        retryable: bool,
     },
     /// The job was taken back before it ran (its dependency failed, or the
     /// dispatcher withdrew it): no attempt was spent; it may be submitted again.
@@ -125,8 +126,8 @@ impl Backend for LocalBackend {
             Err(e) => {
                 let _ = events.send(BackendEvent::SpawnFailed {
                     trial,
+                    class: FailureClass::BadConfig,
                     message: format!("cannot start {:?}: {e}", launch.argv[0]),
-                    retryable: false,
                 });
                 return;
             }

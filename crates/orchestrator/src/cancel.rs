@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use ablate_protocol::{AttemptState, TrialState};
 use ablate_spec::Sweep;
 use ablate_store::{AttemptEnd, Store};
 
@@ -128,15 +129,14 @@ pub async fn cancel(
     }
     for a in &open {
         let end = AttemptEnd {
-            state: "interrupted".into(),
             message: Some(match &a.job_id {
                 Some(j) => format!("Slurm job {j} cancelled by `ablate cancel`"),
                 None => "cancelled by `ablate cancel` before its job was recorded".into(),
             }),
-            ..AttemptEnd::default()
+            ..AttemptEnd::new(AttemptState::Interrupted)
         };
         store
-            .finish_attempt(a.id, &a.trial_id, &end, "interrupted")
+            .finish_attempt(a.id, &a.trial_id, &end, TrialState::Interrupted)
             .await?;
         done.attempts += 1;
     }

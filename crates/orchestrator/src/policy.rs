@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use ablate_protocol::FailureClass;
+
 /// Why the dispatcher itself stopped a worker, if it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stopped {
@@ -16,67 +18,54 @@ pub enum Outcome {
     Succeeded,
     Interrupted(String),
     Failed {
-        class: String,
+        class: FailureClass,
         message: String,
-        retryable: bool,
     },
 }
 
-/// Classifies an exit. `failed` is the worker's own `failed` event (class, message), if any.
+impl Outcome {
+    fn failed(class: FailureClass, message: impl Into<String>) -> Outcome {
+        Outcome::Failed {
+            class,
+            message: message.into(),
+        }
+    }
+}
+
+/// Classifies an exit. `failed` is the worker's own `failed` event (class, message),
+/// if any; whether the class is worth a retry is `FailureClass::retryable`'s call.
 pub fn classify(
     code: Option<i32>,
     signal: Option<i32>,
     finished: bool,
-    failed: Option<(String, String)>,
+    failed: Option<(FailureClass, String)>,
     stopped: Option<&Stopped>,
 ) -> Outcome {
     match stopped {
         Some(Stopped::Interrupt) => {
             return Outcome::Interrupted("the sweep was interrupted".into());
         }
-        Some(Stopped::Hung(why)) => {
-            return Outcome::Failed {
-                class: "timeout".into(),
-                message: why.clone(),
-                retryable: false,
-            };
-        }
+        Some(Stopped::Hung(why)) => return Outcome::failed(FailureClass::Timeout, why.clone()),
         None => {}
     }
     if code == Some(0) && finished {
         return Outcome::Succeeded;
     }
     if let Some((class, message)) = failed {
-        let retryable = matches!(class.as_str(), "out-of-memory" | "io" | "device-lost");
-        return Outcome::Failed {
-            class,
-            message,
-            retryable,
-        };
+        return Outcome::failed(class, message);
     }
     match (code, signal) {
-        (Some(0), _) => Outcome::Failed {
-            class: "internal".into(),
-            message: "the worker exited 0 without a `finished` event".into(),
-            retryable: false,
-        },
-        (Some(c), _) => {
-            let (class, retryable) = match c {
-                3 => ("bad-config", false),
-                4 => ("nan-loss", false),
-                5 => ("out-of-memory", true),
-                6 => ("io", true),
-                _ => ("internal", false),
-            };
-            Outcome::Failed {
-                class: class.into(),
-                message: format!("the worker exited with code {c}"),
-                retryable,
-            }
-        }
-        (None, Some(s)) => Outcome::Failed {
-            class: "killed".into(),
-            message: format!(
+        (Some(0), _) => Outcome::failed(
+            FailureClass::Internal,
+            "the worker exited 0 without a `finished` event",
+        ),
+        (Some(c), _) => Outcome::failed(
+            FailureClass::from_exit_code(c).unwrap_or(FailureClass::Internal),
+            format!("the worker exited with code {c}"),
+        ),
+        (None, Some(s)) => Outcome::failed(
+            FailureClass::Killed,
+            format!(
                 "the worker was killed by signal {s}{}",
                 if s == 9 {
                     " (SIGKILL: out of memory?)"
@@ -84,13 +73,8 @@ pub fn classify(
                     ""
                 }
             ),
-            retryable: true,
-        },
-        (None, None) => Outcome::Failed {
-            class: "killed".into(),
-            message: "the worker vanished".into(),
-            retryable: true,
-        },
+        ),
+        (None, None) => Outcome::failed(FailureClass::Killed, "the worker vanished"),
     }
 }
 
@@ -100,6 +84,7 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -109,54 +94,49 @@ mod tests {
             classify(Some(0), None, true, None, None),
             Outcome::Succeeded
         );
-        assert!(matches!(
-            classify(Some(0), None, false, None, None),
-            Outcome::Failed {
-                retryable: false,
-                ..
-            }
-        ));
+        let class = |o: Outcome| match o {
+            Outcome::Failed { class, .. } => Some(class),
+            _ => None,
+        };
+        let c = class(classify(Some(0), None, false, None, None)).unwrap();
+        assert_eq!(c, FailureClass::Internal);
+        assert!(!c.retryable());
+        let c = class(classify(Some(4), None, false, None, None)).unwrap();
+        assert_eq!(c, FailureClass::NanLoss);
+        assert!(!c.retryable());
         assert!(
-            matches!(classify(Some(4), None, false, None, None), Outcome::Failed { ref class, retryable: false, .. } if class == "nan-loss")
+            class(classify(Some(5), None, false, None, None))
+                .unwrap()
+                .retryable()
         );
-        assert!(matches!(
-            classify(Some(5), None, false, None, None),
-            Outcome::Failed {
-                retryable: true,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(None, Some(9), false, None, None),
-            Outcome::Failed {
-                retryable: true,
-                ..
-            }
-        ));
-        assert!(matches!(
-            classify(
-                Some(7),
-                None,
-                false,
-                Some(("io".into(), "disk".into())),
-                None
-            ),
-            Outcome::Failed {
-                retryable: true,
-                ..
-            }
-        ));
+        let c = class(classify(None, Some(9), false, None, None)).unwrap();
+        assert_eq!(c, FailureClass::Killed);
+        assert!(c.retryable());
+        // The worker's own event wins over its exit code.
+        let own = Some((FailureClass::Io, "disk".to_string()));
+        assert_eq!(
+            class(classify(Some(7), None, false, own, None)),
+            Some(FailureClass::Io)
+        );
+        let own = Some((FailureClass::DeviceLost, "Xid 79".to_string()));
+        assert!(
+            class(classify(Some(7), None, false, own, None))
+                .unwrap()
+                .retryable()
+        );
         assert!(matches!(
             classify(None, Some(15), false, None, Some(&Stopped::Interrupt)),
             Outcome::Interrupted(_)
         ));
-        assert!(matches!(
-            classify(None, Some(9), false, None, Some(&Stopped::Hung("x".into()))),
-            Outcome::Failed {
-                retryable: false,
-                ..
-            }
+        let c = class(classify(
+            None,
+            Some(9),
+            false,
+            None,
+            Some(&Stopped::Hung("x".into())),
         ));
+        assert_eq!(c, Some(FailureClass::Timeout));
+        assert!(!c.unwrap().retryable());
     }
 
     #[test]

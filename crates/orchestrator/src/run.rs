@@ -5,6 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ablate_protocol::{AttemptState, TrialState};
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, TrialKind};
 use ablate_store::{AttemptEnd, Store, TrialRecord};
@@ -177,12 +178,11 @@ async fn recover(store: &Store, slurm: bool) -> Result<(usize, Vec<Open>), RunEr
             );
         }
         let end = AttemptEnd {
-            state: "interrupted".into(),
             message: Some("the orchestrator stopped without closing this attempt".into()),
-            ..Default::default()
+            ..AttemptEnd::new(AttemptState::Interrupted)
         };
         store
-            .finish_attempt(a.id, &a.trial_id, &end, "interrupted")
+            .finish_attempt(a.id, &a.trial_id, &end, TrialState::Interrupted)
             .await?;
         n += 1;
     }
@@ -251,7 +251,8 @@ pub async fn run(
             wanted.extend(t.depends_on.iter().map(String::as_str));
         }
     }
-    let states: HashMap<String, String> = store.states(&sweep.name).await?.into_iter().collect();
+    let states: HashMap<String, TrialState> =
+        store.states(&sweep.name).await?.into_iter().collect();
     let mut summary = Summary {
         total: wanted.len(),
         ..Summary::default()
@@ -263,19 +264,19 @@ pub async fn run(
         .enumerate()
         .filter(|(_, t)| wanted.contains(t.id.as_str()))
     {
-        let state = states.get(&t.id).map_or("pending", String::as_str);
+        let state = states.get(&t.id).copied().unwrap_or(TrialState::Pending);
         let run_it = match state {
             _ if open.iter().any(|o| o.trial == t.id) => true,
-            "succeeded" => false,
-            "failed" => opts.rerun_failed || store.last_failure_retryable(&t.id).await?,
+            TrialState::Succeeded => false,
+            TrialState::Failed => opts.rerun_failed || store.last_failure_retryable(&t.id).await?,
             _ => true,
         };
-        if state == "succeeded" {
+        if state == TrialState::Succeeded {
             summary.already_done += 1;
         }
         if run_it {
             jobs.push(Job::new(t, index, store.attempt_count(&t.id).await?));
-        } else if state == "failed" {
+        } else if state == TrialState::Failed {
             summary.failed += 1;
         }
     }

@@ -2,6 +2,8 @@
 //! contradicted or inconclusive, with the effect, N and Welch's t-test across seeds.
 //! A study is found by the axes it varies, so a user's own study is judged too.
 
+use ablate_protocol::TrialState;
+
 use crate::input::{Input, TrialRow};
 use crate::markdown::esc;
 use crate::stats::{mean_sd, welch};
@@ -16,7 +18,7 @@ const ALPHA: f64 = 0.05;
 
 fn values<'a>(trials: impl Iterator<Item = &'a TrialRow>, metric: &str) -> Vec<f64> {
     trials
-        .filter(|t| t.state == "succeeded" && t.degenerate.is_none())
+        .filter(|t| t.state == TrialState::Succeeded.as_str() && t.degenerate.is_none())
         .filter_map(|t| t.metrics.get(metric).copied())
         .collect()
 }

@@ -2,6 +2,8 @@
 //! panel per task metric (age with ArgMax and Expected value side by side),
 //! learning curves, and CS(θ) curves for age models.
 
+use ablate_protocol::TrialState;
+
 use crate::charts::{self, Bar, Bars, Chart, Lines};
 use crate::input::{Input, TrialRow};
 use crate::markdown::{Config, configs};
@@ -27,7 +29,9 @@ fn bar(c: &Config<'_>, metric: &str) -> Bar {
 /// Whether a configuration should show `metric`: it has it, or results are still due.
 fn applies(c: &Config<'_>, metric: &str) -> bool {
     c.trials.iter().any(|t| t.metrics.contains_key(metric))
-        || c.trials.iter().any(|t| t.state != "succeeded")
+        || c.trials
+            .iter()
+            .any(|t| t.state != TrialState::Succeeded.as_str())
 }
 
 fn file_stem(study: &str, what: &str) -> String {
@@ -173,7 +177,7 @@ fn curves(cfgs: &[&Config<'_>], points: impl Fn(&TrialRow) -> Vec<(f64, f64)>) -
         let per: Vec<Vec<(f64, f64)>> = c
             .trials
             .iter()
-            .filter(|t| t.state == "succeeded")
+            .filter(|t| t.state == TrialState::Succeeded.as_str())
             .map(|t| points(t))
             .filter(|p| !p.is_empty())
             .collect();

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use ablate_protocol::TrialState;
 use ablate_spec::Sweep;
 use ablate_store::Store;
 use serde::Serialize;
@@ -126,7 +127,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             let row = rows.remove(&t.id);
             let state = row
                 .as_ref()
-                .map_or_else(|| "pending".to_string(), |r| r.state.clone());
+                .map_or_else(|| TrialState::Pending.to_string(), |r| r.state.to_string());
             let result = row
                 .as_ref()
                 .and_then(|r| r.result.clone())

@@ -4,6 +4,8 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use ablate_protocol::TrialState;
+
 use crate::conclusions;
 use crate::input::{Input, METRICS, Metric, TrialRow};
 use crate::stats::mean_sd;
@@ -35,7 +37,7 @@ impl Config<'_> {
     pub fn values(&self, metric: &str) -> Vec<f64> {
         self.trials
             .iter()
-            .filter(|t| t.state == "succeeded" && t.degenerate.is_none())
+            .filter(|t| t.state == TrialState::Succeeded.as_str() && t.degenerate.is_none())
             .filter_map(|t| t.metrics.get(metric).copied())
             .collect()
     }
@@ -156,7 +158,11 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             .collect();
         for c in &configs {
             let mut row: Vec<String> = c.key.iter().map(|(_, v)| esc(v)).collect();
-            let done = c.trials.iter().filter(|t| t.state == "succeeded").count();
+            let done = c
+                .trials
+                .iter()
+                .filter(|t| t.state == TrialState::Succeeded.as_str())
+                .count();
             let degenerate = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
             let mut n = format!("{}/{}", done - degenerate, c.trials.len());
             if degenerate > 0 {
@@ -168,7 +174,10 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
                 if vals.is_empty() {
                     // Results still due are missing; a metric no finished trial has does
                     // not apply (a gender-only trial has no age MAE).
-                    let finished = c.trials.iter().all(|t| t.state == "succeeded");
+                    let finished = c
+                        .trials
+                        .iter()
+                        .all(|t| t.state == TrialState::Succeeded.as_str());
                     let has = c.trials.iter().any(|t| t.metrics.contains_key(m.key));
                     row.push(match (finished, has) {
                         (false, _) => "missing".into(),

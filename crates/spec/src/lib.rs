@@ -14,6 +14,7 @@ mod data;
 mod error;
 mod expand;
 mod hash;
+mod id;
 pub mod names;
 pub mod presets;
 mod resolve;
@@ -28,6 +29,7 @@ use std::path::{Path, PathBuf};
 pub use axes::EncodingLabel;
 pub use error::{Diagnostic, SpecError};
 pub use hash::{canonical_json, sha256_hex, trial_id};
+pub use id::{TrialId, short_id};
 pub use sweep::{Stage, Study, Sweep, Trial, TrialKind};
 
 use error::Ctx;

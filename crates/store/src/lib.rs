@@ -46,6 +46,11 @@ pub enum StoreError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    #[error("database {}: {source}; it was written by another version of ablate?", path.display())]
+    State {
+        path: PathBuf,
+        source: ablate_protocol::UnknownState,
+    },
 }
 
 /// A handle on the database; cheap to clone.
@@ -136,6 +141,17 @@ impl Store {
             path: self.path.clone(),
             source,
         }
+    }
+
+    /// A state column's value as its type (the schema's CHECK allows no other).
+    pub(crate) fn parse_state<T: FromStr<Err = ablate_protocol::UnknownState>>(
+        &self,
+        name: &str,
+    ) -> Result<T, StoreError> {
+        name.parse().map_err(|source| StoreError::State {
+            path: self.path.clone(),
+            source,
+        })
     }
 
     /// `PRAGMA integrity_check`: "ok" for a healthy file.

@@ -1,6 +1,7 @@
 //! Writes, all made by the orchestrator: sweeps, trials and their state, attempts
 //! with provenance, per-epoch metrics, results and artifacts.
 
+use ablate_protocol::{AttemptState, FailureClass, TrialState};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -38,14 +39,27 @@ pub struct AttemptStart {
     pub backend: String,
 }
 
-#[derive(Debug, Clone, Default)]
+/// How an attempt ended.
+#[derive(Debug, Clone)]
 pub struct AttemptEnd {
-    /// `succeeded`, `failed` or `interrupted`.
-    pub state: String,
+    pub state: AttemptState,
     pub exit_code: Option<i32>,
     pub signal: Option<i32>,
-    pub failure_class: Option<String>,
+    pub failure_class: Option<FailureClass>,
     pub message: Option<String>,
+}
+
+impl AttemptEnd {
+    /// An end in `state`, with no exit code, signal, class or message yet.
+    pub fn new(state: AttemptState) -> AttemptEnd {
+        AttemptEnd {
+            state,
+            exit_code: None,
+            signal: None,
+            failure_class: None,
+            message: None,
+        }
+    }
 }
 
 /// An attempt the database still calls running (its orchestrator may be gone).
@@ -129,23 +143,22 @@ impl Store {
         tx.commit().await.map_err(|e| self.err(e))
     }
 
-    /// Current state of each given trial (absent ids are left out).
-    pub async fn states(&self, sweep: &str) -> Result<Vec<(String, String)>, StoreError> {
+    /// Current state of each trial of the sweep.
+    pub async fn states(&self, sweep: &str) -> Result<Vec<(String, TrialState)>, StoreError> {
         let rows = sqlx::query("SELECT DISTINCT t.id, t.state FROM trials t JOIN memberships m ON m.trial_id = t.id WHERE m.sweep = ?").bind(sweep).fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| (r.get::<String, _>(0), r.get::<String, _>(1)))
-            .collect())
+        rows.iter()
+            .map(|r| Ok((r.get::<String, _>(0), self.parse_state(r.get(1))?)))
+            .collect()
     }
 
     pub async fn set_state(
         &self,
         trial: &str,
-        state: &str,
+        state: TrialState,
         reason: Option<&str>,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE trials SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
-            .bind(state)
+            .bind(state.as_str())
             .bind(reason)
             .bind(now_rfc3339())
             .bind(trial)
@@ -222,28 +235,28 @@ impl Store {
         attempt: i64,
         trial: &str,
         end: &AttemptEnd,
-        trial_state: &str,
+        trial_state: TrialState,
     ) -> Result<(), StoreError> {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
         sqlx::query("UPDATE attempts SET state = ?, ended_at = ?, exit_code = ?, signal = ?, failure_class = ?, message = ? WHERE id = ?")
-            .bind(&end.state)
+            .bind(end.state.as_str())
             .bind(&now)
             .bind(end.exit_code)
             .bind(end.signal)
-            .bind(&end.failure_class)
+            .bind(end.failure_class.as_ref().map(FailureClass::as_str))
             .bind(&end.message)
             .bind(attempt)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;
-        let reason = if trial_state == "succeeded" {
+        let reason = if trial_state == TrialState::Succeeded {
             None
         } else {
             end.message.as_deref()
         };
         sqlx::query("UPDATE trials SET state = ?, reason = ?, updated_at = ? WHERE id = ?")
-            .bind(trial_state)
+            .bind(trial_state.as_str())
             .bind(reason)
             .bind(&now)
             .bind(trial)
@@ -326,7 +339,8 @@ impl Store {
 
 impl Store {
     /// Whether the trial's last attempt failed for a transient reason (killed,
-    /// out of memory, I/O), so a plain rerun of the sweep should try it again.
+    /// out of memory, I/O, preempted: `FailureClass::retryable`), so a plain rerun
+    /// of the sweep should try it again.
     pub async fn last_failure_retryable(&self, trial: &str) -> Result<bool, StoreError> {
         let class: Option<Option<String>> = sqlx::query_scalar(
             "SELECT failure_class FROM attempts WHERE trial_id = ? ORDER BY id DESC LIMIT 1",
@@ -335,10 +349,9 @@ impl Store {
         .fetch_optional(self.pool())
         .await
         .map_err(|e| self.err(e))?;
-        Ok(matches!(
-            class.flatten().as_deref(),
-            Some("killed" | "out-of-memory" | "io" | "device-lost")
-        ))
+        Ok(class
+            .flatten()
+            .is_some_and(|c| FailureClass::parse(&c).retryable()))
     }
 }
 
@@ -371,10 +384,10 @@ impl Store {
 pub struct AttemptRow {
     pub id: i64,
     pub trial_id: String,
-    pub state: String,
+    pub state: AttemptState,
     pub backend: String,
     pub job_id: Option<String>,
-    pub failure_class: Option<String>,
+    pub failure_class: Option<FailureClass>,
     pub message: Option<String>,
 }
 
@@ -386,17 +399,18 @@ impl Store {
             .fetch_all(self.pool())
             .await
             .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| AttemptRow {
-                id: r.get(0),
-                trial_id: r.get(1),
-                state: r.get(2),
-                backend: r.get(3),
-                job_id: r.get(4),
-                failure_class: r.get(5),
-                message: r.get(6),
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptRow {
+                    id: r.get(0),
+                    trial_id: r.get(1),
+                    state: self.parse_state(r.get(2))?,
+                    backend: r.get(3),
+                    job_id: r.get(4),
+                    failure_class: r.get::<Option<String>, _>(5).map(FailureClass::from),
+                    message: r.get(6),
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 
+use ablate_protocol::{AttemptState, TrialState};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -35,7 +36,7 @@ pub struct AttemptInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct TrialStatus {
     pub id: String,
-    pub state: String,
+    pub state: TrialState,
     pub reason: Option<String>,
     pub labels: serde_json::Value,
     pub studies: Vec<String>,
@@ -61,7 +62,7 @@ pub struct StatusReport {
 pub struct ResultRow {
     pub id: String,
     pub kind: String,
-    pub state: String,
+    pub state: TrialState,
     pub labels: serde_json::Value,
     pub config: serde_json::Value,
     pub studies: Vec<String>,
@@ -100,11 +101,11 @@ impl Store {
         let mut studies: BTreeMap<String, StudyCounts> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
         for r in &rows {
-            let state: String = r.get(1);
+            let state: TrialState = self.parse_state(r.get(1))?;
             let labels: String = r.get(3);
             let members: String = r.get::<Option<String>, _>(4).unwrap_or_default();
             let studies_of: Vec<String> = members.split('\u{1f}').map(str::to_string).collect();
-            *report.counts.entry(state.clone()).or_insert(0) += 1;
+            *report.counts.entry(state.to_string()).or_insert(0) += 1;
             for s in &studies_of {
                 let entry = studies.entry(s.clone()).or_insert_with(|| {
                     order.push(s.clone());
@@ -115,14 +116,14 @@ impl Store {
                     }
                 });
                 entry.total += 1;
-                *entry.counts.entry(state.clone()).or_insert(0) += 1;
+                *entry.counts.entry(state.to_string()).or_insert(0) += 1;
             }
-            let list = match state.as_str() {
-                "running" => &mut report.running,
-                "failed" => &mut report.failed,
-                "blocked" => &mut report.blocked,
-                "interrupted" => &mut report.interrupted,
-                _ => continue,
+            let list = match state {
+                TrialState::Running => &mut report.running,
+                TrialState::Failed => &mut report.failed,
+                TrialState::Blocked => &mut report.blocked,
+                TrialState::Interrupted => &mut report.interrupted,
+                TrialState::Pending | TrialState::Succeeded => continue,
             };
             list.push(TrialStatus {
                 id: r.get(0),
@@ -227,7 +228,7 @@ impl Store {
             out.push(ResultRow {
                 id: r.get(0),
                 kind: r.get(1),
-                state: r.get(2),
+                state: self.parse_state(r.get(2))?,
                 labels: parse(r.get(3))?,
                 config: parse(r.get(4))?,
                 studies: r
@@ -254,7 +255,7 @@ pub struct AttemptProvenance {
     pub ablate_version: String,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
-    pub state: String,
+    pub state: AttemptState,
     /// Wall-clock seconds (None while running).
     pub seconds: Option<f64>,
 }
@@ -266,18 +267,19 @@ impl Store {
             .fetch_all(self.pool())
             .await
             .map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| AttemptProvenance {
-                device: r.get(0),
-                device_name: r.get(1),
-                host: r.get(2),
-                ablate_version: r.get(3),
-                git_commit: r.get(4),
-                git_dirty: r.get(5),
-                state: r.get(6),
-                seconds: r.get(7),
+        rows.iter()
+            .map(|r| {
+                Ok(AttemptProvenance {
+                    device: r.get(0),
+                    device_name: r.get(1),
+                    host: r.get(2),
+                    ablate_version: r.get(3),
+                    git_commit: r.get(4),
+                    git_dirty: r.get(5),
+                    state: self.parse_state(r.get(6))?,
+                    seconds: r.get(7),
+                })
             })
-            .collect())
+            .collect()
     }
 }

@@ -9,35 +9,14 @@
 
 use std::collections::BTreeMap;
 
+pub use ablate_protocol::metrics::{AgeMetrics, ClassMetrics};
 use candle_core::{D, Result, Tensor};
-use serde::{Deserialize, Serialize};
 
 /// Largest θ (in years) of the cumulative score.
 const CS_MAX_THETA: usize = 10;
 
 /// Age decades of `per_bin_mae`; the last bin is open-ended.
 const AGE_BINS: usize = 10;
-
-/// Age metrics of predictions against true ages.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AgeMetrics {
-    /// Number of images scored.
-    pub n: usize,
-    /// Mean absolute error in years.
-    pub mae: f64,
-    /// CS(θ) for θ = 0..=10: share of images with |error| <= θ years.
-    pub cs: Vec<f64>,
-    /// ChaLearn LAP ε-error: mean of 1 - exp(-(x-μ)²/(2σ²)), where the data has
-    /// per-image σ (age_std); None otherwise.
-    pub epsilon_error: Option<f64>,
-    /// MAE per 10-year true-age bin ("0-9", ..., "90+"): (bin, mae, count), bins with
-    /// no image left out.
-    pub per_bin_mae: Vec<(String, f64, usize)>,
-    /// Mean of the predictions.
-    pub prediction_mean: f64,
-    /// Population std of the predictions (a collapsed model has std near 0).
-    pub prediction_std: f64,
-}
 
 /// Age metrics of `predicted` against `truth` (and, for the ε-error, the per-image
 /// std of the apparent-age votes). The slices should have equal lengths; extra
@@ -119,22 +98,6 @@ pub fn constant_mae(constant: f32, truth: &[f32]) -> f64 {
             .map(|&t| (f64::from(t) - c).abs())
             .collect::<Vec<_>>(),
     )
-}
-
-/// Classification metrics of predicted against true class indices.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ClassMetrics {
-    /// Number of examples scored.
-    pub n: usize,
-    /// Share of examples predicted correctly.
-    pub accuracy: f64,
-    /// Accuracy within each true class: (class, accuracy, count), classes with no
-    /// example left out.
-    pub per_class: Vec<(u32, f64, usize)>,
-    /// Share of the most frequent true class (the accuracy of always guessing it).
-    pub majority_rate: f64,
-    /// How many distinct classes were predicted (1 = collapsed).
-    pub distinct_predictions: usize,
 }
 
 /// Classification metrics of `predicted` against `truth`. The slices should have

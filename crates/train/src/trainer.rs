@@ -16,13 +16,13 @@ use crate::error::TrainError;
 use crate::evaluate::{self, degenerate, selection};
 use crate::model::{Net, init_weights};
 use crate::optim::{Optim, learning_rate};
-use crate::protocol::{Counts, EpochReport, Event, FailureClass, TrialInput, TrialResult};
+use crate::protocol::{Counts, EpochReport, Event, FailureClass, RunDir, TrialInput, TrialResult};
 use crate::rng::Rng;
 use crate::tasks::Heads;
 
-pub const CHECKPOINT: &str = "checkpoint.safetensors";
-pub const RESULT: &str = "result.json";
-pub const METRICS: &str = "metrics.jsonl";
+pub const CHECKPOINT: &str = RunDir::CHECKPOINT;
+pub const RESULT: &str = RunDir::RESULT;
+pub const METRICS: &str = RunDir::METRICS;
 
 /// The device a trial asks for; CUDA ordinal 0 (the scheduler pins a GPU with CUDA_VISIBLE_DEVICES).
 pub fn device(exec: &ExecSpec) -> Result<Device, TrainError> {

@@ -4,10 +4,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use ablate_protocol::{AttemptState, Incoming, RunDir};
+use ablate_spec::short_id;
 use ablate_store::AttemptEnd;
 use sha2::{Digest, Sha256};
 
-use super::{Dispatcher, State};
+use super::{Dep, Dispatcher, State};
 use crate::RunError;
 use crate::backend::BackendEvent;
 use crate::policy::{self, Outcome, Stopped};
@@ -25,15 +27,10 @@ impl Dispatcher<'_> {
             BackendEvent::Line { trial, line } => self.on_line(&trial, &line).await?,
             BackendEvent::SpawnFailed {
                 trial,
+                class,
                 message,
-                retryable,
             } => {
-                let class = if retryable { "scheduler" } else { "bad-config" };
-                let outcome = Outcome::Failed {
-                    class: class.into(),
-                    message,
-                    retryable,
-                };
+                let outcome = Outcome::Failed { class, message };
                 self.finalize(&trial, outcome, None, None).await?;
             }
             BackendEvent::Submitted { trial, job, events } => {
@@ -57,7 +54,7 @@ impl Dispatcher<'_> {
                     a.view.what = format!("slurm job {job}");
                     self.reporter.log(&format!(
                         "run   {} as Slurm job {job} on {node}",
-                        &trial[..trial.len().min(12)]
+                        short_id(&trial)
                     ));
                 }
             }
@@ -65,17 +62,12 @@ impl Dispatcher<'_> {
                 trial,
                 class,
                 message,
-                retryable,
             } => {
                 let outcome = match self.active(&trial).and_then(|a| a.stopped.clone()) {
                     Some(Stopped::Interrupt) => {
                         Outcome::Interrupted("the sweep was interrupted".into())
                     }
-                    _ => Outcome::Failed {
-                        class,
-                        message,
-                        retryable,
-                    },
+                    _ => Outcome::Failed { class, message },
                 };
                 self.finalize(&trial, outcome, None, None).await?;
             }
@@ -111,40 +103,50 @@ impl Dispatcher<'_> {
             return Ok(());
         };
         a.last_seen = Instant::now();
-        // Other workers may print more than the protocol; only JSON objects with `event` count.
-        let Ok(v) = serde_json::from_str::<serde_json::Value>(line) else {
-            return Ok(());
+        let event = match Incoming::parse(line) {
+            Ok(e) => e,
+            // The protocol allows other output on stdout: shown (the first few of
+            // an attempt), never taken as an event.
+            Err(e) => {
+                a.other_lines += 1;
+                if a.other_lines <= super::OTHER_LINES_SHOWN {
+                    let more = if a.other_lines == super::OTHER_LINES_SHOWN {
+                        "; further ones of this attempt are not shown"
+                    } else {
+                        ""
+                    };
+                    let shown: String = line.chars().take(200).collect();
+                    self.reporter.log(&format!(
+                        "note  {}: a line that is not a protocol event ({}): {shown}{more}",
+                        short_id(trial),
+                        e.why
+                    ));
+                }
+                return Ok(());
+            }
         };
-        match v.get("event").and_then(|e| e.as_str()) {
-            Some("started") => {
-                if let Some(d) = v.get("device").and_then(|d| d.as_str()) {
-                    a.view.device = d.to_string();
+        match event {
+            Incoming::Started { device } => {
+                if let Some(d) = device {
+                    a.view.device = d;
                 }
             }
-            Some("epoch") => {
-                let epoch = v
-                    .get("epoch")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0) as u32;
+            Incoming::Epoch {
+                epoch,
+                train_loss,
+                images_per_s,
+                val_score,
+            } => {
                 a.view.epoch = Some(epoch);
-                a.view.loss = v.get("train_loss").and_then(serde_json::Value::as_f64);
-                a.view.images_per_s = v.get("images_per_s").and_then(serde_json::Value::as_f64);
-                a.view.metric = v
-                    .get("val_score")
-                    .and_then(serde_json::Value::as_f64)
-                    .map(|s| format!("val {s:.3}"));
+                a.view.loss = train_loss;
+                a.view.images_per_s = images_per_s;
+                a.view.metric = val_score.map(|s| format!("val {s:.3}"));
                 let attempt = a.attempt;
                 self.store.record_epoch(attempt, trial, epoch, line).await?;
             }
-            Some("heartbeat") => a.view.loss = v.get("loss").and_then(serde_json::Value::as_f64),
-            Some("finished") => {
-                a.finished = Some(v.get("result").cloned().unwrap_or(serde_json::Value::Null));
-            }
-            Some("failed") => {
-                let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_string();
-                a.failed = Some((s("class"), s("message")));
-            }
-            _ => {}
+            Incoming::Heartbeat { loss } => a.view.loss = loss,
+            Incoming::Finished { result } => a.finished = Some(result),
+            Incoming::Failed { class, message } => a.failed = Some((class, message)),
         }
         Ok(())
     }
@@ -163,24 +165,26 @@ impl Dispatcher<'_> {
             return Ok(());
         };
         self.slots[a.slot].busy = None;
-        let short = &trial[..trial.len().min(12)];
+        let short = short_id(trial);
         let elapsed = a.started.elapsed();
         let mut end = AttemptEnd {
             exit_code: code,
             signal,
-            ..AttemptEnd::default()
+            ..AttemptEnd::new(AttemptState::Succeeded)
         };
         match outcome {
             Outcome::Succeeded => {
-                let result = a.finished.unwrap_or(serde_json::Value::Null);
-                let degenerate = result.get("degenerate").is_some_and(|d| !d.is_null());
+                // classify() says Succeeded only with a `finished` event.
+                let (json, degenerate) = a
+                    .finished
+                    .map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
                 self.store
-                    .record_result(a.attempt, trial, &result.to_string(), degenerate)
+                    .record_result(a.attempt, trial, &json, degenerate)
                     .await?;
                 self.record_artifacts(trial).await?;
-                end.state = "succeeded".into();
+                end.state = AttemptState::Succeeded;
                 self.store
-                    .finish_attempt(a.attempt, trial, &end, "succeeded")
+                    .finish_attempt(a.attempt, trial, &end, State::Succeeded)
                     .await?;
                 self.jobs[i].state = State::Succeeded;
                 self.durations.push(elapsed);
@@ -195,35 +199,32 @@ impl Dispatcher<'_> {
                 ));
             }
             Outcome::Interrupted(why) => {
-                end.state = "interrupted".into();
+                end.state = AttemptState::Interrupted;
                 end.message = Some(why);
                 self.store
-                    .finish_attempt(a.attempt, trial, &end, "interrupted")
+                    .finish_attempt(a.attempt, trial, &end, State::Interrupted)
                     .await?;
                 self.jobs[i].state = State::Interrupted;
             }
-            Outcome::Failed {
-                class,
-                message,
-                retryable,
-            } => {
+            Outcome::Failed { class, message } => {
                 self.withdraw_dependants(trial);
-                end.state = "failed".into();
+                end.state = AttemptState::Failed;
                 end.failure_class = Some(class.clone());
                 end.message = Some(message.clone());
                 let attempts = self.jobs[i].attempts;
-                if retryable && attempts < self.opts.max_attempts && self.stopping.is_none() {
+                if class.retryable() && attempts < self.opts.max_attempts && self.stopping.is_none()
+                {
                     let wait = policy::backoff(self.opts.backoff, attempts + 1);
                     end.message = Some(format!("{message} (will retry)"));
                     self.store
-                        .finish_attempt(a.attempt, trial, &end, "pending")
+                        .finish_attempt(a.attempt, trial, &end, State::Pending)
                         .await?;
-                    self.jobs[i].state = State::Waiting;
+                    self.jobs[i].state = State::Pending;
                     self.jobs[i].not_before = Some(Instant::now() + wait);
                     self.reporter.log(&format!("retry {short} in {:.1}s after attempt {attempts} of {}: {class}: {message}", wait.as_secs_f64(), self.opts.max_attempts));
                 } else {
                     self.store
-                        .finish_attempt(a.attempt, trial, &end, "failed")
+                        .finish_attempt(a.attempt, trial, &end, State::Failed)
                         .await?;
                     self.jobs[i].state = State::Failed;
                     self.reporter
@@ -262,33 +263,30 @@ impl Dispatcher<'_> {
         };
         self.slots[a.slot].busy = None;
         let end = AttemptEnd {
-            state: "interrupted".into(),
             message: Some(format!("{why}; not counted as an attempt")),
-            ..AttemptEnd::default()
+            ..AttemptEnd::new(AttemptState::Interrupted)
         };
         self.store
-            .finish_attempt(a.attempt, trial, &end, "pending")
+            .finish_attempt(a.attempt, trial, &end, State::Pending)
             .await?;
         let j = &mut self.jobs[i];
         j.attempts = j.attempts.saturating_sub(1);
-        j.state = State::Waiting;
+        j.state = State::Pending;
         let deps = j.deps.clone();
         let db = HashMap::new();
         // Only dependencies in this run can have failed since it was submitted.
         if let Some(d) = deps
             .iter()
             .filter(|d| self.by_id.contains_key(*d))
-            .find(|d| self.dep_state(d, &db) == "failed")
+            .find(|d| self.dep_state(d, &db) == Dep::Failed)
         {
-            let reason = format!("waits on {}, which failed", &d[..d.len().min(12)]);
+            let reason = format!("waits on {}, which failed", short_id(d));
             self.jobs[i].state = State::Blocked;
             self.store
-                .set_state(trial, "blocked", Some(&reason))
+                .set_state(trial, State::Blocked, Some(&reason))
                 .await?;
-            self.reporter.log(&format!(
-                "block {}: {reason}",
-                &trial[..trial.len().min(12)]
-            ));
+            self.reporter
+                .log(&format!("block {}: {reason}", short_id(trial)));
             self.block_dependants(trial, "is blocked").await?;
         } else if self.stopping.is_some() {
             self.jobs[i].state = State::Interrupted;
@@ -305,14 +303,14 @@ impl Dispatcher<'_> {
         let mut stack = vec![trial.to_string()];
         while let Some(dep) = stack.pop() {
             for k in 0..self.jobs.len() {
-                if self.jobs[k].state == State::Waiting && self.jobs[k].deps.contains(&dep) {
+                if self.jobs[k].state == State::Pending && self.jobs[k].deps.contains(&dep) {
                     self.jobs[k].state = State::Blocked;
-                    let reason = format!("waits on {}, which {why}", &dep[..dep.len().min(12)]);
+                    let reason = format!("waits on {}, which {why}", short_id(&dep));
                     self.store
-                        .set_state(&self.jobs[k].id, "blocked", Some(&reason))
+                        .set_state(&self.jobs[k].id, State::Blocked, Some(&reason))
                         .await?;
                     self.reporter
-                        .log(&format!("block {}: {reason}", &self.jobs[k].id[..12]));
+                        .log(&format!("block {}: {reason}", short_id(&self.jobs[k].id)));
                     stack.push(self.jobs[k].id.clone());
                 }
             }
@@ -321,13 +319,9 @@ impl Dispatcher<'_> {
     }
 
     async fn record_artifacts(&mut self, trial: &str) -> Result<(), RunError> {
-        let dir = self
-            .sweep
-            .output
-            .join("trials")
-            .join(&trial[..trial.len().min(12)]);
-        for name in ["checkpoint.safetensors", "result.json", "metrics.jsonl"] {
-            let path = dir.join(name);
+        let dir = RunDir::of(&self.sweep.output, trial);
+        for name in RunDir::ARTIFACTS {
+            let path = dir.path().join(name);
             let Ok(bytes) = std::fs::read(&path) else {
                 continue;
             };
@@ -349,7 +343,7 @@ impl Dispatcher<'_> {
             .iter()
             .filter_map(|j| j.active.as_ref().map(|a| a.view.clone()))
             .collect();
-        let pending = count(State::Waiting);
+        let pending = count(State::Pending);
         let eta = (!self.durations.is_empty()).then(|| {
             let mean = self.durations.iter().sum::<Duration>() / self.durations.len() as u32;
             let parallel = self.slots.len().max(1) as u32;

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use ablate_protocol::{
+    Env, FailureClass, MALLOC_TUNABLES, Reported, RunDir, TrialInput, TrialState as State,
+};
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, Trial};
 use ablate_store::{AttemptStart, Store};
@@ -23,14 +26,18 @@ use crate::slots::{Slot, SlotKind};
 
 mod events;
 
-#[derive(Debug, Clone, PartialEq)]
-enum State {
-    Waiting,
-    Running,
+/// How many lines of an attempt's stdout that are not protocol events are shown.
+const OTHER_LINES_SHOWN: usize = 3;
+
+/// Where a dependency stands, for a trial waiting on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Dep {
     Succeeded,
+    /// In a batch queue, which starts the dependant itself once this one succeeds.
+    Submitted,
+    /// Failed, blocked or interrupted (or never succeeded in an earlier run).
     Failed,
-    Blocked,
-    Interrupted,
+    Waiting,
 }
 
 #[derive(Debug)]
@@ -40,9 +47,11 @@ struct Active {
     started: Instant,
     last_seen: Instant,
     view: RunningView,
-    finished: Option<serde_json::Value>,
-    failed: Option<(String, String)>,
+    finished: Option<Reported>,
+    failed: Option<(FailureClass, String)>,
     stopped: Option<Stopped>,
+    /// Lines of this attempt's stdout that were not protocol events.
+    other_lines: usize,
     /// The batch job carrying it, once submitted.
     job: Option<String>,
     /// Waiting in a batch queue: no heartbeat expected yet.
@@ -67,6 +76,7 @@ impl Active {
             finished: None,
             failed: None,
             stopped: None,
+            other_lines: 0,
             job,
             queued,
         }
@@ -92,7 +102,7 @@ impl Job {
             index,
             device: t.exec.device,
             deps: t.depends_on.clone(),
-            state: State::Waiting,
+            state: State::Pending,
             attempts,
             not_before: None,
             active: None,
@@ -171,7 +181,7 @@ impl<'a> Dispatcher<'a> {
         };
         let t = &self.sweep.trials[self.jobs[i].index];
         let view = RunningView {
-            trial: t.id[..12].to_string(),
+            trial: t.short_id().to_string(),
             what: format!("slurm job {job}"),
             device: "slurm".into(),
             epochs: Some(t.config.train.epochs),
@@ -204,7 +214,7 @@ impl<'a> Dispatcher<'a> {
                 self.launch_ready(&tx).await?;
             }
             let running = self.jobs.iter().any(|j| j.state == State::Running);
-            let waiting = self.jobs.iter().any(|j| j.state == State::Waiting);
+            let waiting = self.jobs.iter().any(|j| j.state == State::Pending);
             // Batch jobs go on without us: a stop leaves them to the scheduler.
             let detach = self.stopping.is_some() && self.backend.detached();
             if (!running || detach) && (!waiting || self.stopping.is_some()) {
@@ -221,7 +231,7 @@ impl<'a> Dispatcher<'a> {
         for j in self
             .jobs
             .iter_mut()
-            .filter(|j| j.state == State::Waiting && self.stopping.is_some())
+            .filter(|j| j.state == State::Pending && self.stopping.is_some())
         {
             j.state = State::Interrupted;
         }
@@ -304,7 +314,7 @@ impl<'a> Dispatcher<'a> {
 
     /// Trials whose dependencies already failed (in an earlier run) are blocked now.
     async fn block_unrunnable(&mut self) -> Result<(), RunError> {
-        let states: HashMap<String, String> = self
+        let states: HashMap<String, State> = self
             .store
             .states(&self.sweep.name)
             .await?
@@ -315,11 +325,7 @@ impl<'a> Dispatcher<'a> {
             .iter()
             .flat_map(|j| j.deps.iter())
             .filter(|d| {
-                !self.by_id.contains_key(*d)
-                    && matches!(
-                        states.get(*d).map(String::as_str),
-                        Some("failed" | "blocked")
-                    )
+                !self.by_id.contains_key(*d) && states.get(*d).is_some_and(|s| s.dooms_dependants())
             })
             .cloned()
             .collect();
@@ -330,10 +336,10 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
-    fn dep_state(&self, dep: &str, db: &HashMap<String, String>) -> &'static str {
+    fn dep_state(&self, dep: &str, db: &HashMap<String, State>) -> Dep {
         let job = self.by_id.get(dep).map(|i| &self.jobs[*i]);
-        match job.map(|j| &j.state) {
-            Some(State::Succeeded) => "succeeded",
+        match job.map(|j| j.state) {
+            Some(State::Succeeded) => Dep::Succeeded,
             // A batch scheduler starts dependants itself once this job succeeds.
             Some(State::Running)
                 if self.backend.detached()
@@ -341,13 +347,13 @@ impl<'a> Dispatcher<'a> {
                         .and_then(|j| j.active.as_ref())
                         .is_some_and(|a| a.job.is_some() && a.stopped.is_none()) =>
             {
-                "submitted"
+                Dep::Submitted
             }
-            Some(State::Failed | State::Blocked | State::Interrupted) => "failed",
-            Some(_) => "waiting",
-            None => match db.get(dep).map(String::as_str) {
-                Some("succeeded") => "succeeded",
-                _ => "failed",
+            Some(State::Failed | State::Blocked | State::Interrupted) => Dep::Failed,
+            Some(_) => Dep::Waiting,
+            None => match db.get(dep) {
+                Some(State::Succeeded) => Dep::Succeeded,
+                _ => Dep::Failed,
             },
         }
     }
@@ -357,9 +363,9 @@ impl<'a> Dispatcher<'a> {
         tx: &mpsc::UnboundedSender<BackendEvent>,
     ) -> Result<(), RunError> {
         let needs_db = self.jobs.iter().any(|j| {
-            j.state == State::Waiting && j.deps.iter().any(|d| !self.by_id.contains_key(d))
+            j.state == State::Pending && j.deps.iter().any(|d| !self.by_id.contains_key(d))
         });
-        let db: HashMap<String, String> = if needs_db {
+        let db: HashMap<String, State> = if needs_db {
             self.store
                 .states(&self.sweep.name)
                 .await?
@@ -371,12 +377,12 @@ impl<'a> Dispatcher<'a> {
         let now = Instant::now();
         for i in 0..self.jobs.len() {
             let j = &self.jobs[i];
-            if j.state != State::Waiting
+            if j.state != State::Pending
                 || j.not_before.is_some_and(|t| t > now)
                 || !j
                     .deps
                     .iter()
-                    .all(|d| matches!(self.dep_state(d, &db), "succeeded" | "submitted"))
+                    .all(|d| matches!(self.dep_state(d, &db), Dep::Succeeded | Dep::Submitted))
             {
                 continue;
             }
@@ -399,11 +405,13 @@ impl<'a> Dispatcher<'a> {
         tx: &mpsc::UnboundedSender<BackendEvent>,
     ) -> Result<(), RunError> {
         let trial = &self.sweep.trials[self.jobs[i].index];
-        let run_dir = std::path::absolute(self.sweep.output.join("trials").join(&trial.id[..12]))
+        let dir = RunDir::of(&self.sweep.output, &trial.id)
+            .absolute()
             .map_err(|e| RunError::Io(e.to_string()))?;
+        let run_dir = dir.path().to_path_buf();
         std::fs::create_dir_all(&run_dir)
             .map_err(|e| RunError::Io(format!("cannot create {}: {e}", run_dir.display())))?;
-        let file = run_dir.join("trial.json");
+        let file = dir.trial_json();
         let input = self.trial_input(trial, &run_dir)?;
         std::fs::write(
             &file,
@@ -441,23 +449,17 @@ impl<'a> Dispatcher<'a> {
         };
         let attempt = self.store.start_attempt(&start).await?;
         let mut env = vec![
-            (
-                "RAYON_NUM_THREADS".to_string(),
-                trial.exec.threads.to_string(),
-            ),
-            ("ABLATE_SLOT".to_string(), s.name.clone()),
-            ("ABLATE_TRIAL_ID".to_string(), trial.id.clone()),
+            (Env::THREADS.to_string(), trial.exec.threads.to_string()),
+            (Env::SLOT.to_string(), s.name.clone()),
+            (Env::TRIAL_ID.to_string(), trial.id.clone()),
         ];
-        if std::env::var_os("GLIBC_TUNABLES").is_none() {
-            env.push((
-                "GLIBC_TUNABLES".to_string(),
-                ablate_train::protocol::MALLOC_TUNABLES.to_string(),
-            ));
+        if std::env::var_os(Env::GLIBC_TUNABLES).is_none() {
+            env.push((Env::GLIBC_TUNABLES.to_string(), MALLOC_TUNABLES.to_string()));
         }
         // A batch scheduler sets CUDA_VISIBLE_DEVICES to the GPUs it grants.
         match s.kind {
-            SlotKind::Gpu(g) => env.push(("CUDA_VISIBLE_DEVICES".into(), g.to_string())),
-            SlotKind::Cpu => env.push(("CUDA_VISIBLE_DEVICES".into(), String::new())),
+            SlotKind::Gpu(g) => env.push((Env::CUDA_VISIBLE_DEVICES.into(), g.to_string())),
+            SlotKind::Cpu => env.push((Env::CUDA_VISIBLE_DEVICES.into(), String::new())),
             SlotKind::Batch => {}
         }
         // Dependencies still in the batch queue: the new job starts after them.
@@ -486,12 +488,12 @@ impl<'a> Dispatcher<'a> {
             .join(" ");
         self.reporter.log(&format!(
             "start {} on {} (attempt {}): {what}",
-            &trial.id[..12],
+            trial.short_id(),
             s.name,
             self.jobs[i].attempts + 1
         ));
         let view = RunningView {
-            trial: trial.id[..12].to_string(),
+            trial: trial.short_id().to_string(),
             what,
             device: s.device_label(),
             epochs: Some(trial.config.train.epochs),
@@ -507,7 +509,7 @@ impl<'a> Dispatcher<'a> {
                 trial: j.id.clone(),
                 argv,
                 env,
-                log: run_dir.join("worker.log"),
+                log: dir.worker_log(),
                 run_dir,
                 attempt,
                 threads: trial.exec.threads,
@@ -523,7 +525,7 @@ impl<'a> Dispatcher<'a> {
         &self,
         trial: &Trial,
         run_dir: &std::path::Path,
-    ) -> Result<ablate_train::TrialInput, RunError> {
+    ) -> Result<TrialInput, RunError> {
         let name = self
             .sweep
             .datasets
@@ -537,15 +539,9 @@ impl<'a> Dispatcher<'a> {
             &name,
             trial.config.train.input_size,
         ));
-        let init = trial.config.init.as_ref().map(|id| {
-            abs(self
-                .sweep
-                .output
-                .join("trials")
-                .join(&id[..12])
-                .join("checkpoint.safetensors"))
-        });
-        Ok(ablate_train::TrialInput {
+        let init = (trial.config.init.as_ref())
+            .map(|id| abs(RunDir::of(&self.sweep.output, id).checkpoint()));
+        Ok(TrialInput {
             id: trial.id.clone(),
             config: trial.config.clone(),
             exec: trial.exec.clone(),

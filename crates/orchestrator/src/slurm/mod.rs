@@ -17,6 +17,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
+use ablate_protocol::FailureClass;
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -106,9 +107,14 @@ impl Backend for SlurmBackend {
         };
         let Some(job) = err.is_none().then(|| sbatch::parse_job_id(&out)).flatten() else {
             let message = err.unwrap_or_else(|| format!("sbatch printed no job id: {out:?}"));
+            let class = if sbatch::transient_failure(&message) {
+                FailureClass::Scheduler
+            } else {
+                FailureClass::BadConfig
+            };
             let _ = events.send(BackendEvent::SpawnFailed {
                 trial,
-                retryable: sbatch::transient_failure(&message),
+                class,
                 message: format!("sbatch failed: {message}"),
             });
             return;
@@ -278,12 +284,11 @@ impl SlurmBackend {
                 } else {
                     BackendEvent::Failed {
                         trial,
-                        class: "lost".into(),
+                        class: FailureClass::Lost,
                         message: format!(
                             "Slurm no longer knows job {} and its worker wrote no result",
                             t.job
                         ),
-                        retryable: true,
                     }
                 }
             } else {
@@ -293,15 +298,10 @@ impl SlurmBackend {
                         code,
                         signal,
                     },
-                    EndKind::Failed {
-                        class,
-                        message,
-                        retryable,
-                    } => BackendEvent::Failed {
+                    EndKind::Failed { class, message } => BackendEvent::Failed {
                         trial,
                         class,
                         message,
-                        retryable,
                     },
                     EndKind::Withdrawn(why) => BackendEvent::Withdrawn { trial, why },
                 }

@@ -5,6 +5,8 @@
 use std::collections::HashMap;
 use std::process::Command;
 
+use ablate_protocol::FailureClass;
+
 /// What Slurm says of one job.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Seen {
@@ -31,9 +33,8 @@ pub enum EndKind {
     },
     /// Slurm ended it for a reason of its own.
     Failed {
-        class: String,
+        class: FailureClass,
         message: String,
-        retryable: bool,
     },
     /// Cancelled before it ran because it was withdrawn or its dependency failed.
     Withdrawn(String),
@@ -121,11 +122,7 @@ pub fn judge(
     withdrawing: bool,
     signalled: bool,
 ) -> EndKind {
-    let failed = |class: &str, message: String, retryable: bool| EndKind::Failed {
-        class: class.into(),
-        message,
-        retryable,
-    };
+    let failed = |class: FailureClass, message: String| EndKind::Failed { class, message };
     match state {
         "COMPLETED" | "FAILED" => match exit {
             (_, sig) if sig != 0 => EndKind::Exit {
@@ -148,34 +145,32 @@ pub fn judge(
             signal: Some(if exit.1 != 0 { exit.1 } else { 9 }),
         },
         "CANCELLED" => failed(
-            "cancelled",
+            FailureClass::Cancelled,
             format!("Slurm job {job} was cancelled outside ablate (scancel by a user or an admin)"),
-            false,
         ),
         "TIMEOUT" | "DEADLINE" => failed(
-            "timeout",
+            FailureClass::Timeout,
             format!(
                 "Slurm job {job} ran past its time limit ({state}); raise --time or [slurm] time"
             ),
-            false,
         ),
-        "PREEMPTED" => failed("preempted", format!("Slurm job {job} was preempted"), true),
+        "PREEMPTED" => failed(
+            FailureClass::Preempted,
+            format!("Slurm job {job} was preempted"),
+        ),
         "NODE_FAIL" | "BOOT_FAIL" => failed(
-            "node-failure",
+            FailureClass::NodeFailure,
             format!("Slurm job {job} ended with {state}: its node failed"),
-            true,
         ),
         "OUT_OF_MEMORY" => failed(
-            "out-of-memory",
+            FailureClass::OutOfMemory,
             format!(
                 "Slurm job {job} ran out of memory; raise it with sbatch_args = [\"--mem=...\"]"
             ),
-            true,
         ),
         other => failed(
-            "lost",
+            FailureClass::Lost,
             format!("Slurm job {job} ended as {other} ({reason})"),
-            true,
         ),
     }
 }
@@ -318,12 +313,20 @@ mod tests {
             judged("CANCELLED", "DependencyNeverSatisfied", "0:0"),
             EndKind::Withdrawn(_)
         ));
-        assert!(
-            matches!(judged("TIMEOUT", "TimeLimit", "0:0"), EndKind::Failed { ref class, .. } if class == "timeout")
-        );
-        assert!(
-            matches!(judged("CANCELLED", "None", "0:15"), EndKind::Failed { ref class, .. } if class == "cancelled")
-        );
+        assert!(matches!(
+            judged("TIMEOUT", "TimeLimit", "0:0"),
+            EndKind::Failed {
+                class: FailureClass::Timeout,
+                ..
+            }
+        ));
+        assert!(matches!(
+            judged("CANCELLED", "None", "0:15"),
+            EndKind::Failed {
+                class: FailureClass::Cancelled,
+                ..
+            }
+        ));
         let (_, pending) = parse_scontrol(&line("PENDING", "Dependency", "0:0")).expect("parsed");
         assert_eq!(
             pending,
@@ -390,31 +393,19 @@ mod tests {
         ));
         assert!(matches!(
             judge("1", "CANCELLED", "None", (0, 0), false, false),
-            EndKind::Failed {
-                retryable: false,
-                ..
-            }
+            EndKind::Failed { ref class, .. } if !class.retryable()
         ));
         assert!(matches!(
             judge("1", "PREEMPTED", "", (0, 0), false, false),
-            EndKind::Failed {
-                retryable: true,
-                ..
-            }
+            EndKind::Failed { ref class, .. } if class.retryable()
         ));
         assert!(matches!(
             judge("1", "NODE_FAIL", "", (0, 0), false, false),
-            EndKind::Failed {
-                retryable: true,
-                ..
-            }
+            EndKind::Failed { ref class, .. } if class.retryable()
         ));
         assert!(matches!(
             judge("1", "TIMEOUT", "", (0, 0), false, false),
-            EndKind::Failed {
-                retryable: false,
-                ..
-            }
+            EndKind::Failed { ref class, .. } if !class.retryable()
         ));
     }
 }

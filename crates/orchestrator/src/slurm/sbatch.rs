@@ -5,6 +5,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use ablate_protocol::RunDir;
+use ablate_spec::short_id;
+
 use crate::backend::Launch;
 
 /// How the sweep's jobs are submitted (`[slurm]`, overridden by the command line).
@@ -45,14 +48,12 @@ pub fn write_job_script(dir: &Path) -> std::io::Result<PathBuf> {
 
 /// The events file and the stderr log of an attempt's job.
 pub fn job_files(run_dir: &Path, attempt: i64) -> (PathBuf, PathBuf) {
-    (
-        run_dir.join(format!("events-a{attempt}.jsonl")),
-        run_dir.join(format!("worker-a{attempt}.log")),
-    )
+    let dir = RunDir::at(run_dir);
+    (dir.job_events(attempt), dir.job_log(attempt))
 }
 
 pub fn job_name(prefix: &str, trial: &str) -> String {
-    format!("{prefix}-{}", &trial[..trial.len().min(12)])
+    format!("{prefix}-{}", short_id(trial))
 }
 
 /// `sbatch` and its arguments for one attempt. The user's own `sbatch_args` come

@@ -1,0 +1,245 @@
+//! What a worker prints: one JSON object per line, `event` saying which; and the
+//! result it reports.
+
+use serde::{Deserialize, Serialize};
+
+use crate::failure::FailureClass;
+use crate::metrics::{AgeMetrics, ClassMetrics};
+
+/// Validation (or test) metrics of one evaluation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct Evaluation {
+    pub gender: Option<ClassMetrics>,
+    pub age: Option<AgeEvaluation>,
+    pub identity: Option<ClassMetrics>,
+    pub general: Option<ClassMetrics>,
+    /// Mean loss over the evaluated images.
+    pub loss: f64,
+}
+
+/// Age read out both ways where the model is a classifier: one training, two results.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgeEvaluation {
+    /// Expected value (sum of p_i * age_i) for classifiers; the output for regression.
+    pub expected: AgeMetrics,
+    /// ArgMax read-out (classifiers only).
+    pub argmax: Option<AgeMetrics>,
+    /// MAE of always predicting the training mean: the bar a real model clears.
+    pub baseline_mae: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochReport {
+    pub epoch: u32,
+    pub train_loss: f64,
+    pub lr: f64,
+    pub val: Evaluation,
+    /// The selection metric on validation (see `TrialResult::selection`).
+    pub val_score: f64,
+    pub images_per_s: f64,
+    pub elapsed_s: f64,
+}
+
+/// A run whose predictions collapsed, with the evidence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Degenerate {
+    pub evidence: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Counts {
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+}
+
+/// What `result.json` holds and the `finished` event carries, as ablate's worker
+/// writes it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrialResult {
+    pub trial: String,
+    pub test: Evaluation,
+    pub best_epoch: u32,
+    pub epochs: u32,
+    /// What picked the best epoch: `age_mae` (lower is better) or `accuracy` (higher).
+    pub selection: String,
+    pub best_val_score: f64,
+    pub degenerate: Option<Degenerate>,
+    pub images: Counts,
+    /// Hash of the train/val/test index lists.
+    pub split_digest: String,
+    pub parameters: usize,
+    pub train_seconds: f64,
+    pub images_per_s: f64,
+    pub device: String,
+    pub threads: usize,
+}
+
+/// A `finished` event's result as the worker reported it. It is recorded as it
+/// came: a user's worker may leave out fields the report does not need, or add its
+/// own, and neither may be lost or refused.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Reported(serde_json::Value);
+
+impl Reported {
+    /// Whether the worker flagged the run as collapsed (`degenerate` set, not null).
+    pub fn degenerate(&self) -> bool {
+        self.0.get("degenerate").is_some_and(|d| !d.is_null())
+    }
+
+    pub fn json(&self) -> String {
+        self.0.to_string()
+    }
+
+    /// The result in ablate's own form, where it has every field.
+    pub fn typed(&self) -> Result<TrialResult, serde_json::Error> {
+        serde_json::from_value(self.0.clone())
+    }
+}
+
+/// One JSON line on the worker's stdout.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Event {
+    Started {
+        trial: String,
+        device: String,
+        threads: usize,
+        images: Counts,
+        parameters: usize,
+        epochs: u32,
+    },
+    Epoch(Box<EpochReport>),
+    Heartbeat {
+        epoch: u32,
+        step: usize,
+        steps: usize,
+        loss: f64,
+        elapsed_s: f64,
+    },
+    Finished {
+        result: Box<TrialResult>,
+    },
+    Failed {
+        class: FailureClass,
+        message: String,
+    },
+}
+
+/// A worker's event as the orchestrator reads it: which event, and the fields the
+/// orchestrator acts on. [`Event`] is what ablate's worker writes; a user's worker
+/// may leave out fields the orchestrator does not need (the line itself is what
+/// gets stored), so every field is optional here.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "event", rename_all = "kebab-case")]
+pub enum Incoming {
+    Started {
+        #[serde(default)]
+        device: Option<String>,
+    },
+    Epoch {
+        #[serde(default)]
+        epoch: u32,
+        #[serde(default)]
+        train_loss: Option<f64>,
+        #[serde(default)]
+        images_per_s: Option<f64>,
+        #[serde(default)]
+        val_score: Option<f64>,
+    },
+    Heartbeat {
+        #[serde(default)]
+        loss: Option<f64>,
+    },
+    Finished {
+        #[serde(default)]
+        result: Reported,
+    },
+    Failed {
+        /// A `failed` event that names no class is a bug of its worker's.
+        #[serde(default = "internal")]
+        class: FailureClass,
+        #[serde(default)]
+        message: String,
+    },
+}
+
+fn internal() -> FailureClass {
+    FailureClass::Internal
+}
+
+/// A line of a worker's stdout that is not a protocol event: the protocol allows
+/// other output there, so it is logged, not fatal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NotAnEvent {
+    /// Why it did not read as one (serde's message: which field, which line column).
+    pub why: String,
+}
+
+impl Incoming {
+    /// Reads one line of a worker's stdout.
+    pub fn parse(line: &str) -> Result<Incoming, NotAnEvent> {
+        serde_json::from_str(line).map_err(|e| NotAnEvent { why: e.to_string() })
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_partial_result_of_a_users_worker_is_kept_whole() {
+        let line = r#"{"event":"finished","result":{"trial":"t","test":{"loss":0.5},"degenerate":null,"attempt":2}}"#;
+        let Ok(Incoming::Finished { result }) = Incoming::parse(line) else {
+            panic!("not read as finished");
+        };
+        assert!(!result.degenerate());
+        assert!(result.json().contains("\"attempt\":2"));
+        assert!(
+            result.typed().is_err(),
+            "ablate's own form needs every field"
+        );
+    }
+
+    #[test]
+    fn what_ablates_worker_writes_reads_back_and_a_sparse_epoch_still_counts() {
+        let e = Event::Heartbeat {
+            epoch: 1,
+            step: 2,
+            steps: 3,
+            loss: 0.5,
+            elapsed_s: 1.0,
+        };
+        let line = serde_json::to_string(&e).unwrap();
+        assert_eq!(
+            Incoming::parse(&line),
+            Ok(Incoming::Heartbeat { loss: Some(0.5) })
+        );
+        let sparse = Incoming::parse(r#"{"event":"epoch","epoch":1,"train_loss":0.5}"#).unwrap();
+        assert_eq!(
+            sparse,
+            Incoming::Epoch {
+                epoch: 1,
+                train_loss: Some(0.5),
+                images_per_s: None,
+                val_score: None
+            }
+        );
+    }
+
+    #[test]
+    fn lines_that_are_not_events_say_why() {
+        for line in ["hello", "{\"event\":\"sing\"}", "[1]", "{\"epoch\":1}"] {
+            let e = Incoming::parse(line).unwrap_err();
+            assert!(!e.why.is_empty(), "{line}");
+        }
+        let Ok(Incoming::Failed { class, .. }) =
+            Incoming::parse(r#"{"event":"failed","class":"device-lost","message":"Xid 79"}"#)
+        else {
+            panic!("not read as failed");
+        };
+        assert_eq!(class, FailureClass::DeviceLost);
+    }
+}

@@ -1,0 +1,97 @@
+//! Where a trial's files live: one folder per trial under the sweep's output,
+//! named by the short id, whatever reads or writes them (the dispatcher, the
+//! worker, the Slurm backend, the report's provenance).
+
+use std::path::{Path, PathBuf};
+
+use ablate_spec::short_id;
+
+/// A trial's run directory, `<output>/trials/<short id>/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunDir(PathBuf);
+
+impl RunDir {
+    pub const TRIAL_JSON: &'static str = "trial.json";
+    pub const WORKER_LOG: &'static str = "worker.log";
+    pub const CHECKPOINT: &'static str = "checkpoint.safetensors";
+    pub const RESULT: &'static str = "result.json";
+    pub const METRICS: &'static str = "metrics.jsonl";
+    /// The files a succeeded trial leaves, each recorded with its digest.
+    pub const ARTIFACTS: [&'static str; 3] = [Self::CHECKPOINT, Self::RESULT, Self::METRICS];
+
+    /// The run directory of trial `id` (full or short) in a sweep writing to `output`.
+    pub fn of(output: &Path, id: &str) -> RunDir {
+        RunDir(output.join("trials").join(short_id(id)))
+    }
+
+    /// A run directory as a worker is told it (`TrialInput::run_dir`).
+    pub fn at(path: impl Into<PathBuf>) -> RunDir {
+        RunDir(path.into())
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+
+    /// The same folder as an absolute path (the worker may run elsewhere).
+    pub fn absolute(&self) -> std::io::Result<RunDir> {
+        std::path::absolute(&self.0).map(RunDir)
+    }
+
+    /// The file the orchestrator writes and `ablate worker` reads.
+    pub fn trial_json(&self) -> PathBuf {
+        self.0.join(Self::TRIAL_JSON)
+    }
+
+    /// A local worker's stderr, kept across attempts.
+    pub fn worker_log(&self) -> PathBuf {
+        self.0.join(Self::WORKER_LOG)
+    }
+
+    pub fn checkpoint(&self) -> PathBuf {
+        self.0.join(Self::CHECKPOINT)
+    }
+
+    pub fn result(&self) -> PathBuf {
+        self.0.join(Self::RESULT)
+    }
+
+    pub fn metrics(&self) -> PathBuf {
+        self.0.join(Self::METRICS)
+    }
+
+    /// A batch job's events file (its worker's stdout) and stderr log, per attempt.
+    pub fn job_events(&self, attempt: i64) -> PathBuf {
+        self.0.join(format!("events-a{attempt}.jsonl"))
+    }
+
+    pub fn job_log(&self, attempt: i64) -> PathBuf {
+        self.0.join(format!("worker-a{attempt}.log"))
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_file_of_a_trial_is_in_its_short_id_folder() {
+        let id = "0123456789abcdef0123";
+        let d = RunDir::of(Path::new("out"), id);
+        assert_eq!(d.path(), Path::new("out/trials/0123456789ab"));
+        assert_eq!(RunDir::of(Path::new("out"), "0123456789ab"), d);
+        assert_eq!(
+            d.trial_json(),
+            Path::new("out/trials/0123456789ab/trial.json")
+        );
+        assert_eq!(
+            d.job_events(7),
+            Path::new("out/trials/0123456789ab/events-a7.jsonl")
+        );
+        assert_eq!(
+            d.job_log(7),
+            Path::new("out/trials/0123456789ab/worker-a7.log")
+        );
+    }
+}

@@ -1,0 +1,29 @@
+//! `ablate-protocol` owns what a trial's worker and the orchestrator agree on, and
+//! the words every crate uses for a trial's life: what a trial is given (a JSON
+//! file), what it prints (JSON lines), what it leaves in its run directory, its exit
+//! codes and environment; why an attempt failed and whether that is worth a retry;
+//! the states of trials and attempts.
+//!
+//! It must not know how a trial trains (no candle), how trials are scheduled, or
+//! where states are stored: it is types and their wire form, so a worker written in
+//! any language can be checked against docs/worker-protocol.md and this crate.
+
+mod env;
+mod event;
+mod failure;
+mod input;
+mod layout;
+pub mod metrics;
+mod state;
+
+pub use ablate_spec::TrialId;
+pub use env::{Env, MALLOC_TUNABLES};
+pub use event::{
+    AgeEvaluation, Counts, Degenerate, EpochReport, Evaluation, Event, Incoming, NotAnEvent,
+    Reported, TrialResult,
+};
+pub use failure::FailureClass;
+pub use input::TrialInput;
+pub use layout::RunDir;
+pub use metrics::{AgeMetrics, ClassMetrics};
+pub use state::{AttemptState, TrialState, UnknownState};

@@ -1,0 +1,72 @@
+//! Trial and attempt states as the store writes and reads them, typed, and the
+//! one retry rule a rerun uses.
+#![allow(clippy::unwrap_used)]
+
+use ablate_protocol::{AttemptState, FailureClass, TrialState};
+use ablate_store::{AttemptEnd, AttemptStart, Store, TrialRecord};
+
+async fn store_with_one_trial(dir: &std::path::Path) -> Store {
+    let store = Store::open(&dir.join("ablate.db")).await.unwrap();
+    let trial = TrialRecord {
+        id: "a".repeat(64),
+        kind: "train".into(),
+        config: serde_json::json!({}),
+        exec: serde_json::json!({}),
+        labels: serde_json::json!({}),
+        depends_on: Vec::new(),
+        memberships: vec![("s".into(), 0)],
+    };
+    store
+        .sync_sweep("w", "w.toml", "", "h", &["s".into()], &[trial])
+        .await
+        .unwrap();
+    store
+}
+
+async fn fail_once(store: &Store, class: FailureClass) {
+    let id = "a".repeat(64);
+    let attempt = store
+        .start_attempt(&AttemptStart {
+            trial_id: id.clone(),
+            sweep: "w".into(),
+            ..AttemptStart::default()
+        })
+        .await
+        .unwrap();
+    let end = AttemptEnd {
+        failure_class: Some(class),
+        message: Some("gone".into()),
+        ..AttemptEnd::new(AttemptState::Failed)
+    };
+    store
+        .finish_attempt(attempt, &id, &end, TrialState::Failed)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_rerun_retries_exactly_the_retryable_classes() {
+    for class in [
+        FailureClass::Preempted,
+        FailureClass::NodeFailure,
+        FailureClass::Lost,
+        FailureClass::Scheduler,
+        FailureClass::Killed,
+        FailureClass::OutOfMemory,
+        FailureClass::BadConfig,
+        FailureClass::Timeout,
+        FailureClass::Other("mine".into()),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_with_one_trial(dir.path()).await;
+        fail_once(&store, class.clone()).await;
+        let retry = store.last_failure_retryable(&"a".repeat(64)).await.unwrap();
+        assert_eq!(retry, class.retryable(), "{class}");
+        let states = store.states("w").await.unwrap();
+        assert_eq!(states, vec![("a".repeat(64), TrialState::Failed)]);
+        let rows = store.attempts("w").await.unwrap();
+        assert_eq!(rows[0].state, AttemptState::Failed);
+        assert_eq!(rows[0].failure_class, Some(class));
+        store.close().await;
+    }
+}
