@@ -32,27 +32,47 @@ impl Outcome {
     }
 }
 
-/// Classifies an exit. `failed` is the worker's own `failed` event (class, message),
-/// if any; whether the class is worth a retry is `FailureClass::retryable`'s call.
-pub fn classify(
-    code: Option<i32>,
-    signal: Option<i32>,
-    finished: bool,
-    failed: Option<(FailureClass, String)>,
-    stopped: Option<&Stopped>,
-) -> Outcome {
-    match stopped {
+/// How a worker process ended (neither, for an attempt that never ran).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Exit {
+    pub code: Option<i32>,
+    pub signal: Option<i32>,
+}
+
+impl Exit {
+    pub const NONE: Exit = Exit {
+        code: None,
+        signal: None,
+    };
+}
+
+/// What the dispatcher saw of an attempt before it ended.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Seen<'a> {
+    /// The worker printed a `finished` event.
+    pub finished: bool,
+    /// Its own `failed` event (class, message), if any.
+    pub failed: Option<&'a (FailureClass, String)>,
+    /// Whether the dispatcher itself stopped it, and why.
+    pub stopped: Option<&'a Stopped>,
+}
+
+/// Classifies an exit; whether a failure is worth a retry is
+/// `FailureClass::retryable`'s call.
+pub fn classify(exit: Exit, seen: Seen<'_>) -> Outcome {
+    let Exit { code, signal } = exit;
+    match seen.stopped {
         Some(Stopped::Interrupt) => {
             return Outcome::Interrupted("the sweep was interrupted".into());
         }
         Some(Stopped::Hung(why)) => return Outcome::failed(FailureClass::Timeout, why.clone()),
         None => {}
     }
-    if code == Some(0) && finished {
+    if code == Some(0) && seen.finished {
         return Outcome::Succeeded;
     }
-    if let Some((class, message)) = failed {
-        return Outcome::failed(class, message);
+    if let Some((class, message)) = seen.failed {
+        return Outcome::failed(class.clone(), message.clone());
     }
     match (code, signal) {
         (Some(0), _) => Outcome::failed(
@@ -90,51 +110,64 @@ mod tests {
 
     #[test]
     fn classes() {
-        assert_eq!(
-            classify(Some(0), None, true, None, None),
-            Outcome::Succeeded
-        );
+        let exit = |code: Option<i32>, signal: Option<i32>| Exit { code, signal };
+        let finished = Seen {
+            finished: true,
+            ..Seen::default()
+        };
+        assert_eq!(classify(exit(Some(0), None), finished), Outcome::Succeeded);
         let class = |o: Outcome| match o {
             Outcome::Failed { class, .. } => Some(class),
             _ => None,
         };
-        let c = class(classify(Some(0), None, false, None, None)).unwrap();
+        let c = class(classify(exit(Some(0), None), Seen::default())).unwrap();
         assert_eq!(c, FailureClass::Internal);
         assert!(!c.retryable());
-        let c = class(classify(Some(4), None, false, None, None)).unwrap();
+        let c = class(classify(exit(Some(4), None), Seen::default())).unwrap();
         assert_eq!(c, FailureClass::NanLoss);
         assert!(!c.retryable());
         assert!(
-            class(classify(Some(5), None, false, None, None))
+            class(classify(exit(Some(5), None), Seen::default()))
                 .unwrap()
                 .retryable()
         );
-        let c = class(classify(None, Some(9), false, None, None)).unwrap();
+        let c = class(classify(exit(None, Some(9)), Seen::default())).unwrap();
         assert_eq!(c, FailureClass::Killed);
         assert!(c.retryable());
         // The worker's own event wins over its exit code.
-        let own = Some((FailureClass::Io, "disk".to_string()));
+        let own = (FailureClass::Io, "disk".to_string());
+        let seen = Seen {
+            failed: Some(&own),
+            ..Seen::default()
+        };
         assert_eq!(
-            class(classify(Some(7), None, false, own, None)),
+            class(classify(exit(Some(7), None), seen)),
             Some(FailureClass::Io)
         );
-        let own = Some((FailureClass::DeviceLost, "Xid 79".to_string()));
+        let own = (FailureClass::DeviceLost, "Xid 79".to_string());
+        let seen = Seen {
+            failed: Some(&own),
+            ..Seen::default()
+        };
         assert!(
-            class(classify(Some(7), None, false, own, None))
+            class(classify(exit(Some(7), None), seen))
                 .unwrap()
                 .retryable()
         );
+        let seen = Seen {
+            stopped: Some(&Stopped::Interrupt),
+            ..Seen::default()
+        };
         assert!(matches!(
-            classify(None, Some(15), false, None, Some(&Stopped::Interrupt)),
+            classify(exit(None, Some(15)), seen),
             Outcome::Interrupted(_)
         ));
-        let c = class(classify(
-            None,
-            Some(9),
-            false,
-            None,
-            Some(&Stopped::Hung("x".into())),
-        ));
+        let hung = Stopped::Hung("x".into());
+        let seen = Seen {
+            stopped: Some(&hung),
+            ..Seen::default()
+        };
+        let c = class(classify(exit(None, Some(9)), seen));
         assert_eq!(c, Some(FailureClass::Timeout));
         assert!(!c.unwrap().retryable());
     }

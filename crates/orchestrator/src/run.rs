@@ -12,7 +12,7 @@ use ablate_store::{AttemptEnd, Store, TrialRecord};
 
 use crate::RunError;
 use crate::backend::{Backend, LocalBackend};
-use crate::dispatch::{Dispatcher, Job};
+use crate::dispatch::{Dispatcher, Job, Parts};
 use crate::progress::Reporter;
 use crate::slots;
 use crate::slurm::{SlurmBackend, SlurmOptions};
@@ -327,8 +327,16 @@ pub async fn run(
     if sweep.worker.is_none() {
         prepare_caches(sweep, &jobs, reporter)?;
     }
-    let mut dispatcher =
-        Dispatcher::new(sweep, store.clone(), slots, opts, jobs, reporter, backend);
+    let parts = Parts {
+        sweep,
+        store: store.clone(),
+        slots,
+        opts,
+        jobs,
+        reporter,
+        backend,
+    };
+    let mut dispatcher = Dispatcher::new(parts, states);
     let mut adopted = 0;
     for o in &open {
         if dispatcher.adopt(&o.trial, o.attempt, &o.job, o.events.clone()) {
@@ -345,11 +353,11 @@ pub async fn run(
     drop(dispatcher);
     store.close().await;
     outcome?;
-    summary.succeeded = counts.0;
-    summary.failed += counts.1;
-    summary.blocked = counts.2;
-    summary.interrupted = counts.3;
-    summary.in_slurm = counts.4;
+    summary.succeeded = counts.succeeded;
+    summary.failed += counts.failed;
+    summary.blocked = counts.blocked;
+    summary.interrupted = counts.interrupted;
+    summary.in_slurm = counts.running;
     Ok(summary)
 }
 

@@ -1,0 +1,309 @@
+//! The core's reactions to backend events: worker output, exits (success, retry,
+//! failure, interruption), batch jobs submitted, started, failed or withdrawn, and
+//! the dependants that a failure blocks.
+
+use ablate_protocol::{AttemptState, Incoming, TrialState as State};
+use ablate_spec::short_id;
+use ablate_store::AttemptEnd;
+
+use super::core::{Core, Dep, Effect, Unexpected};
+use crate::backend::BackendEvent;
+use crate::policy::{self, Exit, Outcome, Seen, Stopped};
+
+/// How many lines of an attempt's stdout that are not protocol events are shown.
+pub(super) const OTHER_LINES_SHOWN: usize = 3;
+
+impl Core<'_> {
+    pub(super) fn on_event(
+        &mut self,
+        ev: BackendEvent,
+        fx: &mut Vec<Effect>,
+    ) -> Result<(), Unexpected> {
+        let trial = match &ev {
+            BackendEvent::Spawned { trial, .. }
+            | BackendEvent::Line { trial, .. }
+            | BackendEvent::Exited { trial, .. }
+            | BackendEvent::SpawnFailed { trial, .. }
+            | BackendEvent::Submitted { trial, .. }
+            | BackendEvent::Started { trial, .. }
+            | BackendEvent::Failed { trial, .. }
+            | BackendEvent::Withdrawn { trial, .. } => trial.clone(),
+        };
+        if !self.by_id.contains_key(&trial) {
+            return Err(Unexpected(format!(
+                "an event for trial {}, which this run does not have: {ev:?}",
+                short_id(&trial)
+            )));
+        }
+        if self.active(&trial).is_none() {
+            return Err(Unexpected(format!(
+                "an event for trial {}, which has no open attempt: {ev:?}",
+                short_id(&trial)
+            )));
+        }
+        let now = self.now;
+        match ev {
+            BackendEvent::Spawned { trial, pid } => {
+                if let Some(pid) = pid {
+                    fx.push(Effect::SetPid { trial, pid });
+                }
+            }
+            BackendEvent::Line { trial, line } => self.on_line(&trial, line, fx),
+            BackendEvent::SpawnFailed {
+                trial,
+                class,
+                message,
+            } => self.finalize(&trial, Outcome::Failed { class, message }, Exit::NONE, fx),
+            BackendEvent::Submitted { trial, job, events } => {
+                if let Some(a) = self.active(&trial) {
+                    a.job = Some(job.clone());
+                    a.view.what = format!("slurm job {job} (queued)");
+                }
+                fx.push(Effect::SetJob { trial, job, events });
+            }
+            BackendEvent::Started { trial, node } => {
+                if let Some(a) = self.active(&trial) {
+                    a.queued = false;
+                    a.started = now;
+                    a.last_seen = now;
+                    a.view.device = node.clone();
+                    let job = a.job.clone().unwrap_or_default();
+                    a.view.what = format!("slurm job {job}");
+                    fx.push(Effect::Log(format!(
+                        "run   {} as Slurm job {job} on {node}",
+                        short_id(&trial)
+                    )));
+                }
+            }
+            BackendEvent::Failed {
+                trial,
+                class,
+                message,
+            } => {
+                let outcome = match self.active(&trial).and_then(|a| a.stopped.clone()) {
+                    Some(Stopped::Interrupt) => {
+                        Outcome::Interrupted("the sweep was interrupted".into())
+                    }
+                    _ => Outcome::Failed { class, message },
+                };
+                self.finalize(&trial, outcome, Exit::NONE, fx);
+            }
+            BackendEvent::Withdrawn { trial, why } => self.on_withdrawn(&trial, &why, fx),
+            BackendEvent::Exited {
+                trial,
+                code,
+                signal,
+            } => {
+                let exit = Exit { code, signal };
+                let outcome = match self.active(&trial) {
+                    Some(a) => policy::classify(
+                        exit,
+                        Seen {
+                            finished: a.finished.is_some(),
+                            failed: a.failed.as_ref(),
+                            stopped: a.stopped.as_ref(),
+                        },
+                    ),
+                    None => return Ok(()),
+                };
+                self.finalize(&trial, outcome, exit, fx);
+            }
+        }
+        Ok(())
+    }
+
+    fn on_line(&mut self, trial: &str, line: String, fx: &mut Vec<Effect>) {
+        let now = self.now;
+        let Some(a) = self.active(trial) else {
+            return;
+        };
+        a.last_seen = now;
+        let event = match Incoming::parse(&line) {
+            Ok(e) => e,
+            // The protocol allows other output on stdout: shown (the first few of
+            // an attempt), never taken as an event.
+            Err(e) => {
+                a.other_lines += 1;
+                if a.other_lines <= OTHER_LINES_SHOWN {
+                    let more = if a.other_lines == OTHER_LINES_SHOWN {
+                        "; further ones of this attempt are not shown"
+                    } else {
+                        ""
+                    };
+                    let shown: String = line.chars().take(200).collect();
+                    fx.push(Effect::Log(format!(
+                        "note  {}: a line that is not a protocol event ({}): {shown}{more}",
+                        short_id(trial),
+                        e.why
+                    )));
+                }
+                return;
+            }
+        };
+        match event {
+            Incoming::Started { device } => {
+                if let Some(d) = device {
+                    a.view.device = d;
+                }
+            }
+            Incoming::Epoch {
+                epoch,
+                train_loss,
+                images_per_s,
+                val_score,
+            } => {
+                a.view.epoch = Some(epoch);
+                a.view.loss = train_loss;
+                a.view.images_per_s = images_per_s;
+                a.view.metric = val_score.map(|s| format!("val {s:.3}"));
+                fx.push(Effect::RecordEpoch {
+                    trial: trial.to_string(),
+                    epoch,
+                    line,
+                });
+            }
+            Incoming::Heartbeat { loss } => a.view.loss = loss,
+            Incoming::Finished { result } => a.finished = Some(result),
+            Incoming::Failed { class, message } => a.failed = Some((class, message)),
+        }
+    }
+
+    fn finalize(&mut self, trial: &str, outcome: Outcome, exit: Exit, fx: &mut Vec<Effect>) {
+        let Some(&i) = self.by_id.get(trial) else {
+            return;
+        };
+        let Some(a) = self.jobs[i].active.take() else {
+            return;
+        };
+        self.slots[a.slot].busy = None;
+        let short = short_id(trial);
+        let elapsed = self.now.saturating_duration_since(a.started);
+        let end = |state: AttemptState| AttemptEnd {
+            exit_code: exit.code,
+            signal: exit.signal,
+            ..AttemptEnd::new(state)
+        };
+        match outcome {
+            Outcome::Succeeded => {
+                let degenerate = a.finished.as_ref().is_some_and(|r| r.degenerate());
+                fx.push(Effect::Succeed {
+                    trial: trial.to_string(),
+                    result: a.finished,
+                    end: end(AttemptState::Succeeded),
+                });
+                self.jobs[i].state = State::Succeeded;
+                self.durations.push(elapsed);
+                let flag = if degenerate {
+                    " (flagged degenerate)"
+                } else {
+                    ""
+                };
+                fx.push(Effect::Log(format!(
+                    "done  {short} in {:.1}s{flag}",
+                    elapsed.as_secs_f64()
+                )));
+            }
+            Outcome::Interrupted(why) => {
+                fx.push(Effect::FinishAttempt {
+                    trial: trial.to_string(),
+                    end: AttemptEnd {
+                        message: Some(why),
+                        ..end(AttemptState::Interrupted)
+                    },
+                    state: State::Interrupted,
+                });
+                self.jobs[i].state = State::Interrupted;
+            }
+            Outcome::Failed { class, message } => {
+                self.withdraw_dependants(trial, fx);
+                let attempts = self.jobs[i].attempts;
+                let mut end = AttemptEnd {
+                    failure_class: Some(class.clone()),
+                    message: Some(message.clone()),
+                    ..end(AttemptState::Failed)
+                };
+                let max = self.rules.max_attempts;
+                if class.retryable() && attempts < max && self.stopping.is_none() {
+                    let wait = policy::backoff(self.rules.backoff, attempts + 1);
+                    end.message = Some(format!("{message} (will retry)"));
+                    fx.push(Effect::FinishAttempt {
+                        trial: trial.to_string(),
+                        end,
+                        state: State::Pending,
+                    });
+                    self.jobs[i].state = State::Pending;
+                    self.jobs[i].not_before = Some(self.now + wait);
+                    fx.push(Effect::Log(format!(
+                        "retry {short} in {:.1}s after attempt {attempts} of {max}: {class}: {message}",
+                        wait.as_secs_f64()
+                    )));
+                } else {
+                    fx.push(Effect::FinishAttempt {
+                        trial: trial.to_string(),
+                        end,
+                        state: State::Failed,
+                    });
+                    self.jobs[i].state = State::Failed;
+                    fx.push(Effect::Log(format!("FAIL  {short} ({class}): {message}")));
+                    self.block_dependants(trial, &format!("failed ({class})"), fx);
+                }
+            }
+        }
+    }
+
+    /// Batch jobs queued behind `trial` (which failed) cannot start: take them back
+    /// (a retry of `trial` resubmits them after it).
+    fn withdraw_dependants(&self, trial: &str, fx: &mut Vec<Effect>) {
+        fx.extend(
+            self.jobs
+                .iter()
+                .filter(|j| j.state == State::Running && j.deps.iter().any(|d| d == trial))
+                .filter(|j| j.active.as_ref().is_some_and(|a| a.queued))
+                .map(|j| Effect::Withdraw {
+                    trial: j.id.clone(),
+                }),
+        );
+    }
+
+    /// A batch job taken back before it ran: its attempt did not count. It waits
+    /// again, or is blocked if what it waits on has failed for good.
+    fn on_withdrawn(&mut self, trial: &str, why: &str, fx: &mut Vec<Effect>) {
+        let Some(&i) = self.by_id.get(trial) else {
+            return;
+        };
+        let Some(a) = self.jobs[i].active.take() else {
+            return;
+        };
+        self.slots[a.slot].busy = None;
+        fx.push(Effect::FinishAttempt {
+            trial: trial.to_string(),
+            end: AttemptEnd {
+                message: Some(format!("{why}; not counted as an attempt")),
+                ..AttemptEnd::new(AttemptState::Interrupted)
+            },
+            state: State::Pending,
+        });
+        let j = &mut self.jobs[i];
+        j.attempts = j.attempts.saturating_sub(1);
+        j.state = State::Pending;
+        let deps = j.deps.clone();
+        // Only dependencies in this run can have failed since it was submitted.
+        if let Some(d) = deps
+            .iter()
+            .filter(|d| self.by_id.contains_key(*d))
+            .find(|d| self.dep_state(d) == Dep::Failed)
+        {
+            let reason = format!("waits on {}, which failed", short_id(d));
+            self.jobs[i].state = State::Blocked;
+            fx.push(Effect::SetState {
+                trial: trial.to_string(),
+                state: State::Blocked,
+                reason: reason.clone(),
+            });
+            fx.push(Effect::Log(format!("block {}: {reason}", short_id(trial))));
+            self.block_dependants(trial, "is blocked", fx);
+        } else if self.stopping.is_some() {
+            self.jobs[i].state = State::Interrupted;
+        }
+    }
+}
