@@ -326,20 +326,31 @@ fn main() -> ExitCode {
     match run(Cli::parse()) {
         Ok(code) => code,
         Err(err) => {
-            let invalid = err.downcast_ref::<ablate_spec::SpecError>().is_some()
-                || err
-                    .downcast_ref::<ablate_orchestrator::RunError>()
-                    .is_some_and(|e| matches!(e, ablate_orchestrator::RunError::Data(_)))
-                || err.downcast_ref::<InvalidInput>().is_some()
-                || err
-                    .chain()
-                    .any(|c| c.downcast_ref::<ablate_data::DataError>().is_some());
             eprintln!("error: {err:#}");
-            ExitCode::from(if invalid {
-                exit::INVALID_INPUT
-            } else {
-                exit::FAILURE
-            })
+            ExitCode::from(exit_code(&err))
         }
+    }
+}
+
+/// The one place an error becomes an exit code: 2 when any error in the chain says
+/// it is about the user's input, else 1.
+fn exit_code(err: &anyhow::Error) -> u8 {
+    let invalid = err.chain().any(|c| {
+        c.downcast_ref::<InvalidInput>().is_some()
+            || c.downcast_ref::<ablate_spec::SpecError>()
+                .is_some_and(ablate_spec::SpecError::is_invalid_input)
+            || c.downcast_ref::<ablate_data::DataError>()
+                .is_some_and(ablate_data::DataError::is_invalid_input)
+            || c.downcast_ref::<ablate_store::StoreError>()
+                .is_some_and(ablate_store::StoreError::is_invalid_input)
+            || c.downcast_ref::<ablate_orchestrator::RunError>()
+                .is_some_and(ablate_orchestrator::RunError::is_invalid_input)
+            || c.downcast_ref::<ablate_report::ReportError>()
+                .is_some_and(ablate_report::ReportError::is_invalid_input)
+    });
+    if invalid {
+        exit::INVALID_INPUT
+    } else {
+        exit::FAILURE
     }
 }

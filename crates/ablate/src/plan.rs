@@ -43,7 +43,7 @@ const COLUMNS: &[&str] = &["data", "depth", "width", "tasks", "encoding", "pretr
 
 pub fn render(sweep: &Sweep) -> String {
     let mut out = String::new();
-    let short = |id: &str| id[..12].to_string();
+    let short = |id: &str| ablate_spec::short_id(id).to_string();
     let _ = writeln!(
         out,
         "sweep {} ({}, sha256 {})",

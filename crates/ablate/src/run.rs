@@ -228,7 +228,7 @@ fn refuse_gpu_work_without_cuda(sweep: &ablate_spec::Sweep, a: &RunArgs) -> Resu
         .collect();
     for t in sweep.trials.iter().rev() {
         if wanted.contains(t.id.as_str()) {
-            wanted.extend(t.depends_on.iter().map(String::as_str));
+            wanted.extend(t.depends_on.iter().map(ablate_spec::TrialId::as_str));
         }
     }
     let cuda = sweep
@@ -300,17 +300,12 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         .enable_all()
         .build()?;
     let mut reporter = ablate_orchestrator::progress::for_terminal();
-    let summary = rt
-        .block_on(ablate_orchestrator::run(
-            &sweep,
-            &text,
-            &opts,
-            reporter.as_mut(),
-        ))
-        .map_err(|e| match e {
-            ablate_orchestrator::RunError::Invalid(m) => anyhow::Error::new(InvalidInput(m)),
-            other => anyhow::Error::new(other),
-        })?;
+    let summary = rt.block_on(ablate_orchestrator::run(
+        &sweep,
+        &text,
+        &opts,
+        reporter.as_mut(),
+    ))?;
     let db = ablate_orchestrator::db_path(&sweep, opts.db.as_deref());
     if a.dry_run {
         println!(
@@ -331,7 +326,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                         .join(" ")
                 })
                 .unwrap_or_default();
-            println!("  {}  {labels}", &id[..12]);
+            println!("  {}  {labels}", ablate_spec::short_id(id));
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -377,10 +372,7 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
         store.close().await;
         r
     });
-    let report = report.map_err(|e| match e {
-        ablate_store::StoreError::Missing { .. } => anyhow::Error::new(InvalidInput(e.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
+    let report = report?;
     let jobs: Vec<String> = report
         .running
         .iter()
@@ -444,7 +436,7 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
         let _ = writeln!(
             out,
             "running  {}  on {} ({}), epoch {epoch}, since {}{}",
-            &t.id[..12],
+            ablate_spec::short_id(&t.id),
             a.map_or("?", |a| a.slot.as_str()),
             a.map_or("?", |a| a.device.as_str()),
             a.map_or("?", |a| a.started_at.as_str()),
@@ -460,7 +452,7 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
             let _ = writeln!(
                 out,
                 "{what:<8} {}  after {} attempt(s): {}",
-                &t.id[..12],
+                ablate_spec::short_id(&t.id),
                 t.attempts,
                 t.reason.as_deref().unwrap_or("-")
             );
@@ -483,10 +475,7 @@ pub fn report(file: &Path, db: Option<&Path>, out: Option<&Path>) -> Result<Path
         store.close().await;
         r
     });
-    let input = input.map_err(|e| match e {
-        ablate_store::StoreError::Missing { .. } => anyhow::Error::new(InvalidInput(e.to_string())),
-        other => anyhow::Error::new(other),
-    })?;
+    let input = input?;
     let dir = out.map_or_else(|| Path::new("reports").join(&sweep.name), Path::to_path_buf);
     ablate_report::write(&ablate_report::render(&input), &dir)?;
     Ok(dir)

@@ -131,16 +131,11 @@ pub fn cancel(file: &Path, db: Option<&Path>) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let done = rt
-        .block_on(ablate_orchestrator::cancel(
-            &sweep,
-            db,
-            Duration::from_secs(60),
-        ))
-        .map_err(|e| match e {
-            ablate_orchestrator::RunError::Invalid(m) => bad(m),
-            other => anyhow::Error::new(other),
-        })?;
+    let done = rt.block_on(ablate_orchestrator::cancel(
+        &sweep,
+        db,
+        Duration::from_secs(60),
+    ))?;
     if let Some(pid) = done.stopped_orchestrator {
         println!("stopped the orchestrator (pid {pid})");
     }

@@ -51,6 +51,12 @@ pub enum DataError {
 }
 
 impl DataError {
+    /// Every data error is about what the user pointed ablate at (a folder, a
+    /// manifest, a cache to rebuild, split settings): `ablate` exits 2 for it.
+    pub fn is_invalid_input(&self) -> bool {
+        true
+    }
+
     pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         DataError::Io {
             path: path.into(),

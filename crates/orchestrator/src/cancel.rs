@@ -69,9 +69,7 @@ pub async fn cancel(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGTERM,
             )
-            .map_err(|e| {
-                RunError::Io(format!("cannot signal the orchestrator (pid {pid}): {e}"))
-            })?;
+            .map_err(|source| RunError::Signal { pid, source })?;
             done.stopped_orchestrator = Some(pid);
             let start = Instant::now();
             loop {
@@ -105,14 +103,20 @@ pub async fn cancel(
         let out = Command::new("scancel")
             .args(&done.jobs)
             .output()
-            .map_err(|e| RunError::Io(format!("cannot run scancel: {e}")))?;
+            .map_err(|source| RunError::Spawn {
+                program: "scancel",
+                source,
+            })?;
         let err = String::from_utf8_lossy(&out.stderr);
         // scancel complains about jobs that already ended; anything else is real.
         if !out.status.success()
             && !err.contains("already completed")
             && !err.contains("Invalid job id")
         {
-            return Err(RunError::Io(format!("scancel failed: {}", err.trim())));
+            return Err(RunError::Command {
+                program: "scancel",
+                stderr: err.trim().to_string(),
+            });
         }
         // Return only once Slurm lists none of them as queued or running.
         let start = Instant::now();

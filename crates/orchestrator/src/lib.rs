@@ -7,6 +7,8 @@
 //! of the database. It must not know how a trial trains: it speaks the worker
 //! protocol only.
 
+use std::path::PathBuf;
+
 mod backend;
 mod cancel;
 mod dispatch;
@@ -29,8 +31,59 @@ pub enum RunError {
     Store(#[from] ablate_store::StoreError),
     #[error(transparent)]
     Data(#[from] ablate_data::DataError),
+    /// What was asked cannot be done as asked (no GPU given for CUDA trials, an
+    /// unknown study, the database held by another `ablate run`): the message says
+    /// how to fix it.
     #[error("{0}")]
     Invalid(String),
-    #[error("{0}")]
-    Io(String),
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {}: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("cannot listen for Ctrl-C and SIGTERM: {0}")]
+    Signals(std::io::Error),
+    #[error("cannot signal the orchestrator (pid {pid}): {source}")]
+    Signal { pid: i32, source: nix::Error },
+    #[error("cannot run {program}: {source}")]
+    Spawn {
+        program: &'static str,
+        source: std::io::Error,
+    },
+    #[error("{program} failed: {stderr}")]
+    Command {
+        program: &'static str,
+        stderr: String,
+    },
+}
+
+impl RunError {
+    /// The error is in what the user gave (the sweep, its data, the command line),
+    /// not a failure while working: `ablate` exits 2 for it.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            RunError::Invalid(_) => true,
+            RunError::Data(e) => e.is_invalid_input(),
+            RunError::Store(e) => e.is_invalid_input(),
+            _ => false,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: &std::path::Path,
+    ) -> impl FnOnce(std::io::Error) -> RunError {
+        let path = path.to_path_buf();
+        move |source| RunError::Io {
+            action,
+            path,
+            source,
+        }
+    }
 }

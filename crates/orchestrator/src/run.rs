@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ablate_protocol::{AttemptState, TrialState};
 use ablate_spec::types::Device;
-use ablate_spec::{Sweep, TrialKind};
+use ablate_spec::{Sweep, TrialId, TrialKind};
 use ablate_store::{AttemptEnd, Store, TrialRecord};
 
 use crate::RunError;
@@ -83,7 +83,7 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
         .trials
         .iter()
         .map(|t| TrialRecord {
-            id: t.id.clone(),
+            id: t.id.to_string(),
             kind: match t.kind {
                 TrialKind::Train => "train".into(),
                 TrialKind::Pretrain => "pretrain".into(),
@@ -91,7 +91,7 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
             config: serde_json::to_value(&t.config).unwrap_or_default(),
             exec: serde_json::to_value(&t.exec).unwrap_or_default(),
             labels: serde_json::to_value(&t.labels).unwrap_or_default(),
-            depends_on: t.depends_on.clone(),
+            depends_on: t.depends_on.iter().map(ToString::to_string).collect(),
             memberships: memberships.remove(t.id.as_str()).unwrap_or_default(),
         })
         .collect()
@@ -115,7 +115,7 @@ pub(crate) fn lock(db: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RunErr
         .truncate(false)
         .write(true)
         .open(&path)
-        .map_err(|e| RunError::Io(format!("cannot open lock {}: {e}", path.display())))?;
+        .map_err(RunError::io("open the lock", &path))?;
     let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
         RunError::Invalid(format!(
             "another `ablate run` is using {} (lock {} is held); wait for it, stop it, or `ablate cancel` the sweep",
@@ -203,8 +203,7 @@ pub async fn run(
 ) -> Result<Summary, RunError> {
     let db = db_path(sweep, opts.db.as_deref());
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| RunError::Io(format!("cannot create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir).map_err(RunError::io("create", dir))?;
     }
     let _lock = lock(&db)?;
     let store = Store::open(&db).await?;
@@ -248,7 +247,7 @@ pub async fn run(
     }
     for t in sweep.trials.iter().rev() {
         if wanted.contains(t.id.as_str()) {
-            wanted.extend(t.depends_on.iter().map(String::as_str));
+            wanted.extend(t.depends_on.iter().map(TrialId::as_str));
         }
     }
     let states: HashMap<String, TrialState> =
@@ -264,7 +263,10 @@ pub async fn run(
         .enumerate()
         .filter(|(_, t)| wanted.contains(t.id.as_str()))
     {
-        let state = states.get(&t.id).copied().unwrap_or(TrialState::Pending);
+        let state = states
+            .get(t.id.as_str())
+            .copied()
+            .unwrap_or(TrialState::Pending);
         let run_it = match state {
             _ if open.iter().any(|o| o.trial == t.id) => true,
             TrialState::Succeeded => false,
@@ -281,7 +283,7 @@ pub async fn run(
         }
     }
     if opts.dry_run {
-        summary.would_run = jobs.iter().map(|j| j.id.clone()).collect();
+        summary.would_run = jobs.iter().map(|j| j.id.to_string()).collect();
         store.close().await;
         return Ok(summary);
     }
@@ -302,16 +304,10 @@ pub async fn run(
             let n = o
                 .max_queued
                 .map_or(jobs.len().max(1), |m| (m as usize).max(open.len()));
-            let b = SlurmBackend::new(
-                o.clone(),
-                &std::path::absolute(&sweep.output).map_err(|e| RunError::Io(e.to_string()))?,
-            )
-            .map_err(|e| {
-                RunError::Io(format!(
-                    "cannot write the Slurm job script under {}: {e}",
-                    sweep.output.display()
-                ))
-            })?;
+            let out = std::path::absolute(&sweep.output)
+                .map_err(RunError::io("resolve the output folder", &sweep.output))?;
+            let b = SlurmBackend::new(o.clone(), &out)
+                .map_err(RunError::io("write the Slurm job script under", &out))?;
             (slots::batch(n), Box::new(b))
         }
         None => (

@@ -5,11 +5,12 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use ablate_spec::TrialId;
 use ablate_spec::types::{ExecSpec, TrialConfig};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrialInput {
-    pub id: String,
+    pub id: TrialId,
     pub config: TrialConfig,
     pub exec: ExecSpec,
     /// The pixel cache of `config.data` at `config.train.input_size`.

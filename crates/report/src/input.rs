@@ -124,7 +124,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         .trials
         .iter()
         .map(|t| {
-            let row = rows.remove(&t.id);
+            let row = rows.remove(t.id.as_str());
             let state = row
                 .as_ref()
                 .map_or_else(|| TrialState::Pending.to_string(), |r| r.state.to_string());
@@ -167,7 +167,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
                 .chain(t.stages.iter().map(|s| format!("pretrain:{s}")))
                 .collect();
             TrialRow {
-                id: t.id.clone(),
+                id: t.id.to_string(),
                 kind: kind.into(),
                 state,
                 studies,

@@ -30,6 +30,16 @@ pub enum ReportError {
     },
 }
 
+impl ReportError {
+    /// Only a missing database is the user's doing; writing files is not.
+    pub fn is_invalid_input(&self) -> bool {
+        match self {
+            ReportError::Store(e) => e.is_invalid_input(),
+            ReportError::Write { .. } => false,
+        }
+    }
+}
+
 pub use charts::Chart;
 
 /// The rendered report, before it is written.

@@ -226,7 +226,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             let _ = writeln!(
                 out,
                 "- `{}` ({}): {}",
-                &t.id[..t.id.len().min(12)],
+                ablate_spec::short_id(&t.id),
                 esc(&labels(t)),
                 esc(&evidence)
             );

@@ -39,6 +39,12 @@ pub enum SpecError {
 }
 
 impl SpecError {
+    /// A sweep file that cannot be read or is not valid is the user's to fix:
+    /// `ablate` exits 2 for it.
+    pub fn is_invalid_input(&self) -> bool {
+        true
+    }
+
     /// The diagnostics of an `Invalid` error (empty for I/O errors).
     pub fn diagnostics(&self) -> &[Diagnostic] {
         match self {

@@ -96,6 +96,18 @@ impl PartialEq<String> for TrialId {
     }
 }
 
+impl PartialEq<TrialId> for String {
+    fn eq(&self, other: &TrialId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<TrialId> for str {
+    fn eq(&self, other: &TrialId) -> bool {
+        self == other.0
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
+use crate::TrialId;
 use crate::axes::{AxisValue, EncodingLabel};
 use crate::error::Ctx;
 use crate::expand::{Assigned, Builder};
@@ -298,14 +299,14 @@ impl Builder<'_, '_> {
             Some(&pos) => pos,
             None => {
                 self.trials.push(Trial {
-                    id: id.clone(),
+                    id: TrialId::new(id.clone()),
                     kind,
                     config,
                     exec,
                     labels: BTreeMap::new(),
                     studies: Vec::new(),
                     stages: Vec::new(),
-                    depends_on,
+                    depends_on: depends_on.into_iter().map(TrialId::new).collect(),
                 });
                 self.index.insert(id.clone(), self.trials.len() - 1);
                 self.trials.len() - 1

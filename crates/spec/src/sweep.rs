@@ -12,7 +12,7 @@ use crate::slurm::SlurmSpec;
 use crate::train::{self, Draft, Setting};
 use crate::types::{DatasetSpec, ExecSpec, TrialConfig};
 use crate::value::{self, Table, Value, join};
-use crate::{data, names};
+use crate::{TrialId, data, names};
 
 /// A validated sweep file with every trial expanded, in run order.
 #[derive(Debug, Clone, Serialize)]
@@ -78,7 +78,7 @@ pub enum TrialKind {
 #[derive(Debug, Clone, Serialize)]
 pub struct Trial {
     /// SHA-256 of the canonical config; see `trial_id`.
-    pub id: String,
+    pub id: TrialId,
     pub kind: TrialKind,
     pub config: TrialConfig,
     pub exec: ExecSpec,
@@ -86,12 +86,12 @@ pub struct Trial {
     pub labels: BTreeMap<String, String>,
     pub studies: Vec<String>,
     pub stages: Vec<String>,
-    pub depends_on: Vec<String>,
+    pub depends_on: Vec<TrialId>,
 }
 
 impl Trial {
     pub fn short_id(&self) -> &str {
-        &self.id[..12]
+        self.id.short()
     }
 }
 

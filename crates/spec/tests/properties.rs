@@ -113,7 +113,7 @@ fn render(g: &Grid, variant: u8, study_name: &str) -> String {
 fn ids(text: &str) -> Vec<String> {
     let sweep = ablate_spec::parse(text, Path::new("prop.toml"))
         .unwrap_or_else(|e| panic!("{e}\n---\n{text}"));
-    sweep.trials.iter().map(|t| t.id.clone()).collect()
+    sweep.trials.iter().map(|t| t.id.to_string()).collect()
 }
 
 proptest! {

@@ -53,6 +53,14 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Only a database that does not exist yet is the user's doing (a sweep never
+    /// run, a wrong `--db`); the rest are failures while working.
+    pub fn is_invalid_input(&self) -> bool {
+        matches!(self, StoreError::Missing { .. })
+    }
+}
+
 /// A handle on the database; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Store {

@@ -174,7 +174,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         test: data.test.len(),
     };
     emit(&Event::Started {
-        trial: input.id.clone(),
+        trial: input.id.to_string(),
         device: device_name(&device),
         threads,
         images: images.clone(),
@@ -291,7 +291,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         &device,
     )?;
     let result = TrialResult {
-        trial: input.id.clone(),
+        trial: input.id.to_string(),
         degenerate: degenerate(&test),
         test: test.eval,
         best_epoch,

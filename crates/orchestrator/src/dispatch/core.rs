@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use ablate_protocol::{FailureClass, Reported, RunDir, TrialInput, TrialState as State};
 use ablate_spec::types::Device;
-use ablate_spec::{Sweep, Trial, short_id};
+use ablate_spec::{Sweep, Trial, TrialId, short_id};
 use ablate_store::{AttemptEnd, AttemptStart};
 use nix::sys::signal::Signal;
 
@@ -146,10 +146,10 @@ impl Active {
 
 #[derive(Debug)]
 pub struct Job {
-    pub id: String,
+    pub id: TrialId,
     pub index: usize,
     pub device: Device,
-    pub(super) deps: Vec<String>,
+    pub(super) deps: Vec<TrialId>,
     pub(super) state: State,
     pub(super) attempts: u32,
     pub(super) not_before: Option<Instant>,
@@ -199,7 +199,7 @@ pub struct Core<'a> {
     pub(super) rules: Rules,
     pub(super) slots: Vec<Slot>,
     pub(super) jobs: Vec<Job>,
-    pub(super) by_id: HashMap<String, usize>,
+    pub(super) by_id: HashMap<TrialId, usize>,
     /// States in the store of trials this run depends on but does not run.
     pub(super) outside: HashMap<String, State>,
     pub(super) stopping: Option<Instant>,
@@ -310,7 +310,7 @@ impl<'a> Core<'a> {
         self.jobs
             .iter()
             .filter(|j| j.state == State::Running)
-            .map(|j| j.id.clone())
+            .map(|j| j.id.to_string())
             .collect()
     }
 
@@ -345,7 +345,7 @@ impl<'a> Core<'a> {
             self.rules.grace
         )));
         for id in self.running_ids() {
-            if let Some(a) = self.jobs[self.by_id[&id]].active.as_mut() {
+            if let Some(a) = self.jobs[self.by_id[id.as_str()]].active.as_mut() {
                 a.stopped = Some(Stopped::Interrupt);
             }
             fx.push(Effect::Signal {
@@ -384,7 +384,7 @@ impl<'a> Core<'a> {
             if let Some(w) = why {
                 a.stopped = Some(Stopped::Hung(w));
                 fx.push(Effect::Signal {
-                    trial: j.id.clone(),
+                    trial: j.id.to_string(),
                     signal: Signal::SIGKILL,
                 });
             }
@@ -398,10 +398,13 @@ impl<'a> Core<'a> {
             .iter()
             .flat_map(|j| j.deps.iter())
             .filter(|d| {
-                !self.by_id.contains_key(*d)
-                    && self.outside.get(*d).is_some_and(|s| s.dooms_dependants())
+                !self.by_id.contains_key(d.as_str())
+                    && self
+                        .outside
+                        .get(d.as_str())
+                        .is_some_and(|s| s.dooms_dependants())
             })
-            .cloned()
+            .map(ToString::to_string)
             .collect();
         let mut fx = Vec::new();
         for d in failed {
@@ -497,10 +500,11 @@ impl<'a> Core<'a> {
         let mut stack = vec![trial.to_string()];
         while let Some(dep) = stack.pop() {
             for k in 0..self.jobs.len() {
-                if self.jobs[k].state == State::Pending && self.jobs[k].deps.contains(&dep) {
+                let job = &self.jobs[k];
+                if job.state == State::Pending && job.deps.iter().any(|d| *d == dep) {
                     self.jobs[k].state = State::Blocked;
                     let reason = format!("waits on {}, which {why}", short_id(&dep));
-                    let id = self.jobs[k].id.clone();
+                    let id = self.jobs[k].id.to_string();
                     fx.push(Effect::Log(format!("block {}: {reason}", short_id(&id))));
                     fx.push(Effect::SetState {
                         trial: id.clone(),
@@ -532,7 +536,7 @@ impl<'a> Core<'a> {
         };
         let p = &self.rules.provenance;
         let attempt = AttemptStart {
-            trial_id: trial.id.clone(),
+            trial_id: trial.id.to_string(),
             sweep: self.sweep.name.clone(),
             slot: s.name.clone(),
             device: s.device_label(),
@@ -550,7 +554,7 @@ impl<'a> Core<'a> {
         let after: Vec<String> = trial
             .depends_on
             .iter()
-            .filter_map(|d| self.by_id.get(d))
+            .filter_map(|d| self.by_id.get(d.as_str()))
             .filter_map(|&k| {
                 let j = &self.jobs[k];
                 (j.state == State::Running)
@@ -584,7 +588,7 @@ impl<'a> Core<'a> {
             ..RunningView::default()
         };
         let launch = Launch {
-            trial: trial.id.clone(),
+            trial: trial.id.to_string(),
             argv,
             env,
             log: dir.worker_log(),
@@ -594,19 +598,19 @@ impl<'a> Core<'a> {
             gpus,
             after,
         };
-        self.slots[slot].busy = Some(trial.id.clone());
+        self.slots[slot].busy = Some(trial.id.to_string());
         let j = &mut self.jobs[i];
         j.state = State::Running;
         j.attempts += 1;
         j.active = Some(Active::new(slot, self.now, view, None, batch));
         vec![
+            log,
             Effect::Start(Box::new(Start {
                 attempt,
                 input,
                 file,
                 launch,
             })),
-            log,
         ]
     }
 

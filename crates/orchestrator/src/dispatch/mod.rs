@@ -4,7 +4,7 @@
 //! and a timer, feeds each to the core, and applies the effects: every database
 //! write, every signal to a worker, every launch and log line goes through here.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -48,6 +48,8 @@ pub struct Dispatcher<'a> {
     backend: Box<dyn Backend>,
     /// The open attempt's database id, per running trial.
     attempts: HashMap<String, i64>,
+    tx: mpsc::UnboundedSender<BackendEvent>,
+    rx: mpsc::UnboundedReceiver<BackendEvent>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -65,12 +67,15 @@ impl<'a> Dispatcher<'a> {
             ablate_exe: p.opts.ablate_exe.clone(),
             provenance: provenance::collect(&p.sweep.file),
         };
+        let (tx, rx) = mpsc::unbounded_channel();
         Dispatcher {
             core: Core::new(p.sweep, rules, p.slots, p.jobs, outside, Instant::now()),
             store: p.store,
             reporter: p.reporter,
             backend: p.backend,
             attempts: HashMap::new(),
+            tx,
+            rx,
         }
     }
 
@@ -95,33 +100,28 @@ impl<'a> Dispatcher<'a> {
     }
 
     pub async fn run(&mut self) -> Result<(), RunError> {
-        let (tx, mut rx) = mpsc::unbounded_channel();
-        let mut sigint =
-            signal(SignalKind::interrupt()).map_err(|e| RunError::Io(e.to_string()))?;
-        let mut sigterm =
-            signal(SignalKind::terminate()).map_err(|e| RunError::Io(e.to_string()))?;
+        let mut sigint = signal(SignalKind::interrupt()).map_err(RunError::Signals)?;
+        let mut sigterm = signal(SignalKind::terminate()).map_err(RunError::Signals)?;
         let mut tick = tokio::time::interval(Duration::from_millis(250));
         let fx = self.core.block_unrunnable();
-        self.apply(fx, &tx).await?;
+        self.apply(fx).await?;
         loop {
             let fx = self.core.launch_ready(Instant::now());
-            self.apply(fx, &tx).await?;
+            self.apply(fx).await?;
             if self.core.finished() {
                 break;
             }
             let input = tokio::select! {
-                Some(ev) = rx.recv() => Input::Backend(ev),
+                Some(ev) = self.rx.recv() => Input::Backend(ev),
                 _ = sigint.recv() => Input::Stop("interrupted (Ctrl-C)"),
                 _ = sigterm.recv() => Input::Stop("terminated (SIGTERM)"),
                 _ = tick.tick() => {
-                    self.backend.poll(&tx);
+                    self.backend.poll(&self.tx);
                     Input::Tick
                 }
             };
-            match self.core.handle(Instant::now(), input) {
-                Ok(fx) => self.apply(fx, &tx).await?,
-                Err(e) => self.reporter.log(&format!("note  {}", e.0)),
-            }
+            let fx = self.handle(input);
+            self.apply(fx).await?;
             self.reporter.update(&self.core.snapshot());
         }
         self.core.wind_up();
@@ -129,79 +129,99 @@ impl<'a> Dispatcher<'a> {
         Ok(())
     }
 
-    async fn apply(
-        &mut self,
-        fx: Vec<Effect>,
-        tx: &mpsc::UnboundedSender<BackendEvent>,
-    ) -> Result<(), RunError> {
-        for e in fx {
-            match e {
-                Effect::Start(s) => self.start(*s, tx).await?,
-                Effect::SetPid { trial, pid } => {
-                    if let Some(&a) = self.attempts.get(&trial) {
-                        self.store.set_attempt_pid(a, pid).await?;
-                    }
+    /// The core's reaction to one input; what it cannot place is logged.
+    fn handle(&mut self, input: Input) -> Vec<Effect> {
+        self.core
+            .handle(Instant::now(), input)
+            .unwrap_or_else(|e| vec![Effect::Log(format!("note  {}", e.0))])
+    }
+
+    /// Applies effects in order. After a launch, the events its backend already
+    /// sent are handled first: a batch backend knows the job id as soon as sbatch
+    /// returns, and recording it before the next submission means a kill -9 between
+    /// two submissions never leaves a queued job without its id (which a rerun
+    /// would submit again).
+    async fn apply(&mut self, fx: Vec<Effect>) -> Result<(), RunError> {
+        let mut queue: VecDeque<Effect> = fx.into();
+        while let Some(e) = queue.pop_front() {
+            let launched = matches!(e, Effect::Start(_));
+            self.apply_one(e).await?;
+            if launched {
+                let mut now = Vec::new();
+                while let Ok(ev) = self.rx.try_recv() {
+                    now.extend(self.handle(Input::Backend(ev)));
                 }
-                Effect::SetJob { trial, job, events } => {
-                    if let Some(&a) = self.attempts.get(&trial) {
-                        let events = events.display().to_string();
-                        self.store.set_attempt_job(a, &job, &events).await?;
-                    }
+                for e in now.into_iter().rev() {
+                    queue.push_front(e);
                 }
-                Effect::RecordEpoch { trial, epoch, line } => {
-                    if let Some(&a) = self.attempts.get(&trial) {
-                        self.store.record_epoch(a, &trial, epoch, &line).await?;
-                    }
-                }
-                Effect::Succeed { trial, result, end } => {
-                    let Some(a) = self.attempts.remove(&trial) else {
-                        continue;
-                    };
-                    let (json, degenerate) =
-                        result.map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
-                    self.store
-                        .record_result(a, &trial, &json, degenerate)
-                        .await?;
-                    self.record_artifacts(&trial).await?;
-                    let state = ablate_protocol::TrialState::Succeeded;
-                    self.store.finish_attempt(a, &trial, &end, state).await?;
-                }
-                Effect::FinishAttempt { trial, end, state } => {
-                    if let Some(a) = self.attempts.remove(&trial) {
-                        self.store.finish_attempt(a, &trial, &end, state).await?;
-                    }
-                }
-                Effect::SetState {
-                    trial,
-                    state,
-                    reason,
-                } => self.store.set_state(&trial, state, Some(&reason)).await?,
-                Effect::Signal { trial, signal } => self.backend.signal(&trial, signal),
-                Effect::Withdraw { trial } => self.backend.withdraw(&trial),
-                Effect::Log(line) => self.reporter.log(&line),
             }
         }
         Ok(())
     }
 
+    async fn apply_one(&mut self, e: Effect) -> Result<(), RunError> {
+        match e {
+            Effect::Start(s) => self.start(*s).await?,
+            Effect::SetPid { trial, pid } => {
+                if let Some(&a) = self.attempts.get(&trial) {
+                    self.store.set_attempt_pid(a, pid).await?;
+                }
+            }
+            Effect::SetJob { trial, job, events } => {
+                if let Some(&a) = self.attempts.get(&trial) {
+                    let events = events.display().to_string();
+                    self.store.set_attempt_job(a, &job, &events).await?;
+                }
+            }
+            Effect::RecordEpoch { trial, epoch, line } => {
+                if let Some(&a) = self.attempts.get(&trial) {
+                    self.store.record_epoch(a, &trial, epoch, &line).await?;
+                }
+            }
+            Effect::Succeed { trial, result, end } => {
+                let Some(a) = self.attempts.remove(&trial) else {
+                    return Ok(());
+                };
+                let (json, degenerate) =
+                    result.map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
+                self.store
+                    .record_result(a, &trial, &json, degenerate)
+                    .await?;
+                self.record_artifacts(&trial).await?;
+                let state = ablate_protocol::TrialState::Succeeded;
+                self.store.finish_attempt(a, &trial, &end, state).await?;
+            }
+            Effect::FinishAttempt { trial, end, state } => {
+                if let Some(a) = self.attempts.remove(&trial) {
+                    self.store.finish_attempt(a, &trial, &end, state).await?;
+                }
+            }
+            Effect::SetState {
+                trial,
+                state,
+                reason,
+            } => self.store.set_state(&trial, state, Some(&reason)).await?,
+            Effect::Signal { trial, signal } => self.backend.signal(&trial, signal),
+            Effect::Withdraw { trial } => self.backend.withdraw(&trial),
+            Effect::Log(line) => self.reporter.log(&line),
+        }
+        Ok(())
+    }
+
     /// Opens the attempt, writes the trial file, and hands the launch to the backend.
-    async fn start(
-        &mut self,
-        s: Start,
-        tx: &mpsc::UnboundedSender<BackendEvent>,
-    ) -> Result<(), RunError> {
+    async fn start(&mut self, s: Start) -> Result<(), RunError> {
         let dir = &s.launch.run_dir;
-        std::fs::create_dir_all(dir)
-            .map_err(|e| RunError::Io(format!("cannot create {}: {e}", dir.display())))?;
-        let text =
-            serde_json::to_string_pretty(&s.input).map_err(|e| RunError::Io(e.to_string()))?;
-        std::fs::write(&s.file, text)
-            .map_err(|e| RunError::Io(format!("cannot write {}: {e}", s.file.display())))?;
+        std::fs::create_dir_all(dir).map_err(RunError::io("create", dir))?;
+        let text = serde_json::to_string_pretty(&s.input).map_err(|source| RunError::Json {
+            path: s.file.clone(),
+            source,
+        })?;
+        std::fs::write(&s.file, text).map_err(RunError::io("write", &s.file))?;
         let attempt = self.store.start_attempt(&s.attempt).await?;
         self.attempts.insert(s.launch.trial.clone(), attempt);
         let mut launch = s.launch;
         launch.attempt = attempt;
-        self.backend.launch(launch, tx.clone());
+        self.backend.launch(launch, self.tx.clone());
         Ok(())
     }
 
@@ -229,7 +249,7 @@ fn worker_env(trial: &Trial, s: &Slot) -> Vec<(String, String)> {
     let mut env = vec![
         (Env::THREADS.to_string(), trial.exec.threads.to_string()),
         (Env::SLOT.to_string(), s.name.clone()),
-        (Env::TRIAL_ID.to_string(), trial.id.clone()),
+        (Env::TRIAL_ID.to_string(), trial.id.to_string()),
     ];
     if std::env::var_os(Env::GLIBC_TUNABLES).is_none() {
         env.push((Env::GLIBC_TUNABLES.to_string(), MALLOC_TUNABLES.to_string()));

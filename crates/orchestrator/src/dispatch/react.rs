@@ -29,7 +29,7 @@ impl Core<'_> {
             | BackendEvent::Failed { trial, .. }
             | BackendEvent::Withdrawn { trial, .. } => trial.clone(),
         };
-        if !self.by_id.contains_key(&trial) {
+        if !self.by_id.contains_key(trial.as_str()) {
             return Err(Unexpected(format!(
                 "an event for trial {}, which this run does not have: {ev:?}",
                 short_id(&trial)
@@ -260,7 +260,7 @@ impl Core<'_> {
                 .filter(|j| j.state == State::Running && j.deps.iter().any(|d| d == trial))
                 .filter(|j| j.active.as_ref().is_some_and(|a| a.queued))
                 .map(|j| Effect::Withdraw {
-                    trial: j.id.clone(),
+                    trial: j.id.to_string(),
                 }),
         );
     }

@@ -150,7 +150,7 @@ fn line(trial: &str, json: &str) -> Input {
 fn dependants_wait_for_their_pretraining_and_slots_are_never_shared() {
     let s = sweep();
     let mut h = Harness::new(&s, 2, false);
-    let pre = s.trials[0].id.clone();
+    let pre = s.trials[0].id.to_string();
     // Pretraining first, then the first standalone trial: 2 slots, 2 starts.
     let first = started(&h.launch(0.0));
     assert_eq!(first.len(), 2);
@@ -190,7 +190,7 @@ fn first_start_of(h: &mut Harness<'_>, trial: &str, from: f64, to: f64) -> Optio
 fn retryable_failures_wait_out_the_backoff_then_fail_for_good() {
     let s = sweep();
     let mut h = Harness::new(&s, 1, false);
-    let pre = s.trials[0].id.clone();
+    let pre = s.trials[0].id.to_string();
     assert_eq!(started(&h.launch(0.0)), std::slice::from_ref(&pre));
     // Out of memory (exit 5): retried after the backoff, 10 s before attempt 2.
     let fx = h.exit(1.0, &pre, Some(5), None);
@@ -229,10 +229,10 @@ fn retryable_failures_wait_out_the_backoff_then_fail_for_good() {
 fn a_final_failure_blocks_every_waiting_dependant() {
     let s = sweep();
     let mut h = Harness::new(&s, 1, false);
-    let pre = s.trials[0].id.clone();
+    let pre = s.trials[0].id.to_string();
     let dependants: Vec<String> = (s.trials.iter())
-        .filter(|t| t.depends_on.contains(&pre))
-        .map(|t| t.id.clone())
+        .filter(|t| t.depends_on.iter().any(|d| *d == pre))
+        .map(|t| t.id.to_string())
         .collect();
     assert_eq!(dependants.len(), 2);
     h.launch(0.0);
@@ -318,7 +318,7 @@ fn a_silent_worker_is_killed_as_hung_and_not_retried() {
 fn a_failed_dependency_withdraws_queued_batch_jobs_which_are_then_blocked() {
     let s = sweep();
     let mut h = Harness::new(&s, 8, true);
-    let pre = s.trials[0].id.clone();
+    let pre = s.trials[0].id.to_string();
     // Batch slots: the pretraining job and, once it is submitted, its dependants.
     let first = started(&h.launch(0.0));
     assert!(first.contains(&pre));
@@ -379,7 +379,7 @@ fn events_for_unknown_trials_or_closed_attempts_are_errors_for_the_loop_to_log()
         "{}",
         err.0
     );
-    let idle = s.trials[1].id.clone();
+    let idle = s.trials[1].id.to_string();
     let err = h
         .core
         .handle(h.at(0.0), line(&idle, r#"{"event":"heartbeat"}"#))
