@@ -3,9 +3,10 @@
 //! dispatcher task that owns all scheduling state and `select!`s over worker
 //! events, signals and a timer.
 //!
-//! Trials run as child processes behind the [`Backend`] trait (local processes, or Slurm jobs); the dispatcher never touches a process directly. It is the only writer
-//! of the database. It must not know how a trial trains: it speaks the worker
-//! protocol only.
+//! Trials run as child processes behind the [`Backend`] trait (local processes, or
+//! Slurm jobs); the dispatcher never touches a process directly. It is the only
+//! writer of the database. It must not know how a trial trains: it speaks the
+//! worker protocol (`ablate-protocol`) only, and depends on no trainer (no candle).
 
 use std::path::PathBuf;
 

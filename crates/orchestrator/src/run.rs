@@ -8,7 +8,7 @@ use std::time::Duration;
 use ablate_protocol::{AttemptState, TrialState};
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, TrialId, TrialKind};
-use ablate_store::{AttemptEnd, Store, TrialRecord};
+use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
 
 use crate::RunError;
 use crate::backend::{Backend, LocalBackend};
@@ -214,16 +214,15 @@ pub async fn run(
         .map(|s| format!("pretrain:{}", s.name))
         .chain(sweep.studies.iter().map(|s| s.name.clone()))
         .collect();
-    store
-        .sync_sweep(
-            &sweep.name,
-            &sweep.file.display().to_string(),
-            spec_text,
-            &sweep.spec_hash,
-            &studies,
-            &records(sweep),
-        )
-        .await?;
+    let file = sweep.file.display().to_string();
+    let record = SweepRecord {
+        name: &sweep.name,
+        file: &file,
+        spec_text,
+        spec_hash: &sweep.spec_hash,
+        studies: &studies,
+    };
+    store.sync_sweep(&record, &records(sweep)).await?;
     let (recovered, open) = recover(&store, opts.slurm.is_some()).await?;
     if recovered > 0 {
         reporter.log(&format!("found {recovered} attempt(s) left running by a stopped orchestrator; they will run again"));

@@ -18,7 +18,7 @@ use sqlx::sqlite::{
 };
 
 pub use records::{
-    AttemptEnd, AttemptRow, AttemptStart, AttemptTally, RunningAttempt, TrialRecord,
+    AttemptEnd, AttemptRow, AttemptStart, AttemptTally, RunningAttempt, SweepRecord, TrialRecord,
 };
 pub use status::{
     AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, TrialStatus,

@@ -76,18 +76,32 @@ pub struct RunningAttempt {
     pub events_path: Option<String>,
 }
 
+/// A sweep as the store keeps it.
+#[derive(Debug, Clone, Copy)]
+pub struct SweepRecord<'a> {
+    pub name: &'a str,
+    pub file: &'a str,
+    pub spec_text: &'a str,
+    pub spec_hash: &'a str,
+    /// Pretraining stages (`pretrain:<stage>`) and studies, in the sweep file's order.
+    pub studies: &'a [String],
+}
+
 impl Store {
     /// Records the sweep and its trials. New trials start `pending`; known ones keep
     /// their state (that is what makes a rerun resume), and memberships are refreshed.
     pub async fn sync_sweep(
         &self,
-        name: &str,
-        file: &str,
-        spec_text: &str,
-        spec_hash: &str,
-        studies: &[String],
+        sweep: &SweepRecord<'_>,
         trials: &[TrialRecord],
     ) -> Result<(), StoreError> {
+        let SweepRecord {
+            name,
+            file,
+            spec_text,
+            spec_hash,
+            studies,
+        } = *sweep;
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
         sqlx::query("INSERT INTO sweeps (name, file, spec_text, spec_hash, updated_at, studies) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET file = excluded.file, spec_text = excluded.spec_text, spec_hash = excluded.spec_hash, updated_at = excluded.updated_at, studies = excluded.studies")

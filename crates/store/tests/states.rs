@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use ablate_protocol::{AttemptState, FailureClass, TrialState};
-use ablate_store::{AttemptEnd, AttemptStart, Store, TrialRecord};
+use ablate_store::{AttemptEnd, AttemptStart, Store, SweepRecord, TrialRecord};
 
 async fn store_with_one_trial(dir: &std::path::Path) -> Store {
     let store = Store::open(&dir.join("ablate.db")).await.unwrap();
@@ -17,7 +17,16 @@ async fn store_with_one_trial(dir: &std::path::Path) -> Store {
         memberships: vec![("s".into(), 0)],
     };
     store
-        .sync_sweep("w", "w.toml", "", "h", &["s".into()], &[trial])
+        .sync_sweep(
+            &SweepRecord {
+                name: "w",
+                file: "w.toml",
+                spec_text: "",
+                spec_hash: "h",
+                studies: &["s".into()],
+            },
+            &[trial],
+        )
         .await
         .unwrap();
     store

@@ -122,13 +122,8 @@ pub(super) struct Active {
 }
 
 impl Active {
-    fn new(
-        slot: usize,
-        now: Instant,
-        view: RunningView,
-        job: Option<String>,
-        queued: bool,
-    ) -> Self {
+    /// A local process just launched, on `slot`.
+    fn launched(slot: usize, now: Instant, view: RunningView) -> Self {
         Active {
             slot,
             started: now,
@@ -138,8 +133,17 @@ impl Active {
             failed: None,
             stopped: None,
             other_lines: 0,
+            job: None,
+            queued: false,
+        }
+    }
+
+    /// A batch job, queued (not yet submitted, or submitted as `job`).
+    fn queued(slot: usize, now: Instant, view: RunningView, job: Option<String>) -> Self {
+        Active {
             job,
-            queued,
+            queued: true,
+            ..Active::launched(slot, now, view)
         }
     }
 }
@@ -207,15 +211,22 @@ pub struct Core<'a> {
     pub(super) now: Instant,
 }
 
+/// What a core starts from.
+#[derive(Debug)]
+pub struct Plan {
+    pub slots: Vec<Slot>,
+    pub jobs: Vec<Job>,
+    /// States in the store of trials this run depends on but does not run.
+    pub outside: HashMap<String, State>,
+}
+
 impl<'a> Core<'a> {
-    pub fn new(
-        sweep: &'a Sweep,
-        rules: Rules,
-        slots: Vec<Slot>,
-        jobs: Vec<Job>,
-        outside: HashMap<String, State>,
-        now: Instant,
-    ) -> Self {
+    pub fn new(sweep: &'a Sweep, rules: Rules, plan: Plan, now: Instant) -> Self {
+        let Plan {
+            slots,
+            jobs,
+            outside,
+        } = plan;
         let by_id = jobs
             .iter()
             .enumerate()
@@ -295,13 +306,7 @@ impl<'a> Core<'a> {
         self.slots[slot].busy = Some(trial.to_string());
         let j = &mut self.jobs[i];
         j.state = State::Running;
-        j.active = Some(Active::new(
-            slot,
-            self.now,
-            view,
-            Some(job.to_string()),
-            true,
-        ));
+        j.active = Some(Active::queued(slot, self.now, view, Some(job.to_string())));
         true
     }
 
@@ -602,7 +607,11 @@ impl<'a> Core<'a> {
         let j = &mut self.jobs[i];
         j.state = State::Running;
         j.attempts += 1;
-        j.active = Some(Active::new(slot, self.now, view, None, batch));
+        j.active = Some(if batch {
+            Active::queued(slot, self.now, view, None)
+        } else {
+            Active::launched(slot, self.now, view)
+        });
         vec![
             log,
             Effect::Start(Box::new(Start {

@@ -27,7 +27,7 @@ mod react;
 #[cfg(test)]
 mod tests;
 
-use self::core::{Core, Effect, Input, Rules, Start};
+use self::core::{Core, Effect, Input, Plan, Rules, Start};
 pub use self::core::{Counts, Job};
 
 /// What a dispatcher is made of.
@@ -69,7 +69,16 @@ impl<'a> Dispatcher<'a> {
         };
         let (tx, rx) = mpsc::unbounded_channel();
         Dispatcher {
-            core: Core::new(p.sweep, rules, p.slots, p.jobs, outside, Instant::now()),
+            core: Core::new(
+                p.sweep,
+                rules,
+                Plan {
+                    slots: p.slots,
+                    jobs: p.jobs,
+                    outside,
+                },
+                Instant::now(),
+            ),
             store: p.store,
             reporter: p.reporter,
             backend: p.backend,

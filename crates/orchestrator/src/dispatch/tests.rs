@@ -10,7 +10,7 @@ use ablate_protocol::{FailureClass, TrialState};
 use ablate_spec::Sweep;
 use nix::sys::signal::Signal;
 
-use super::core::{Core, Effect, Input, Job, Rules};
+use super::core::{Core, Effect, Input, Job, Plan, Rules};
 use crate::backend::BackendEvent;
 use crate::provenance::Provenance;
 use crate::slots;
@@ -57,7 +57,12 @@ impl<'a> Harness<'a> {
             slots::build(&[], 1, cpu_slots)
         };
         let t0 = Instant::now();
-        let core = Core::new(sweep, rules(detached), slots, jobs, HashMap::new(), t0);
+        let plan = Plan {
+            slots,
+            jobs,
+            outside: HashMap::new(),
+        };
+        let core = Core::new(sweep, rules(detached), plan, t0);
         Harness { core, t0 }
     }
 
