@@ -93,6 +93,11 @@ pub fn fingerprint(spec: &DatasetSpec, size: u32, scan: &Scan) -> String {
     ));
     h.update(serde_json::to_vec(&spec.source).unwrap_or_default());
     h.update(format!("\nmax_images={:?}\nsize={size}\n", spec.max_images));
+    if spec.max_images.is_some() {
+        // Before this marker, a generated subset rendered each image at its position
+        // in the subset, not its own index: such caches must be rebuilt.
+        h.update(b"subset rendered by index\n");
+    }
     for s in &scan.stamps {
         h.update(format!("{}\t{}\t{}\n", s.path, s.len, s.mtime_ns));
     }
@@ -139,7 +144,8 @@ pub fn prepare(
         .enumerate()
         .map(|(i, s)| {
             let r = match &generator {
-                Some(g) => Ok(g.render(i, size)),
+                // Generated paths are always `#<index>`; the position is only a fallback.
+                Some(g) => Ok(g.render(crate::synthetic::index_of(&s.path).unwrap_or(i), size)),
                 None => decode::load_square(&root.join(&s.path), size),
             };
             tick();

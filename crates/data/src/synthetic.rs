@@ -45,6 +45,13 @@ impl Generator {
     }
 }
 
+/// The generator's index of a generated sample, from its path (`#<index>`): a
+/// subset (`max_images`) keeps the original paths, so pixels come from the same
+/// index as the labels.
+pub(crate) fn index_of(path: &str) -> Option<usize> {
+    path.strip_prefix('#')?.parse().ok()
+}
+
 /// Labels of every generated image; nothing is skipped in a generated set.
 pub(crate) fn scan(source: &Source) -> Scan {
     let mut scan = Scan::default();

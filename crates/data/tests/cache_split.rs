@@ -300,3 +300,53 @@ fn real_utkface_split_is_stratified() {
     );
     assert!(((p.test.len() as f64 / s.len() as f64) - 0.2).abs() < 0.01);
 }
+
+/// `max_images` keeps each generated image with its own labels: the subset's pixels
+/// for `#i` are the full set's pixels for `#i`, for faces and for objects.
+#[test]
+fn a_max_images_subset_keeps_pixels_with_their_labels() {
+    let dir = tempfile::tempdir().unwrap();
+    let sources = [
+        Source::SyntheticFaces {
+            identities: 12,
+            images_per_identity: 4,
+            seed: 3,
+        },
+        Source::SyntheticObjects {
+            classes: 4,
+            images_per_class: 10,
+            seed: 3,
+        },
+    ];
+    for (k, source) in sources.into_iter().enumerate() {
+        let full = spec(source.clone());
+        let part = DatasetSpec {
+            max_images: Some(17),
+            ..spec(source)
+        };
+        let a = dir.path().join(format!("full-{k}.cache"));
+        let b = dir.path().join(format!("part-{k}.cache"));
+        prepare(&full, Path::new(""), 32, &a, &|_, _| {}).unwrap();
+        prepare(&part, Path::new(""), 32, &b, &|_, _| {}).unwrap();
+        let (full, part) = (Cache::load(&a).unwrap(), Cache::load(&b).unwrap());
+        assert_eq!(part.len(), 17);
+        let at: HashMap<&str, usize> = (full.samples.iter().enumerate())
+            .map(|(i, s)| (s.path.as_str(), i))
+            .collect();
+        let mut moved = 0;
+        for (j, s) in part.samples.iter().enumerate() {
+            let i = at[s.path.as_str()];
+            assert_eq!(*s, full.samples[i], "labels of {}", s.path);
+            assert!(
+                part.image(j) == full.image(i),
+                "pixels of {} (subset position {j})",
+                s.path
+            );
+            moved += usize::from(i != j);
+        }
+        assert!(
+            moved > 0,
+            "the subset must leave some images at a new position"
+        );
+    }
+}

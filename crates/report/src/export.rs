@@ -5,9 +5,12 @@ use std::collections::BTreeSet;
 
 use crate::input::{Input, METRICS};
 
-/// RFC 4180 quoting, and a leading `'` for cells a spreadsheet would run as formulas.
+/// RFC 4180 quoting, and a leading `'` for cells a spreadsheet would run as
+/// formulas: those starting with `=`, `+`, `-`, `@`, a tab or a carriage return
+/// (OWASP's list; spreadsheets skip the last two and read what follows), unless the
+/// cell is a plain number.
 fn cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@']) && s.parse::<f64>().is_err() {
+    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
         format!("'{s}")
     } else {
         s.to_string()
@@ -67,4 +70,24 @@ pub fn csv(input: &Input) -> String {
 
 pub fn json(input: &Input) -> String {
     serde_json::to_string_pretty(input).unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cell;
+
+    #[test]
+    fn cells_a_spreadsheet_would_run_are_defused_numbers_are_not() {
+        for s in ["=1+1", "+cmd", "-2+3", "@SUM(A1)", "\t=1+1", "\r=1+1"] {
+            assert!(
+                cell(s).trim_start_matches('"').starts_with('\''),
+                "{s:?} -> {:?}",
+                cell(s)
+            );
+        }
+        assert_eq!(cell("-0.5"), "-0.5");
+        assert_eq!(cell("+3"), "+3");
+        assert_eq!(cell("a,b"), "\"a,b\"");
+        assert_eq!(cell("\rx"), "\"'\rx\"", "guarded, then quoted for the CR");
+    }
 }
