@@ -555,3 +555,101 @@ fn lines_that_are_not_events_are_shown_with_their_trial() {
         "{notes:?}"
     );
 }
+
+/// After a kill -9, recovery kills a leftover worker only if its command line names
+/// this trial's own file: a process whose pid the database holds but which runs
+/// another sweep's worker of the same trial (pids are reused) must survive.
+#[test]
+fn recovery_kills_only_the_workers_of_this_sweeps_trial_files() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let log = dir.path().join("fake.log");
+    let mut child = Command::new(ABLATE)
+        .args(["run", "s.toml", "--cpu-slots", "2"])
+        .current_dir(dir.path())
+        .envs([
+            ("FAKE_LOG", log.to_str().unwrap()),
+            ("FAKE_EPOCH_MS", "1500"),
+            ("FAKE_EPOCHS", "1"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    while std::fs::read_to_string(&log).map_or(0, |l| l.matches("start").count()) < 2 {
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "no two workers started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let open = rt.block_on(async {
+        let store = ablate_store::Store::open(&dir.path().join("out/ablate.db"))
+            .await
+            .unwrap();
+        let open = store.running_attempts().await.unwrap();
+        store.close().await;
+        open
+    });
+    assert_eq!(open.len(), 2, "{open:?}");
+    // Stand-ins in their own process groups, as workers are: one names the trial's
+    // file in this sweep, the other the same trial's file in another sweep's folder.
+    let stand_in = |file: &Path| {
+        Command::new("sh")
+            .args(["-c", "sleep 60", "worker"])
+            .arg(file)
+            .process_group(0)
+            .spawn()
+            .unwrap()
+    };
+    let short = &open[0].trial_id[..12];
+    let elsewhere = dir
+        .path()
+        .join("other/out/trials")
+        .join(short)
+        .join("trial.json");
+    let mut decoy = stand_in(&elsewhere);
+    let ours_file = dir
+        .path()
+        .join("out/trials")
+        .join(&open[1].trial_id[..12])
+        .join("trial.json");
+    let mut ours = stand_in(&ours_file);
+    rt.block_on(async {
+        let store = ablate_store::Store::open(&dir.path().join("out/ablate.db"))
+            .await
+            .unwrap();
+        store.set_attempt_pid(open[0].id, decoy.id()).await.unwrap();
+        store.set_attempt_pid(open[1].id, ours.id()).await.unwrap();
+        store.close().await;
+    });
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--cpu-slots", "2"],
+        &[("FAKE_EPOCH_MS", "5")],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert_eq!(status(dir.path())["counts"]["succeeded"], 16);
+    let ours_gone = (0..50).any(|_| {
+        std::thread::sleep(Duration::from_millis(20));
+        ours.try_wait().unwrap().is_some()
+    });
+    assert!(
+        ours_gone,
+        "the leftover worker of this sweep's trial file was not killed"
+    );
+    assert!(
+        decoy.try_wait().unwrap().is_none(),
+        "another sweep's worker was killed"
+    );
+    let _ = decoy.kill();
+    let _ = decoy.wait();
+}

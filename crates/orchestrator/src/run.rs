@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use ablate_protocol::{AttemptState, TrialState};
+use ablate_protocol::{AttemptState, RunDir, TrialState};
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, TrialId, TrialKind};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
@@ -144,7 +144,11 @@ struct Open {
 /// Attempts left `running` by a dead orchestrator. Local workers are killed if
 /// still alive and their attempts recorded interrupted, so the trials run again;
 /// Slurm jobs are returned to be followed (a local run refuses while any exist).
-async fn recover(store: &Store, slurm: bool) -> Result<(usize, Vec<Open>), RunError> {
+async fn recover(
+    store: &Store,
+    output: &Path,
+    slurm: bool,
+) -> Result<(usize, Vec<Open>), RunError> {
     let host = crate::provenance::host();
     let mut n = 0;
     let mut open = Vec::new();
@@ -170,7 +174,7 @@ async fn recover(store: &Store, slurm: bool) -> Result<(usize, Vec<Open>), RunEr
         }
         if a.host == host
             && let Some(pid) = a.pid
-            && is_our_worker(pid as i32)
+            && is_our_worker(pid as i32, &trial_file(output, &a.trial_id))
         {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid as i32),
@@ -189,10 +193,19 @@ async fn recover(store: &Store, slurm: bool) -> Result<(usize, Vec<Open>), RunEr
     Ok((n, open))
 }
 
-/// A pid is ours only if it still runs a worker (pids are reused).
-fn is_our_worker(pid: i32) -> bool {
+/// The trial file a worker of this sweep was started with (as `start` names it).
+fn trial_file(output: &Path, trial: &str) -> PathBuf {
+    let dir = RunDir::of(output, trial);
+    dir.absolute().unwrap_or(dir).trial_json()
+}
+
+/// A pid is ours only if it still runs this trial's worker: pids are reused, and
+/// another sweep's worker (another database, the same trial id even) has another
+/// trial file. One of its arguments must be exactly this file.
+fn is_our_worker(pid: i32, trial_file: &Path) -> bool {
+    let want = trial_file.as_os_str().as_encoded_bytes();
     std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("trial.json"))
+        .is_ok_and(|c| c.split(|b| *b == 0).any(|arg| arg == want))
 }
 
 pub async fn run(
@@ -223,7 +236,7 @@ pub async fn run(
         studies: &studies,
     };
     store.sync_sweep(&record, &records(sweep)).await?;
-    let (recovered, open) = recover(&store, opts.slurm.is_some()).await?;
+    let (recovered, open) = recover(&store, &sweep.output, opts.slurm.is_some()).await?;
     if recovered > 0 {
         reporter.log(&format!("found {recovered} attempt(s) left running by a stopped orchestrator; they will run again"));
     }
