@@ -653,3 +653,61 @@ fn recovery_kills_only_the_workers_of_this_sweeps_trial_files() {
     let _ = decoy.kill();
     let _ = decoy.wait();
 }
+
+/// A success is one transaction: an orchestrator that dies between writing a
+/// result and closing its attempt leaves no result behind, and the rerun records
+/// every trial once.
+#[test]
+fn a_crash_in_the_middle_of_recording_a_success_leaves_nothing_half_written() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--cpu-slots", "1"],
+        &[
+            (ablate_store::FAULT_ENV, "mid-success"),
+            ("FAKE_EPOCH_MS", "5"),
+        ],
+    );
+    assert!(
+        !out.status.success(),
+        "the fault point aborts the orchestrator"
+    );
+    let results = |dir: &Path| {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async {
+            let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
+                .await
+                .unwrap();
+            let rows = store.results("s").await.unwrap();
+            store.close().await;
+            rows
+        })
+    };
+    let rows = results(dir.path());
+    assert!(
+        rows.iter()
+            .all(|r| r.result.is_none() && r.state != "succeeded"),
+        "nothing recorded as a success: {:?}",
+        rows.iter()
+            .map(|r| (&r.state, r.result.is_some()))
+            .collect::<Vec<_>>()
+    );
+    let (_, check) = tally(dir.path());
+    assert_eq!(check, "ok");
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--cpu-slots", "2"],
+        &[("FAKE_EPOCH_MS", "5")],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let rows = results(dir.path());
+    assert_eq!(rows.len(), 16);
+    assert!(
+        rows.iter()
+            .all(|r| r.state == "succeeded" && r.result.is_some())
+    );
+}

@@ -73,6 +73,10 @@ pub struct TrialResult {
     pub images_per_s: f64,
     pub device: String,
     pub threads: usize,
+    /// What the user should know about this run (labels clipped into the encoding's
+    /// age range, ...); also written to the worker's log.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
 }
 
 /// A `finished` event's result as the worker reported it. It is recorded as it

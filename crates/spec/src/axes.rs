@@ -117,7 +117,9 @@ fn reference(
 }
 
 const DEFAULT_SIGMA: f64 = 2.0;
-const AGE_RANGE: (u32, u32) = (0, 100);
+/// Any human age: no dataset's labels fall outside it, so `ablate plan` needs no
+/// data to know the head's width (UTKFace reaches 116).
+const AGE_RANGE: (u32, u32) = (0, 120);
 
 fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
     let kinds = ["classification", "regression", "ldae"];
@@ -180,7 +182,7 @@ fn encoding(ctx: &mut Ctx<'_>, path: &str, v: &Value<'_>) -> Option<Encoding> {
                 path,
                 format!("age_min = {lo} is not below age_max = {hi}"),
                 Some(
-                    "the age range must hold at least two ages, e.g. age_min = 0, age_max = 100"
+                    "the age range must hold at least two ages, e.g. age_min = 0, age_max = 120"
                         .into(),
                 ),
             );

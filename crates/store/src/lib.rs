@@ -7,6 +7,7 @@
 
 mod records;
 mod status;
+mod success;
 mod time;
 
 use std::path::{Path, PathBuf};
@@ -23,6 +24,7 @@ pub use records::{
 pub use status::{
     AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, TrialStatus,
 };
+pub use success::{Artifact, FAULT_ENV, Success};
 pub use time::now_rfc3339;
 
 #[derive(Debug, thiserror::Error)]

@@ -251,8 +251,22 @@ impl Store {
         end: &AttemptEnd,
         trial_state: TrialState,
     ) -> Result<(), StoreError> {
-        let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
+        self.close_in(&mut tx, attempt, trial, end, trial_state)
+            .await?;
+        tx.commit().await.map_err(|e| self.err(e))
+    }
+
+    /// The attempt's end and its trial's next state, inside `tx`.
+    pub(crate) async fn close_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+        attempt: i64,
+        trial: &str,
+        end: &AttemptEnd,
+        trial_state: TrialState,
+    ) -> Result<(), StoreError> {
+        let now = now_rfc3339();
         sqlx::query("UPDATE attempts SET state = ?, ended_at = ?, exit_code = ?, signal = ?, failure_class = ?, message = ? WHERE id = ?")
             .bind(end.state.as_str())
             .bind(&now)
@@ -261,7 +275,7 @@ impl Store {
             .bind(end.failure_class.as_ref().map(FailureClass::as_str))
             .bind(&end.message)
             .bind(attempt)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;
         let reason = if trial_state == TrialState::Succeeded {
@@ -274,10 +288,10 @@ impl Store {
             .bind(reason)
             .bind(&now)
             .bind(trial)
-            .execute(&mut *tx)
+            .execute(&mut **tx)
             .await
             .map_err(|e| self.err(e))?;
-        tx.commit().await.map_err(|e| self.err(e))
+        Ok(())
     }
 
     /// Attempts left `running`, e.g. by an orchestrator killed with -9.
@@ -316,37 +330,6 @@ impl Store {
         report: &str,
     ) -> Result<(), StoreError> {
         sqlx::query("INSERT OR REPLACE INTO epochs (attempt_id, trial_id, epoch, report) VALUES (?, ?, ?, ?)").bind(attempt).bind(trial).bind(epoch).bind(report).execute(self.pool()).await.map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    pub async fn record_result(
-        &self,
-        attempt: i64,
-        trial: &str,
-        result: &str,
-        degenerate: bool,
-    ) -> Result<(), StoreError> {
-        sqlx::query("INSERT OR REPLACE INTO results (trial_id, attempt_id, result, degenerate, recorded_at) VALUES (?, ?, ?, ?, ?)").bind(trial).bind(attempt).bind(result).bind(degenerate).bind(now_rfc3339()).execute(self.pool()).await.map_err(|e| self.err(e))?;
-        Ok(())
-    }
-
-    pub async fn record_artifact(
-        &self,
-        trial: &str,
-        path: &str,
-        sha256: &str,
-        bytes: u64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT OR REPLACE INTO artifacts (trial_id, path, sha256, bytes) VALUES (?, ?, ?, ?)",
-        )
-        .bind(trial)
-        .bind(path)
-        .bind(sha256)
-        .bind(bytes as i64)
-        .execute(self.pool())
-        .await
-        .map_err(|e| self.err(e))?;
         Ok(())
     }
 }

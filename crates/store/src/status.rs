@@ -192,11 +192,13 @@ impl Store {
         }))
     }
 
-    /// Every trial of the sweep in run order, with its result and epoch reports.
+    /// Every trial of the sweep in run order, with its result and epoch reports; a
+    /// result only for a `succeeded` trial (a database of an older ablate may hold
+    /// one on a trial that is not).
     pub async fn results(&self, sweep: &str) -> Result<Vec<ResultRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT t.id, t.kind, t.state, t.labels, t.config, group_concat(m.study, char(31)), r.result, r.degenerate, r.attempt_id \
-             FROM trials t JOIN memberships m ON m.trial_id = t.id LEFT JOIN results r ON r.trial_id = t.id \
+             FROM trials t JOIN memberships m ON m.trial_id = t.id LEFT JOIN results r ON r.trial_id = t.id AND t.state = 'succeeded' \
              WHERE m.sweep = ? GROUP BY t.id ORDER BY min(m.position)",
         )
         .bind(sweep)

@@ -8,7 +8,7 @@ use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
 
 use ablate_data::{Cache, Sample};
-use ablate_spec::types::{Device as DeviceKind, ExecSpec, Objective};
+use ablate_spec::types::{Device as DeviceKind, Encoding, ExecSpec, Objective};
 
 use crate::batch::{self, Jitter};
 use crate::checkpoint;
@@ -290,6 +290,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         mean_age,
         &device,
     )?;
+    let warnings = clipped_ages(&cfg.objective, &data).into_iter().collect();
     let result = TrialResult {
         trial: input.id.to_string(),
         degenerate: degenerate(&test),
@@ -305,11 +306,49 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         images_per_s: seen as f64 / train_time.max(1e-9),
         device: device_name(&device),
         threads,
+        warnings,
     };
+    for w in &result.warnings {
+        eprintln!("warning: {w}");
+    }
     let json =
         serde_json::to_string_pretty(&result).map_err(|e| TrainError::internal(e.to_string()))?;
     write_atomic(&input.run_dir, RESULT, &json)?;
     Ok(result)
+}
+
+/// How many of the trial's images have an age outside the encoding's range (they
+/// train and score as the nearest end of it), said so the user can widen the range.
+fn clipped_ages(objective: &Objective, data: &Data) -> Option<String> {
+    let Objective::Faces {
+        age: Some(task), ..
+    } = objective
+    else {
+        return None;
+    };
+    let (lo, hi) = match task.encoding {
+        Encoding::Classification { age_min, age_max }
+        | Encoding::Ldae {
+            age_min, age_max, ..
+        } => (age_min as f32, age_max as f32),
+        Encoding::Regression { .. } => return None,
+    };
+    let samples = &data.cache.samples;
+    let (mut below, mut above) = (0usize, 0usize);
+    for &i in data.train.iter().chain(&data.val).chain(&data.test) {
+        match samples[i].age {
+            Some(a) if a < lo => below += 1,
+            Some(a) if a > hi => above += 1,
+            _ => {}
+        }
+    }
+    (below + above > 0).then(|| {
+        format!(
+            "{} of {} images have an age outside the encoding's range {lo}-{hi} ({below} below, {above} above) and were clipped to it; widen age_min/age_max to keep them apart",
+            below + above,
+            data.train.len() + data.val.len() + data.test.len()
+        )
+    })
 }
 
 fn selection_name(heads: &Heads) -> String {

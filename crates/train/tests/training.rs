@@ -248,3 +248,30 @@ fn missing_pretraining_checkpoint_and_cuda_requests_are_bad_config() {
         );
     }
 }
+
+/// Ages outside the encoding's range are clipped, and the result says how many;
+/// the default range (0-120) holds any human age, so it clips none.
+#[test]
+fn ages_outside_a_set_range_are_clipped_with_a_warning() {
+    let text = |encoding: &str| {
+        format!(
+            "[sweep]\nname = \"c\"\nseeds = [0]\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 24\nimages_per_identity = 4\n\
+             [train]\ninput_size = 32\nepochs = 1\nbatch_size = 32\nthreads = 1\n\
+             [[study]]\nname = \"s\"\nfixed = {{ depth = \"vgg7\", width = 0.125, tasks = [\"age\"] }}\ngrid.encoding = [{encoding}]\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let narrow = sweep(&text(
+        "{ kind = \"classification\", age_min = 20, age_max = 40 }",
+    ));
+    let (result, _) = run(&input(&narrow, &narrow.trials[0], dir.path(), None));
+    assert_eq!(result.warnings.len(), 1, "{:?}", result.warnings);
+    assert!(
+        result.warnings[0].contains("outside the encoding's range 20-40"),
+        "{:?}",
+        result.warnings
+    );
+    let wide = sweep(&text("\"ldae\""));
+    let (result, _) = run(&input(&wide, &wide.trials[0], dir.path(), None));
+    assert!(result.warnings.is_empty(), "{:?}", result.warnings);
+}

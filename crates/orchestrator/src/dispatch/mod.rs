@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ablate_protocol::{Env, MALLOC_TUNABLES, RunDir};
 use ablate_spec::{Sweep, Trial};
-use ablate_store::Store;
+use ablate_store::{Artifact, Store, Success};
 use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -193,12 +193,17 @@ impl<'a> Dispatcher<'a> {
                 };
                 let (json, degenerate) =
                     result.map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
+                let artifacts = artifacts(&RunDir::of(&self.core.sweep.output, &trial));
                 self.store
-                    .record_result(a, &trial, &json, degenerate)
+                    .record_success(&Success {
+                        attempt: a,
+                        trial: &trial,
+                        result: &json,
+                        degenerate,
+                        artifacts: &artifacts,
+                        end: &end,
+                    })
                     .await?;
-                self.record_artifacts(&trial).await?;
-                let state = ablate_protocol::TrialState::Succeeded;
-                self.store.finish_attempt(a, &trial, &end, state).await?;
             }
             Effect::FinishAttempt { trial, end, state } => {
                 if let Some(a) = self.attempts.remove(&trial) {
@@ -233,24 +238,25 @@ impl<'a> Dispatcher<'a> {
         self.backend.launch(launch, self.tx.clone());
         Ok(())
     }
+}
 
-    async fn record_artifacts(&mut self, trial: &str) -> Result<(), RunError> {
-        let dir = RunDir::of(&self.core.sweep.output, trial);
-        for name in RunDir::ARTIFACTS {
+/// The files a succeeded trial left in its run directory, with their digests.
+fn artifacts(dir: &RunDir) -> Vec<Artifact> {
+    RunDir::ARTIFACTS
+        .iter()
+        .filter_map(|name| {
             let path = dir.path().join(name);
-            let Ok(bytes) = std::fs::read(&path) else {
-                continue;
-            };
-            let sha: String = Sha256::digest(&bytes)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect();
-            self.store
-                .record_artifact(trial, &path.display().to_string(), &sha, bytes.len() as u64)
-                .await?;
-        }
-        Ok(())
-    }
+            let bytes = std::fs::read(&path).ok()?;
+            Some(Artifact {
+                path: path.display().to_string(),
+                sha256: Sha256::digest(&bytes)
+                    .iter()
+                    .map(|b| format!("{b:02x}"))
+                    .collect(),
+                bytes: bytes.len() as u64,
+            })
+        })
+        .collect()
 }
 
 /// The environment of a trial's worker on a slot.
