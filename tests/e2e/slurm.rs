@@ -496,3 +496,47 @@ fn a_setting_slurm_rejects_fails_the_trials_with_sbatchs_message() {
     }
     assert!(queued("badpart").is_empty());
 }
+
+/// The orchestrator dies right after an `sbatch` returned, before the job id
+/// reached the database: the rerun finds the job by its name and follows it, so
+/// no trial is ever submitted twice.
+#[test]
+fn a_kill_right_after_sbatch_returns_never_submits_twice() {
+    let Some(_one) = cluster() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), "ks", 1, "");
+    let env = [("FAKE_EPOCH_MS", "300")];
+    let fault = [
+        ("FAKE_EPOCH_MS", "300"),
+        (ablate_store::FAULT_ENV, "after-sbatch"),
+    ];
+    let out = ablate(dir.path(), &run_args(&[]), &fault);
+    assert!(
+        !out.status.success(),
+        "the fault point aborts the orchestrator"
+    );
+    let first = attempts(dir.path(), "ks");
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert!(
+        first[0].job_id.is_none(),
+        "the database never heard of the job"
+    );
+    let in_queue = queued("ks");
+    assert_eq!(
+        in_queue.len(),
+        1,
+        "the job it submitted is in Slurm: {in_queue:?}"
+    );
+    let out = ablate(dir.path(), &run_args(&[]), &env);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let rows = attempts(dir.path(), "ks");
+    let trials: HashSet<&str> = rows.iter().map(|r| r.trial_id.as_str()).collect();
+    assert_eq!(trials.len(), 6);
+    assert_eq!(rows.len(), 6, "one attempt per trial: {rows:?}");
+    assert!(rows.iter().all(|r| r.state == "succeeded"), "{rows:?}");
+    assert_eq!(
+        rows[0].job_id.as_deref(),
+        Some(in_queue[0].as_str()),
+        "the first job was followed"
+    );
+}

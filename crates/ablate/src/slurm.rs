@@ -121,7 +121,7 @@ pub fn options(a: &SlurmArgs, sweep: &ablate_spec::Sweep) -> Result<Option<Slurm
         // A shared file system may show a job's last lines a little after Slurm
         // says it ended.
         settle: (poll * 2).max(Duration::from_secs(3)),
-        job_prefix: format!("ablate-{}", sweep.name),
+        job_prefix: ablate_orchestrator::slurm::job_prefix(sweep),
     }))
 }
 

@@ -2,7 +2,7 @@
 //! Slurm job of the sweep, then record their attempts interrupted, so nothing is
 //! left in the queue and a later `ablate run` resumes the sweep.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -27,24 +27,39 @@ pub struct Cancelled {
 /// The sweep's jobs Slurm still lists as queued or running, by job name (covers
 /// a job whose submission the database never heard of).
 fn queued_by_name(sweep: &Sweep) -> Vec<String> {
+    jobs_by_name(sweep).into_values().flatten().collect()
+}
+
+/// Job name -> ids of the jobs of this sweep's trials that Slurm lists as queued or
+/// running (newest last); empty when squeue cannot be run.
+pub(crate) fn jobs_by_name(sweep: &Sweep) -> BTreeMap<String, Vec<String>> {
+    let mut found: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let Ok(out) = Command::new("squeue")
         .args(["-h", "--me", "-o", "%i|%j"])
         .output()
     else {
-        return Vec::new();
+        return found;
     };
-    let prefix = format!("ablate-{}-", sweep.name);
     let names: BTreeSet<String> = sweep
         .trials
         .iter()
-        .map(|t| job_name(&format!("ablate-{}", sweep.name), &t.id))
+        .map(|t| job_name(&crate::slurm::job_prefix(sweep), &t.id))
         .collect();
-    String::from_utf8_lossy(&out.stdout)
+    for (id, name) in String::from_utf8_lossy(&out.stdout)
         .lines()
         .filter_map(|l| l.split_once('|'))
-        .filter(|(_, n)| n.starts_with(&prefix) && names.contains(*n))
-        .map(|(id, _)| id.trim().to_string())
-        .collect()
+    {
+        if names.contains(name.trim()) {
+            found
+                .entry(name.trim().to_string())
+                .or_default()
+                .push(id.trim().to_string());
+        }
+    }
+    for ids in found.values_mut() {
+        ids.sort_by_key(|j| j.parse::<u64>().unwrap_or(0));
+    }
+    found
 }
 
 pub async fn cancel(

@@ -146,9 +146,10 @@ struct Open {
 /// Slurm jobs are returned to be followed (a local run refuses while any exist).
 async fn recover(
     store: &Store,
-    output: &Path,
+    sweep: &Sweep,
     slurm: bool,
 ) -> Result<(usize, Vec<Open>), RunError> {
+    let output = sweep.output.as_path();
     let host = crate::provenance::host();
     let mut n = 0;
     let mut open = Vec::new();
@@ -162,7 +163,32 @@ async fn recover(
             "{in_slurm} trial(s) of this database are Slurm jobs still open; run with --backend slurm to follow them, or `ablate cancel` them first"
         )));
     }
-    for a in running {
+    // An orchestrator killed right after an `sbatch` returned left a job in the
+    // queue that its attempt does not name: found by its job name, it is followed,
+    // not submitted again.
+    let unnamed = running
+        .iter()
+        .any(|a| a.backend == "slurm" && a.job_id.is_none());
+    let by_name = if slurm && unnamed {
+        crate::cancel::jobs_by_name(sweep)
+    } else {
+        Default::default()
+    };
+    let prefix = crate::slurm::job_prefix(sweep);
+    for mut a in running {
+        if a.backend == "slurm"
+            && a.job_id.is_none()
+            && let Some(job) = by_name
+                .get(&crate::slurm::sbatch::job_name(&prefix, &a.trial_id))
+                .and_then(|ids| ids.last())
+        {
+            let dir = RunDir::of(output, &a.trial_id);
+            let events = dir.absolute().unwrap_or(dir).job_events(a.id);
+            let events_text = events.display().to_string();
+            store.set_attempt_job(a.id, job, &events_text).await?;
+            a.job_id = Some(job.clone());
+            a.events_path = Some(events_text);
+        }
         if let (Some(job), Some(events)) = (&a.job_id, &a.events_path) {
             open.push(Open {
                 attempt: a.id,
@@ -236,7 +262,7 @@ pub async fn run(
         studies: &studies,
     };
     store.sync_sweep(&record, &records(sweep)).await?;
-    let (recovered, open) = recover(&store, &sweep.output, opts.slurm.is_some()).await?;
+    let (recovered, open) = recover(&store, sweep, opts.slurm.is_some()).await?;
     if recovered > 0 {
         reporter.log(&format!("found {recovered} attempt(s) left running by a stopped orchestrator; they will run again"));
     }

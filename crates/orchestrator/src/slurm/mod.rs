@@ -47,6 +47,11 @@ pub struct SlurmBackend {
     last_query: Option<Instant>,
 }
 
+/// The job-name prefix of a sweep's jobs: a job is `<prefix>-<short trial id>`.
+pub fn job_prefix(sweep: &ablate_spec::Sweep) -> String {
+    format!("ablate-{}", sweep.name)
+}
+
 impl SlurmBackend {
     /// `dir`: where the job script goes (the sweep's output folder, which compute
     /// nodes must see).
@@ -119,6 +124,10 @@ impl Backend for SlurmBackend {
             });
             return;
         };
+        if std::env::var(ablate_store::FAULT_ENV).is_ok_and(|v| v == "after-sbatch") {
+            // Tests: die with a job in the queue that the database has not heard of.
+            std::process::abort();
+        }
         let (events_path, _) = sbatch::job_files(&launch.run_dir, launch.attempt);
         self.track(&trial, job.clone(), events_path.clone());
         let _ = events.send(BackendEvent::Submitted {
