@@ -711,3 +711,33 @@ fn a_crash_in_the_middle_of_recording_a_success_leaves_nothing_half_written() {
             .all(|r| r.state == "succeeded" && r.result.is_some())
     );
 }
+
+/// A retry never overwrites what an earlier attempt left: worker.log keeps every
+/// attempt's stderr, each under its own header.
+#[test]
+fn worker_log_keeps_every_attempts_stderr() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!("#!/bin/sh\necho \"stderr of pid $$\" >&2\nexec {FAKE} \"$@\"\n");
+    std::fs::write(dir.path().join("noisy.sh"), script).unwrap();
+    let text = "[sweep]\nname = \"s\"\noutput = \"out\"\n[worker]\ncommand = [\"sh\", \"noisy.sh\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"d\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    // Out of memory (5) on the first attempt: retried.
+    let out = ablate(
+        dir.path(),
+        &[
+            "run",
+            "s.toml",
+            "--cpu-slots",
+            "1",
+            "--retry-backoff",
+            "0.05",
+        ],
+        &[("FAKE_FAIL_ONCE", "depth=vgg7:5")],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let id = plan(dir.path())["trials"][0]["id"].as_str().unwrap()[..12].to_string();
+    let log =
+        std::fs::read_to_string(dir.path().join("out/trials").join(id).join("worker.log")).unwrap();
+    assert_eq!(log.matches("--- attempt ").count(), 2, "{log}");
+    assert_eq!(log.matches("stderr of pid").count(), 2, "{log}");
+}

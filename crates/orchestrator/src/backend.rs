@@ -19,7 +19,7 @@ pub struct Launch {
     /// Program and arguments (never a shell string).
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
-    /// Where the worker's stderr goes.
+    /// Where the worker's stderr goes (appended to, one header per attempt).
     pub log: PathBuf,
     /// The trial's run directory (a batch job's working directory).
     pub run_dir: PathBuf,
@@ -108,8 +108,23 @@ pub struct LocalBackend {
 impl Backend for LocalBackend {
     fn launch(&mut self, launch: Launch, events: UnboundedSender<BackendEvent>) {
         let trial = launch.trial.clone();
-        let stderr = match std::fs::File::create(&launch.log) {
-            Ok(f) => Stdio::from(f),
+        // Appended, never truncated: an earlier attempt's stderr (why it failed)
+        // stays readable after a retry, each attempt under its own header.
+        let stderr = match std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&launch.log)
+        {
+            Ok(mut f) => {
+                use std::io::Write as _;
+                let _ = writeln!(
+                    f,
+                    "--- attempt {} ({}) ---",
+                    launch.attempt,
+                    ablate_store::now_rfc3339()
+                );
+                Stdio::from(f)
+            }
             Err(_) => Stdio::null(),
         };
         let mut cmd = Command::new(&launch.argv[0]);
