@@ -119,7 +119,9 @@ pub fn selection(eval: &Evaluation) -> (&'static str, f64, bool) {
 }
 
 /// Evidence that a run collapsed: constant predictions, no better than the majority
-/// class or the training mean, or a trunk whose units never fire.
+/// class or the training mean, or a trunk whose units never fire. Judged on the
+/// validation images at the selected epoch, never the test set: which runs count
+/// must not depend on the numbers they are reported with.
 pub fn degenerate(s: &Scored) -> Option<Degenerate> {
     let mut evidence = Vec::new();
     for (name, m) in [
@@ -132,7 +134,9 @@ pub fn degenerate(s: &Scored) -> Option<Degenerate> {
             continue;
         }
         if m.distinct_predictions <= 1 {
-            evidence.push(format!("{name}: every test image gets the same class"));
+            evidence.push(format!(
+                "{name}: every validation image gets the same class"
+            ));
         } else if m.accuracy <= m.majority_rate + 0.01 {
             evidence.push(format!("{name}: accuracy {:.3} is no better than always guessing the majority class ({:.3})", m.accuracy, m.majority_rate));
         }
@@ -155,7 +159,7 @@ pub fn degenerate(s: &Scored) -> Option<Degenerate> {
     }
     if s.dead_fraction > 0.95 {
         evidence.push(format!(
-            "{:.0}% of the trunk's output units never activate on the test images",
+            "{:.0}% of the trunk's output units never activate on the validation images",
             100.0 * s.dead_fraction
         ));
     }
@@ -204,7 +208,7 @@ mod tests {
             .expect("a collapsed run is flagged");
         let text = d.evidence.join("\n");
         assert!(
-            text.contains("gender: every test image gets the same class"),
+            text.contains("gender: every validation image gets the same class"),
             "{text}"
         );
         assert!(text.contains("age: predictions collapsed"), "{text}");

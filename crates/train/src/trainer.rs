@@ -193,6 +193,8 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
     let started = Instant::now();
     let (mut train_time, mut seen) = (0.0f64, 0usize);
     let mut best: Option<(u32, f64)> = None;
+    // The selected epoch's validation evaluation: what the degenerate check reads.
+    let mut best_val: Option<evaluate::Scored> = None;
     let mut lines = String::new();
     let mut step = 0usize;
     let mut last_beat = Instant::now();
@@ -259,6 +261,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         if improved {
             best = Some((epoch, score));
             checkpoint::save(&varmap, &ckpt)?;
+            best_val = Some(val.clone());
         }
         let report = EpochReport {
             epoch,
@@ -293,7 +296,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
     let warnings = clipped_ages(&cfg.objective, &data).into_iter().collect();
     let result = TrialResult {
         trial: input.id.to_string(),
-        degenerate: degenerate(&test),
+        degenerate: best_val.as_ref().and_then(degenerate),
         test: test.eval,
         best_epoch,
         epochs: spec.epochs,

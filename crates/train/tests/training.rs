@@ -275,3 +275,37 @@ fn ages_outside_a_set_range_are_clipped_with_a_warning() {
     let (result, _) = run(&input(&wide, &wide.trials[0], dir.path(), None));
     assert!(result.warnings.is_empty(), "{:?}", result.warnings);
 }
+
+/// The degenerate-run check reads the selected epoch's validation evaluation, not
+/// the test set: its evidence quotes the validation accuracy (here 1 epoch at a
+/// learning rate too small to learn anything, so the run is flagged).
+#[test]
+fn degenerate_runs_are_judged_on_validation_never_on_test() {
+    let text = "[sweep]\nname = \"g\"\nseeds = [0]\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 24\nimages_per_identity = 4\n\
+                [train]\ninput_size = 32\nepochs = 1\nbatch_size = 32\nthreads = 1\n\
+                [[study]]\nname = \"s\"\nfixed = { depth = \"vgg7\", width = 0.125, tasks = [\"gender\"] }\ngrid.lr = [0.000001]\n";
+    let dir = tempfile::tempdir().unwrap();
+    let s = sweep(text);
+    let inp = input(&s, &s.trials[0], dir.path(), None);
+    let (result, events) = run(&inp);
+    let Some(Event::Epoch(best)) = events
+        .iter()
+        .find(|e| matches!(e, Event::Epoch(r) if r.epoch == result.best_epoch))
+    else {
+        panic!("no report of the best epoch");
+    };
+    let val = best.val.gender.as_ref().unwrap();
+    let test = result.test.gender.as_ref().unwrap();
+    assert!(
+        (val.accuracy - test.accuracy).abs() > 0.01,
+        "this setup needs validation and test to differ (val {}, test {})",
+        val.accuracy,
+        test.accuracy
+    );
+    let evidence = result.degenerate.expect("flagged").evidence;
+    let quoted = format!("accuracy {:.3}", val.accuracy);
+    assert!(
+        evidence.iter().any(|e| e.contains(&quoted)),
+        "evidence {evidence:?} should quote the validation accuracy ({quoted})"
+    );
+}
