@@ -77,6 +77,10 @@ pub struct TrialResult {
     /// age range, ...); also written to the worker's log.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// A multi-task trial's epoch per task (task -> epoch): each task's test metrics
+    /// come from the epoch that was best for it on validation. Empty otherwise.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub task_epochs: std::collections::BTreeMap<String, u32>,
 }
 
 /// A `finished` event's result as the worker reported it. It is recorded as it

@@ -14,10 +14,17 @@ impl RunDir {
     pub const TRIAL_JSON: &'static str = "trial.json";
     pub const WORKER_LOG: &'static str = "worker.log";
     pub const CHECKPOINT: &'static str = "checkpoint.safetensors";
+    /// A multi-task trial's weights at gender's best validation epoch.
+    pub const CHECKPOINT_GENDER: &'static str = "checkpoint-gender.safetensors";
     pub const RESULT: &'static str = "result.json";
     pub const METRICS: &'static str = "metrics.jsonl";
     /// The files a succeeded trial leaves, each recorded with its digest.
-    pub const ARTIFACTS: [&'static str; 3] = [Self::CHECKPOINT, Self::RESULT, Self::METRICS];
+    pub const ARTIFACTS: [&'static str; 4] = [
+        Self::CHECKPOINT,
+        Self::CHECKPOINT_GENDER,
+        Self::RESULT,
+        Self::METRICS,
+    ];
 
     /// The run directory of trial `id` (full or short) in a sweep writing to `output`.
     pub fn of(output: &Path, id: &str) -> RunDir {

@@ -3,7 +3,8 @@
 
 use candle_core::{Device, Result};
 
-use ablate_data::Cache;
+use ablate_data::{Cache, Sample};
+use ablate_spec::types::{Encoding, Objective};
 
 use crate::batch;
 use crate::metrics::{age_metrics, argmax, class_metrics, constant_mae};
@@ -164,6 +165,39 @@ pub fn degenerate(s: &Scored) -> Option<Degenerate> {
         ));
     }
     (!evidence.is_empty()).then_some(Degenerate { evidence })
+}
+
+/// How many of the trial's images have an age outside the encoding's range (they
+/// train and score as the nearest end of it), said so the user can widen the range.
+pub fn clipped_ages(objective: &Objective, samples: &[Sample], used: &[usize]) -> Option<String> {
+    let Objective::Faces {
+        age: Some(task), ..
+    } = objective
+    else {
+        return None;
+    };
+    let (lo, hi) = match task.encoding {
+        Encoding::Classification { age_min, age_max }
+        | Encoding::Ldae {
+            age_min, age_max, ..
+        } => (age_min as f32, age_max as f32),
+        Encoding::Regression { .. } => return None,
+    };
+    let (mut below, mut above) = (0usize, 0usize);
+    for &i in used {
+        match samples[i].age {
+            Some(a) if a < lo => below += 1,
+            Some(a) if a > hi => above += 1,
+            _ => {}
+        }
+    }
+    (below + above > 0).then(|| {
+        format!(
+            "{} of {} images have an age outside the encoding's range {lo}-{hi} ({below} below, {above} above) and were clipped to it; widen age_min/age_max to keep them apart",
+            below + above,
+            used.len()
+        )
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! One trial from start to finish: data and split, model and transfer, the epoch
 //! loop with validation, best-epoch checkpointing, the test evaluation and result.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
@@ -8,12 +9,13 @@ use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
 
 use ablate_data::{Cache, Sample};
-use ablate_spec::types::{Device as DeviceKind, Encoding, ExecSpec, Objective};
+use ablate_spec::types::{Device as DeviceKind, ExecSpec, Objective};
 
 use crate::batch::{self, Jitter};
 use crate::checkpoint;
 use crate::error::TrainError;
 use crate::evaluate::{self, degenerate, selection};
+use crate::metrics::ClassMetrics;
 use crate::model::{Net, init_weights};
 use crate::optim::{Optim, learning_rate};
 use crate::protocol::{Counts, EpochReport, Event, FailureClass, RunDir, TrialInput, TrialResult};
@@ -195,6 +197,12 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
     let mut best: Option<(u32, f64)> = None;
     // The selected epoch's validation evaluation: what the degenerate check reads.
     let mut best_val: Option<evaluate::Scored> = None;
+    // A multi-task trial reports each task at its own best validation epoch, as a
+    // mono-task trial of that task is: age by MAE (the main checkpoint, which
+    // dependants start from), gender by accuracy (its own checkpoint).
+    let multi = heads.age.is_some() && heads.gender.is_some();
+    let gender_ckpt = input.run_dir.join(RunDir::CHECKPOINT_GENDER);
+    let mut best_gender: Option<(u32, ClassMetrics)> = None;
     let mut lines = String::new();
     let mut step = 0usize;
     let mut last_beat = Instant::now();
@@ -263,6 +271,15 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
             checkpoint::save(&varmap, &ckpt)?;
             best_val = Some(val.clone());
         }
+        if multi
+            && let Some(g) = &val.eval.gender
+            && best_gender
+                .as_ref()
+                .is_none_or(|(_, b)| g.accuracy > b.accuracy)
+        {
+            best_gender = Some((epoch, g.clone()));
+            checkpoint::save(&varmap, &gender_ckpt)?;
+        }
         let report = EpochReport {
             epoch,
             train_loss: loss_sum / loss_n.max(1) as f64,
@@ -284,7 +301,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
     if best_epoch != spec.epochs {
         checkpoint::load_all(&mut varmap, &ckpt)?;
     }
-    let test = evaluate::evaluate(
+    let mut test = evaluate::evaluate(
         &net,
         &heads,
         &data.cache,
@@ -293,7 +310,35 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         mean_age,
         &device,
     )?;
-    let warnings = clipped_ages(&cfg.objective, &data).into_iter().collect();
+    let mut task_epochs = BTreeMap::new();
+    if let Some((gender_epoch, gender_val)) = best_gender {
+        task_epochs.insert("age".to_string(), best_epoch);
+        task_epochs.insert("gender".to_string(), gender_epoch);
+        if let Some(v) = best_val.as_mut() {
+            v.eval.gender = Some(gender_val);
+        }
+        if gender_epoch != best_epoch {
+            checkpoint::load_all(&mut varmap, &gender_ckpt)?;
+            let at_gender = evaluate::evaluate(
+                &net,
+                &heads,
+                &data.cache,
+                &data.test,
+                eval_batch,
+                mean_age,
+                &device,
+            )?;
+            test.eval.gender = at_gender.eval.gender;
+        }
+    }
+    let used: Vec<usize> = [&data.train, &data.val, &data.test]
+        .into_iter()
+        .flatten()
+        .copied()
+        .collect();
+    let warnings = evaluate::clipped_ages(&cfg.objective, &data.cache.samples, &used)
+        .into_iter()
+        .collect();
     let result = TrialResult {
         trial: input.id.to_string(),
         degenerate: best_val.as_ref().and_then(degenerate),
@@ -310,6 +355,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         device: device_name(&device),
         threads,
         warnings,
+        task_epochs,
     };
     for w in &result.warnings {
         eprintln!("warning: {w}");
@@ -318,40 +364,6 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         serde_json::to_string_pretty(&result).map_err(|e| TrainError::internal(e.to_string()))?;
     write_atomic(&input.run_dir, RESULT, &json)?;
     Ok(result)
-}
-
-/// How many of the trial's images have an age outside the encoding's range (they
-/// train and score as the nearest end of it), said so the user can widen the range.
-fn clipped_ages(objective: &Objective, data: &Data) -> Option<String> {
-    let Objective::Faces {
-        age: Some(task), ..
-    } = objective
-    else {
-        return None;
-    };
-    let (lo, hi) = match task.encoding {
-        Encoding::Classification { age_min, age_max }
-        | Encoding::Ldae {
-            age_min, age_max, ..
-        } => (age_min as f32, age_max as f32),
-        Encoding::Regression { .. } => return None,
-    };
-    let samples = &data.cache.samples;
-    let (mut below, mut above) = (0usize, 0usize);
-    for &i in data.train.iter().chain(&data.val).chain(&data.test) {
-        match samples[i].age {
-            Some(a) if a < lo => below += 1,
-            Some(a) if a > hi => above += 1,
-            _ => {}
-        }
-    }
-    (below + above > 0).then(|| {
-        format!(
-            "{} of {} images have an age outside the encoding's range {lo}-{hi} ({below} below, {above} above) and were clipped to it; widen age_min/age_max to keep them apart",
-            below + above,
-            data.train.len() + data.val.len() + data.test.len()
-        )
-    })
 }
 
 fn selection_name(heads: &Heads) -> String {

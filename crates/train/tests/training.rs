@@ -309,3 +309,54 @@ fn degenerate_runs_are_judged_on_validation_never_on_test() {
         "evidence {evidence:?} should quote the validation accuracy ({quoted})"
     );
 }
+
+/// A multi-task trial reports each task at its own best validation epoch, as its
+/// mono-task counterpart is: age at the lowest validation MAE, gender at the
+/// highest validation accuracy (first of equals).
+#[test]
+fn a_multi_task_trial_reports_each_task_at_its_own_best_epoch() {
+    // A constant learning rate: the first k epochs of a longer run are a k-epoch run.
+    let text = |epochs: u32| {
+        format!(
+            "[sweep]\nname = \"m\"\nseeds = [1]\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 40\nimages_per_identity = 4\n\
+             [train]\ninput_size = 32\nepochs = {epochs}\nbatch_size = 32\nlr = 0.02\nschedule = \"constant\"\nthreads = 2\n\
+             [[study]]\nname = \"s\"\nfixed = {{ depth = \"vgg7\", width = 0.25, encoding = \"ldae\" }}\ngrid.tasks = [[\"gender\", \"age\"]]\n"
+        )
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let s = sweep(&text(6));
+    let inp = input(&s, &s.trials[0], dir.path(), None);
+    let (result, events) = run(&inp);
+    let epochs: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Epoch(r) => Some(r.as_ref().clone()),
+            _ => None,
+        })
+        .collect();
+    let first_best = |key: &dyn Fn(&ablate_train::protocol::EpochReport) -> f64| {
+        let best = epochs.iter().map(key).fold(f64::NEG_INFINITY, f64::max);
+        epochs.iter().find(|r| key(r) == best).unwrap().epoch
+    };
+    let gender = first_best(&|r| r.val.gender.as_ref().unwrap().accuracy);
+    let age = first_best(&|r| -r.val.age.as_ref().unwrap().expected.mae);
+    assert_eq!(
+        result.task_epochs.get("gender"),
+        Some(&gender),
+        "{:?}",
+        result.task_epochs
+    );
+    assert_eq!(result.task_epochs.get("age"), Some(&age));
+    assert_eq!(result.best_epoch, age, "the main checkpoint is age's");
+    assert!(inp.run_dir.join("checkpoint-gender.safetensors").exists());
+    assert_ne!(
+        gender, age,
+        "this setup must pick different epochs to test anything"
+    );
+    // Gender's test metrics are those of the weights after its best epoch: a run
+    // stopped there (same seed, same first epochs) reports the same.
+    let short = sweep(&text(gender));
+    let (at_gender, _) = run(&input(&short, &short.trials[0], dir.path(), None));
+    assert_eq!(at_gender.task_epochs.get("gender"), Some(&gender));
+    assert_eq!(at_gender.test.gender, result.test.gender);
+}
