@@ -132,3 +132,53 @@ fn the_page_renders_in_headless_chromium() {
         "charts not visible in the screenshot ({colourful} colourful pixels)"
     );
 }
+
+/// A trial that starts from a degenerate pretraining trial is flagged too, with
+/// the reason (a script worker flags every pretraining run it trains).
+#[test]
+fn dependants_of_a_degenerate_pretraining_trial_carry_its_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = "import json, os, sys\ninp = json.load(open(sys.argv[1]))\nos.makedirs(inp['run_dir'], exist_ok=True)\n\
+                  pre = 'stage' in inp['labels']\n\
+                  res = {'trial': inp['id'], 'test': {'gender': {'n': 10, 'accuracy': 0.9}}, 'degenerate': {'evidence': ['identity: every validation image gets the same class']} if pre else None}\n\
+                  json.dump(res, open(os.path.join(inp['run_dir'], 'result.json'), 'w'))\n\
+                  print(json.dumps({'event': 'finished', 'result': res}), flush=True)\n";
+    std::fs::write(dir.path().join("train.py"), script).unwrap();
+    let text = "[sweep]\nname = \"dg\"\noutput = \"out\"\n[worker]\ncommand = [\"python3\", \"train.py\"]\n[data.faces]\nkind = \"synthetic-faces\"\n\
+                [pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
+                [[study]]\nname = \"p\"\nfixed = { tasks = [\"gender\"], depth = \"vgg7\" }\ngrid.pretrain = [\"none\", \"face\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate_in(dir.path(), &["run", "s.toml", "--cpu-slots", "1"]);
+    if stderr(&out).contains("cannot start \"python3\"") {
+        eprintln!("skipped: python3 is not installed");
+        return;
+    }
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = std::fs::read_to_string(dir.path().join("reports/dg/results.csv")).unwrap();
+    let mut reader = csv::Reader::from_reader(text.as_bytes());
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_string)
+        .collect();
+    let col = |name: &str| header.iter().position(|h| h == name).unwrap();
+    let (pre, deg) = (col("pretrain"), col("degenerate"));
+    let rows: Vec<Vec<String>> = reader
+        .records()
+        .map(|r| r.unwrap().iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(rows.len(), 3, "a pretraining trial and two trials");
+    let kind = col("kind");
+    for r in &rows {
+        let flagged = !r[deg].is_empty();
+        match (r[kind].as_str(), r[pre].as_str()) {
+            ("pretrain", _) => assert!(flagged, "{r:?}"),
+            (_, "face") => {
+                assert!(flagged, "{r:?}");
+                assert!(r[deg].contains("starts from pretraining trial"), "{r:?}");
+            }
+            _ => assert!(!flagged, "{r:?}"),
+        }
+    }
+}

@@ -110,6 +110,36 @@ pub struct Input {
     pub provenance: Provenance,
 }
 
+/// A trial that starts from a degenerate pretraining trial carries the flag, with
+/// the reason: its trunk came from a run that learned nothing. Trials are in run
+/// order (a pretraining trial before its dependants), so chains carry through.
+fn inherit_degenerate(sweep: &Sweep, mut rows: Vec<TrialRow>) -> Vec<TrialRow> {
+    let at: std::collections::HashMap<&str, usize> = (sweep.trials.iter().enumerate())
+        .map(|(i, t)| (t.id.as_str(), i))
+        .collect();
+    for (i, t) in sweep.trials.iter().enumerate() {
+        let Some(&from) = t.config.init.as_deref().and_then(|d| at.get(d)) else {
+            continue;
+        };
+        if rows[i].state != TrialState::Succeeded.as_str() {
+            continue;
+        }
+        let Some(first) = rows[from]
+            .degenerate
+            .as_ref()
+            .and_then(|e| e.first().cloned())
+        else {
+            continue;
+        };
+        let why = format!(
+            "starts from pretraining trial {}, itself flagged degenerate ({first})",
+            ablate_spec::short_id(&rows[from].id)
+        );
+        rows[i].degenerate.get_or_insert_with(Vec::new).push(why);
+    }
+    rows
+}
+
 /// Reads everything the report needs for `sweep` from `store`.
 pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::StoreError> {
     // Trials come from the sweep file, so ones that never ran show as missing
@@ -181,6 +211,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             }
         })
         .collect();
+    let trials = inherit_degenerate(sweep, trials);
     let mut p = Provenance {
         spec_hash: sweep.spec_hash.clone(),
         ..Provenance::default()
