@@ -18,7 +18,7 @@ const ALPHA: f64 = 0.05;
 
 fn values<'a>(trials: impl Iterator<Item = &'a TrialRow>, metric: &str) -> Vec<f64> {
     trials
-        .filter(|t| t.state == TrialState::Succeeded.as_str() && t.degenerate.is_none())
+        .filter(|t| t.state == TrialState::Succeeded.as_str())
         .filter_map(|t| t.metrics.get(metric).copied())
         .collect()
 }

@@ -12,6 +12,7 @@ mod figures;
 mod html;
 mod input;
 mod markdown;
+mod sensitivity;
 pub mod stats;
 
 use std::collections::HashMap;

@@ -33,11 +33,13 @@ pub struct Config<'a> {
 }
 
 impl Config<'_> {
-    /// Values of `metric` over finished, non-degenerate trials.
+    /// Values of `metric` over finished trials, flagged ones included: leaving a
+    /// seed out for what it scored would bias the mean (the flagged-runs section
+    /// says where leaving them out would change a ranking or a verdict).
     pub fn values(&self, metric: &str) -> Vec<f64> {
         self.trials
             .iter()
-            .filter(|t| t.state == TrialState::Succeeded.as_str() && t.degenerate.is_none())
+            .filter(|t| t.state == TrialState::Succeeded.as_str())
             .filter_map(|t| t.metrics.get(metric).copied())
             .collect()
     }
@@ -163,10 +165,10 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
                 .iter()
                 .filter(|t| t.state == TrialState::Succeeded.as_str())
                 .count();
-            let degenerate = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
-            let mut n = format!("{}/{}", done - degenerate, c.trials.len());
-            if degenerate > 0 {
-                let _ = write!(n, " ({degenerate} degenerate)");
+            let flagged = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
+            let mut n = format!("{done}/{}", c.trials.len());
+            if flagged > 0 {
+                let _ = write!(n, " ({flagged} flagged)");
             }
             row.push(n);
             for (m, b) in metrics.iter().zip(&best) {
@@ -179,11 +181,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
                         .iter()
                         .all(|t| t.state == TrialState::Succeeded.as_str());
                     let has = c.trials.iter().any(|t| t.metrics.contains_key(m.key));
-                    row.push(match (finished, has) {
-                        (false, _) => "missing".into(),
-                        (true, false) => "n/a".into(),
-                        (true, true) => "degenerate".into(),
-                    });
+                    row.push(if finished && !has { "n/a" } else { "missing" }.into());
                     continue;
                 }
                 let (mean, sd) = mean_sd(&vals);
@@ -216,7 +214,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         .filter(|t| t.degenerate.is_some())
         .collect();
     if !flagged.is_empty() {
-        let _ = writeln!(out, "## Degenerate runs (left out of the means)\n");
+        let _ = writeln!(out, "## Flagged runs (counted in the means)\n");
         for t in flagged {
             let evidence = t
                 .degenerate
@@ -232,6 +230,19 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             );
         }
         out.push('\n');
+        let changes = crate::sensitivity::without_flagged(input);
+        if changes.is_empty() {
+            let _ = writeln!(
+                out,
+                "Leaving the flagged runs out would change no table's ranking and no verdict.\n"
+            );
+        } else {
+            let _ = writeln!(out, "Leaving the flagged runs out would change:\n");
+            for c in changes {
+                let _ = writeln!(out, "- {}", esc(&c));
+            }
+            out.push('\n');
+        }
     }
 
     let p = &input.provenance;
