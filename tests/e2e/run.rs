@@ -28,10 +28,7 @@ fn status(dir: &Path) -> serde_json::Value {
 }
 
 fn tally(dir: &Path) -> (Vec<ablate_store::AttemptTally>, String) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     rt.block_on(async {
         let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
             .await
@@ -40,6 +37,26 @@ fn tally(dir: &Path) -> (Vec<ablate_store::AttemptTally>, String) {
         let check = store.integrity_check().await.unwrap();
         store.close().await;
         (t, check)
+    })
+}
+
+/// A runtime for the store's async API.
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
+/// Every trial of sweep `s` with its result, from `<dir>/out/ablate.db`.
+fn results(dir: &Path) -> Vec<ablate_store::ResultRow> {
+    runtime().block_on(async {
+        let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
+            .await
+            .unwrap();
+        let rows = store.results("s").await.unwrap();
+        store.close().await;
+        rows
     })
 }
 
@@ -398,18 +415,7 @@ fn the_real_worker_runs_a_small_sweep_with_pretraining() {
     std::fs::write(dir.path().join("s.toml"), text).unwrap();
     let out = ablate(dir.path(), &["run", "s.toml", "--cpu-slots", "2"], &[]);
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let rows = rt.block_on(async {
-        let store = ablate_store::Store::open_read_only(&dir.path().join("out/ablate.db"))
-            .await
-            .unwrap();
-        let r = store.results("s").await.unwrap();
-        store.close().await;
-        r
-    });
+    let rows = results(dir.path());
     assert_eq!(rows.len(), 5, "1 pretraining + 4 training trials");
     for r in &rows {
         assert_eq!(r.state, "succeeded", "{}", r.id);
@@ -587,10 +593,7 @@ fn recovery_kills_only_the_workers_of_this_sweeps_trial_files() {
     }
     child.kill().unwrap();
     child.wait().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     let open = rt.block_on(async {
         let store = ablate_store::Store::open(&dir.path().join("out/ablate.db"))
             .await
@@ -673,20 +676,6 @@ fn a_crash_in_the_middle_of_recording_a_success_leaves_nothing_half_written() {
         !out.status.success(),
         "the fault point aborts the orchestrator"
     );
-    let results = |dir: &Path| {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
-                .await
-                .unwrap();
-            let rows = store.results("s").await.unwrap();
-            store.close().await;
-            rows
-        })
-    };
     let rows = results(dir.path());
     assert!(
         rows.iter()
