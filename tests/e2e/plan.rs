@@ -99,3 +99,37 @@ fn text_and_json_agree_on_order() {
         .collect();
     assert_eq!(from_text, from_json);
 }
+
+/// The main job's pretraining never trains on the people its studies hold out: no
+/// pretraining stage of experiments/quick.toml uses the dataset of a trial it
+/// feeds. (Stages that must share a study's dataset are issue 18's next step.)
+#[test]
+fn quick_pretraining_learns_other_people_than_its_studies_test() {
+    let out = ablate(&["plan", "--json", "experiments/quick.toml"]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let plan: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let trials = plan["trials"].as_array().unwrap();
+    let data_of = |id: &str| {
+        trials
+            .iter()
+            .find(|t| t["id"] == id)
+            .map(|t| t["config"]["data"].clone())
+            .unwrap()
+    };
+    let mut checked = 0;
+    for t in trials {
+        if let Some(init) = t["config"]["init"].as_str() {
+            assert_ne!(
+                data_of(init),
+                t["config"]["data"],
+                "trial {} starts from {init}, trained on its own dataset",
+                t["id"]
+            );
+            checked += 1;
+        }
+    }
+    assert!(
+        checked > 0,
+        "quick.toml has trials that start from pretraining"
+    );
+}
