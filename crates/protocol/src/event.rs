@@ -77,6 +77,10 @@ pub struct TrialResult {
     /// age range, ...); also written to the worker's log.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `ablate_train::TRAINER_VERSION` of the trainer that produced it (None for a
+    /// result written before it was recorded).
+    #[serde(default)]
+    pub trainer_version: Option<u32>,
     /// A multi-task trial's epoch per task (task -> epoch): each task's test metrics
     /// come from the epoch that was best for it on validation. Empty otherwise.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]

@@ -351,6 +351,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         device: device_name(&device),
         threads,
         warnings,
+        trainer_version: Some(crate::TRAINER_VERSION),
         task_epochs,
     };
     for w in &result.warnings {
