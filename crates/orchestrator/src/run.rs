@@ -144,12 +144,13 @@ struct Open {
 /// Attempts left `running` by a dead orchestrator. Local workers are killed if
 /// still alive and their attempts recorded interrupted, so the trials run again;
 /// Slurm jobs are returned to be followed (a local run refuses while any exist).
+/// `output`: the sweep's output folder, absolute, as workers were given it.
 async fn recover(
     store: &Store,
     sweep: &Sweep,
+    output: &Path,
     slurm: bool,
 ) -> Result<(usize, Vec<Open>), RunError> {
-    let output = sweep.output.as_path();
     let host = crate::provenance::host();
     let mut n = 0;
     let mut open = Vec::new();
@@ -182,8 +183,7 @@ async fn recover(
                 .get(&crate::slurm::sbatch::job_name(&prefix, &a.trial_id))
                 .and_then(|ids| ids.last())
         {
-            let dir = RunDir::of(output, &a.trial_id);
-            let events = dir.absolute().unwrap_or(dir).job_events(a.id);
+            let events = RunDir::of(output, &a.trial_id).job_events(a.id);
             let events_text = events.display().to_string();
             store.set_attempt_job(a.id, job, &events_text).await?;
             a.job_id = Some(job.clone());
@@ -200,7 +200,7 @@ async fn recover(
         }
         if a.host == host
             && let Some(pid) = a.pid
-            && is_our_worker(pid as i32, &trial_file(output, &a.trial_id))
+            && is_our_worker(pid as i32, &RunDir::of(output, &a.trial_id).trial_json())
         {
             let _ = nix::sys::signal::killpg(
                 nix::unistd::Pid::from_raw(pid as i32),
@@ -217,12 +217,6 @@ async fn recover(
         n += 1;
     }
     Ok((n, open))
-}
-
-/// The trial file a worker of this sweep was started with (as `start` names it).
-fn trial_file(output: &Path, trial: &str) -> PathBuf {
-    let dir = RunDir::of(output, trial);
-    dir.absolute().unwrap_or(dir).trial_json()
 }
 
 /// A pid is ours only if it still runs this trial's worker: pids are reused, and
@@ -262,7 +256,9 @@ pub async fn run(
         studies: &studies,
     };
     store.sync_sweep(&record, &records(sweep)).await?;
-    let (recovered, open) = recover(&store, sweep, opts.slurm.is_some()).await?;
+    let output = std::path::absolute(&sweep.output)
+        .map_err(RunError::io("resolve the output folder", &sweep.output))?;
+    let (recovered, open) = recover(&store, sweep, &output, opts.slurm.is_some()).await?;
     if recovered > 0 {
         reporter.log(&format!("found {recovered} attempt(s) left running by a stopped orchestrator; they will run again"));
     }
@@ -342,10 +338,8 @@ pub async fn run(
             let n = o
                 .max_queued
                 .map_or(jobs.len().max(1), |m| (m as usize).max(open.len()));
-            let out = std::path::absolute(&sweep.output)
-                .map_err(RunError::io("resolve the output folder", &sweep.output))?;
-            let b = SlurmBackend::new(o.clone(), &out)
-                .map_err(RunError::io("write the Slurm job script under", &out))?;
+            let b = SlurmBackend::new(o.clone(), &output)
+                .map_err(RunError::io("write the Slurm job script under", &output))?;
             (slots::batch(n), Box::new(b))
         }
         None => (
@@ -363,6 +357,7 @@ pub async fn run(
     }
     let parts = Parts {
         sweep,
+        output,
         store: store.clone(),
         slots,
         opts,

@@ -40,11 +40,6 @@ impl RunDir {
         &self.0
     }
 
-    /// The same folder as an absolute path (the worker may run elsewhere).
-    pub fn absolute(&self) -> std::io::Result<RunDir> {
-        std::path::absolute(&self.0).map(RunDir)
-    }
-
     /// The file the orchestrator writes and `ablate worker` reads.
     pub fn trial_json(&self) -> PathBuf {
         self.0.join(Self::TRIAL_JSON)

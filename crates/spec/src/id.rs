@@ -102,12 +102,6 @@ impl PartialEq<TrialId> for String {
     }
 }
 
-impl PartialEq<TrialId> for str {
-    fn eq(&self, other: &TrialId) -> bool {
-        self == other.0
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

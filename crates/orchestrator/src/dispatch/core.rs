@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ablate_protocol::{FailureClass, Reported, RunDir, TrialInput, TrialState as State};
+use ablate_protocol::{
+    Env, FailureClass, MALLOC_TUNABLES, Reported, RunDir, TrialInput, TrialState as State,
+};
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, Trial, TrialId, short_id};
 use ablate_store::{AttemptEnd, AttemptStart};
@@ -100,7 +102,13 @@ pub struct Rules {
     pub detached: bool,
     pub gpus_per_batch_trial: u32,
     pub gpu_names: HashMap<u32, String>,
-    pub ablate_exe: PathBuf,
+    /// The worker's argv before the trial file (`ablate worker`, or the sweep's
+    /// `[worker] command` with its program resolved).
+    pub worker: Vec<String>,
+    /// The sweep's output folder, absolute (workers may run elsewhere).
+    pub output: PathBuf,
+    /// Give workers [`MALLOC_TUNABLES`] (the user set no GLIBC_TUNABLES of their own).
+    pub malloc_tunables: bool,
     pub provenance: Provenance,
 }
 
@@ -524,8 +532,7 @@ impl<'a> Core<'a> {
 
     fn start(&mut self, i: usize, slot: usize) -> Vec<Effect> {
         let trial = &self.sweep.trials[self.jobs[i].index];
-        let dir = RunDir::of(&self.sweep.output, &trial.id);
-        let dir = dir.absolute().unwrap_or(dir);
+        let dir = RunDir::of(&self.rules.output, &trial.id);
         let file = dir.trial_json();
         let input = self.trial_input(trial, &dir);
         let s = &self.slots[slot];
@@ -554,7 +561,7 @@ impl<'a> Core<'a> {
             git_dirty: p.git_dirty,
             backend: if batch { "slurm" } else { "local" }.into(),
         };
-        let env = super::worker_env(trial, s);
+        let env = worker_env(trial, s, self.rules.malloc_tunables);
         // Dependencies still in the batch queue: the new job starts after them.
         let after: Vec<String> = trial
             .depends_on
@@ -567,10 +574,7 @@ impl<'a> Core<'a> {
                     .flatten()
             })
             .collect();
-        let mut argv = match &self.sweep.worker {
-            Some(cmd) => super::worker_argv(cmd, self.sweep.file.parent()),
-            None => vec![self.rules.ablate_exe.display().to_string(), "worker".into()],
-        };
+        let mut argv = self.rules.worker.clone();
         argv.push(file.display().to_string());
         let what = trial
             .labels
@@ -631,14 +635,10 @@ impl<'a> Core<'a> {
             .find(|(_, d)| **d == trial.config.data)
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
-        let abs = |p: PathBuf| std::path::absolute(&p).unwrap_or(p);
-        let cache = abs(ablate_data::cache_path(
-            &self.sweep.output.join("cache"),
-            &name,
-            trial.config.train.input_size,
-        ));
-        let init = (trial.config.init.as_ref())
-            .map(|id| abs(RunDir::of(&self.sweep.output, id).checkpoint()));
+        let output = &self.rules.output;
+        let cache =
+            ablate_data::cache_path(&output.join("cache"), &name, trial.config.train.input_size);
+        let init = (trial.config.init.as_ref()).map(|id| RunDir::of(output, id).checkpoint());
         TrialInput {
             id: trial.id.clone(),
             config: trial.config.clone(),
@@ -650,4 +650,23 @@ impl<'a> Core<'a> {
             labels: trial.labels.clone(),
         }
     }
+}
+
+/// The environment of a trial's worker on a slot.
+fn worker_env(trial: &Trial, s: &Slot, malloc_tunables: bool) -> Vec<(String, String)> {
+    let mut env = vec![
+        (Env::THREADS.to_string(), trial.exec.threads.to_string()),
+        (Env::SLOT.to_string(), s.name.clone()),
+        (Env::TRIAL_ID.to_string(), trial.id.to_string()),
+    ];
+    if malloc_tunables {
+        env.push((Env::GLIBC_TUNABLES.to_string(), MALLOC_TUNABLES.to_string()));
+    }
+    // A batch scheduler sets CUDA_VISIBLE_DEVICES to the GPUs it grants.
+    match s.kind {
+        SlotKind::Gpu(g) => env.push((Env::CUDA_VISIBLE_DEVICES.into(), g.to_string())),
+        SlotKind::Cpu => env.push((Env::CUDA_VISIBLE_DEVICES.into(), String::new())),
+        SlotKind::Batch => {}
+    }
+    env
 }

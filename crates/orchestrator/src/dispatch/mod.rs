@@ -8,8 +8,8 @@ use std::collections::{HashMap, VecDeque};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use ablate_protocol::{Env, MALLOC_TUNABLES, RunDir};
-use ablate_spec::{Sweep, Trial};
+use ablate_protocol::{Env, RunDir};
+use ablate_spec::Sweep;
 use ablate_store::{Artifact, Store, Success};
 use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
@@ -20,7 +20,7 @@ use crate::backend::{Backend, BackendEvent};
 use crate::progress::Reporter;
 use crate::provenance;
 use crate::run::RunOptions;
-use crate::slots::{Slot, SlotKind};
+use crate::slots::Slot;
 
 mod core;
 mod react;
@@ -33,6 +33,8 @@ pub use self::core::{Counts, Job};
 /// What a dispatcher is made of.
 pub struct Parts<'a> {
     pub sweep: &'a Sweep,
+    /// The sweep's output folder, absolute.
+    pub output: PathBuf,
     pub store: Store,
     pub slots: Vec<Slot>,
     pub opts: &'a RunOptions,
@@ -64,7 +66,12 @@ impl<'a> Dispatcher<'a> {
             detached: p.backend.detached(),
             gpus_per_batch_trial: p.opts.slurm.as_ref().map_or(1, |o| o.gpus_per_trial),
             gpu_names: p.opts.gpu_names.clone(),
-            ablate_exe: p.opts.ablate_exe.clone(),
+            worker: match &p.sweep.worker {
+                Some(cmd) => worker_argv(cmd, p.sweep.file.parent()),
+                None => vec![p.opts.ablate_exe.display().to_string(), "worker".into()],
+            },
+            output: p.output,
+            malloc_tunables: std::env::var_os(Env::GLIBC_TUNABLES).is_none(),
             provenance: provenance::collect(&p.sweep.file),
         };
         let (tx, rx) = mpsc::unbounded_channel();
@@ -257,25 +264,6 @@ fn artifacts(dir: &RunDir) -> Vec<Artifact> {
             })
         })
         .collect()
-}
-
-/// The environment of a trial's worker on a slot.
-fn worker_env(trial: &Trial, s: &Slot) -> Vec<(String, String)> {
-    let mut env = vec![
-        (Env::THREADS.to_string(), trial.exec.threads.to_string()),
-        (Env::SLOT.to_string(), s.name.clone()),
-        (Env::TRIAL_ID.to_string(), trial.id.to_string()),
-    ];
-    if std::env::var_os(Env::GLIBC_TUNABLES).is_none() {
-        env.push((Env::GLIBC_TUNABLES.to_string(), MALLOC_TUNABLES.to_string()));
-    }
-    // A batch scheduler sets CUDA_VISIBLE_DEVICES to the GPUs it grants.
-    match s.kind {
-        SlotKind::Gpu(g) => env.push((Env::CUDA_VISIBLE_DEVICES.into(), g.to_string())),
-        SlotKind::Cpu => env.push((Env::CUDA_VISIBLE_DEVICES.into(), String::new())),
-        SlotKind::Batch => {}
-    }
-    env
 }
 
 /// A `[worker] command`: a program path with a `/` is relative to the sweep file's folder.

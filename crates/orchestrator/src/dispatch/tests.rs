@@ -36,7 +36,9 @@ fn rules(detached: bool) -> Rules {
         detached,
         gpus_per_batch_trial: 1,
         gpu_names: HashMap::new(),
-        ablate_exe: "ablate".into(),
+        worker: vec!["ablate".into(), "worker".into()],
+        output: "/nowhere/out".into(),
+        malloc_tunables: true,
         provenance: Provenance::default(),
     }
 }
