@@ -438,6 +438,25 @@ fn the_real_worker_runs_a_small_sweep_with_pretraining() {
         .find(|r| r.labels["tasks"] == "age" && r.labels["pretrain"] == "face")
         .unwrap();
     assert!(age.result.as_ref().unwrap()["test"]["age"]["argmax"]["mae"].is_number());
+    // The stage shares the studies' dataset: it sees only their training people.
+    let images = |r: &ablate_store::ResultRow| r.result.as_ref().unwrap()["images"].clone();
+    let stage = rows
+        .iter()
+        .find(|r| r.labels["stage"].is_string())
+        .unwrap();
+    let total = |v: serde_json::Value| {
+        ["train", "val", "test"]
+            .map(|k| v[k].as_u64().unwrap())
+            .iter()
+            .sum::<u64>()
+    };
+    assert_eq!(
+        total(images(stage)),
+        images(age)["train"].as_u64().unwrap(),
+        "{}",
+        images(stage)
+    );
+    assert!(total(images(stage)) < 120);
 }
 
 #[test]

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ablate_spec::types::Split;
+use ablate_spec::types::{Objective, Split, TrialConfig};
 use sha2::{Digest, Sha256};
 
 use crate::error::DataError;
@@ -202,6 +202,35 @@ pub fn split(samples: &[Sample], split: &Split, fold: Option<u32>) -> Result<Par
         }
     }
     Ok(parts)
+}
+
+/// The parts one trial trains, validates and tests on: the one function the worker
+/// and the leak tests share. A trial `within` a consumer's split sees only that
+/// split's training part; face recognition splits its images, not its people,
+/// since it classifies people seen in training.
+pub fn trial_parts(samples: &[Sample], cfg: &TrialConfig) -> Result<Parts, DataError> {
+    let pool: Vec<usize> = match &cfg.within {
+        Some(w) => split(samples, &w.split, w.fold)?.train,
+        None => (0..samples.len()).collect(),
+    };
+    let by_image = cfg.objective == Objective::Identity;
+    let chosen: Vec<Sample> = pool
+        .iter()
+        .map(|i| {
+            let s = &samples[*i];
+            Sample {
+                identity: if by_image { None } else { s.identity },
+                ..s.clone()
+            }
+        })
+        .collect();
+    let inner = split(&chosen, &cfg.data.split, cfg.fold)?;
+    let back = |idx: Vec<usize>| idx.into_iter().map(|j| pool[j]).collect::<Vec<_>>();
+    Ok(Parts {
+        train: back(inner.train),
+        val: back(inner.val),
+        test: back(inner.test),
+    })
 }
 
 /// Moves a `val` share of the remaining units to validation; at least one unit when

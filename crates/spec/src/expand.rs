@@ -8,7 +8,6 @@ use crate::axes::{self, AxisValue, Names};
 use crate::error::Ctx;
 use crate::names;
 use crate::sweep::{Globals, Stage, Study, Trial, TrialKind};
-use crate::types::Split;
 use crate::value::{self, Table, Value, join};
 
 pub(crate) struct Expanded {
@@ -109,9 +108,6 @@ fn validate_stages(ctx: &mut Ctx<'_>, g: &Globals<'_>) {
         }
         if def.task == "general" && !labels.classes {
             ctx.error(def.span.clone(), &key, format!("task \"general\" needs a non-face classification dataset, and `{}` is {}", def.data, data.source.kind()), Some("add [data.objects] with kind = \"synthetic-objects\" (or a csv dataset with class_column) and use data = \"objects\"".into()));
-        }
-        if !matches!(data.split, Split::Fractions { .. }) {
-            ctx.error(def.span.clone(), &key, format!("pretraining data `{}` uses a fold split", def.data), Some("a pretraining stage trains once; give its dataset a fractions split (train/val/test)".into()));
         }
     }
 }

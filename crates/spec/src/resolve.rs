@@ -9,9 +9,11 @@ use crate::axes::{AxisValue, EncodingLabel};
 use crate::error::Ctx;
 use crate::expand::{Assigned, Builder};
 use crate::hash;
-use crate::sweep::{Trial, TrialKind};
+use crate::sweep::{Globals, Trial, TrialKind};
 use crate::train::Setting;
-use crate::types::{AgeTask, ExecSpec, ModelSpec, Objective, TrialConfig};
+use crate::types::{
+    AgeTask, DatasetSpec, ExecSpec, ModelSpec, Objective, Split, TrialConfig, Within,
+};
 
 /// Reports each distinct problem once per study, however many combinations share it.
 struct Once<'a, 'c, 't> {
@@ -179,13 +181,27 @@ impl Builder<'_, '_> {
         };
         let mut ids = Vec::new();
         for &seed in &g.seeds {
-            let init = match &pretrain {
-                Some(stage) => {
-                    Some(self.pretrain_trial(stage, &model, train.input_size, seed, &labels, 0)?)
-                }
-                None => None,
-            };
             for &fold in &folds {
+                let consumer = Consumer {
+                    study,
+                    data: &data,
+                    spec: dataset,
+                    fold,
+                    labels: &labels,
+                };
+                let init = match &pretrain {
+                    Some(stage) => Some(self.pretrain_trial(
+                        &mut once,
+                        span.clone(),
+                        stage,
+                        &model,
+                        train.input_size,
+                        seed,
+                        &consumer,
+                        0,
+                    )?),
+                    None => None,
+                };
                 let config = TrialConfig {
                     objective: Objective::Faces {
                         gender: tasks.gender,
@@ -197,6 +213,7 @@ impl Builder<'_, '_> {
                     model: model.clone(),
                     init: init.clone(),
                     seed,
+                    within: None,
                 };
                 let depends: Vec<String> = init.iter().cloned().collect();
                 let id = self.insert(
@@ -219,14 +236,18 @@ impl Builder<'_, '_> {
         Some(ids)
     }
 
-    /// The pretraining trial of `stage` for this trunk shape and seed (created once, shared).
+    /// The pretraining trial of `stage` for this trunk shape, seed and consumer
+    /// (created once, shared by every consumer that resolves to the same config).
+    #[allow(clippy::too_many_arguments)]
     fn pretrain_trial(
         &mut self,
+        once: &mut Once<'_, '_, '_>,
+        span: Range<usize>,
         stage: &str,
         model: &ModelSpec,
         input_size: u32,
         seed: u64,
-        consumer: &BTreeMap<String, String>,
+        consumer: &Consumer<'_>,
         depth: usize,
     ) -> Option<String> {
         let g = self.g;
@@ -235,9 +256,16 @@ impl Builder<'_, '_> {
             return None; // a cycle; reported when the stages were read
         }
         let init = match &def.from {
-            Some(parent) => {
-                Some(self.pretrain_trial(parent, model, input_size, seed, consumer, depth + 1)?)
-            }
+            Some(parent) => Some(self.pretrain_trial(
+                once,
+                span.clone(),
+                parent,
+                model,
+                input_size,
+                seed,
+                consumer,
+                depth + 1,
+            )?),
             None => None,
         };
         let mut draft = g.train.clone();
@@ -251,22 +279,28 @@ impl Builder<'_, '_> {
         } else {
             Objective::General
         };
+        let (data, within) = stage_data(once, span, stage, &def.data, g, consumer)?;
+        let fold = within.as_ref().and_then(|w| w.fold);
         let config = TrialConfig {
             objective,
-            data: g.datasets.get(&def.data)?.clone(),
+            data,
             fold: None,
             train,
             model: model.clone(),
             init: init.clone(),
             seed,
+            within,
         };
         let mut labels = BTreeMap::new();
         labels.insert("stage".into(), stage.to_string());
         labels.insert("task".into(), def.task.to_string());
         labels.insert("data".into(), def.data.clone());
         labels.insert("input_size".into(), input_size.to_string());
+        if let Some(f) = fold {
+            labels.insert("fold".into(), f.to_string());
+        }
         for key in ["depth", "width"] {
-            if let Some(v) = consumer.get(key) {
+            if let Some(v) = consumer.labels.get(key) {
                 labels.insert(key.into(), v.clone());
             }
         }
@@ -324,4 +358,80 @@ impl Builder<'_, '_> {
         }
         id
     }
+}
+
+/// The study trial a pretraining chain is resolved for.
+struct Consumer<'a> {
+    study: &'a str,
+    data: &'a str,
+    spec: &'a DatasetSpec,
+    fold: Option<u32>,
+    labels: &'a BTreeMap<String, String>,
+}
+
+/// What a stage trains on for `consumer`: its own dataset whole, or, when that is
+/// the consumer's dataset, only the consumer's training part (`Within`), split again
+/// inside with the dataset's fractions (80/10/10 under a fold split).
+fn stage_data(
+    once: &mut Once<'_, '_, '_>,
+    span: Range<usize>,
+    stage: &str,
+    name: &str,
+    g: &Globals<'_>,
+    consumer: &Consumer<'_>,
+) -> Option<(DatasetSpec, Option<Within>)> {
+    let spec = g.datasets.get(name)?;
+    let key = format!("pretrain.{stage}");
+    // The problem is the stage's choice of data: point at its section.
+    let span = g.stages.get(stage).map_or(span, |d| d.span.clone());
+    if spec.source != consumer.spec.source {
+        if !matches!(spec.split, Split::Fractions { .. }) {
+            once.error(
+                span,
+                &key,
+                format!("pretraining data `{name}` uses a fold split, and study \"{}\" trains on another dataset (`{}`)", consumer.study, consumer.data),
+                Some("a stage on another dataset trains once; give its dataset a fractions split (train/val/test)".into()),
+            );
+            return None;
+        }
+        return Some((spec.clone(), None));
+    }
+    if spec != consumer.spec {
+        once.error(
+            span,
+            &key,
+            format!("stage `{stage}` (data `{name}`) and study \"{}\" (data `{}`) read the same images through sections that differ in split, strict or max_images, so the study's held-out people cannot be kept out of pretraining", consumer.study, consumer.data),
+            Some(format!("use data = \"{}\" in [pretrain.{stage}], or pretrain on a separate dataset", consumer.data)),
+        );
+        return None;
+    }
+    let inner = match spec.split {
+        Split::Fractions { .. } => spec.split.clone(),
+        Split::Kfold { seed, .. } => Split::Fractions {
+            train: 0.8,
+            val: 0.1,
+            test: 0.1,
+            seed,
+        },
+        Split::LeaveOnePersonOut { subjects, .. } => {
+            once.error(
+                span,
+                &key,
+                format!("stage `{stage}` pretrains on `{name}`, the leave-one-person-out dataset of study \"{}\": keeping each held-out person out of pretraining takes one stage trial per person ({subjects} per trunk shape and seed)", consumer.study),
+                Some(format!("pretrain on a separate dataset: add a [data.NAME] section with other people and set data = \"NAME\" in [pretrain.{stage}]")),
+            );
+            return None;
+        }
+    };
+    let within = Within {
+        split: spec.split.clone(),
+        fold: consumer.fold,
+    };
+    Some((
+        DatasetSpec {
+            split: inner,
+            ..spec.clone()
+        },
+        Some(within),
+    ))
 }

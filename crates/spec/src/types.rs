@@ -288,4 +288,19 @@ pub struct TrialConfig {
     /// Id of the pretraining trial whose trunk initialises this one.
     pub init: Option<String>,
     pub seed: u64,
+    /// For a pretraining trial on the dataset of a study it feeds: only that study's
+    /// training part may be used. Left out of the JSON when absent, so the ids of all
+    /// other trials are what they were before this field existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub within: Option<Within>,
+}
+
+/// The training part of `split` (test fold `fold`) over a dataset's units (people
+/// where it has identities): the only images a pretraining trial on a consumer's own
+/// dataset trains, validates and tests on. Inside it the trial splits again with its
+/// own `data.split`, a fractions split (by image for identity classification).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Within {
+    pub split: Split,
+    pub fold: Option<u32>,
 }

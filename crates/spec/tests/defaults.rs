@@ -30,3 +30,23 @@ fn the_default_age_range_covers_any_human_age() {
         assert_eq!((lo, hi), (0, 120));
     }
 }
+
+/// Ids are what databases key results on: a change of what goes into them (a new
+/// `TrialConfig` field, a new default) reruns every sweep. These two are pinned;
+/// when a change is meant to alter them, bump `ID_VERSION` and update them here.
+#[test]
+fn trial_ids_are_stable() {
+    let text = "[sweep]\nname = \"d\"\n[data.faces]\nkind = \"synthetic-faces\"\n\
+                [data.ids]\nkind = \"synthetic-faces\"\nseed = 1\n\
+                [pretrain.face]\ntask = \"identity\"\ndata = \"ids\"\n\
+                [[study]]\nname = \"e\"\nfixed = { data = \"faces\", tasks = [\"gender\"], depth = \"vgg7\", pretrain = \"face\" }\ngrid.width = [0.25]\n";
+    let sweep = ablate_spec::parse(text, Path::new("d.toml")).unwrap();
+    let ids: Vec<&str> = sweep.trials.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "b612273dd4b36b5dfdb408d25f342c38a38855df4b0ef3fbba5425f96a4d0d27",
+            "be1d80feea2d60b4e83fc3570152bd932544b562fe77e8a72964309f1d5a32bf",
+        ]
+    );
+}

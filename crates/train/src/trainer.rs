@@ -8,8 +8,8 @@ use std::time::Instant;
 use candle_core::{DType, Device, Var};
 use candle_nn::{VarBuilder, VarMap};
 
-use ablate_data::{Cache, Sample};
-use ablate_spec::types::{Device as DeviceKind, ExecSpec, Objective};
+use ablate_data::Cache;
+use ablate_spec::types::{Device as DeviceKind, ExecSpec};
 
 use crate::batch::{self, Jitter};
 use crate::checkpoint;
@@ -73,20 +73,7 @@ fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
             cfg.train.input_size
         )));
     }
-    // Face recognition classifies people seen in training: split its images, not its people.
-    let for_split: Vec<Sample> = if cfg.objective == Objective::Identity {
-        cache
-            .samples
-            .iter()
-            .map(|s| Sample {
-                identity: None,
-                ..s.clone()
-            })
-            .collect()
-    } else {
-        cache.samples.clone()
-    };
-    let parts = ablate_data::split(&for_split, &cfg.data.split, cfg.fold)?;
+    let parts = ablate_data::trial_parts(&cache.samples, cfg)?;
     let keep = |idx: Vec<usize>| -> Vec<usize> {
         idx.into_iter()
             .filter(|i| Heads::usable(&cfg.objective, &cache.samples[*i]))
