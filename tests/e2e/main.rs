@@ -8,6 +8,7 @@ mod data;
 mod gpu;
 mod gpu_check;
 mod plan;
+mod pretrain;
 mod report;
 mod run;
 mod slurm;

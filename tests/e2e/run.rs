@@ -41,7 +41,7 @@ fn tally(dir: &Path) -> (Vec<ablate_store::AttemptTally>, String) {
 }
 
 /// A runtime for the store's async API.
-fn runtime() -> tokio::runtime::Runtime {
+pub(crate) fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -49,7 +49,7 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// Every trial of sweep `s` with its result, from `<dir>/out/ablate.db`.
-fn results(dir: &Path) -> Vec<ablate_store::ResultRow> {
+pub(crate) fn results(dir: &Path) -> Vec<ablate_store::ResultRow> {
     runtime().block_on(async {
         let store = ablate_store::Store::open_read_only(&dir.join("out/ablate.db"))
             .await
@@ -440,10 +440,7 @@ fn the_real_worker_runs_a_small_sweep_with_pretraining() {
     assert!(age.result.as_ref().unwrap()["test"]["age"]["argmax"]["mae"].is_number());
     // The stage shares the studies' dataset: it sees only their training people.
     let images = |r: &ablate_store::ResultRow| r.result.as_ref().unwrap()["images"].clone();
-    let stage = rows
-        .iter()
-        .find(|r| r.labels["stage"].is_string())
-        .unwrap();
+    let stage = rows.iter().find(|r| r.labels["stage"].is_string()).unwrap();
     let total = |v: serde_json::Value| {
         ["train", "val", "test"]
             .map(|k| v[k].as_u64().unwrap())

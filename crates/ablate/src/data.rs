@@ -203,7 +203,7 @@ pub fn prepare(file: &Path, only: Option<&str>) -> Result<()> {
     let dir = sweep.output.join("cache");
     let mut wanted = BTreeSet::new();
     for t in &sweep.trials {
-        if let Some((name, _)) = sweep.datasets.iter().find(|(_, d)| **d == t.config.data) {
+        if let Some((name, _)) = sweep.dataset_of(&t.config) {
             wanted.insert((name.clone(), t.config.train.input_size));
         }
     }

@@ -399,7 +399,7 @@ fn prepare_caches(
     let base = sweep.file.parent().unwrap_or(Path::new(""));
     for j in jobs {
         let t = &sweep.trials[j.index];
-        let Some((name, spec)) = sweep.datasets.iter().find(|(_, d)| **d == t.config.data) else {
+        let Some((name, spec)) = sweep.dataset_of(&t.config) else {
             continue;
         };
         let size = t.config.train.input_size;

@@ -137,4 +137,16 @@ impl Sweep {
     pub fn trial(&self, id: &str) -> Option<&Trial> {
         self.trials.iter().find(|t| t.id == id)
     }
+
+    /// The `[data.NAME]` section whose images `config` trains on. Matched on what
+    /// decides the images, not the split: a stage confined to a study's training
+    /// part splits the same images its own way.
+    pub fn dataset_of(
+        &self,
+        config: &types::TrialConfig,
+    ) -> Option<(&String, &types::DatasetSpec)> {
+        self.datasets
+            .iter()
+            .find(|(_, d)| d.same_images(&config.data))
+    }
 }

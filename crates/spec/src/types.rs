@@ -17,6 +17,16 @@ pub struct DatasetSpec {
     pub max_images: Option<u32>,
 }
 
+impl DatasetSpec {
+    /// Whether `other` reads the same images with the same labels (what a pixel
+    /// cache holds), whatever its split.
+    pub fn same_images(&self, other: &DatasetSpec) -> bool {
+        self.source == other.source
+            && self.max_images == other.max_images
+            && self.strict == other.strict
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Source {

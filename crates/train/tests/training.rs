@@ -41,12 +41,7 @@ fn sweep(text: &str) -> Sweep {
 
 /// Prepares the trial's cache and returns its input file contents.
 fn input(sweep: &Sweep, trial: &Trial, dir: &Path, init: Option<PathBuf>) -> TrialInput {
-    let name = sweep
-        .datasets
-        .iter()
-        .find(|(_, d)| **d == trial.config.data)
-        .unwrap()
-        .0;
+    let name = sweep.dataset_of(&trial.config).unwrap().0;
     let size = trial.config.train.input_size;
     let cache = ablate_data::cache_path(&dir.join("cache"), name, size);
     ablate_data::prepare(&trial.config.data, dir, size, &cache, &|_, _| {}).unwrap();

@@ -630,9 +630,7 @@ impl<'a> Core<'a> {
     fn trial_input(&self, trial: &Trial, dir: &RunDir) -> TrialInput {
         let name = self
             .sweep
-            .datasets
-            .iter()
-            .find(|(_, d)| **d == trial.config.data)
+            .dataset_of(&trial.config)
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
         let output = &self.rules.output;
