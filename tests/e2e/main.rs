@@ -12,5 +12,6 @@ mod pretrain;
 mod report;
 mod run;
 mod slurm;
+mod stale;
 mod support;
 mod worker;

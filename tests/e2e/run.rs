@@ -718,7 +718,8 @@ fn a_crash_in_the_middle_of_recording_a_success_leaves_nothing_half_written() {
 }
 
 /// A retry never overwrites what an earlier attempt left: worker.log keeps every
-/// attempt's stderr, each under its own header.
+/// attempt's stderr, each under its own header, and the first attempt's trial file
+/// and metrics are kept under attempts/<its id>/.
 #[test]
 fn worker_log_keeps_every_attempts_stderr() {
     let dir = tempfile::tempdir().unwrap();
@@ -741,8 +742,22 @@ fn worker_log_keeps_every_attempts_stderr() {
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
     let id = plan(dir.path())["trials"][0]["id"].as_str().unwrap()[..12].to_string();
-    let log =
-        std::fs::read_to_string(dir.path().join("out/trials").join(id).join("worker.log")).unwrap();
+    let log = std::fs::read_to_string(dir.path().join("out/trials").join(&id).join("worker.log"))
+        .unwrap();
     assert_eq!(log.matches("--- attempt ").count(), 2, "{log}");
     assert_eq!(log.matches("stderr of pid").count(), 2, "{log}");
+    let run = dir.path().join("out/trials").join(&id);
+    let kept: Vec<_> = std::fs::read_dir(run.join("attempts")).unwrap().collect();
+    assert_eq!(kept.len(), 1, "one earlier attempt");
+    let first = kept[0].as_ref().unwrap().path();
+    let read = |p: std::path::PathBuf| {
+        std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+    };
+    assert_eq!(read(first.join("metrics.jsonl")).trim(), "{\"attempt\": 1}");
+    assert_eq!(read(run.join("metrics.jsonl")).trim(), "{\"attempt\": 2}");
+    assert!(first.join("trial.json").is_file() && run.join("trial.json").is_file());
+    assert!(
+        !first.join("result.json").exists(),
+        "the first attempt failed"
+    );
 }

@@ -8,6 +8,7 @@
 //! - `FAKE_FAIL_ONCE=key=value:code,...`: the same, on the first attempt only;
 //! - `FAKE_HANG=key=value,...`: those trials print `started` and then hang silently;
 //! - `FAKE_CRASH=key=value,...`: those trials abort (killed by SIGABRT);
+//! - `FAKE_VERSION=v`: reported as the result's `trainer_version`;
 //! - `FAKE_LOG=path`: appends `start|end <slot> <trial> <unix nanos> gpu=<CUDA_VISIBLE_DEVICES>` lines, so
 //!   tests can check that no slot ever ran two trials at once.
 
@@ -86,6 +87,12 @@ fn main() {
         .unwrap_or(0)
         + 1;
     let _ = std::fs::write(&marker, attempt.to_string());
+    // As a real worker does, start metrics.jsonl afresh: a later attempt must not
+    // find it (the orchestrator keeps each attempt's files aside).
+    let _ = std::fs::write(
+        run_dir.join("metrics.jsonl"),
+        format!("{{\"attempt\": {attempt}}}\n"),
+    );
     log("start", &trial);
     emit(
         &serde_json::json!({"event": "started", "trial": trial, "device": "cpu", "threads": 1, "images": {"train": 1, "val": 1, "test": 1}, "parameters": 0, "epochs": 1}),
@@ -125,7 +132,10 @@ fn main() {
             &serde_json::json!({"event": "epoch", "epoch": epoch, "train_loss": 1.0 / f64::from(epoch), "lr": 0.1, "val": {"loss": 1.0}, "val_score": 0.5, "images_per_s": 100.0, "elapsed_s": 0.0}),
         );
     }
-    let result = serde_json::json!({"trial": trial, "test": {"loss": 0.5}, "best_epoch": epochs, "epochs": epochs, "degenerate": null, "attempt": attempt});
+    let mut result = serde_json::json!({"trial": trial, "test": {"loss": 0.5}, "best_epoch": epochs, "epochs": epochs, "degenerate": null, "attempt": attempt});
+    if let Ok(v) = std::env::var("FAKE_VERSION") {
+        result["trainer_version"] = v.into();
+    }
     let _ = std::fs::write(run_dir.join("result.json"), result.to_string());
     log("end", &trial);
     emit(&serde_json::json!({"event": "finished", "result": result}));

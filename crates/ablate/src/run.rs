@@ -43,6 +43,10 @@ pub struct RunArgs {
     /// Also rerun trials that failed for good last time (NaN loss, bad config...).
     #[arg(long)]
     pub rerun_failed: bool,
+    /// Keep results trained on other data or by another trainer version (stale)
+    /// instead of rerunning their trials; `ablate status` lists them.
+    #[arg(long)]
+    pub keep_stale: bool,
     /// Only this study's trials (and the pretraining they wait on).
     #[arg(long)]
     pub only: Option<String>,
@@ -290,6 +294,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         trial_timeout: a.trial_timeout.map(secs),
         grace: secs(a.grace),
         rerun_failed: a.rerun_failed,
+        keep_stale: a.keep_stale,
         only: a.only,
         dry_run: a.dry_run,
         db: a.db,
@@ -326,7 +331,19 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
                         .join(" ")
                 })
                 .unwrap_or_default();
-            println!("  {}  {labels}", ablate_spec::short_id(id));
+            let why = summary
+                .stale
+                .iter()
+                .find(|s| &s.trial == id)
+                .map(|s| format!("  (stale: {})", s.reason))
+                .unwrap_or_default();
+            println!("  {}  {labels}{why}", ablate_spec::short_id(id));
+        }
+        if summary.stale_kept {
+            println!(
+                "{} stale result(s) kept (--keep-stale); `ablate status` lists them",
+                summary.stale.len()
+            );
         }
         return Ok(ExitCode::SUCCESS);
     }
@@ -345,6 +362,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         summary.interrupted,
         db.display()
     );
+    if !summary.stale.is_empty() {
+        let verb = if summary.stale_kept {
+            "kept (--keep-stale; `ablate status` lists them)"
+        } else {
+            "rerun (the old results are kept in the database's superseded_results)"
+        };
+        println!("{} stale result(s) {verb}", summary.stale.len());
+    }
     if summary.in_slurm > 0 {
         println!(
             "{} trial(s) go on as Slurm jobs: `ablate status` shows them, `ablate run` again records them, `ablate cancel` cancels them",
@@ -366,13 +391,13 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
-    let report = rt.block_on(async {
+    let (report, (stale, outdated)) = rt.block_on(async {
         let store = ablate_store::Store::open_read_only(&path).await?;
         let r = store.status(&sweep.name).await;
+        let stale = ablate_orchestrator::stale_results(&store, &sweep).await;
         store.close().await;
-        r
-    });
-    let report = report?;
+        anyhow::Ok((r?, stale?))
+    })?;
     let jobs: Vec<String> = report
         .running
         .iter()
@@ -381,6 +406,8 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
     let live = crate::slurm::live_states(&jobs);
     if json {
         let mut v = serde_json::to_value(&report)?;
+        v["stale"] = serde_json::to_value(&stale)?;
+        v["outdated_caches"] = serde_json::to_value(&outdated)?;
         v["slurm"] = serde_json::to_value(
             live.iter()
                 .cloned()
@@ -458,6 +485,28 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
             );
         }
     }
+    for s in &stale {
+        let _ = writeln!(
+            out,
+            "stale    {}  {}",
+            ablate_spec::short_id(&s.trial),
+            s.reason
+        );
+    }
+    if !stale.is_empty() {
+        let _ = writeln!(
+            out,
+            "{} stale result(s): `ablate run` reruns them (keeping the old results aside); `--keep-stale` keeps them",
+            stale.len()
+        );
+    }
+    for c in &outdated {
+        let _ = writeln!(
+            out,
+            "cache {} is older than its data (files added, removed or changed): `ablate run` rebuilds it, and results trained on other content then count as stale",
+            c.display()
+        );
+    }
     print!("{out}");
     Ok(())
 }
@@ -472,8 +521,11 @@ pub fn report(file: &Path, db: Option<&Path>, out: Option<&Path>) -> Result<Path
     let input = rt.block_on(async {
         let store = ablate_store::Store::open_read_only(&path).await?;
         let r = ablate_report::load(&store, &sweep).await;
+        let stale = ablate_orchestrator::stale_results(&store, &sweep).await;
         store.close().await;
-        r
+        let mut input = r?;
+        input.stale = stale?.0.into_iter().map(|s| (s.trial, s.reason)).collect();
+        anyhow::Ok(input)
     });
     let input = input?;
     let dir = out.map_or_else(|| Path::new("reports").join(&sweep.name), Path::to_path_buf);

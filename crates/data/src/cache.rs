@@ -12,6 +12,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use sha2::Digest;
 
 use crate::error::DataError;
 use crate::sample::{Sample, Skipped};
@@ -37,6 +38,10 @@ pub struct Meta {
     pub exclusion_rule: Option<String>,
     /// ablate-data version that wrote it.
     pub writer: String,
+    /// `content_digest` of what it holds, written with it; empty in caches from
+    /// before digests (`Cache::content_digest` computes it from the file).
+    #[serde(default)]
+    pub content: String,
 }
 
 /// A loaded cache: labels and pixels of every image.
@@ -45,7 +50,30 @@ pub struct Cache {
     pub meta: Meta,
     pub samples: Vec<Sample>,
     bytes: Vec<u8>,
+    labels_at: usize,
     pixels_at: usize,
+}
+
+/// What a trial's result depends on in its data: image order, paths (which place
+/// unlabelled images in the split), labels and pixels, at one size. Unlike the
+/// fingerprint it ignores mtimes and where the dataset lives, so a copied dataset
+/// keeps its digest and an edited label or re-exported image changes it.
+fn content_digest(size: u32, paths: &[String], records: &[u8], pixels: &[u8]) -> String {
+    let mut h = sha2::Sha256::new();
+    h.update(format!(
+        "ablate-content/v1\nsize={size}\ncount={}\n",
+        paths.len()
+    ));
+    for p in paths {
+        h.update(p.as_bytes());
+        h.update(b"\n");
+    }
+    h.update(records);
+    h.update(pixels);
+    h.finalize()[..16]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl Cache {
@@ -65,6 +93,17 @@ impl Cache {
     pub fn image(&self, i: usize) -> &[u8] {
         let n = (self.meta.size as usize).pow(2) * 3;
         &self.bytes[self.pixels_at + i * n..self.pixels_at + (i + 1) * n]
+    }
+
+    /// The digest of labels and pixels this cache holds, computed from its bytes
+    /// (not read from its metadata, which could be stale).
+    pub fn content_digest(&self) -> String {
+        content_digest(
+            self.meta.size,
+            &self.meta.paths,
+            &self.bytes[self.labels_at..self.pixels_at],
+            self.pixels(),
+        )
     }
 
     /// Pixels of all images, contiguous.
@@ -100,6 +139,7 @@ impl Cache {
             meta,
             samples,
             bytes,
+            labels_at,
             pixels_at,
         })
     }
@@ -171,8 +211,19 @@ fn decode_record(r: &[u8], path: String) -> Sample {
 }
 
 /// Writes a cache atomically: a temporary file in the same folder, synced, then renamed,
-/// so a killed prepare never leaves a half-written cache under the real name.
-pub fn write(path: &Path, meta: &Meta, samples: &[Sample], pixels: &[u8]) -> Result<(), DataError> {
+/// so a killed prepare never leaves a half-written cache under the real name. Sets
+/// `meta.content` to the digest of what it writes.
+pub fn write(
+    path: &Path,
+    meta: &mut Meta,
+    samples: &[Sample],
+    pixels: &[u8],
+) -> Result<(), DataError> {
+    let mut records = Vec::with_capacity(samples.len() * RECORD);
+    for s in samples {
+        encode_record(s, &mut records);
+    }
+    meta.content = content_digest(meta.size, &meta.paths, &records, pixels);
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
@@ -195,10 +246,6 @@ pub fn write(path: &Path, meta: &Meta, samples: &[Sample], pixels: &[u8]) -> Res
         f.write_all(&FORMAT.to_le_bytes())?;
         f.write_all(&(json.len() as u32).to_le_bytes())?;
         f.write_all(&json)?;
-        let mut records = Vec::with_capacity(samples.len() * RECORD);
-        for s in samples {
-            encode_record(s, &mut records);
-        }
         f.write_all(&records)?;
         f.write_all(pixels)?;
         let file = f.into_inner().map_err(|e| e.into_error())?;

@@ -26,6 +26,8 @@ pub struct Prepared {
     pub skipped: usize,
     pub excluded: usize,
     pub seconds: f64,
+    /// The cache's content digest, recorded with every result trained on it.
+    pub content: String,
 }
 
 impl Prepared {
@@ -118,7 +120,14 @@ pub fn prepare(
     if let Ok(meta) = cache::read_meta_file(out)
         && meta.fingerprint == fp
     {
+        // Caches written before content digests: compute it once from the file.
+        let content = if meta.content.is_empty() {
+            cache::Cache::load(out)?.content_digest()
+        } else {
+            meta.content.clone()
+        };
         return Ok(Prepared {
+            content,
             path: out.to_path_buf(),
             reused: true,
             images: meta.count,
@@ -180,7 +189,7 @@ pub fn prepare(
                 .map(|s| format!("{}: {}", s.path, s.reason)),
         });
     }
-    let meta = Meta {
+    let mut meta = Meta {
         fingerprint: fp,
         kind: spec.source.kind().to_string(),
         size,
@@ -192,9 +201,11 @@ pub fn prepare(
         excluded: scan.excluded,
         exclusion_rule: scan.exclusion_rule,
         writer: format!("ablate-data {}", env!("CARGO_PKG_VERSION")),
+        content: String::new(),
     };
-    cache::write(out, &meta, &samples, &pixels)?;
+    cache::write(out, &mut meta, &samples, &pixels)?;
     Ok(Prepared {
+        content: meta.content.clone(),
         path: out.to_path_buf(),
         reused: false,
         images: samples.len(),

@@ -10,7 +10,9 @@
 
 use std::path::PathBuf;
 
+mod attempt_files;
 mod backend;
+mod caches;
 mod cancel;
 mod dispatch;
 mod policy;
@@ -19,12 +21,14 @@ mod provenance;
 mod run;
 mod slots;
 pub mod slurm;
+mod stale;
 
 pub use backend::{Backend, BackendEvent, Launch, LocalBackend};
 pub use cancel::{Cancelled, cancel};
 pub use progress::{Reporter, Snapshot};
 pub use run::{RunOptions, Summary, db_path, run};
 pub use slurm::SlurmOptions;
+pub use stale::{Stale, in_store as stale_results};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ablate_protocol::{AttemptState, RunDir, TrialState};
 use ablate_spec::types::Device;
-use ablate_spec::{Sweep, TrialId, TrialKind};
+use ablate_spec::{Sweep, TrialId, TrialKind, short_id};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
 
 use crate::RunError;
@@ -16,6 +16,8 @@ use crate::dispatch::{Dispatcher, Job, Parts};
 use crate::progress::Reporter;
 use crate::slots;
 use crate::slurm::{SlurmBackend, SlurmOptions};
+use crate::stale::{self, Stale};
+use crate::{attempt_files, caches};
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -39,6 +41,8 @@ pub struct RunOptions {
     pub gpu_names: HashMap<u32, String>,
     /// Run trials as Slurm jobs instead of local processes.
     pub slurm: Option<SlurmOptions>,
+    /// Keep stale results (other data or trainer) instead of rerunning their trials.
+    pub keep_stale: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -52,6 +56,9 @@ pub struct Summary {
     /// Batch jobs left queued or running in Slurm when this process stopped.
     pub in_slurm: usize,
     pub would_run: Vec<String>,
+    /// Results found stale; rerun unless `keep_stale`.
+    pub stale: Vec<Stale>,
+    pub stale_kept: bool,
 }
 
 pub fn db_path(sweep: &Sweep, db: Option<&Path>) -> PathBuf {
@@ -284,10 +291,49 @@ pub async fn run(
             wanted.extend(t.depends_on.iter().map(TrialId::as_str));
         }
     }
-    let states: HashMap<String, TrialState> =
+    let mut states: HashMap<String, TrialState> =
         store.states(&sweep.name).await?.into_iter().collect();
+    let configs = || {
+        sweep
+            .trials
+            .iter()
+            .filter(|t| wanted.contains(t.id.as_str()))
+            .map(|t| &t.config)
+    };
+    // Caches first: their digests decide which stored results still stand.
+    let digests = if sweep.worker.is_none() && !opts.dry_run {
+        caches::prepare(sweep, &output, configs(), reporter)?
+    } else {
+        caches::existing(sweep, &output, configs()).digests
+    };
+    let stale = find_stale(&store, sweep, &output, &wanted, &digests).await?;
+    if !stale.is_empty() {
+        let first = &stale[0];
+        let what = format!(
+            "{} stale result(s), e.g. {}: {}",
+            stale.len(),
+            short_id(&first.trial),
+            first.reason
+        );
+        if opts.keep_stale {
+            reporter.log(&format!("keeping {what} (--keep-stale)"));
+        } else {
+            if !opts.dry_run {
+                reporter.log(&format!("rerunning {what}; the old results are kept aside"));
+                for s in &stale {
+                    store.mark_stale(&s.trial, &s.reason).await?;
+                    attempt_files::keep_stale(&output, &s.trial, s.attempt)?;
+                }
+            }
+            for s in &stale {
+                states.insert(s.trial.clone(), TrialState::Pending);
+            }
+        }
+    }
     let mut summary = Summary {
         total: wanted.len(),
+        stale_kept: opts.keep_stale && !stale.is_empty(),
+        stale,
         ..Summary::default()
     };
     let mut jobs = Vec::new();
@@ -352,9 +398,6 @@ pub async fn run(
         ),
     };
 
-    if sweep.worker.is_none() {
-        prepare_caches(sweep, &jobs, reporter)?;
-    }
     let parts = Parts {
         sweep,
         output,
@@ -364,6 +407,7 @@ pub async fn run(
         jobs,
         reporter,
         backend,
+        data_digests: digests,
     };
     let mut dispatcher = Dispatcher::new(parts, states);
     let mut adopted = 0;
@@ -390,30 +434,26 @@ pub async fn run(
     Ok(summary)
 }
 
-fn prepare_caches(
+/// Stale results among the work set's (see `stale::find`).
+async fn find_stale(
+    store: &Store,
     sweep: &Sweep,
-    jobs: &[Job],
-    reporter: &mut dyn Reporter,
-) -> Result<(), RunError> {
-    let mut done = HashSet::new();
-    let base = sweep.file.parent().unwrap_or(Path::new(""));
-    for j in jobs {
-        let t = &sweep.trials[j.index];
-        let Some((name, spec)) = sweep.dataset_of(&t.config) else {
-            continue;
-        };
-        let size = t.config.train.input_size;
-        if !done.insert((name.clone(), size)) {
-            continue;
-        }
-        let path = ablate_data::cache_path(&sweep.output.join("cache"), name, size);
-        let p = ablate_data::prepare(spec, base, size, &path, &|_, _| {})?;
-        if !p.reused {
-            reporter.log(&format!(
-                "prepared {name} at {size}px: {} images, {} skipped ({:.1} s)",
-                p.images, p.skipped, p.seconds
-            ));
-        }
-    }
-    Ok(())
+    output: &Path,
+    wanted: &HashSet<&str>,
+    digests: &caches::Digests,
+) -> Result<Vec<Stale>, RunError> {
+    let recorded: Vec<_> = store
+        .recorded_results(&sweep.name)
+        .await?
+        .into_iter()
+        .filter(|r| wanted.contains(r.trial.as_str()))
+        .collect();
+    let trainer = stale::current_trainer(sweep);
+    Ok(stale::find(
+        sweep,
+        output,
+        &recorded,
+        digests,
+        trainer.as_deref(),
+    ))
 }

@@ -77,10 +77,13 @@ pub struct TrialResult {
     /// age range, ...); also written to the worker's log.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
-    /// `ablate_train::TRAINER_VERSION` of the trainer that produced it (None for a
+    /// `BUILTIN_TRAINER_VERSION` of the trainer that produced it (None for a
     /// result written before it was recorded).
     #[serde(default)]
     pub trainer_version: Option<u32>,
+    /// Content digest of the cache it trained on, checked against the trial file's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_digest: Option<String>,
     /// A multi-task trial's epoch per task (task -> epoch): each task's test metrics
     /// come from the epoch that was best for it on validation. Empty otherwise.
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
@@ -102,6 +105,15 @@ impl Reported {
 
     pub fn json(&self) -> String {
         self.0.to_string()
+    }
+
+    /// The `trainer_version` the worker reported, as text (a number or a string).
+    pub fn trainer_version(&self) -> Option<String> {
+        match self.0.get("trainer_version")? {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        }
     }
 
     /// The result in ablate's own form, where it has every field.

@@ -15,6 +15,10 @@ pub struct TrialInput {
     pub exec: ExecSpec,
     /// The pixel cache of `config.data` at `config.train.input_size`.
     pub cache: PathBuf,
+    /// The content digest that cache had when the orchestrator prepared it: a
+    /// worker given another cache fails `bad-config` rather than train on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_digest: Option<String>,
     /// Where checkpoint.safetensors, result.json and metrics.jsonl go.
     pub run_dir: PathBuf,
     /// Checkpoint of the pretraining trial whose trunk initialises this one.

@@ -26,6 +26,12 @@ impl RunDir {
         Self::METRICS,
     ];
 
+    /// What one attempt leaves that the next must not overwrite: moved to
+    /// `attempts/<attempt id>/` when the next attempt starts. The checkpoint is not
+    /// among them: it is the state one attempt hands to the next (resume), and is
+    /// moved only with a result set aside as stale.
+    pub const PER_ATTEMPT: [&'static str; 3] = [Self::TRIAL_JSON, Self::RESULT, Self::METRICS];
+
     /// The run directory of trial `id` (full or short) in a sweep writing to `output`.
     pub fn of(output: &Path, id: &str) -> RunDir {
         RunDir(output.join("trials").join(short_id(id)))
@@ -60,6 +66,11 @@ impl RunDir {
 
     pub fn metrics(&self) -> PathBuf {
         self.0.join(Self::METRICS)
+    }
+
+    /// Where an earlier attempt's own files are kept (its database id).
+    pub fn attempt_dir(&self, attempt: i64) -> PathBuf {
+        self.0.join("attempts").join(attempt.to_string())
     }
 
     /// A batch job's events file (its worker's stdout) and stderr log, per attempt.

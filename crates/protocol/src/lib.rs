@@ -27,3 +27,11 @@ pub use input::TrialInput;
 pub use layout::RunDir;
 pub use metrics::{AgeMetrics, ClassMetrics};
 pub use state::{AttemptState, TrialState, UnknownState};
+
+/// The version of what training means in ablate's own worker: the data pipeline,
+/// initialisation, losses, optimiser, selection. Bump it whenever a trial trained
+/// again would give another result: results recorded with another version are
+/// stale and rerun. `crates/train/tests/golden.rs` fails when a short run's losses
+/// change, with a message saying to bump this. (A `[worker] command` reports its
+/// own version; the sweep's `[worker] version` says which one is current.)
+pub const BUILTIN_TRAINER_VERSION: u32 = 1;

@@ -108,6 +108,10 @@ pub struct Input {
     pub stages: BTreeMap<String, String>,
     pub trials: Vec<TrialRow>,
     pub provenance: Provenance,
+    /// Results kept although stale (`ablate run --keep-stale`): trial id and why.
+    /// The report crate cannot judge staleness (it needs the caches); the caller
+    /// fills this in.
+    pub stale: Vec<(String, String)>,
 }
 
 /// A trial that starts from a degenerate pretraining trial carries the flag, with
@@ -268,5 +272,6 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         stages,
         trials,
         provenance: p,
+        stale: Vec::new(),
     })
 }

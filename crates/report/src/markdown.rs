@@ -121,6 +121,18 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         states.join(", ")
     );
 
+    if !input.stale.is_empty() {
+        let n = input.stale.len();
+        let (noun, verb) = if n == 1 {
+            ("result", "is")
+        } else {
+            ("results", "are")
+        };
+        let _ = writeln!(
+            out,
+            "**{n} {noun} {verb} stale**, kept with `--keep-stale`: trained on other data or by another trainer than the sweep's now (listed under \"Stale results\"). Tables and verdicts below include them; `ablate run` without `--keep-stale` retrains them.\n"
+        );
+    }
     let _ = writeln!(out, "## The paper's conclusions on this sweep\n");
     for c in conclusions::judge(input) {
         let _ = writeln!(out, "- **{}**: {}. {}", c.claim, c.verdict, c.evidence);
@@ -243,6 +255,14 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             }
             out.push('\n');
         }
+    }
+
+    if !input.stale.is_empty() {
+        let _ = writeln!(out, "## Stale results (kept with --keep-stale)\n");
+        for (id, why) in &input.stale {
+            let _ = writeln!(out, "- `{}`: {}", ablate_spec::short_id(id), esc(why));
+        }
+        out.push('\n');
     }
 
     let p = &input.provenance;

@@ -109,6 +109,7 @@ fn input() -> Input {
             devices: vec!["cpu on host".into()],
             hours: [("cpu".to_string(), 0.25)].into_iter().collect(),
         },
+        stale: Vec::new(),
     }
 }
 
@@ -130,6 +131,31 @@ fn report_markdown_snapshot() {
     assert!(
         r.markdown
             .contains("This sweep lacks the trials: no study varies `depth`")
+    );
+}
+
+/// Results kept with `--keep-stale` are called out before anything is read off them.
+#[test]
+fn kept_stale_results_are_called_out_first() {
+    let mut i = input();
+    assert!(!render_text(&i).markdown.contains("stale"));
+    let id = i.trials[0].id.clone();
+    i.stale = vec![(
+        id.clone(),
+        "its data changed: trained on content aaa, the cache now holds bbb".into(),
+    )];
+    let md = render_text(&i).markdown;
+    let warning = md
+        .find("**1 result is stale**")
+        .unwrap_or_else(|| panic!("{md}"));
+    assert!(warning < md.find("## The paper's conclusions").unwrap());
+    assert!(
+        md.contains(&format!("- `{}`", ablate_spec::short_id(&id))),
+        "{md}"
+    );
+    assert!(
+        md.contains("its data changed: trained on content aaa"),
+        "{md}"
     );
 }
 

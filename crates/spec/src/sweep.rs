@@ -34,6 +34,9 @@ pub struct Sweep {
     /// `[worker] command`: a program to run each trial instead of `ablate worker`
     /// (the trial file's path is appended to it).
     pub worker: Option<Vec<String>>,
+    /// `[worker] version`: the trainer version that worker reports now; results it
+    /// reported with another version are stale. None: versions are not compared.
+    pub worker_version: Option<String>,
     /// `[slurm]`: submission settings for `--backend slurm`.
     pub slurm: SlurmSpec,
 }
@@ -127,7 +130,7 @@ const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
 
 /// Header of `[sweep]`: name, description, output, seeds, max_trials.
 pub(crate) struct Header {
-    pub worker: Option<Vec<String>>,
+    pub worker: Option<(Vec<String>, Option<String>)>,
     pub slurm: SlurmSpec,
     pub name: String,
     pub description: Option<String>,
@@ -215,9 +218,25 @@ pub(crate) fn parse_header(
     })
 }
 
-fn parse_worker(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<String>> {
+fn parse_worker(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<(Vec<String>, Option<String>)> {
     let t = value::table(ctx, "worker", v)?;
-    value::known_keys(ctx, "worker", t, &["command"]);
+    value::known_keys(ctx, "worker", t, &["command", "version"]);
+    let version = match value::get(t, "version") {
+        Some(x) => {
+            let s = value::string(ctx, "worker.version", x)?.trim().to_string();
+            if s.is_empty() {
+                ctx.error(
+                    x.span(),
+                    "worker.version",
+                    "must not be empty",
+                    Some("the version your worker reports as `trainer_version`, e.g. \"2\"".into()),
+                );
+                return None;
+            }
+            Some(s)
+        }
+        None => None,
+    };
     let Some(cv) = value::get(t, "command") else {
         ctx.error(v.span(), "worker", "missing key `command`", Some("for example command = [\"python3\", \"train.py\"]; the trial file's path is appended".into()));
         return None;
@@ -236,7 +255,7 @@ fn parse_worker(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<String>> {
         );
         return None;
     }
-    Some(argv)
+    Some((argv, version))
 }
 
 fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
@@ -543,7 +562,8 @@ pub(crate) fn build(
         stages: out.stages,
         studies: out.studies,
         trials: out.trials,
-        worker: header.worker,
+        worker_version: header.worker.as_ref().and_then(|w| w.1.clone()),
+        worker: header.worker.map(|w| w.0),
         slurm: header.slurm,
     })
 }

@@ -6,6 +6,7 @@
 //! one ever sees "database is locked". It knows nothing of how trials run.
 
 mod records;
+mod stale;
 mod status;
 mod success;
 mod time;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
 pub use records::{
     AttemptEnd, AttemptRow, AttemptStart, AttemptTally, RunningAttempt, SweepRecord, TrialRecord,
 };
+pub use stale::{RecordedResult, SupersededResult};
 pub use status::{
     AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, TrialStatus,
 };

@@ -313,6 +313,15 @@ impl Store {
     }
 
     /// How many attempts a trial has had (any outcome).
+    /// The id of `trial`'s latest attempt, if it had one.
+    pub async fn last_attempt(&self, trial: &str) -> Result<Option<i64>, StoreError> {
+        sqlx::query_scalar("SELECT MAX(id) FROM attempts WHERE trial_id = ?")
+            .bind(trial)
+            .fetch_one(self.pool())
+            .await
+            .map_err(|e| self.err(e))
+    }
+
     pub async fn attempt_count(&self, trial: &str) -> Result<u32, StoreError> {
         let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM attempts WHERE trial_id = ?")
             .bind(trial)

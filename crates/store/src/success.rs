@@ -26,6 +26,13 @@ pub struct Success<'a> {
     pub degenerate: bool,
     pub artifacts: &'a [Artifact],
     pub end: &'a AttemptEnd,
+    /// Content digest of the data it trained on (None: not prepared by ablate).
+    pub data_digest: Option<&'a str>,
+    /// The trainer version the worker reported.
+    pub trainer_version: Option<&'a str>,
+    /// The pretraining trial it started from, whose current result is recorded
+    /// as the one it used.
+    pub init: Option<&'a str>,
 }
 
 /// Tests set this to `mid-success` to abort the process between the result's and
@@ -35,12 +42,26 @@ pub const FAULT_ENV: &str = "ABLATE_TEST_FAULT";
 impl Store {
     pub async fn record_success(&self, s: &Success<'_>) -> Result<(), StoreError> {
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
-        sqlx::query("INSERT OR REPLACE INTO results (trial_id, attempt_id, result, degenerate, recorded_at) VALUES (?, ?, ?, ?, ?)")
+        // A result this one replaces is kept, never lost.
+        self.supersede_in(&mut tx, s.trial, "replaced by a new success")
+            .await?;
+        let init_attempt: Option<i64> = match s.init {
+            Some(parent) => sqlx::query_scalar("SELECT attempt_id FROM results WHERE trial_id = ?")
+                .bind(parent)
+                .fetch_optional(&mut *tx)
+                .await
+                .map_err(|e| self.err(e))?,
+            None => None,
+        };
+        sqlx::query("INSERT INTO results (trial_id, attempt_id, result, degenerate, recorded_at, data_digest, trainer_version, init_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?)")
             .bind(s.trial)
             .bind(s.attempt)
             .bind(s.result)
             .bind(s.degenerate)
             .bind(now_rfc3339())
+            .bind(s.data_digest)
+            .bind(s.trainer_version)
+            .bind(init_attempt)
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?;

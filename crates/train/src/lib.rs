@@ -23,9 +23,7 @@ pub mod trainer;
 
 pub use error::TrainError;
 
-/// The version of what training means: the data pipeline, initialisation, losses,
-/// optimiser, selection. Bump it whenever a trial trained again would give another
-/// result; every result records it. `tests/golden.rs` fails when a short run's
-/// losses change, with a message saying to bump this.
-pub const TRAINER_VERSION: u32 = 1;
+/// The version of what training means (defined in the protocol, so the
+/// orchestrator knows it without linking the trainer); see its doc.
+pub const TRAINER_VERSION: u32 = ablate_protocol::BUILTIN_TRAINER_VERSION;
 pub use protocol::{Event, FailureClass, TrialInput, TrialResult};

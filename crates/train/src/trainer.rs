@@ -60,6 +60,7 @@ struct Data {
     val: Vec<usize>,
     test: Vec<usize>,
     digest: String,
+    content: String,
 }
 
 fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
@@ -71,6 +72,15 @@ fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
             input.cache.display(),
             cache.size(),
             cfg.train.input_size
+        )));
+    }
+    let content = cache.content_digest();
+    if let Some(want) = input.data_digest.as_deref().filter(|w| *w != content) {
+        return Err(TrainError::bad_config(format!(
+            "cache {} holds data with content digest {content}, but the trial file expects {want}: \
+             the data changed after the orchestrator prepared it; run `ablate run` again to rebuild \
+             the cache and rerun the trials it decides",
+            input.cache.display()
         )));
     }
     let parts = ablate_data::trial_parts(&cache.samples, cfg)?;
@@ -99,6 +109,7 @@ fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
         val,
         test,
         digest: parts.digest(),
+        content,
     })
 }
 
@@ -332,6 +343,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         best_val_score: best_score,
         images,
         split_digest: data.digest,
+        data_digest: Some(data.content),
         parameters,
         train_seconds: train_time,
         images_per_s: seen as f64 / train_time.max(1e-9),

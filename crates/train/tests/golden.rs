@@ -1,6 +1,6 @@
 //! A short training run's losses, pinned: if this fails, training semantics
 //! changed (data pipeline, initialisation, losses, optimiser). Bump
-//! `ablate_train::TRAINER_VERSION`, so results trained before are known to be of
+//! `BUILTIN_TRAINER_VERSION` (crates/protocol/src/lib.rs), so results trained before are known to be of
 //! another trainer, then update `GOLDEN` to the values printed.
 #![allow(clippy::unwrap_used)]
 
@@ -29,11 +29,13 @@ fn a_short_run_still_trains_as_trainer_version_says() {
     let sweep = ablate_spec::parse(SWEEP, Path::new("gold.toml")).unwrap();
     let t = &sweep.trials[0];
     let cache = ablate_data::cache_path(&dir.path().join("cache"), "faces", 32);
-    ablate_data::prepare(&t.config.data, dir.path(), 32, &cache, &|_, _| {}).unwrap();
+    let prepared =
+        ablate_data::prepare(&t.config.data, dir.path(), 32, &cache, &|_, _| {}).unwrap();
     let input = TrialInput {
         id: t.id.clone(),
         config: t.config.clone(),
         exec: t.exec.clone(),
+        data_digest: Some(prepared.content),
         cache,
         run_dir: dir.path().join("run"),
         init_checkpoint: None,
@@ -57,6 +59,6 @@ fn a_short_run_still_trains_as_trainer_version_says() {
     assert!(
         same,
         "training semantics changed (TRAINER_VERSION {TRAINER_VERSION}): losses {got:?}, pinned {GOLDEN:?}. \
-         Bump ablate_train::TRAINER_VERSION, then set GOLDEN to the new losses."
+         Bump BUILTIN_TRAINER_VERSION in crates/protocol/src/lib.rs (stored results become stale and rerun), then set GOLDEN to the new losses."
     );
 }

@@ -44,11 +44,12 @@ fn input(sweep: &Sweep, trial: &Trial, dir: &Path, init: Option<PathBuf>) -> Tri
     let name = sweep.dataset_of(&trial.config).unwrap().0;
     let size = trial.config.train.input_size;
     let cache = ablate_data::cache_path(&dir.join("cache"), name, size);
-    ablate_data::prepare(&trial.config.data, dir, size, &cache, &|_, _| {}).unwrap();
+    let prepared = ablate_data::prepare(&trial.config.data, dir, size, &cache, &|_, _| {}).unwrap();
     TrialInput {
         id: trial.id.clone(),
         config: trial.config.clone(),
         exec: trial.exec.clone(),
+        data_digest: Some(prepared.content),
         cache,
         run_dir: dir.join("runs").join(&trial.id[..12]),
         init_checkpoint: init,

@@ -110,6 +110,9 @@ pub struct Rules {
     /// Give workers [`MALLOC_TUNABLES`] (the user set no GLIBC_TUNABLES of their own).
     pub malloc_tunables: bool,
     pub provenance: Provenance,
+    /// Content digest of each cache prepared for this run (cache path -> digest):
+    /// handed to workers to check, and recorded with each result.
+    pub data_digests: HashMap<PathBuf, String>,
 }
 
 #[derive(Debug)]
@@ -627,20 +630,35 @@ impl<'a> Core<'a> {
         ]
     }
 
-    fn trial_input(&self, trial: &Trial, dir: &RunDir) -> TrialInput {
+    /// The pixel cache a trial reads.
+    fn cache_of(&self, trial: &Trial) -> PathBuf {
         let name = self
             .sweep
             .dataset_of(&trial.config)
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
+        ablate_data::cache_path(
+            &self.rules.output.join("cache"),
+            &name,
+            trial.config.train.input_size,
+        )
+    }
+
+    /// The content digest of the cache `trial` reads, if this run prepared it.
+    pub fn data_digest(&self, trial: &str) -> Option<String> {
+        let t = self.sweep.trial(trial)?;
+        self.rules.data_digests.get(&self.cache_of(t)).cloned()
+    }
+
+    fn trial_input(&self, trial: &Trial, dir: &RunDir) -> TrialInput {
         let output = &self.rules.output;
-        let cache =
-            ablate_data::cache_path(&output.join("cache"), &name, trial.config.train.input_size);
+        let cache = self.cache_of(trial);
         let init = (trial.config.init.as_ref()).map(|id| RunDir::of(output, id).checkpoint());
         TrialInput {
             id: trial.id.clone(),
             config: trial.config.clone(),
             exec: trial.exec.clone(),
+            data_digest: self.rules.data_digests.get(&cache).cloned(),
             cache,
             run_dir: dir.path().to_path_buf(),
             init_checkpoint: init,

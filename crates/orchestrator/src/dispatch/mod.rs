@@ -41,6 +41,8 @@ pub struct Parts<'a> {
     pub jobs: Vec<Job>,
     pub reporter: &'a mut dyn Reporter,
     pub backend: Box<dyn Backend>,
+    /// Content digests of the caches prepared for this run, by cache path.
+    pub data_digests: HashMap<PathBuf, String>,
 }
 
 pub struct Dispatcher<'a> {
@@ -73,6 +75,7 @@ impl<'a> Dispatcher<'a> {
             output: p.output,
             malloc_tunables: std::env::var_os(Env::GLIBC_TUNABLES).is_none(),
             provenance: provenance::collect(&p.sweep.file),
+            data_digests: p.data_digests,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         Dispatcher {
@@ -198,9 +201,17 @@ impl<'a> Dispatcher<'a> {
                 let Some(a) = self.attempts.remove(&trial) else {
                     return Ok(());
                 };
-                let (json, degenerate) =
-                    result.map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
+                let (json, degenerate) = result
+                    .as_ref()
+                    .map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
                 let artifacts = artifacts(&RunDir::of(&self.core.sweep.output, &trial));
+                let data_digest = self.core.data_digest(&trial);
+                let trainer_version = result.as_ref().and_then(|r| r.trainer_version());
+                let init = self
+                    .core
+                    .sweep
+                    .trial(&trial)
+                    .and_then(|t| t.config.init.clone());
                 self.store
                     .record_success(&Success {
                         attempt: a,
@@ -209,6 +220,9 @@ impl<'a> Dispatcher<'a> {
                         degenerate,
                         artifacts: &artifacts,
                         end: &end,
+                        data_digest: data_digest.as_deref(),
+                        trainer_version: trainer_version.as_deref(),
+                        init: init.as_deref(),
                     })
                     .await?;
             }
@@ -233,6 +247,9 @@ impl<'a> Dispatcher<'a> {
     async fn start(&mut self, s: Start) -> Result<(), RunError> {
         let dir = &s.launch.run_dir;
         std::fs::create_dir_all(dir).map_err(RunError::io("create", dir))?;
+        if let Some(prev) = self.store.last_attempt(&s.launch.trial).await? {
+            crate::attempt_files::keep(&RunDir::at(dir), prev, &RunDir::PER_ATTEMPT)?;
+        }
         let text = serde_json::to_string_pretty(&s.input).map_err(|source| RunError::Json {
             path: s.file.clone(),
             source,

@@ -40,6 +40,7 @@ fn rules(detached: bool) -> Rules {
         output: "/nowhere/out".into(),
         malloc_tunables: true,
         provenance: Provenance::default(),
+        data_digests: HashMap::new(),
     }
 }
 

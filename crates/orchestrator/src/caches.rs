@@ -1,0 +1,102 @@
+//! The pixel caches a run's trials read: where each lives, building them before
+//! the first launch, and their content digests (what results are recorded with
+//! and compared against).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use ablate_spec::Sweep;
+use ablate_spec::types::TrialConfig;
+
+use crate::RunError;
+use crate::progress::Reporter;
+
+/// Cache path -> content digest.
+pub type Digests = HashMap<PathBuf, String>;
+
+/// The cache a trial with `config` reads, under the sweep's (absolute) `output`.
+pub fn cache_of(sweep: &Sweep, output: &Path, config: &TrialConfig) -> PathBuf {
+    let name = sweep
+        .dataset_of(config)
+        .map(|(n, _)| n.clone())
+        .unwrap_or_default();
+    ablate_data::cache_path(&output.join("cache"), &name, config.train.input_size)
+}
+
+/// Builds (or reuses) the cache of every dataset and size `configs` read.
+pub fn prepare<'a>(
+    sweep: &Sweep,
+    output: &Path,
+    configs: impl Iterator<Item = &'a TrialConfig>,
+    reporter: &mut dyn Reporter,
+) -> Result<Digests, RunError> {
+    let mut digests = Digests::new();
+    let base = sweep.file.parent().unwrap_or(Path::new(""));
+    for config in configs {
+        let Some((name, spec)) = sweep.dataset_of(config) else {
+            continue;
+        };
+        let path = cache_of(sweep, output, config);
+        if digests.contains_key(&path) {
+            continue;
+        }
+        let size = config.train.input_size;
+        let p = ablate_data::prepare(spec, base, size, &path, &|_, _| {})?;
+        if !p.reused {
+            reporter.log(&format!(
+                "prepared {name} at {size}px: {} images, {} skipped ({:.1} s)",
+                p.images, p.skipped, p.seconds
+            ));
+        }
+        digests.insert(path, p.content);
+    }
+    Ok(digests)
+}
+
+/// The caches as they stand, building nothing: for `ablate status` and `--dry-run`.
+#[derive(Debug, Default)]
+pub struct Existing {
+    /// Digests of caches that exist and record one.
+    pub digests: Digests,
+    /// Caches whose data changed on disk since they were built (names, sizes or
+    /// mtimes of its files): the next run rebuilds them, and only then can say
+    /// whether the content, and so any result, changed.
+    pub outdated: Vec<PathBuf>,
+}
+
+/// The digests the caches `configs` read hold now. A cache that is missing,
+/// unreadable or from before digests is left out: its results cannot be judged
+/// until a run builds it.
+pub fn existing<'a>(
+    sweep: &Sweep,
+    output: &Path,
+    configs: impl Iterator<Item = &'a TrialConfig>,
+) -> Existing {
+    let mut out = Existing::default();
+    let base = sweep.file.parent().unwrap_or(Path::new(""));
+    let mut seen = std::collections::HashSet::new();
+    for config in configs {
+        let path = cache_of(sweep, output, config);
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let Ok(meta) = ablate_data::read_meta_file(&path) else {
+            continue;
+        };
+        if !meta.content.is_empty() {
+            out.digests.insert(path.clone(), meta.content);
+        }
+        let current = sweep.dataset_of(config).and_then(|(_, spec)| {
+            let scan = ablate_data::scan_dataset(spec, base).ok()?;
+            Some(ablate_data::fingerprint(
+                spec,
+                config.train.input_size,
+                &scan,
+            ))
+        });
+        if current.is_some_and(|fp| fp != meta.fingerprint) {
+            out.outdated.push(path);
+        }
+    }
+    out
+}
