@@ -14,4 +14,5 @@ mod run;
 mod slurm;
 mod stale;
 mod support;
+mod verdicts;
 mod worker;

@@ -8,9 +8,12 @@
 //! - `FAKE_FAIL_ONCE=key=value:code,...`: the same, on the first attempt only;
 //! - `FAKE_HANG=key=value,...`: those trials print `started` and then hang silently;
 //! - `FAKE_CRASH=key=value,...`: those trials abort (killed by SIGABRT);
+//! - `FAKE_TRUTH=file.json`: test metrics drawn from a known truth (truth.rs);
 //! - `FAKE_VERSION=v`: reported as the result's `trainer_version`;
 //! - `FAKE_LOG=path`: appends `start|end <slot> <trial> <unix nanos> gpu=<CUDA_VISIBLE_DEVICES>` lines, so
 //!   tests can check that no slot ever ran two trials at once.
+
+mod truth;
 
 use std::io::Write;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -135,6 +138,9 @@ fn main() {
     let mut result = serde_json::json!({"trial": trial, "test": {"loss": 0.5}, "best_epoch": epochs, "epochs": epochs, "degenerate": null, "attempt": attempt});
     if let Ok(v) = std::env::var("FAKE_VERSION") {
         result["trainer_version"] = v.into();
+    }
+    if let Some(test) = truth::test_metrics(&trial, &labels) {
+        result["test"] = test;
     }
     let _ = std::fs::write(run_dir.join("result.json"), result.to_string());
     log("end", &trial);

@@ -1,406 +1,224 @@
-//! The paper's four conclusions, each judged on this sweep's data: supported,
-//! contradicted or inconclusive, with the effect, N and Welch's t-test across seeds.
-//! A study is found by the axes it varies, so a user's own study is judged too.
+//! The verdicts section: the report's trials handed to `ablate-verdict` (which
+//! judges every claim with one family-wise error control), and its judgement
+//! written out: a verdict table first, then each claim's rule and every test.
+
+use std::fmt::Write as _;
 
 use ablate_protocol::TrialState;
+use ablate_verdict::{Decision, Judgement, Kind, Stat, Test, Verdict};
 
-use crate::input::{Input, TrialRow};
+use crate::input::Input;
 use crate::markdown::esc;
-use crate::stats::{mean_sd, welch};
 
-pub struct Conclusion {
-    pub claim: &'static str,
-    pub verdict: &'static str,
-    pub evidence: String,
-}
-
-const ALPHA: f64 = 0.05;
-
-fn values<'a>(trials: impl Iterator<Item = &'a TrialRow>, metric: &str) -> Vec<f64> {
-    trials
-        .filter(|t| t.state == TrialState::Succeeded.as_str())
-        .filter_map(|t| t.metrics.get(metric).copied())
-        .collect()
-}
-
-/// The first study varying `axis` whose values pass `fits`, and its training trials.
-fn in_study<'a>(
-    input: &'a Input,
-    axis: &str,
-    fits: impl Fn(&[String]) -> bool,
-) -> Option<(&'a str, Vec<&'a TrialRow>)> {
-    let study = input
+/// Judges the report's trials (study trials only; pretraining trials are no arm).
+pub fn judge(input: &Input) -> Judgement {
+    let studies: Vec<ablate_verdict::Study> = input
         .studies
         .iter()
-        .find(|s| s.axes.iter().any(|(a, v)| a == axis && fits(v)))?;
-    let trials = input
-        .trials
-        .iter()
-        .filter(|t| t.kind == "train" && t.studies.iter().any(|s| s == &study.name))
-        .collect();
-    Some((&study.name, trials))
-}
-
-/// Compares `a` with `b` on a metric: (text, significant, a better).
-fn compare(
-    a: &[f64],
-    b: &[f64],
-    lower_is_better: bool,
-    names: (&str, &str),
-    unit: &str,
-) -> (String, bool, bool) {
-    let ((ma, _), (mb, _)) = (mean_sd(a), mean_sd(b));
-    let better = if lower_is_better { ma < mb } else { ma > mb };
-    match welch(a, b) {
-        Some((t, df, p)) => {
-            let p_text = if p < 0.001 {
-                "p < 0.001".to_string()
-            } else {
-                format!("p = {p:.3}")
-            };
-            (
-                format!(
-                    "{} {ma:.3} vs {} {mb:.3}{unit} (difference {:+.3}, N = {} vs {}, Welch t = {t:.2}, df = {df:.1}, {p_text})",
-                    names.0,
-                    names.1,
-                    ma - mb,
-                    a.len(),
-                    b.len()
-                ),
-                p < ALPHA,
-                better,
-            )
-        }
-        None => (
-            format!(
-                "{} {ma:.3} vs {} {mb:.3}{unit} (N = {} vs {}: too few seeds for a test)",
-                names.0,
-                names.1,
-                a.len(),
-                b.len()
-            ),
-            false,
-            better,
-        ),
-    }
-}
-
-fn lacking(claim: &'static str, why: &str) -> Conclusion {
-    Conclusion {
-        claim,
-        verdict: "not judged",
-        evidence: format!("This sweep lacks the trials: {why}."),
-    }
-}
-
-pub fn judge(input: &Input) -> Vec<Conclusion> {
-    vec![
-        encoding(input),
-        depth(input),
-        pretraining(input),
-        multitask(input),
-    ]
-}
-
-fn encoding(input: &Input) -> Conclusion {
-    let claim = "LDAE is the best age encoding";
-    let Some((study, trials)) = in_study(input, "encoding", |v| v.len() > 1) else {
-        return lacking(claim, "no study varies `encoding`");
-    };
-    let mut groups: Vec<(String, Vec<f64>)> = Vec::new();
-    for t in &trials {
-        if let Some(e) = t.labels.get("encoding")
-            && !groups.iter().any(|(g, _)| g == e)
-        {
-            groups.push((
-                e.clone(),
-                values(
-                    trials
-                        .iter()
-                        .copied()
-                        .filter(|x| x.labels.get("encoding") == Some(e)),
-                    "age_mae",
-                ),
-            ));
-        }
-    }
-    let (ldae, others): (Vec<_>, Vec<_>) = groups
-        .into_iter()
-        .filter(|(_, v)| !v.is_empty())
-        .partition(|(e, _)| e.starts_with("ldae"));
-    let best = |list: &[(String, Vec<f64>)]| {
-        list.iter()
-            .min_by(|a, b| mean_sd(&a.1).0.total_cmp(&mean_sd(&b.1).0))
-            .cloned()
-    };
-    let (Some(l), Some(o)) = (best(&ldae), best(&others)) else {
-        return lacking(
-            claim,
-            &format!(
-                "study `{}` needs finished LDAE and other encodings",
-                esc(study)
-            ),
-        );
-    };
-    let (text, sig, better) = compare(&l.1, &o.1, true, (&esc(&l.0), &esc(&o.0)), " years MAE");
-    let verdict = match (sig, better) {
-        (true, true) => "supported",
-        (true, false) => "contradicted",
-        _ => "inconclusive",
-    };
-    Conclusion {
-        claim,
-        verdict,
-        evidence: format!(
-            "Study `{}`, best LDAE against the best other encoding: {text}.",
-            esc(study)
-        ),
-    }
-}
-
-/// Index of the first depth whose mean is within 2% of the best (where the task saturates).
-fn saturation(
-    depths: &[String],
-    trials: &[&TrialRow],
-    metric: &str,
-    lower: bool,
-) -> Option<(usize, Vec<f64>)> {
-    let means: Vec<f64> = depths
-        .iter()
-        .map(|d| {
-            mean_sd(&values(
-                trials
-                    .iter()
-                    .copied()
-                    .filter(|t| t.labels.get("depth") == Some(d)),
-                metric,
-            ))
-            .0
+        .map(|s| ablate_verdict::Study {
+            name: s.name.clone(),
+            axes: s.axes.clone(),
         })
         .collect();
-    if means.iter().any(|m| !m.is_finite()) || means.len() < 2 {
-        return None;
-    }
-    let best = if lower {
-        means.iter().copied().fold(f64::INFINITY, f64::min)
-    } else {
-        means.iter().copied().fold(f64::NEG_INFINITY, f64::max)
-    };
-    let i = means.iter().position(|m| {
-        if lower {
-            *m <= best * 1.02
-        } else {
-            *m >= best * 0.98
-        }
-    })?;
-    Some((i, means))
-}
-
-fn depth(input: &Input) -> Conclusion {
-    let claim = "Age needs a deeper network than gender";
-    let Some((study, trials)) = in_study(input, "depth", |v| v.len() > 1) else {
-        return lacking(claim, "no study varies `depth`");
-    };
-    let depths: Vec<String> = input
-        .studies
+    let trials: Vec<ablate_verdict::Trial> = input
+        .trials
         .iter()
-        .find(|s| s.name == study)
-        .and_then(|s| s.axes.iter().find(|(a, _)| a == "depth"))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let (Some((ga, gm)), Some((aa, am))) = (
-        saturation(&depths, &trials, "gender_accuracy", false),
-        saturation(&depths, &trials, "age_mae", true),
-    ) else {
-        return lacking(
-            claim,
-            &format!(
-                "study `{}` needs finished gender and age trials at every depth",
-                esc(study)
-            ),
-        );
-    };
-    let shallow_deep = |metric: &str, lower: bool| {
-        let v = |d: &String| {
-            values(
-                trials
-                    .iter()
-                    .copied()
-                    .filter(|t| t.labels.get("depth") == Some(d)),
-                metric,
-            )
-        };
-        compare(
-            &v(&depths[depths.len() - 1]),
-            &v(&depths[0]),
-            lower,
-            (&esc(&depths[depths.len() - 1]), &esc(&depths[0])),
-            "",
-        )
-    };
-    let (age_text, _, _) = shallow_deep("age_mae", true);
-    let (gender_text, _, _) = shallow_deep("gender_accuracy", false);
-    let verdict = if aa > ga {
-        "supported"
-    } else if aa < ga {
-        "contradicted"
-    } else {
-        "inconclusive"
-    };
-    Conclusion {
-        claim,
-        verdict,
-        evidence: format!(
-            "Study `{}`: gender saturates (within 2% of its best) at {} ({:?}), age at {} ({:?}). Deepest vs shallowest, age MAE: {age_text}; gender accuracy: {gender_text}.",
-            esc(study),
-            esc(&depths[ga]),
-            gm.iter()
-                .map(|m| (m * 1000.0).round() / 1000.0)
-                .collect::<Vec<_>>(),
-            esc(&depths[aa]),
-            am.iter()
-                .map(|m| (m * 100.0).round() / 100.0)
-                .collect::<Vec<_>>()
-        ),
-    }
-}
-
-fn face_stages(input: &Input) -> Vec<&String> {
-    input
+        .filter(|t| t.kind == "train")
+        .map(|t| ablate_verdict::Trial {
+            id: t.id.clone(),
+            studies: t.studies.clone(),
+            labels: t.labels.clone(),
+            seed: t.seed,
+            fold: t.fold,
+            finished: t.state == TrialState::Succeeded.as_str(),
+            metrics: t.metrics.clone(),
+        })
+        .collect();
+    let face_stages = input
         .stages
         .iter()
         .filter(|(_, task)| *task == "identity")
-        .map(|(n, _)| n)
-        .collect()
+        .map(|(n, _)| n.clone())
+        .collect();
+    ablate_verdict::judge(&ablate_verdict::Input {
+        studies: &studies,
+        trials: &trials,
+        face_stages,
+        settings: input.settings.clone(),
+    })
 }
 
-fn pretraining(input: &Input) -> Conclusion {
-    let claim = "Face-recognition pretraining is essential";
-    let Some((study, trials)) = in_study(input, "pretrain", |v| v.iter().any(|x| x == "none"))
-    else {
-        return lacking(claim, "no study varies `pretrain`");
-    };
-    let Some(face) = face_stages(input)
-        .into_iter()
-        .find(|f| trials.iter().any(|t| t.labels.get("pretrain") == Some(f)))
-    else {
-        return lacking(claim, "no face-recognition stage in the pretraining study");
-    };
-    let mut parts = Vec::new();
-    let (mut all_better, mut any_worse, mut judged) = (true, false, 0);
-    for (metric, lower) in [("gender_accuracy", false), ("age_mae", true)] {
-        let pick = |p: &str| {
-            values(
-                trials
-                    .iter()
-                    .copied()
-                    .filter(|t| t.labels.get("pretrain").map(String::as_str) == Some(p)),
-                metric,
-            )
-        };
-        let (a, b) = (pick(face), pick("none"));
-        if a.is_empty() || b.is_empty() {
-            continue;
-        }
-        judged += 1;
-        let (text, sig, better) = compare(&a, &b, lower, (&esc(face), "none"), "");
-        all_better &= sig && better;
-        any_worse |= sig && !better;
-        parts.push(format!("{metric}: {text}"));
+fn num(x: f64) -> String {
+    if !x.is_finite() {
+        return "-".into();
     }
-    if judged == 0 {
-        return lacking(
-            claim,
-            &format!(
-                "study `{}` needs finished trials with pretrain = none and = {}",
-                esc(study),
-                esc(face)
-            ),
-        );
-    }
-    let verdict = if any_worse {
-        "contradicted"
-    } else if all_better {
-        "supported"
+    let a = x.abs();
+    if a != 0.0 && !(0.001..10_000.0).contains(&a) {
+        format!("{x:.2e}")
+    } else if a < 1.0 {
+        format!("{x:.4}")
     } else {
-        "inconclusive"
-    };
-    Conclusion {
-        claim,
-        verdict,
-        evidence: format!(
-            "Study `{}`, {} vs none: {}.",
-            esc(study),
-            esc(face),
-            parts.join("; ")
-        ),
+        format!("{x:.3}")
     }
 }
 
-fn multitask(input: &Input) -> Conclusion {
-    let claim = "Multi-task learning helps only when training from scratch";
-    let Some((study, trials)) = in_study(input, "tasks", |v| v.iter().any(|x| x.contains('+')))
-    else {
-        return lacking(claim, "no study varies `tasks`");
+/// `p = 0.0123`, or `p < 0.0001`.
+fn p_text(p: f64) -> String {
+    if p < 0.0001 {
+        "< 0.0001".into()
+    } else {
+        format!("{p:.4}")
+    }
+}
+
+fn p_is(name: &str, p: f64) -> String {
+    let t = p_text(p);
+    if t.starts_with('<') {
+        format!("{name} {t}")
+    } else {
+        format!("{name} = {t}")
+    }
+}
+
+fn sentence(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().collect::<String>() + c.as_str())
+        .unwrap_or_default()
+}
+
+/// The test that says most about a verdict: the smallest adjusted p.
+fn key<'a>(j: &'a Judgement, v: &Verdict) -> Option<&'a Test> {
+    v.tests
+        .iter()
+        .map(|i| &j.tests[*i])
+        .filter(|t| t.adjusted_p.is_some())
+        .min_by(|a, b| {
+            a.adjusted_p
+                .unwrap_or(1.0)
+                .total_cmp(&b.adjusted_p.unwrap_or(1.0))
+        })
+        .or_else(|| v.tests.first().map(|i| &j.tests[*i]))
+}
+
+fn decision(t: &Test) -> String {
+    match t.decision {
+        Decision::ABetter => format!("{} better", t.a.label),
+        Decision::BBetter => format!("{} better", t.b.label),
+        Decision::Equivalent => "equivalent".into(),
+        Decision::Open => "open".into(),
+    }
+}
+
+/// One test, in full.
+fn test_line(t: &Test) -> String {
+    let n = format!("N = {} vs {}", t.a.values.len(), t.b.values.len());
+    let missing = t.a.incomplete + t.b.incomplete;
+    let missing = if missing > 0 {
+        format!(" ({missing} seed(s) unfinished, left out)")
+    } else {
+        String::new()
     };
-    let face = face_stages(input);
-    let mut parts = Vec::new();
-    let (mut scratch_helps, mut scratch_hurts, mut pretrained_helps, mut judged) =
-        (false, false, false, 0);
-    for (metric, mono, lower) in [
-        ("gender_accuracy", "gender", false),
-        ("age_mae", "age", true),
-    ] {
-        for init in std::iter::once("none").chain(face.iter().map(|f| f.as_str())) {
-            let pick = |tasks: &str| {
-                values(
-                    trials.iter().copied().filter(|t| {
-                        t.labels.get("pretrain").map(String::as_str) == Some(init)
-                            && t.labels.get("tasks").is_some_and(|x| {
-                                x.split('+')
-                                    .map(|p| p.split('*').next().unwrap_or(p))
-                                    .collect::<Vec<_>>()
-                                    .join("+")
-                                    == tasks
-                            })
-                    }),
-                    metric,
-                )
+    let body = match &t.stat {
+        Err(why) => format!("not testable: {why}; {n}{missing}"),
+        Ok(stat) => {
+            let w = stat.welch();
+            let test = match (stat, t.kind) {
+                (Stat::Tost(x), Kind::Equivalence { margin }) => format!(
+                    "TOST within ±{} (Welch; lower {}, upper {}), {}",
+                    num(margin),
+                    p_is("p", x.p_lower),
+                    p_is("p", x.p_upper),
+                    p_is("p", x.p)
+                ),
+                _ => format!("Welch t({:.1}) = {:.2}, {}", w.df, w.t, p_is("p", w.p)),
             };
-            let (multi, single) = (pick("gender+age"), pick(mono));
-            if multi.is_empty() || single.is_empty() {
-                continue;
-            }
-            judged += 1;
-            let (text, sig, better) = compare(&multi, &single, lower, ("multi", "mono"), "");
-            if init == "none" {
-                scratch_helps |= sig && better;
-                scratch_hurts |= sig && !better;
+            let level = if matches!(t.kind, Kind::Equivalence { .. }) {
+                "90%"
             } else {
-                pretrained_helps |= sig && better;
-            }
-            parts.push(format!("{metric} with pretrain = {}: {text}", esc(init)));
+                "95%"
+            };
+            format!(
+                "difference {} [{level} CI {}, {}], Hedges g {:.2}; {test}, {}; {n}{missing}",
+                num(w.diff),
+                num(w.ci.0),
+                num(w.ci.1),
+                w.g,
+                t.adjusted_p
+                    .map_or("adjusted p -".into(), |p| p_is("adjusted p", p))
+            )
         }
-    }
-    if judged == 0 {
-        return lacking(
-            claim,
-            &format!(
-                "study `{}` needs finished mono- and multi-task trials",
-                esc(study)
-            ),
+    };
+    let seeds = t
+        .seeds_needed
+        .map(|s| format!("; about {s} seeds per arm would settle it"))
+        .unwrap_or_default();
+    format!("`{}`: {body} → {}{seeds}", esc(&t.what), esc(&decision(t)))
+}
+
+/// The verdicts section of report.md.
+pub fn markdown(j: &Judgement) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "## The paper's conclusions on this sweep\n");
+    let _ = writeln!(
+        out,
+        "All {} tests behind these verdicts are adjusted together (Holm, family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when the adjusted tests say so, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it. The rules are in docs/statistics.md.\n",
+        j.family, j.alpha
+    );
+    let _ = writeln!(
+        out,
+        "| claim | verdict | key comparison | difference [CI] | adjusted p | N | seeds per arm to settle |"
+    );
+    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
+    for v in &j.verdicts {
+        let (what, diff, adj, n) = match key(j, v) {
+            Some(t) => {
+                let diff = t.stat.as_ref().ok().map_or("-".into(), |s| {
+                    let w = s.welch();
+                    format!("{} [{}, {}]", num(w.diff), num(w.ci.0), num(w.ci.1))
+                });
+                (
+                    esc(&t.what),
+                    diff,
+                    t.adjusted_p.map_or("-".into(), p_text),
+                    format!("{} vs {}", t.a.values.len(), t.b.values.len()),
+                )
+            }
+            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+        };
+        let seeds = v.seeds_needed.map_or("-".into(), |s| s.to_string());
+        let _ = writeln!(
+            out,
+            "| {} | **{}** | {what} | {diff} | {adj} | {n} | {seeds} |",
+            esc(&v.claim),
+            v.verdict
         );
     }
-    let verdict = if pretrained_helps || scratch_hurts {
-        "contradicted"
-    } else if scratch_helps {
-        "supported"
-    } else {
-        "inconclusive"
-    };
-    Conclusion {
-        claim,
-        verdict,
-        evidence: format!("Study `{}`: {}.", esc(study), parts.join("; ")),
+    out.push('\n');
+    for v in &j.verdicts {
+        let study = v
+            .study
+            .as_ref()
+            .map(|s| format!(" Study `{}`.", esc(s)))
+            .unwrap_or_default();
+        let settle = v
+            .seeds_needed
+            .map(|s| format!(" About {s} seeds per arm would settle it."))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "- **{}**: {}.{study} {}.{settle}",
+            esc(&v.claim),
+            v.verdict,
+            esc(&sentence(&v.why))
+        );
+        if !v.rule.is_empty() {
+            let _ = writeln!(out, "  - Rule: {}.", esc(&v.rule));
+        }
+        for i in &v.tests {
+            let _ = writeln!(out, "  - {}", test_line(&j.tests[*i]));
+        }
     }
+    out.push('\n');
+    out
 }

@@ -7,7 +7,7 @@ use ablate_protocol::TrialState;
 use crate::charts::{self, Bar, Bars, Chart, Lines};
 use crate::input::{Input, TrialRow};
 use crate::markdown::{Config, configs};
-use crate::stats::mean_sd;
+use ablate_verdict::stats::mean_sd;
 
 /// A bar panel: file suffix, y label, and (metric, series name) pairs.
 type Panel = (

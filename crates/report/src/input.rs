@@ -108,6 +108,8 @@ pub struct Input {
     pub stages: BTreeMap<String, String>,
     pub trials: Vec<TrialRow>,
     pub provenance: Provenance,
+    /// `[report]` settings: alpha, power, smallest effects of interest.
+    pub settings: ablate_verdict::Settings,
     /// Results kept although stale (`ablate run --keep-stale`): trial id and why.
     /// The report crate cannot judge staleness (it needs the caches); the caller
     /// fills this in.
@@ -272,6 +274,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         stages,
         trials,
         provenance: p,
+        settings: ablate_verdict::Settings::from_spec(&sweep.report),
         stale: Vec::new(),
     })
 }

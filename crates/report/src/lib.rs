@@ -13,7 +13,6 @@ mod html;
 mod input;
 mod markdown;
 mod sensitivity;
-pub mod stats;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

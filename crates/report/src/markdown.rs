@@ -8,7 +8,7 @@ use ablate_protocol::TrialState;
 
 use crate::conclusions;
 use crate::input::{Input, METRICS, Metric, TrialRow};
-use crate::stats::mean_sd;
+use ablate_verdict::stats::mean_sd;
 
 /// Escapes text from a sweep file or database for Markdown (tables included).
 pub fn esc(s: &str) -> String {
@@ -133,11 +133,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             "**{n} {noun} {verb} stale**, kept with `--keep-stale`: trained on other data or by another trainer than the sweep's now (listed under \"Stale results\"). Tables and verdicts below include them; `ablate run` without `--keep-stale` retrains them.\n"
         );
     }
-    let _ = writeln!(out, "## The paper's conclusions on this sweep\n");
-    for c in conclusions::judge(input) {
-        let _ = writeln!(out, "- **{}**: {}. {}", c.claim, c.verdict, c.evidence);
-    }
-    out.push('\n');
+    out.push_str(&conclusions::markdown(&conclusions::judge(input)));
 
     for study in &input.studies {
         let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();

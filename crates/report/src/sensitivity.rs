@@ -5,7 +5,7 @@
 use crate::conclusions;
 use crate::input::Input;
 use crate::markdown::{configs, metrics_of};
-use crate::stats::mean_sd;
+use ablate_verdict::stats::mean_sd;
 
 /// One line per table ranking or verdict that differs once flagged runs are left out.
 pub fn without_flagged(input: &Input) -> Vec<String> {
@@ -42,8 +42,9 @@ pub fn without_flagged(input: &Input) -> Vec<String> {
         }
     }
     for (a, b) in conclusions::judge(input)
+        .verdicts
         .iter()
-        .zip(conclusions::judge(&rest))
+        .zip(conclusions::judge(&rest).verdicts)
     {
         if a.verdict != b.verdict {
             changes.push(format!(

@@ -17,6 +17,7 @@ mod hash;
 mod id;
 pub mod names;
 pub mod presets;
+pub mod report;
 mod resolve;
 pub mod slurm;
 mod sweep;

@@ -8,6 +8,7 @@ use serde::Serialize;
 use crate::axes::{self, AxisValue, Names};
 use crate::error::{Ctx, choices_help};
 use crate::expand;
+use crate::report::ReportSpec;
 use crate::slurm::SlurmSpec;
 use crate::train::{self, Draft, Setting};
 use crate::types::{DatasetSpec, ExecSpec, TrialConfig};
@@ -39,6 +40,8 @@ pub struct Sweep {
     pub worker_version: Option<String>,
     /// `[slurm]`: submission settings for `--backend slurm`.
     pub slurm: SlurmSpec,
+    /// `[report]`: alpha, power and smallest effects of interest for the verdicts.
+    pub report: ReportSpec,
 }
 
 /// A `[pretrain.NAME]` stage.
@@ -123,7 +126,7 @@ pub(crate) struct StageDef {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "sweep", "data", "train", "defaults", "pretrain", "study", "worker", "slurm",
+    "sweep", "data", "train", "defaults", "pretrain", "study", "worker", "slurm", "report",
 ];
 const SWEEP_KEYS: &[&str] = &["name", "description", "seeds", "output", "max_trials"];
 const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
@@ -132,6 +135,7 @@ const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
 pub(crate) struct Header {
     pub worker: Option<(Vec<String>, Option<String>)>,
     pub slurm: SlurmSpec,
+    pub report: ReportSpec,
     pub name: String,
     pub description: Option<String>,
     pub output: String,
@@ -207,9 +211,14 @@ pub(crate) fn parse_header(
         Some(v) => crate::slurm::parse(ctx, v)?,
         None => SlurmSpec::default(),
     };
+    let report = match value::get(root, "report") {
+        Some(v) => crate::report::parse(ctx, v)?,
+        None => ReportSpec::default(),
+    };
     Some(Header {
         worker,
         slurm,
+        report,
         name,
         description,
         output,
@@ -565,5 +574,6 @@ pub(crate) fn build(
         worker_version: header.worker.as_ref().and_then(|w| w.1.clone()),
         worker: header.worker.map(|w| w.0),
         slurm: header.slurm,
+        report: header.report,
     })
 }

@@ -1,0 +1,77 @@
+//! `[report]`: how the report judges claims: the family-wise error rate, the power
+//! its seed estimates aim for, and the smallest effect of interest per metric.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::error::Ctx;
+use crate::value::{self, Value};
+
+/// The metrics a trial's result gives the report, by key.
+pub const METRICS: &[&str] = &[
+    "gender_accuracy",
+    "age_mae",
+    "age_mae_argmax",
+    "age_cs5",
+    "age_epsilon",
+    "identity_accuracy",
+    "general_accuracy",
+];
+
+/// Settings of `[report]`; unset ones take the report's defaults.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReportSpec {
+    pub alpha: Option<f64>,
+    pub power: Option<f64>,
+    /// Metric key -> smallest effect of interest (the equivalence margin).
+    pub smallest_effect: BTreeMap<String, f64>,
+}
+
+const KEYS: &[&str] = &["alpha", "power", "smallest_effect"];
+
+fn fraction(ctx: &mut Ctx<'_>, key: &str, v: &Value<'_>) -> Option<f64> {
+    value::number(
+        ctx,
+        key,
+        v,
+        |x| x > 0.0 && x < 1.0,
+        "a number between 0 and 1 (exclusive), e.g. 0.05",
+    )
+}
+
+pub(crate) fn parse(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<ReportSpec> {
+    let t = value::table(ctx, "report", v)?;
+    let mut ok = value::known_keys(ctx, "report", t, KEYS);
+    let mut r = ReportSpec::default();
+    if let Some(x) = value::get(t, "alpha") {
+        r.alpha = fraction(ctx, "report.alpha", x);
+        ok &= r.alpha.is_some();
+    }
+    if let Some(x) = value::get(t, "power") {
+        r.power = fraction(ctx, "report.power", x);
+        ok &= r.power.is_some();
+    }
+    if let Some(x) = value::get(t, "smallest_effect") {
+        let table = value::table(ctx, "report.smallest_effect", x)?;
+        ok &= value::known_keys(ctx, "report.smallest_effect", table, METRICS);
+        for (k, val) in table.iter() {
+            let key = k.get_ref().to_string();
+            if !METRICS.contains(&key.as_str()) {
+                continue;
+            }
+            let got = value::number(
+                ctx,
+                &format!("report.smallest_effect.{key}"),
+                val,
+                |e| e > 0.0,
+                "a positive number in the metric's units, e.g. 0.5 (years) or 0.01 (accuracy)",
+            );
+            ok &= got.is_some();
+            if let Some(e) = got {
+                r.smallest_effect.insert(key, e);
+            }
+        }
+    }
+    ok.then_some(r)
+}

@@ -1,0 +1,123 @@
+//! `ablate-verdict` owns judging: per-seed results of a sweep's trials in,
+//! verdicts on its claims out, with every test behind each verdict (difference,
+//! confidence interval, effect size, raw and adjusted p, N per arm) and, where a
+//! verdict is open, how many seeds per arm would settle it.
+//!
+//! Every test of every claim of a sweep is adjusted together (Holm), so the chance
+//! of any wrong "supported" or "contradicted" stays at `alpha`; "no difference" is
+//! only ever concluded by an equivalence test. It is a pure function of its input,
+//! so the orchestrator can call it between rounds of a sweep.
+//!
+//! It must not know about SQL, files, scheduling or how a report looks.
+
+mod arms;
+mod builtin;
+mod judge;
+pub mod stats;
+
+use std::collections::BTreeMap;
+
+pub use arms::Arm;
+pub use judge::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind, judge};
+
+/// One trial as judging sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trial {
+    pub id: String,
+    /// Studies listing it.
+    pub studies: Vec<String>,
+    /// Axis -> value label (`depth` -> `vgg11`, `pretrain` -> `none`, `tasks` -> `gender+age`).
+    pub labels: BTreeMap<String, String>,
+    pub seed: u64,
+    pub fold: Option<u32>,
+    /// Succeeded: its metrics count. Others are shown as missing seeds.
+    pub finished: bool,
+    pub metrics: BTreeMap<String, f64>,
+}
+
+/// A study: its name and the axes it varies, with their values in file order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Study {
+    pub name: String,
+    pub axes: Vec<(String, Vec<String>)>,
+}
+
+/// What judging is given.
+#[derive(Debug, Clone)]
+pub struct Input<'a> {
+    pub studies: &'a [Study],
+    pub trials: &'a [Trial],
+    /// Pretraining stages that are face recognition (`task = "identity"`).
+    pub face_stages: Vec<String>,
+    pub settings: Settings,
+}
+
+/// `[report]` settings: the family-wise error rate, the power the seed estimate
+/// aims for, and the smallest effect of interest per metric (the equivalence
+/// margin, and the effect the seed estimate is for).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Settings {
+    pub alpha: f64,
+    pub power: f64,
+    pub smallest_effect: BTreeMap<String, f64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        let smallest_effect = [
+            ("age_mae", 0.5),
+            ("age_mae_argmax", 0.5),
+            ("gender_accuracy", 0.01),
+            ("age_cs5", 0.01),
+            ("age_epsilon", 0.01),
+            ("identity_accuracy", 0.01),
+            ("general_accuracy", 0.01),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect();
+        Settings {
+            alpha: 0.05,
+            power: 0.8,
+            smallest_effect,
+        }
+    }
+}
+
+impl Settings {
+    /// The defaults, overridden by what the sweep's `[report]` sets.
+    pub fn from_spec(r: &ablate_spec::report::ReportSpec) -> Settings {
+        let mut s = Settings::default();
+        if let Some(a) = r.alpha {
+            s.alpha = a;
+        }
+        if let Some(p) = r.power {
+            s.power = p;
+        }
+        for (k, v) in &r.smallest_effect {
+            s.smallest_effect.insert(k.clone(), *v);
+        }
+        s
+    }
+}
+
+/// Whether lower values of a built-in metric are better; None for unknown ones.
+pub fn lower_is_better(metric: &str) -> Option<bool> {
+    match metric {
+        "age_mae" | "age_mae_argmax" | "age_epsilon" => Some(true),
+        "gender_accuracy" | "age_cs5" | "identity_accuracy" | "general_accuracy" => Some(false),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_metric_a_sweep_may_name_has_a_direction_and_a_smallest_effect() {
+        let s = super::Settings::default();
+        for m in ablate_spec::report::METRICS {
+            assert!(super::lower_is_better(m).is_some(), "{m}");
+            assert!(s.smallest_effect.contains_key(*m), "{m}");
+        }
+    }
+}

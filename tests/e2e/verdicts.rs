@@ -1,0 +1,107 @@
+//! The report's verdicts through the real binary, against a known truth: the quick
+//! study's grid run by the stand-in worker with `FAKE_TRUTH` (metrics = a mean per
+//! configuration plus seeded noise). Many draws are judged in-process by
+//! crates/verdict/tests/truth.rs; these few check the whole path.
+
+use std::path::Path;
+
+use crate::support::{ablate_env as ablate, repo, stderr, stdout};
+
+const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
+
+/// quick.toml with `seeds` seeds, run by the stand-in worker.
+fn sweep(dir: &Path, seeds: u32) {
+    let text = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
+    let text = text
+        .replace("seeds = 3 ", &format!("seeds = {seeds} "))
+        .replace("output = \"../runs/quick\"", "output = \"out\"")
+        .replacen(
+            "\n[data.faces]",
+            &format!("\n[worker]\ncommand = [\"{FAKE}\"]\n\n[data.faces]"),
+            1,
+        );
+    assert!(text.contains(&format!("seeds = {seeds} ")) && text.contains("[worker]"));
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+}
+
+/// Runs the sweep under `truth` and returns each claim's verdict from report.md.
+fn verdicts(truth: &serde_json::Value, seeds: u32) -> Vec<(String, String)> {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path(), seeds);
+    let file = dir.path().join("truth.json");
+    std::fs::write(&file, truth.to_string()).unwrap();
+    let out = ablate(
+        dir.path(),
+        &["run", "s.toml", "--cpu-slots", "2"],
+        &[
+            ("FAKE_TRUTH", file.to_str().unwrap()),
+            ("FAKE_EPOCHS", "1"),
+            ("FAKE_EPOCH_MS", "0"),
+        ],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    let md = std::fs::read_to_string(dir.path().join("reports/quick/report.md")).unwrap();
+    let rows: Vec<(String, String)> = md
+        .lines()
+        .skip_while(|l| !l.starts_with("| claim | verdict"))
+        .skip(2)
+        .take_while(|l| l.starts_with('|'))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            (cells[1].to_string(), cells[2].trim_matches('*').to_string())
+        })
+        .collect();
+    assert_eq!(rows.len(), 4, "{md}");
+    rows
+}
+
+fn truth(
+    noise_seed: u64,
+    age: &serde_json::Value,
+    gender: &serde_json::Value,
+    sd: (f64, f64),
+) -> serde_json::Value {
+    serde_json::json!({
+        "noise_seed": noise_seed,
+        "age_mae": {"base": 10.0, "sd": sd.0, "effects": age},
+        "gender_accuracy": {"base": 0.8, "sd": sd.1, "effects": gender},
+    })
+}
+
+/// No factor does anything: no claim may come out supported.
+#[test]
+fn null_sweeps_support_nothing() {
+    for noise in [1, 2, 3] {
+        let v = verdicts(
+            &truth(
+                noise,
+                &serde_json::json!([]),
+                &serde_json::json!([]),
+                (0.4, 0.004),
+            ),
+            5,
+        );
+        assert!(
+            v.iter().all(|(_, verdict)| verdict != "supported"),
+            "noise draw {noise}: {v:?}"
+        );
+    }
+}
+
+/// The paper's findings, strongly and with little noise: every claim is supported.
+#[test]
+fn the_papers_findings_are_supported_when_they_hold() {
+    let age = serde_json::json!([
+        {"when": {"encoding": "ldae-s2"}, "add": -2.0},
+        {"when": {"depth": "vgg9"}, "add": -1.5},
+        {"when": {"depth": "vgg11"}, "add": -3.0},
+        {"when": {"pretrain": "face"}, "add": -2.0},
+        {"when": {"pretrain": "none", "tasks": "gender+age"}, "add": -1.0},
+    ]);
+    let gender = serde_json::json!([
+        {"when": {"pretrain": "face"}, "add": 0.05},
+        {"when": {"pretrain": "none", "tasks": "gender+age"}, "add": 0.03},
+    ]);
+    let v = verdicts(&truth(7, &age, &gender, (0.2, 0.002)), 10);
+    assert!(v.iter().all(|(_, verdict)| verdict == "supported"), "{v:?}");
+}
