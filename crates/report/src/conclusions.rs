@@ -153,7 +153,7 @@ fn test_line(t: &Test) -> String {
         .seeds_needed
         .map(|s| format!("; about {s} seeds per arm would settle it"))
         .unwrap_or_default();
-    format!("`{}`: {body} → {}{seeds}", esc(&t.what), esc(&decision(t)))
+    format!("{}: {body} → {}{seeds}", esc(&t.what), esc(&decision(t)))
 }
 
 /// The verdicts section of report.md.

@@ -210,7 +210,7 @@ fn charts_are_valid_png_and_svg_of_the_expected_size_and_series() {
             .contains("![encoding: age MAE (years), mean ± sd across seeds](encoding-age.png)")
     );
     assert!(
-        r.html.contains("<img alt=") && r.html.contains("data:image/png;base64,iVBOR"),
+        r.html.contains("<img src=\"data:image/png;base64,iVBOR"),
         "charts embedded"
     );
     assert!(
