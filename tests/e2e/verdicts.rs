@@ -51,7 +51,8 @@ fn verdicts(truth: &serde_json::Value, seeds: u32) -> Vec<(String, String)> {
             (cells[1].to_string(), cells[2].trim_matches('*').to_string())
         })
         .collect();
-    assert_eq!(rows.len(), 4, "{md}");
+    // The paper's four, then quick.toml's own claim (multi-task no worse on age after face pretraining).
+    assert_eq!(rows.len(), 5, "{md}");
     rows
 }
 
@@ -68,7 +69,8 @@ fn truth(
     })
 }
 
-/// No factor does anything: no claim may come out supported.
+/// No factor does anything: none of the paper's claims may come out supported
+/// (quick.toml's own "no worse" claim is then true, and may be).
 #[test]
 fn null_sweeps_support_nothing() {
     for noise in [1, 2, 3] {
@@ -82,13 +84,15 @@ fn null_sweeps_support_nothing() {
             5,
         );
         assert!(
-            v.iter().all(|(_, verdict)| verdict != "supported"),
+            v[..4].iter().all(|(_, verdict)| verdict != "supported"),
             "noise draw {noise}: {v:?}"
         );
     }
 }
 
-/// The paper's findings, strongly and with little noise: every claim is supported.
+/// The paper's findings, strongly and with little noise: every claim is
+/// supported, quick.toml's own too (multi-task costs no age accuracy after
+/// face pretraining holds in this truth).
 #[test]
 fn the_papers_findings_are_supported_when_they_hold() {
     let age = serde_json::json!([

@@ -10,6 +10,19 @@ use ablate_verdict::{Decision, Judgement, Kind, Stat, Test, Verdict};
 use crate::input::Input;
 use crate::markdown::esc;
 
+/// A report row as judging sees it.
+pub fn verdict_trial(t: &crate::input::TrialRow) -> ablate_verdict::Trial {
+    ablate_verdict::Trial {
+        id: t.id.clone(),
+        studies: t.studies.clone(),
+        labels: t.labels.clone(),
+        seed: t.seed,
+        fold: t.fold,
+        finished: t.state == TrialState::Succeeded.as_str(),
+        metrics: t.metrics.clone(),
+    }
+}
+
 /// Judges the report's trials (study trials only; pretraining trials are no arm).
 pub fn judge(input: &Input) -> Judgement {
     let studies: Vec<ablate_verdict::Study> = input
@@ -24,15 +37,7 @@ pub fn judge(input: &Input) -> Judgement {
         .trials
         .iter()
         .filter(|t| t.kind == "train")
-        .map(|t| ablate_verdict::Trial {
-            id: t.id.clone(),
-            studies: t.studies.clone(),
-            labels: t.labels.clone(),
-            seed: t.seed,
-            fold: t.fold,
-            finished: t.state == TrialState::Succeeded.as_str(),
-            metrics: t.metrics.clone(),
-        })
+        .map(verdict_trial)
         .collect();
     let face_stages = input
         .stages
@@ -44,6 +49,7 @@ pub fn judge(input: &Input) -> Judgement {
         studies: &studies,
         trials: &trials,
         face_stages,
+        claims: &input.claims,
         settings: input.settings.clone(),
     })
 }
@@ -106,6 +112,8 @@ fn decision(t: &Test) -> String {
         Decision::ABetter => format!("{} better", t.a.label),
         Decision::BBetter => format!("{} better", t.b.label),
         Decision::Equivalent => "equivalent".into(),
+        Decision::NoWorse => format!("{} no worse", t.a.label),
+        Decision::Worse => format!("{} worse", t.a.label),
         Decision::Open => "open".into(),
     }
 }
@@ -131,9 +139,24 @@ fn test_line(t: &Test) -> String {
                     p_is("p", x.p_upper),
                     p_is("p", x.p)
                 ),
+                (Stat::OneSided { bound, p, .. }, _) => format!(
+                    "one-sided Welch t({:.1}) against a difference of {}, {}",
+                    w.df,
+                    num(*bound),
+                    p_is("p", *p)
+                ),
+                (_, Kind::Contrast) => format!(
+                    "Welch-Satterthwaite contrast t({:.1}) = {:.2}, {}",
+                    w.df,
+                    w.t,
+                    p_is("p", w.p)
+                ),
                 _ => format!("Welch t({:.1}) = {:.2}, {}", w.df, w.t, p_is("p", w.p)),
             };
-            let level = if matches!(t.kind, Kind::Equivalence { .. }) {
+            let level = if matches!(
+                t.kind,
+                Kind::Equivalence { .. } | Kind::NoWorse { .. } | Kind::Worse { .. }
+            ) {
                 "90%"
             } else {
                 "95%"

@@ -82,16 +82,26 @@ mod tests {
         );
         assert!(html.contains("&lt;script&gt;") && html.contains("<strong>b</strong>"));
         assert!(html.contains("<title>&lt;t&gt;</title>"));
-        assert!(html.contains("<table>") && html.contains("<th>h</th>"), "{html}");
+        assert!(
+            html.contains("<table>") && html.contains("<th>h</th>"),
+            "{html}"
+        );
     }
 
     #[test]
     fn nested_lists_and_charts_render() {
         let png = vec![1u8, 2, 3];
         let images: HashMap<String, Vec<u8>> = [("c.png".to_string(), png)].into();
-        let html = render("- a\n  - b\n\n![chart](c.png)\n\n![gone](x.png)\n", "t", &images);
+        let html = render(
+            "- a\n  - b\n\n![chart](c.png)\n\n![gone](x.png)\n",
+            "t",
+            &images,
+        );
         assert!(html.contains("<li>a\n<ul>\n<li>b</li>"), "{html}");
-        assert!(html.contains("src=\"data:image/png;base64,AQID\""), "{html}");
+        assert!(
+            html.contains("src=\"data:image/png;base64,AQID\""),
+            "{html}"
+        );
         assert!(!html.contains("x.png"), "{html}");
     }
 }

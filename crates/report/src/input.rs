@@ -110,6 +110,8 @@ pub struct Input {
     pub provenance: Provenance,
     /// `[report]` settings: alpha, power, smallest effects of interest.
     pub settings: ablate_verdict::Settings,
+    /// The sweep's `[[claim]]`s.
+    pub claims: Vec<ablate_spec::claims::ClaimSpec>,
     /// Results kept although stale (`ablate run --keep-stale`): trial id and why.
     /// The report crate cannot judge staleness (it needs the caches); the caller
     /// fills this in.
@@ -275,6 +277,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         trials,
         provenance: p,
         settings: ablate_verdict::Settings::from_spec(&sweep.report),
+        claims: sweep.claims.clone(),
         stale: Vec::new(),
     })
 }

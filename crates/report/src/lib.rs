@@ -11,6 +11,7 @@ mod export;
 mod figures;
 mod html;
 mod input;
+mod latex;
 mod markdown;
 mod sensitivity;
 
@@ -49,6 +50,8 @@ pub struct Report {
     pub html: String,
     pub csv: String,
     pub json: String,
+    /// `tables.tex`: booktabs tables per study.
+    pub latex: String,
     /// Charts per study.
     pub charts: Vec<(String, Vec<Chart>)>,
 }
@@ -66,6 +69,7 @@ pub fn render_text(input: &Input) -> Report {
         html,
         csv: export::csv(input),
         json: export::json(input),
+        latex: latex::render(input),
         charts: Vec::new(),
     }
 }
@@ -91,6 +95,7 @@ pub fn render(input: &Input) -> Report {
         html,
         csv: export::csv(input),
         json: export::json(input),
+        latex: latex::render(input),
         charts,
     }
 }
@@ -107,6 +112,7 @@ pub fn write(report: &Report, dir: &Path) -> Result<Vec<PathBuf>, ReportError> {
         ("report.md".into(), report.markdown.as_bytes()),
         ("results.csv".into(), report.csv.as_bytes()),
         ("results.json".into(), report.json.as_bytes()),
+        ("tables.tex".into(), report.latex.as_bytes()),
     ];
     for c in report.charts.iter().flat_map(|(_, cs)| cs) {
         files.push((format!("{}.png", c.name), &c.png));

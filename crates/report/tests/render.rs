@@ -110,6 +110,7 @@ fn input() -> Input {
             hours: [("cpu".to_string(), 0.25)].into_iter().collect(),
         },
         settings: Default::default(),
+        claims: Vec::new(),
         stale: Vec::new(),
     }
 }
@@ -221,4 +222,48 @@ fn charts_are_valid_png_and_svg_of_the_expected_size_and_series() {
     let files = ablate_report::write(&r, &dir).unwrap();
     assert!(files.iter().any(|f| f.ends_with("encoding-age.svg")));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// tables.tex: a booktabs table per study, best bold, a dagger where a value is
+/// significantly worse than the best after adjustment, LaTeX-escaped labels.
+#[test]
+fn latex_tables_mark_the_best_and_significant_differences() {
+    let r = render_text(&input());
+    let t = &r.latex;
+    assert!(
+        t.contains("\\usepackage{booktabs}")
+            && t.contains("\\toprule")
+            && t.contains("\\bottomrule"),
+        "{t}"
+    );
+    assert!(t.contains("\\label{tab:ablate-encoding}"));
+    // ldae-s2 is best on age MAE; regression-l2 is far worse with little spread.
+    let row = |name: &str| {
+        t.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {t}"))
+            .to_string()
+    };
+    assert!(
+        row("ldae-s2").contains("\\textbf{7.150 $\\pm$"),
+        "{}",
+        row("ldae-s2")
+    );
+    assert!(
+        row("regression-l2").contains("$^\\dagger$"),
+        "{}",
+        row("regression-l2")
+    );
+    assert!(
+        !row("classification")
+            .split('&')
+            .nth(2)
+            .unwrap()
+            .contains("dagger"),
+        "noisy arm not significant"
+    );
+    assert!(
+        t.contains("\\textless{}b\\textgreater{}|x*"),
+        "labels escaped: {t}"
+    );
 }

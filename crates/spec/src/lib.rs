@@ -10,6 +10,7 @@
 //! becomes a [`Diagnostic`] with file, line, column, key and what would be valid.
 
 mod axes;
+pub mod claims;
 mod data;
 mod error;
 mod expand;

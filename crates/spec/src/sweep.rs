@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::axes::{self, AxisValue, Names};
+use crate::claims::ClaimSpec;
 use crate::error::{Ctx, choices_help};
 use crate::expand;
 use crate::report::ReportSpec;
@@ -42,6 +43,8 @@ pub struct Sweep {
     pub slurm: SlurmSpec,
     /// `[report]`: alpha, power and smallest effects of interest for the verdicts.
     pub report: ReportSpec,
+    /// `[[claim]]`: the user's own claims, judged with the paper's.
+    pub claims: Vec<ClaimSpec>,
 }
 
 /// A `[pretrain.NAME]` stage.
@@ -111,6 +114,8 @@ pub(crate) struct Globals<'i> {
     pub defaults: Vec<(String, AxisValue)>,
     pub stages: BTreeMap<String, StageDef>,
     pub studies: Vec<&'i Value<'i>>,
+    /// `[[claim]]` sections, checked once the studies are expanded.
+    pub claims: Vec<&'i Value<'i>>,
     pub dataset_names: Vec<String>,
     pub stage_names: Vec<String>,
 }
@@ -126,7 +131,7 @@ pub(crate) struct StageDef {
 }
 
 const TOP_KEYS: &[&str] = &[
-    "sweep", "data", "train", "defaults", "pretrain", "study", "worker", "slurm", "report",
+    "sweep", "data", "train", "defaults", "pretrain", "study", "worker", "slurm", "report", "claim",
 ];
 const SWEEP_KEYS: &[&str] = &["name", "description", "seeds", "output", "max_trials"];
 const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
@@ -389,7 +394,23 @@ pub(crate) fn parse_globals<'i>(
             Some("add [[study]] with name, fixed and grid; see experiments/quick.toml".into()),
         ),
     }
+    let claims: Vec<&Value<'_>> = match value::get(root, "claim") {
+        Some(cv) => match cv.get_ref().as_array() {
+            Some(items) => items.iter().collect(),
+            None => {
+                ctx.error(
+                    cv.span(),
+                    "claim",
+                    "expected [[claim]] sections",
+                    Some("write each claim as its own [[claim]] table".into()),
+                );
+                Vec::new()
+            }
+        },
+        None => Vec::new(),
+    };
     Some(Globals {
+        claims,
         max_trials: header.max_trials,
         seeds: header.seeds.clone(),
         datasets,
@@ -560,7 +581,9 @@ pub(crate) fn build(
     spec_hash: String,
 ) -> Option<Sweep> {
     let out = expand::expand(ctx, globals)?;
+    let claims = crate::claims::parse(ctx, &globals.claims, &out.studies)?;
     Some(Sweep {
+        claims,
         name: header.name,
         description: header.description,
         file,

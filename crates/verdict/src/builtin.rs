@@ -22,14 +22,14 @@ pub(crate) fn plans(input: &Input<'_>) -> Vec<Planned> {
     ]
 }
 
-fn not_judged(claim: &str, why: impl Into<String>) -> Planned {
+pub(crate) fn not_judged(claim: &str, why: impl Into<String>) -> Planned {
     Planned::NotJudged {
         claim: claim.into(),
         why: why.into(),
     }
 }
 
-fn study<'a>(
+pub(crate) fn study<'a>(
     input: &'a Input<'_>,
     axis: &str,
     fits: impl Fn(&[String]) -> bool,
@@ -40,7 +40,7 @@ fn study<'a>(
         .find(|s| s.axes.iter().any(|(a, v)| a == axis && fits(v)))
 }
 
-fn trials_of<'a>(input: &'a Input<'_>, study: &Study) -> Vec<&'a Trial> {
+pub(crate) fn trials_of<'a>(input: &'a Input<'_>, study: &Study) -> Vec<&'a Trial> {
     input
         .trials
         .iter()
@@ -53,7 +53,7 @@ fn label<'a>(t: &'a Trial, axis: &str) -> &'a str {
 }
 
 /// The trials with every `(axis, value)` of `at`.
-fn pick<'a>(trials: &[&'a Trial], at: &[(&str, &str)]) -> Vec<&'a Trial> {
+pub(crate) fn pick<'a>(trials: &[&'a Trial], at: &[(&str, &str)]) -> Vec<&'a Trial> {
     trials
         .iter()
         .copied()
@@ -61,7 +61,7 @@ fn pick<'a>(trials: &[&'a Trial], at: &[(&str, &str)]) -> Vec<&'a Trial> {
         .collect()
 }
 
-fn describe(at: &[(&str, &str)]) -> String {
+pub(crate) fn describe(at: &[(&str, &str)]) -> String {
     at.iter()
         .map(|(a, v)| format!("{a} = {v}"))
         .collect::<Vec<_>>()
@@ -91,6 +91,7 @@ fn spec(
         kind,
         a: arm(a),
         b: arm(b),
+        others: Vec::new(),
     }
 }
 
@@ -105,7 +106,13 @@ fn margin(input: &Input<'_>, metric: &str) -> Kind {
     }
 }
 
-fn plan(claim: &str, study: &Study, rule_text: &str, specs: Vec<Spec>, rule: Rule) -> Planned {
+pub(crate) fn plan(
+    claim: &str,
+    study: &Study,
+    rule_text: &str,
+    specs: Vec<Spec>,
+    rule: Rule,
+) -> Planned {
     Planned::Plan {
         claim: claim.into(),
         study: study.name.clone(),

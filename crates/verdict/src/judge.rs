@@ -5,7 +5,7 @@
 
 use crate::arms::Arm;
 use crate::stats::{self, Tost, Untestable, Welch};
-use crate::{Input, builtin};
+use crate::{Input, builtin, custom};
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub enum Kind {
@@ -13,12 +13,25 @@ pub enum Kind {
     Difference,
     /// TOST: the difference lies within ±margin.
     Equivalence { margin: f64 },
+    /// One-sided: `a` is not worse than `b` by `margin` or more (non-inferiority).
+    NoWorse { margin: f64 },
+    /// One-sided: `a` is worse than `b` by more than `margin`.
+    Worse { margin: f64 },
+    /// A difference of differences over four arms (`a`, `others[0]`, `b`,
+    /// `others[1]`), oriented so positive means a larger improvement on the `a` side.
+    Contrast,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub enum Stat {
     Welch(Welch),
     Tost(Tost),
+    /// A one-sided test against a bound, with its p.
+    OneSided {
+        welch: Welch,
+        bound: f64,
+        p: f64,
+    },
 }
 
 impl Stat {
@@ -26,12 +39,13 @@ impl Stat {
         match self {
             Stat::Welch(w) => w.p,
             Stat::Tost(t) => t.p,
+            Stat::OneSided { p, .. } => *p,
         }
     }
 
     pub fn welch(&self) -> &Welch {
         match self {
-            Stat::Welch(w) => w,
+            Stat::Welch(w) | Stat::OneSided { welch: w, .. } => w,
             Stat::Tost(t) => &t.welch,
         }
     }
@@ -45,6 +59,10 @@ pub enum Decision {
     BBetter,
     /// The difference is shown to lie within the smallest effect of interest.
     Equivalent,
+    /// `a` is shown not worse than `b` by the margin or more.
+    NoWorse,
+    /// `a` is shown worse than `b` by more than the margin.
+    Worse,
     /// Not shown either way.
     Open,
 }
@@ -59,6 +77,8 @@ pub struct Test {
     pub kind: Kind,
     pub a: Arm,
     pub b: Arm,
+    /// A contrast's other two arms (the `from` level on each side).
+    pub others: Vec<Arm>,
     pub stat: Result<Stat, Untestable>,
     /// Holm-adjusted over every test of the sweep.
     pub adjusted_p: Option<f64>,
@@ -128,6 +148,7 @@ pub(crate) struct Spec {
     pub kind: Kind,
     pub a: Arm,
     pub b: Arm,
+    pub others: Vec<Arm>,
 }
 
 /// A claim's rule over its tests (in plan order): the verdict and why.
@@ -151,30 +172,27 @@ pub(crate) enum Planned {
 pub fn judge(input: &Input<'_>) -> Judgement {
     let s = &input.settings;
     let alpha = s.alpha;
-    let planned = builtin::plans(input);
+    let mut planned = builtin::plans(input);
+    planned.extend(custom::plans(input));
     let mut tests: Vec<Test> = Vec::new();
     let mut owned: Vec<Vec<usize>> = Vec::new();
     for p in &planned {
         let mut mine = Vec::new();
         if let Planned::Plan { claim, specs, .. } = p {
             for spec in specs {
-                let stat = match spec.kind {
-                    Kind::Difference => {
-                        stats::welch(&spec.a.values, &spec.b.values, alpha).map(Stat::Welch)
-                    }
-                    Kind::Equivalence { margin } => {
-                        stats::tost(&spec.a.values, &spec.b.values, margin, alpha).map(Stat::Tost)
-                    }
-                };
+                let lower = crate::lower_is_better(&spec.metric).unwrap_or(false);
+                let stat = compute(spec, lower, alpha);
                 mine.push(tests.len());
                 tests.push(Test {
                     claim: claim.clone(),
                     what: spec.what.clone(),
                     metric: spec.metric.clone(),
-                    lower_is_better: crate::lower_is_better(&spec.metric).unwrap_or(false),
+                    // A contrast is oriented already: positive is better.
+                    lower_is_better: lower && spec.kind != Kind::Contrast,
                     kind: spec.kind,
                     a: spec.a.clone(),
                     b: spec.b.clone(),
+                    others: spec.others.clone(),
                     stat,
                     adjusted_p: None,
                     decision: Decision::Open,
@@ -200,6 +218,10 @@ pub fn judge(input: &Input<'_>) -> Judgement {
         {
             t.decision = match stat {
                 Stat::Tost(_) => Decision::Equivalent,
+                Stat::OneSided { .. } if matches!(t.kind, Kind::NoWorse { .. }) => {
+                    Decision::NoWorse
+                }
+                Stat::OneSided { .. } => Decision::Worse,
                 Stat::Welch(w) => {
                     if (w.diff < 0.0) == t.lower_is_better {
                         Decision::ABetter
@@ -224,8 +246,12 @@ pub fn judge(input: &Input<'_>) -> Judgement {
             continue;
         };
         t.seeds_needed = match t.kind {
-            Kind::Difference => stats::seeds_for_difference(sd, effect, level, s.power),
-            Kind::Equivalence { margin } => {
+            Kind::Difference | Kind::Worse { .. } => {
+                stats::seeds_for_difference(sd, effect, level, s.power)
+            }
+            // Four arms: each contrast term carries an arm's variance.
+            Kind::Contrast => stats::seeds_for_difference(sd * 2f64.sqrt(), effect, level, s.power),
+            Kind::Equivalence { margin } | Kind::NoWorse { margin } => {
                 stats::seeds_for_equivalence(sd, margin, level, s.power)
             }
         };
@@ -272,6 +298,45 @@ pub fn judge(input: &Input<'_>) -> Judgement {
         family,
         tests,
         verdicts,
+    }
+}
+
+/// The statistic of one planned comparison.
+fn compute(spec: &Spec, lower_is_better: bool, alpha: f64) -> Result<Stat, Untestable> {
+    let (a, b) = (&spec.a.values, &spec.b.values);
+    // "Worse" is a positive difference where lower is better, a negative one otherwise.
+    let worse_sign = if lower_is_better { 1.0 } else { -1.0 };
+    match spec.kind {
+        Kind::Difference => stats::welch(a, b, alpha).map(Stat::Welch),
+        Kind::Equivalence { margin } => stats::tost(a, b, margin, alpha).map(Stat::Tost),
+        Kind::NoWorse { margin } => {
+            // H0: a is worse by the margin or more; rejecting shows it is not.
+            let (welch, p) = stats::one_sided(a, b, worse_sign * margin, !lower_is_better, alpha)?;
+            Ok(Stat::OneSided {
+                welch,
+                bound: worse_sign * margin,
+                p,
+            })
+        }
+        Kind::Worse { margin } => {
+            let (welch, p) = stats::one_sided(a, b, worse_sign * margin, lower_is_better, alpha)?;
+            Ok(Stat::OneSided {
+                welch,
+                bound: worse_sign * margin,
+                p,
+            })
+        }
+        Kind::Contrast => {
+            let dir = if lower_is_better { -1.0 } else { 1.0 };
+            let (Some(a0), Some(b0)) = (spec.others.first(), spec.others.get(1)) else {
+                return Err(Untestable::TooFew { a: 0, b: 0 });
+            };
+            stats::contrast(
+                &[(a, dir), (&a0.values, -dir), (b, -dir), (&b0.values, dir)],
+                alpha,
+            )
+            .map(Stat::Welch)
+        }
     }
 }
 

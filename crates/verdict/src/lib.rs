@@ -10,8 +10,10 @@
 //!
 //! It must not know about SQL, files, scheduling or how a report looks.
 
+pub mod anova;
 mod arms;
 mod builtin;
+mod custom;
 mod judge;
 pub mod stats;
 
@@ -49,6 +51,8 @@ pub struct Input<'a> {
     pub trials: &'a [Trial],
     /// Pretraining stages that are face recognition (`task = "identity"`).
     pub face_stages: Vec<String>,
+    /// The sweep's own `[[claim]]`s, judged after the paper's four.
+    pub claims: &'a [ablate_spec::claims::ClaimSpec],
     pub settings: Settings,
 }
 

@@ -198,3 +198,69 @@ fn seeds(sd: f64, effect: f64, z: impl Fn(Option<f64>) -> f64) -> Option<usize> 
     }
     (n < 1e7).then_some(n as usize)
 }
+
+/// A linear contrast Σ c_i · mean_i of independent arms, tested with the
+/// Welch-Satterthwaite degrees of freedom (for two arms with c = (1, -1) it is
+/// Welch's test). `n` reports the sizes of the first two arms.
+pub fn contrast(arms: &[(&[f64], f64)], alpha: f64) -> Result<Welch, Untestable> {
+    if let Some((short, _)) = arms.iter().find(|(x, _)| x.len() < 2) {
+        let other = arms.iter().map(|(x, _)| x.len()).max().unwrap_or(0);
+        return Err(Untestable::TooFew {
+            a: short.len(),
+            b: other,
+        });
+    }
+    let mut diff = 0.0;
+    let mut var = 0.0;
+    let mut dof_den = 0.0;
+    let (mut ss, mut dof) = (0.0, 0.0);
+    for (x, c) in arms {
+        let (m, s) = mean_sd(x);
+        let n = x.len() as f64;
+        diff += c * m;
+        let v = c * c * s * s / n;
+        var += v;
+        dof_den += v * v / (n - 1.0);
+        ss += s * s * (n - 1.0);
+        dof += n - 1.0;
+    }
+    if var <= 0.0 || !var.is_finite() {
+        return Err(Untestable::NoSpread);
+    }
+    let se = var.sqrt();
+    let t = diff / se;
+    let df = var * var / dof_den;
+    let dist = student(df);
+    let p = (2.0 * (1.0 - dist.cdf(t.abs()))).clamp(0.0, 1.0);
+    let q = dist.inverse_cdf(1.0 - alpha / 2.0);
+    let pooled_sd = (ss / dof).sqrt();
+    Ok(Welch {
+        diff,
+        se,
+        t,
+        df,
+        p,
+        ci: (diff - q * se, diff + q * se),
+        g: if pooled_sd > 0.0 {
+            diff / pooled_sd
+        } else {
+            0.0
+        },
+        pooled_sd,
+        n: (arms[0].0.len(), arms.get(1).map_or(0, |a| a.0.len())),
+    })
+}
+
+/// One-sided Welch test that mean(a) - mean(b) lies beyond `bound`: with
+/// `above`, H0 is diff <= bound (small p: diff > bound); else H0 is diff >= bound.
+pub fn one_sided(
+    a: &[f64],
+    b: &[f64],
+    bound: f64,
+    above: bool,
+    alpha: f64,
+) -> Result<(Welch, f64), Untestable> {
+    let w = welch(a, b, 2.0 * alpha)?;
+    let cdf = student(w.df).cdf((w.diff - bound) / w.se);
+    Ok((w, if above { 1.0 - cdf } else { cdf }))
+}

@@ -27,4 +27,16 @@ for (sd, eff, alpha, pw) in [(1.0,0.5,0.05,0.8),(2.0,0.5,0.0125,0.8),(0.3,0.01*1
     power.append(dict(sd=sd, effect=eff, alpha=alpha, power=pw, n=float(n)))
 out = dict(produced_by=f"scipy {scipy.__version__}, statsmodels {statsmodels.__version__}: scipy.stats.ttest_ind(a, b, equal_var=False) (t, df, p, confidence_interval(0.95)); statsmodels.stats.weightstats.ttost_ind(a, b, -margin, margin, usevar='unequal') (p, lower p, upper p); statsmodels.stats.meta_analysis.effectsize_smd (Hedges g); statsmodels.stats.multitest.multipletests(p, method='holm'); statsmodels.stats.power.TTestIndPower().solve_power(effect_size=effect/sd, alpha, power, ratio=1) (n per arm); script crates/verdict/tests/reference.py",
     welch=cases, holm=dict(p=ps, adjusted=holm), power=power)
+rng = np.random.default_rng(7)
+contrast = []
+for k in range(3):
+    arms = [np.round(rng.normal(mu, sd, n), 6) for (mu, sd, n) in [(1.0, 0.5, 4), (0.2, 0.8, 5), (0.6, 0.3, 3), (0.4, 1.0, 6)]]
+    c = [1, -1, -1, 1]
+    m = [a.mean() for a in arms]; v = [ci*ci*a.var(ddof=1)/len(a) for a, ci in zip(arms, c)]
+    d = sum(ci*mi for ci, mi in zip(c, m)); se = np.sqrt(sum(v))
+    df = sum(v)**2 / sum(vi*vi/(len(a)-1) for vi, a in zip(v, arms))
+    t = d/se; p = 2*stats.t.sf(abs(t), df)
+    contrast.append(dict(arms=[a.tolist() for a in arms], c=c, diff=float(d), t=float(t), df=float(df), p=float(p)))
+out["contrast"] = contrast
+out["produced_by"] += "; contrast: t = sum(c m) / sqrt(sum(c^2 s^2 / n)), Welch-Satterthwaite df, p = 2 * scipy.stats.t.sf(|t|, df)"
 print(json.dumps(out, indent=1))

@@ -109,3 +109,42 @@ fn degenerate_inputs_are_untestable_not_nan() {
     assert_eq!(stats::seeds_for_difference(f64::NAN, 0.5, 0.05, 0.8), None);
     assert!(stats::holm(&[]).is_empty());
 }
+
+#[test]
+fn contrasts_match_scipy() {
+    for (i, c) in fixture()["contrast"].as_array().unwrap().iter().enumerate() {
+        let arms: Vec<Vec<f64>> = c["arms"].as_array().unwrap().iter().map(floats).collect();
+        let coef = floats(&c["c"]);
+        let input: Vec<(&[f64], f64)> = arms.iter().map(Vec::as_slice).zip(coef).collect();
+        let w = stats::contrast(&input, 0.05).unwrap();
+        close(
+            w.diff,
+            c["diff"].as_f64().unwrap(),
+            &format!("contrast {i} estimate"),
+        );
+        close(w.t, c["t"].as_f64().unwrap(), &format!("contrast {i} t"));
+        close(w.df, c["df"].as_f64().unwrap(), &format!("contrast {i} df"));
+        close(w.p, c["p"].as_f64().unwrap(), &format!("contrast {i} p"));
+    }
+    // Two arms with (1, -1) is Welch's test.
+    let (a, b) = ([1.0, 2.0, 4.0], [0.5, 0.7, 0.2, 0.1]);
+    let (w, c) = (
+        stats::welch(&a, &b, 0.05).unwrap(),
+        stats::contrast(&[(&a, 1.0), (&b, -1.0)], 0.05).unwrap(),
+    );
+    close(c.t, w.t, "t");
+    close(c.p, w.p, "p");
+}
+
+/// The one-sided tests behind "no worse within a margin" are TOST's halves.
+#[test]
+fn one_sided_tests_are_the_halves_of_tost() {
+    for c in fixture()["welch"].as_array().unwrap() {
+        let (a, b) = (floats(&c["a"]), floats(&c["b"]));
+        let m = c["margin"].as_f64().unwrap();
+        let (_, below) = stats::one_sided(&a, &b, m, false, 0.05).unwrap();
+        let (_, above) = stats::one_sided(&a, &b, -m, true, 0.05).unwrap();
+        close(below, c["tost_p_upper"].as_f64().unwrap(), "diff < margin");
+        close(above, c["tost_p_lower"].as_f64().unwrap(), "diff > -margin");
+    }
+}
