@@ -10,6 +10,7 @@ mod conclusions;
 mod export;
 mod figures;
 mod html;
+mod importance;
 mod input;
 mod latex;
 mod markdown;

@@ -207,6 +207,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             let _ = writeln!(out, "| {} |", row.join(" | "));
         }
         out.push('\n');
+        out.push_str(&crate::importance::study(input, &study.name, &axes));
         for c in charts
             .iter()
             .filter(|(s, _)| *s == study.name)
