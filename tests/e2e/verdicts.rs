@@ -40,7 +40,21 @@ fn verdicts(truth: &serde_json::Value, seeds: u32) -> Vec<(String, String)> {
         ],
     );
     assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
-    let md = std::fs::read_to_string(dir.path().join("reports/quick/report.md")).unwrap();
+    let reports = dir.path().join("reports/quick");
+    let md = std::fs::read_to_string(reports.join("report.md")).unwrap();
+    // The two-factor multitask study gets interaction charts; tables.tex is written.
+    for f in [
+        "multitask-interaction-gender.png",
+        "multitask-interaction-age.svg",
+        "tables.tex",
+    ] {
+        assert!(reports.join(f).is_file(), "{f}");
+    }
+    assert!(
+        !reports.join("encoding-interaction-age.png").exists(),
+        "a zip is no crossed design"
+    );
+    assert!(md.contains("Factor importance"), "{md}");
     let rows: Vec<(String, String)> = md
         .lines()
         .skip_while(|l| !l.starts_with("| claim | verdict"))

@@ -7,7 +7,7 @@ use ablate_protocol::TrialState;
 use crate::charts::{self, Bar, Bars, Chart, Lines};
 use crate::input::{Input, TrialRow};
 use crate::markdown::{Config, configs};
-use ablate_verdict::stats::mean_sd;
+use ablate_verdict::stats::{self, mean_sd};
 
 /// A bar panel: file suffix, y label, and (metric, series name) pairs.
 type Panel = (
@@ -18,11 +18,17 @@ type Panel = (
 
 fn bar(c: &Config<'_>, metric: &str) -> Bar {
     let v = c.values(metric);
-    let (m, sd) = mean_sd(&v);
+    let (m, _) = mean_sd(&v);
     Bar {
         mean: (!v.is_empty()).then_some(m),
-        sd,
+        ci: stats::mean_ci(&v, 0.05),
         n: v.len(),
+        // No value and nothing still due: the metric does not apply here.
+        applies: !v.is_empty()
+            || c.trials
+                .iter()
+                .any(|t| t.state != TrialState::Succeeded.as_str()),
+        points: v,
     }
 }
 
@@ -96,7 +102,7 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                 })
                 .collect();
             let b = Bars {
-                title: format!("{}: {y}, mean ± sd across seeds", study.name),
+                title: format!("{}: {y}, mean and 95% CI, each seed a dot", study.name),
                 y_label: y.to_string(),
                 groups,
                 series,
@@ -128,6 +134,7 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
             let l = Lines {
                 title: format!("{}: learning curves (seeds thin, mean thick)", study.name),
                 x_label: "epoch".into(),
+                x_ticks: None,
                 y_label: y.into(),
                 lines,
                 colors,
@@ -155,6 +162,7 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                     study.name
                 ),
                 x_label: "θ (years)".into(),
+                x_ticks: None,
                 y_label: "CS(θ)".into(),
                 lines,
                 colors,
@@ -163,7 +171,83 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                 charts.push(c);
             }
         }
+        if let [first, second] = axes.as_slice() {
+            charts.extend(interaction(&study.name, &cfgs, first, second));
+        }
         out.push((study.name.clone(), charts));
+    }
+    out
+}
+
+/// For a two-factor study: each metric's mean over the first factor's levels,
+/// one line per level of the second (parallel lines: no interaction).
+fn interaction(study: &str, cfgs: &[Config<'_>], first: &str, second: &str) -> Vec<Chart> {
+    let mut out = Vec::new();
+    for (metric, y) in [
+        ("gender_accuracy", "gender accuracy"),
+        ("age_mae", "age MAE (years)"),
+    ] {
+        let level = |c: &Config<'_>, axis: &str| {
+            c.key
+                .iter()
+                .find(|(a, _)| a == axis)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let with: Vec<&Config<'_>> = cfgs
+            .iter()
+            .filter(|c| !c.values(metric).is_empty())
+            .collect();
+        let mut xs: Vec<String> = Vec::new();
+        let mut lines: Vec<String> = Vec::new();
+        for c in &with {
+            let (x, l) = (level(c, first), level(c, second));
+            if !xs.contains(&x) {
+                xs.push(x);
+            }
+            if !lines.contains(&l) {
+                lines.push(l);
+            }
+        }
+        if xs.len() < 2 || lines.len() < 2 {
+            continue;
+        }
+        let mut drawn = Vec::new();
+        let mut colors = Vec::new();
+        for (i, l) in lines.iter().enumerate() {
+            let points: Vec<(f64, f64)> = xs
+                .iter()
+                .enumerate()
+                .filter_map(|(k, x)| {
+                    let c = with
+                        .iter()
+                        .find(|c| &level(c, first) == x && &level(c, second) == l)?;
+                    Some((k as f64, mean_sd(&c.values(metric)).0))
+                })
+                .collect();
+            if points.len() < xs.len() {
+                // Not a crossed design (a zip, or excluded cells): no interaction to show.
+                drawn.clear();
+                break;
+            }
+            drawn.push((format!("{second} = {l}"), points, true));
+            colors.push(i);
+        }
+        if drawn.is_empty() {
+            continue;
+        }
+        let chart = Lines {
+            title: format!("{study}: {y} by {first} and {second} (means)"),
+            x_label: first.to_string(),
+            x_ticks: Some(xs),
+            y_label: y.to_string(),
+            lines: drawn,
+            colors,
+        };
+        let what = format!("interaction-{}", metric.split('_').next().unwrap_or(metric));
+        if let Ok(c) = charts::lines(&file_stem(study, &what), &chart) {
+            out.push(c);
+        }
     }
     out
 }

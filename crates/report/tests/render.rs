@@ -177,6 +177,46 @@ fn results_csv_snapshot() {
     assert_eq!(v["trials"].as_array().unwrap().len(), 14);
 }
 
+/// Bars show every seed as a dot and a 95% interval; a read-out a configuration
+/// does not have is "n/a", not "missing"; the legend has its own strip above the
+/// plot, so it never covers a bar.
+#[test]
+fn bar_charts_show_seeds_not_applicable_and_a_legend_off_the_data() {
+    let r = render(&input());
+    let age = r.charts[0]
+        .1
+        .iter()
+        .find(|c| c.name == "encoding-age")
+        .unwrap();
+    // Finished seeds with age MAE: classification 5 (one flagged), regression-l2 3,
+    // ldae-s2 4, the odd label 1; with ArgMax: classification 4 (the flagged run
+    // reported none), regression-l2 3, ldae-s2 4, the odd label n/a.
+    // plotters writes each text's content on its own line.
+    let dots = age.svg.matches("<circle").count();
+    assert_eq!(dots, (5 + 3 + 4 + 1) + (4 + 3 + 4));
+    assert!(
+        age.svg.contains("\nn/a\n</text>"),
+        "the odd label has no ArgMax read-out"
+    );
+    assert!(
+        !age.svg.contains("\nmissing\n</text>"),
+        "nothing is still due in that panel"
+    );
+    // Legend text sits in the top strip (y < 30), above the caption and plot.
+    let at = age.svg.find("\nArgMax\n</text>").unwrap();
+    let tag = &age.svg[age.svg[..at].rfind("<text").unwrap()..at];
+    let y: f64 = tag
+        .split("y=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(y < 30.0, "legend at y = {y}: {tag}");
+}
+
 #[test]
 fn charts_are_valid_png_and_svg_of_the_expected_size_and_series() {
     let r = render(&input());
@@ -206,10 +246,9 @@ fn charts_are_valid_png_and_svg_of_the_expected_size_and_series() {
         charts.iter().any(|c| c.name == "encoding-curves-age"),
         "learning curves"
     );
-    assert!(
-        r.markdown
-            .contains("![encoding: age MAE (years), mean ± sd across seeds](encoding-age.png)")
-    );
+    assert!(r.markdown.contains(
+        "![encoding: age MAE (years), mean and 95% CI, each seed a dot](encoding-age.png)"
+    ));
     assert!(
         r.html.contains("<img src=\"data:image/png;base64,iVBOR"),
         "charts embedded"

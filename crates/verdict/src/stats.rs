@@ -264,3 +264,14 @@ pub fn one_sided(
     let cdf = student(w.df).cdf((w.diff - bound) / w.se);
     Ok((w, if above { 1.0 - cdf } else { cdf }))
 }
+
+/// The `1 - alpha` t interval of the mean of `xs` (None with fewer than 2 values).
+pub fn mean_ci(xs: &[f64], alpha: f64) -> Option<(f64, f64)> {
+    if xs.len() < 2 {
+        return None;
+    }
+    let (m, s) = mean_sd(xs);
+    let half = student(xs.len() as f64 - 1.0).inverse_cdf(1.0 - alpha / 2.0) * s
+        / (xs.len() as f64).sqrt();
+    Some((m - half, m + half))
+}

@@ -148,3 +148,13 @@ fn one_sided_tests_are_the_halves_of_tost() {
         close(above, c["tost_p_lower"].as_f64().unwrap(), "diff > -margin");
     }
 }
+
+/// The t interval of a mean: scipy.stats.t.interval(0.95, n - 1, loc=mean, scale=sem)
+/// for [1, 2, 4] is (-1.461249700263426, 6.1279163669300925) (scipy 1.17.1).
+#[test]
+fn mean_ci_matches_scipy() {
+    let (lo, hi) = stats::mean_ci(&[1.0, 2.0, 4.0], 0.05).unwrap();
+    close(lo, -1.461_249_700_263_426, "low");
+    close(hi, 6.127_916_366_930_092_5, "high");
+    assert!(stats::mean_ci(&[1.0], 0.05).is_none());
+}
