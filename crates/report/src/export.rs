@@ -5,21 +5,28 @@ use std::collections::BTreeSet;
 
 use crate::input::{Input, METRICS};
 
-/// RFC 4180 quoting, and a leading `'` for cells a spreadsheet would run as
-/// formulas: those starting with `=`, `+`, `-`, `@`, a tab or a carriage return
-/// (OWASP's list; spreadsheets skip the last two and read what follows), unless the
-/// cell is a plain number.
-fn cell(s: &str) -> String {
-    let s = if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
+/// A leading `'` for cells a spreadsheet would run as formulas: those starting
+/// with `=`, `+`, `-`, `@`, a tab or a carriage return (OWASP's list; spreadsheets
+/// skip the last two and read what follows), unless the cell is a plain number.
+/// Quoting is the csv crate's (RFC 4180).
+fn guard(s: &str) -> String {
+    if s.starts_with(['=', '+', '-', '@', '\t', '\r']) && s.parse::<f64>().is_err() {
         format!("'{s}")
     } else {
         s.to_string()
-    };
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s
     }
+}
+
+fn write_rows(rows: &[Vec<String>]) -> String {
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    for r in rows {
+        // Writing into memory cannot fail.
+        let _ = w.write_record(r);
+    }
+    let bytes = w.into_inner().unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
 }
 
 pub fn csv(input: &Input) -> String {
@@ -35,37 +42,35 @@ pub fn csv(input: &Input) -> String {
     header.extend(factors.iter().map(|f| f.to_string()));
     header.extend(METRICS.iter().map(|m| m.key.to_string()));
     header.push("degenerate".into());
-    let mut out = header.join(",");
-    out.push('\n');
+    let mut rows = vec![header];
     for t in &input.trials {
         let mut row = vec![
-            cell(&t.id),
-            cell(&t.kind),
-            cell(&t.state),
-            cell(&t.studies.join(";")),
+            guard(&t.id),
+            guard(&t.kind),
+            guard(&t.state),
+            guard(&t.studies.join(";")),
             t.seed.to_string(),
             t.fold.map_or(String::new(), |f| f.to_string()),
         ];
         row.extend(
             factors
                 .iter()
-                .map(|f| cell(t.labels.get(*f).map_or("", String::as_str))),
+                .map(|f| guard(t.labels.get(*f).map_or("", String::as_str))),
         );
         row.extend(METRICS.iter().map(|m| {
             t.metrics
                 .get(m.key)
                 .map_or(String::new(), |v| format!("{v}"))
         }));
-        row.push(cell(
+        row.push(guard(
             &t.degenerate
                 .as_ref()
                 .map(|e| e.join("; "))
                 .unwrap_or_default(),
         ));
-        out.push_str(&row.join(","));
-        out.push('\n');
+        rows.push(row);
     }
-    out
+    write_rows(&rows)
 }
 
 pub fn json(input: &Input) -> String {
@@ -74,7 +79,11 @@ pub fn json(input: &Input) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::cell;
+    use super::{guard, write_rows};
+
+    fn cell(s: &str) -> String {
+        write_rows(&[vec![guard(s)]]).trim_end_matches('\n').to_string()
+    }
 
     #[test]
     fn cells_a_spreadsheet_would_run_are_defused_numbers_are_not() {
