@@ -82,7 +82,9 @@ mod tests {
     use super::{guard, write_rows};
 
     fn cell(s: &str) -> String {
-        write_rows(&[vec![guard(s)]]).trim_end_matches('\n').to_string()
+        write_rows(&[vec![guard(s)]])
+            .trim_end_matches('\n')
+            .to_string()
     }
 
     #[test]

@@ -65,12 +65,17 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
         let _ = writeln!(out, "| {} | df | F | p | partial η² |", esc(m.label));
         let _ = writeln!(out, "|---|---|---|---|---|");
         for t in &a.terms {
+            // A term the design cannot estimate (no degrees of freedom) has no F.
+            let f = if t.f.is_finite() {
+                format!("{:.2}", t.f)
+            } else {
+                "-".into()
+            };
             let _ = writeln!(
                 out,
-                "| {} | {} | {:.2} | {} | {:.3} |",
+                "| {} | {} | {f} | {} | {:.3} |",
                 esc(&t.factors.join(" × ")),
                 t.df,
-                t.f,
                 p_text(t.p),
                 t.partial_eta_sq
             );
@@ -80,11 +85,15 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
             .reach
             .iter()
             .map(|(f, r)| {
-                format!(
-                    "{} moves it {r:.1} times the seed-to-seed sd ({:.3})",
-                    esc(f),
-                    a.seed_sd
-                )
+                if r.is_finite() {
+                    format!(
+                        "{} moves it {r:.1} times the seed-to-seed sd ({:.3})",
+                        esc(f),
+                        a.seed_sd
+                    )
+                } else {
+                    format!("{} moves it, and the seeds do not vary it at all", esc(f))
+                }
             })
             .collect();
         let _ = writeln!(out, "{}: {}.\n", esc(m.label), reach.join("; "));

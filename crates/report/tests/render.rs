@@ -306,3 +306,26 @@ fn latex_tables_mark_the_best_and_significant_differences() {
         "labels escaped: {t}"
     );
 }
+
+/// Seeds that agree exactly (no spread), arms of one seed, and pending seeds give
+/// "not testable" and "-", never NaN or infinity, anywhere in the report.
+#[test]
+fn no_spread_and_single_seeds_never_print_nan() {
+    let mut i = input();
+    for t in &mut i.trials {
+        for v in t.metrics.values_mut() {
+            *v = 10.0;
+        }
+    }
+    let r = render_text(&i);
+    for bad in ["NaN", "inf"] {
+        assert!(!r.markdown.contains(bad), "{bad} in:\n{}", r.markdown);
+        assert!(!r.latex.contains(bad), "{bad} in:\n{}", r.latex);
+    }
+    assert!(
+        r.markdown
+            .contains("not testable: no seed-to-seed spread in either arm"),
+        "{}",
+        r.markdown
+    );
+}
