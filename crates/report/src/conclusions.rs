@@ -118,8 +118,38 @@ fn decision(t: &Test) -> String {
     }
 }
 
+/// A descriptive trend: the gain per step, its interval, in seed sds.
+fn trend_line(t: &Test) -> String {
+    let n: Vec<String> = t
+        .others
+        .iter()
+        .map(|a| a.values.len().to_string())
+        .collect();
+    let body = match &t.stat {
+        Err(why) => format!("not computable: {why}"),
+        Ok(stat) => {
+            let w = stat.welch();
+            format!(
+                "gain per step {} [95% CI {}, {}], {:.2} seed standard deviations per step",
+                num(w.diff),
+                num(w.ci.0),
+                num(w.ci.1),
+                w.g
+            )
+        }
+    };
+    format!(
+        "{}: {body}; N = {} (descriptive, not among the adjusted tests)",
+        esc(&t.what),
+        n.join(", ")
+    )
+}
+
 /// One test, in full.
 fn test_line(t: &Test) -> String {
+    if t.kind == Kind::Trend {
+        return trend_line(t);
+    }
     let n = format!("N = {} vs {}", t.a.values.len(), t.b.values.len());
     let missing = t.a.incomplete + t.b.incomplete;
     let missing = if missing > 0 {

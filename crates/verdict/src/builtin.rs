@@ -286,6 +286,31 @@ fn depth(input: &Input<'_>) -> Planned {
         &[("depth", &shallower[0])],
         &ctx,
     ));
+    // Descriptive: each task's trend across every preset, per depth step.
+    for (task, metric) in [("gender", "gender_accuracy"), ("age", "age_mae")] {
+        let tt: Vec<&Trial> = pick(&trials, &[("tasks", task)]);
+        let others: Vec<Arm> = presets
+            .iter()
+            .map(|p| {
+                Arm::new(
+                    describe(&[("depth", p)]),
+                    &pick(&tt, &[("depth", p)]),
+                    metric,
+                )
+            })
+            .collect();
+        specs.push(Spec {
+            what: format!(
+                "{metric}: trend per depth step over {} (pretrain = none)",
+                presets.join(", ")
+            ),
+            metric: metric.into(),
+            kind: Kind::Trend,
+            a: others[others.len() - 1].clone(),
+            b: others[0].clone(),
+            others,
+        });
+    }
     let n = shallower.len();
     let rule: Rule = Box::new(move |t: &[&Test]| {
         for k in 0..n {

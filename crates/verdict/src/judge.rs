@@ -20,6 +20,10 @@ pub enum Kind {
     /// A difference of differences over four arms (`a`, `others[0]`, `b`,
     /// `others[1]`), oriented so positive means a larger improvement on the `a` side.
     Contrast,
+    /// A linear trend over ordered arms (`others`, shallow to deep), oriented so
+    /// positive is improvement; its estimate is the gain per step. Descriptive:
+    /// never in the family, never decides.
+    Trend,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -86,6 +90,8 @@ pub struct Test {
     /// Seeds per arm that would likely settle an open test (power calculation
     /// from the observed spread and the smallest effect of interest).
     pub seeds_needed: Option<usize>,
+    /// Shown for information only: left out of the family and of every rule.
+    pub descriptive: bool,
 }
 
 impl Test {
@@ -151,6 +157,12 @@ pub(crate) struct Spec {
     pub others: Vec<Arm>,
 }
 
+impl Spec {
+    pub fn descriptive(&self) -> bool {
+        self.kind == Kind::Trend
+    }
+}
+
 /// A claim's rule over its tests (in plan order): the verdict and why.
 pub(crate) type Rule = Box<dyn Fn(&[&Test]) -> (VerdictKind, String)>;
 
@@ -188,7 +200,7 @@ pub fn judge(input: &Input<'_>) -> Judgement {
                     what: spec.what.clone(),
                     metric: spec.metric.clone(),
                     // A contrast is oriented already: positive is better.
-                    lower_is_better: lower && spec.kind != Kind::Contrast,
+                    lower_is_better: lower && !matches!(spec.kind, Kind::Contrast | Kind::Trend),
                     kind: spec.kind,
                     a: spec.a.clone(),
                     b: spec.b.clone(),
@@ -197,13 +209,15 @@ pub fn judge(input: &Input<'_>) -> Judgement {
                     adjusted_p: None,
                     decision: Decision::Open,
                     seeds_needed: None,
+                    descriptive: spec.descriptive(),
                 });
             }
         }
         owned.push(mine);
     }
+    // Descriptive tests (trends) are shown, never adjusted or decided.
     let testable: Vec<usize> = (0..tests.len())
-        .filter(|i| tests[*i].stat.is_ok())
+        .filter(|i| tests[*i].stat.is_ok() && !tests[*i].descriptive)
         .collect();
     let raw: Vec<f64> = testable
         .iter()
@@ -235,7 +249,7 @@ pub fn judge(input: &Input<'_>) -> Judgement {
     // Seeds for open tests, at the first (strictest) step of Holm's procedure.
     let level = alpha / family.max(1) as f64;
     for t in &mut tests {
-        if t.decision != Decision::Open {
+        if t.decision != Decision::Open || t.descriptive {
             continue;
         }
         let sd = match &t.stat {
@@ -250,7 +264,9 @@ pub fn judge(input: &Input<'_>) -> Judgement {
                 stats::seeds_for_difference(sd, effect, level, s.power)
             }
             // Four arms: each contrast term carries an arm's variance.
-            Kind::Contrast => stats::seeds_for_difference(sd * 2f64.sqrt(), effect, level, s.power),
+            Kind::Contrast | Kind::Trend => {
+                stats::seeds_for_difference(sd * 2f64.sqrt(), effect, level, s.power)
+            }
             Kind::Equivalence { margin } | Kind::NoWorse { margin } => {
                 stats::seeds_for_equivalence(sd, margin, level, s.power)
             }
@@ -325,6 +341,22 @@ fn compute(spec: &Spec, lower_is_better: bool, alpha: f64) -> Result<Stat, Untes
                 bound: worse_sign * margin,
                 p,
             })
+        }
+        Kind::Trend => {
+            let dir = if lower_is_better { -1.0 } else { 1.0 };
+            let k = spec.others.len() as f64;
+            // Centred step numbers, scaled so the estimate is the gain per step.
+            let c: Vec<f64> = (0..spec.others.len())
+                .map(|i| i as f64 - (k - 1.0) / 2.0)
+                .collect();
+            let norm: f64 = c.iter().map(|x| x * x).sum();
+            let arms: Vec<(&[f64], f64)> = spec
+                .others
+                .iter()
+                .zip(&c)
+                .map(|(arm, ci)| (arm.values.as_slice(), dir * ci / norm))
+                .collect();
+            stats::contrast(&arms, alpha).map(Stat::Welch)
         }
         Kind::Contrast => {
             let dir = if lower_is_better { -1.0 } else { 1.0 };

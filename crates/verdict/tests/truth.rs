@@ -166,3 +166,34 @@ fn gender_gaining_more_from_depth_than_age_contradicts_the_claim() {
     let v = verdicts(&depth_truth(0.03), 10, 40);
     assert!(rate(&v, 1, VerdictKind::Contradicted) >= 0.9);
 }
+
+/// The depth claim shows each task's trend per depth step (descriptive: outside
+/// the family, deciding nothing): age gains 1.5 years per step in this truth.
+#[test]
+fn the_depth_trend_estimates_the_gain_per_step() {
+    let mut rng = Rng(5);
+    let (studies, trials) = draw(&depth_truth(0.0), 10, &mut rng);
+    let input = Input {
+        studies: &studies,
+        trials: &trials,
+        face_stages: vec!["face".into()],
+        claims: &[],
+        settings: Settings::default(),
+    };
+    let j = judge(&input);
+    let age = j
+        .tests
+        .iter()
+        .find(|t| t.what.starts_with("age_mae: trend"))
+        .unwrap();
+    let w = age.stat.as_ref().unwrap().welch();
+    assert!((w.diff - 1.5).abs() < 0.3, "{}", w.diff);
+    assert!(age.descriptive && age.adjusted_p.is_none());
+    assert_eq!(
+        j.family,
+        j.tests
+            .iter()
+            .filter(|t| !t.descriptive && t.stat.is_ok())
+            .count()
+    );
+}
