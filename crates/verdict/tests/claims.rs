@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_verdict::{Input, Settings, VerdictKind, judge};
-use common::{Rng, Truth, draw};
+use ablate_verdict::VerdictKind;
+use common::{Rng, Truth, draw, judge_draw};
 
 /// The quick grid's studies as a sweep file, with the claims under test.
 const SWEEP: &str = r#"
@@ -66,14 +66,7 @@ fn verdicts(truth: &Truth, seeds: u64, draws: u64) -> Vec<Vec<VerdictKind>> {
     (0..draws)
         .map(|_| {
             let (studies, trials) = draw(truth, seeds, &mut rng);
-            let input = Input {
-                studies: &studies,
-                trials: &trials,
-                face_stages: vec!["face".into()],
-                claims: &sweep.claims,
-                settings: Settings::default(),
-            };
-            let j = judge(&input);
+            let j = judge_draw(&studies, &trials, &sweep.claims);
             assert_eq!(j.verdicts.len(), 7);
             j.verdicts[4..].iter().map(|v| v.verdict).collect()
         })

@@ -10,8 +10,8 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use ablate_verdict::{Input, Settings, VerdictKind, judge};
-use common::{Rng, Truth, draw};
+use ablate_verdict::VerdictKind;
+use common::{Rng, Truth, draw, judge_draw};
 
 /// Verdicts (claim order: encoding, depth, pretraining, multitask) of `draws` sweeps.
 fn verdicts(truth: &Truth, seeds: u64, draws: u64) -> Vec<Vec<VerdictKind>> {
@@ -19,14 +19,11 @@ fn verdicts(truth: &Truth, seeds: u64, draws: u64) -> Vec<Vec<VerdictKind>> {
     (0..draws)
         .map(|_| {
             let (studies, trials) = draw(truth, seeds, &mut rng);
-            let input = Input {
-                studies: &studies,
-                trials: &trials,
-                face_stages: vec!["face".into()],
-                claims: &[],
-                settings: Settings::default(),
-            };
-            judge(&input).verdicts.iter().map(|v| v.verdict).collect()
+            judge_draw(&studies, &trials, &[])
+                .verdicts
+                .iter()
+                .map(|v| v.verdict)
+                .collect()
         })
         .collect()
 }
@@ -173,14 +170,7 @@ fn gender_gaining_more_from_depth_than_age_contradicts_the_claim() {
 fn the_depth_trend_estimates_the_gain_per_step() {
     let mut rng = Rng(5);
     let (studies, trials) = draw(&depth_truth(0.0), 10, &mut rng);
-    let input = Input {
-        studies: &studies,
-        trials: &trials,
-        face_stages: vec!["face".into()],
-        claims: &[],
-        settings: Settings::default(),
-    };
-    let j = judge(&input);
+    let j = judge_draw(&studies, &trials, &[]);
     let age = j
         .tests
         .iter()

@@ -160,3 +160,18 @@ pub fn draw(truth: &Truth, seeds: u64, rng: &mut Rng) -> (Vec<Study>, Vec<Trial>
     }
     (list, trials)
 }
+
+/// Judges one drawn sweep with the default settings and the quick grid's face stage.
+pub fn judge_draw(
+    studies: &[Study],
+    trials: &[Trial],
+    claims: &[ablate_spec::claims::ClaimSpec],
+) -> ablate_verdict::Judgement {
+    ablate_verdict::judge(&ablate_verdict::Input {
+        studies,
+        trials,
+        face_stages: vec!["face".into()],
+        claims,
+        settings: ablate_verdict::Settings::default(),
+    })
+}
