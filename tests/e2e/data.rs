@@ -146,3 +146,21 @@ fn preview_writes_a_png_montage() {
     );
     assert_invalid(&bad, "preview of a real dataset");
 }
+
+/// A sweep whose real dataset is absent fails before any trial starts, naming the
+/// folder and where to get the data.
+#[test]
+fn a_missing_dataset_stops_the_run_before_any_trial() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"m\"\noutput = \"out\"\n[data.utk]\nkind = \"utkface\"\npath = \"../nowhere/utkface-64\"\n[train]\ninput_size = 32\nepochs = 1\n[[study]]\nname = \"s\"\nfixed = { data = \"utk\", tasks = [\"gender\"], width = 0.125 }\ngrid.depth = [\"vgg7\"]\n";
+    std::fs::write(dir.path().join("m.toml"), text).unwrap();
+    let out = ablate_in(dir.path(), &["run", "m.toml"]);
+    assert_invalid(&out, "a missing dataset");
+    let err = stderr(&out);
+    assert!(
+        err.contains("../nowhere/utkface-64 does not exist")
+            && err.contains("https://susanqq.github.io/UTKFace/"),
+        "{err}"
+    );
+    assert!(!dir.path().join("out/trials").exists(), "no trial started");
+}

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
-    #[error("dataset folder {} does not exist; check `path` in the sweep file (relative paths are relative to the sweep file's folder)", path.display())]
-    NotFound { path: PathBuf },
+    #[error("dataset folder {} does not exist; check `path` in the sweep file (relative paths are relative to the sweep file's folder){}", path.display(), if hint.is_empty() { String::new() } else { format!(". {hint}") })]
+    NotFound { path: PathBuf, hint: String },
     #[error("{} is not a {expected}", path.display())]
     WrongKind {
         path: PathBuf,

@@ -20,6 +20,7 @@ pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result
         } else {
             DataError::NotFound {
                 path: manifest.to_path_buf(),
+                hint: String::new(),
             }
         });
     }
@@ -202,6 +203,7 @@ pub fn default_columns(manifest: &Path) -> Result<CsvColumns, DataError> {
             ::csv::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::NotFound => {
                 DataError::NotFound {
                     path: manifest.to_path_buf(),
+                    hint: String::new(),
                 }
             }
             _ => manifest_error(manifest, &e),

@@ -17,6 +17,27 @@ use crate::sample::{FileStamp, Scan, SkipReason, Skipped, is_image};
 
 /// Scans the dataset `source` describes; relative paths are resolved against `base`.
 pub fn scan(source: &Source, base: &Path) -> Result<Scan, DataError> {
+    scan_source(source, base).map_err(|e| match e {
+        DataError::NotFound { path, .. } => DataError::NotFound {
+            path,
+            hint: where_to_get(source),
+        },
+        other => other,
+    })
+}
+
+/// Where a user gets a dataset of this kind, for the "does not exist" error.
+fn where_to_get(source: &Source) -> String {
+    match source {
+        Source::Utkface { .. } => "UTKFace (aligned and cropped faces, AGE_GENDER_RACE_DATETIME.jpg.chip.jpg) is at https://susanqq.github.io/UTKFace/; this project's machines have a 64x64 copy in ../shared/data/utkface-64 (its README says how it was made)".into(),
+        Source::Lfw { .. } => "LFW (deep-funneled, PERSON/PERSON_NNNN.jpg, with male_names.txt and female_names.txt) is at https://vis-www.cs.umass.edu/lfw/; this project's machines have a 64x64 copy in ../shared/data/lfw-64".into(),
+        Source::Fgnet { .. } => "FG-NET (SSSAnn.JPG images) is distributed by its authors on request; point `path` at its images folder".into(),
+        Source::Csv { .. } => "write a csv manifest with one row per image (a path column plus label columns) and point `path` at it".into(),
+        Source::SyntheticFaces { .. } | Source::SyntheticObjects { .. } => String::new(),
+    }
+}
+
+fn scan_source(source: &Source, base: &Path) -> Result<Scan, DataError> {
     match source {
         Source::Utkface { path } => utkface::scan(&base.join(path)),
         Source::Lfw { path, min_images } => lfw::scan(&base.join(path), *min_images),
@@ -64,6 +85,7 @@ pub(crate) fn require_dir(path: &Path) -> Result<(), DataError> {
         }),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(DataError::NotFound {
             path: path.to_path_buf(),
+            hint: String::new(),
         }),
         Err(e) => Err(DataError::io(path, e)),
     }
