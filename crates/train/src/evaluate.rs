@@ -18,6 +18,11 @@ use crate::tasks::Heads;
 pub struct Scored {
     pub eval: Evaluation,
     pub dead_fraction: f64,
+    /// Per hidden FC layer: its width and the share of its units that never
+    /// activate on the evaluated images.
+    pub dead_hidden: Vec<(usize, f64)>,
+    /// BatchNorm before the hidden FC layers' ReLUs (it keeps them alive).
+    pub fc_batch_norm: bool,
 }
 
 pub fn evaluate(
@@ -38,6 +43,7 @@ pub fn evaluate(
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let mut loss_sum = 0.0;
     let mut alive: Vec<bool> = Vec::new();
+    let mut alive_hidden: Vec<Vec<bool>> = Vec::new();
     // Eval mode uses no randomness; the generator is only a required argument.
     let mut rng = Rng::new(0);
     for chunk in idx.chunks(batch_size.max(1)) {
@@ -55,6 +61,15 @@ pub fn evaluate(
         }
         for (a, f) in alive.iter_mut().zip(fired) {
             *a |= f > 0;
+        }
+        for (l, h) in out.hidden.iter().enumerate() {
+            let fired = h.gt(0f32)?.max(0)?.to_vec1::<u8>()?;
+            if alive_hidden.len() <= l {
+                alive_hidden.push(vec![false; fired.len()]);
+            }
+            for (a, f) in alive_hidden[l].iter_mut().zip(fired) {
+                *a |= f > 0;
+            }
         }
         if let Some(logits) = &out.gender {
             gender_p.extend(argmax(logits)?);
@@ -102,6 +117,14 @@ pub fn evaluate(
             loss: loss_sum / idx.len().max(1) as f64,
         },
         dead_fraction: dead,
+        dead_hidden: alive_hidden
+            .iter()
+            .map(|a| {
+                let dead = a.iter().filter(|x| !**x).count();
+                (a.len(), dead as f64 / a.len().max(1) as f64)
+            })
+            .collect(),
+        fc_batch_norm: net.fc_batch_norm(),
     })
 }
 
@@ -158,9 +181,34 @@ pub fn degenerate(s: &Scored) -> Option<Degenerate> {
             ));
         }
     }
-    if s.dead_fraction > 0.95 {
+    // Hidden FC layers whose ReLUs died (a high learning rate without BatchNorm
+    // before them pushes every unit negative for good).
+    let fix = if s.fc_batch_norm {
+        "lower `lr` (or raise `warmup_epochs`)"
+    } else {
+        "lower `lr`, or set `batch_norm = true`, which normalises before each ReLU"
+    };
+    let dead_layers: Vec<String> = s
+        .dead_hidden
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, d))| *d > 0.95)
+        .map(|(i, (w, d))| {
+            format!(
+                "hidden FC layer {} ({w} units): {:.0}% never activate",
+                i + 1,
+                100.0 * d
+            )
+        })
+        .collect();
+    if !dead_layers.is_empty() {
         evidence.push(format!(
-            "{:.0}% of the trunk's output units never activate on the validation images",
+            "dead ReLUs on the validation images: {}; {fix}",
+            dead_layers.join(", ")
+        ));
+    } else if s.dead_fraction > 0.95 {
+        evidence.push(format!(
+            "{:.0}% of the trunk's output units never activate on the validation images; {fix}",
             100.0 * s.dead_fraction
         ));
     }
@@ -221,6 +269,8 @@ mod tests {
                 loss: 0.0,
             },
             dead_fraction: dead,
+            dead_hidden: vec![(8, dead)],
+            fc_batch_norm: false,
         }
     }
 
@@ -251,8 +301,24 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("99% of the trunk's output units never activate"),
+            text.contains("dead ReLUs on the validation images: hidden FC layer 1 (8 units): 99% never activate; lower `lr`, or set `batch_norm = true`"),
             "{text}"
         );
+    }
+
+    /// Each hidden layer is checked, not only the last; with BatchNorm already on,
+    /// the advice is the learning rate.
+    #[test]
+    fn a_dead_first_hidden_layer_is_named_with_what_to_change() {
+        let mut s = scored(
+            &[0, 1, 0, 1, 1, 1],
+            &[12.0, 18.0, 33.0, 41.0, 47.0, 58.0],
+            0.0,
+        );
+        s.dead_hidden = vec![(64, 1.0), (32, 0.1)];
+        s.fc_batch_norm = true;
+        let text = degenerate(&s).expect("flagged").evidence.join("\n");
+        assert!(text.contains("hidden FC layer 1 (64 units): 100% never activate; lower `lr` (or raise `warmup_epochs`)"), "{text}");
+        assert!(!text.contains("layer 2"), "{text}");
     }
 }

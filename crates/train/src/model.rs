@@ -76,6 +76,8 @@ pub struct Outputs {
     pub general: Option<Tensor>,
     /// The trunk's output (after the last hidden FC layer), for dead-unit checks.
     pub features: Tensor,
+    /// Each hidden FC layer's output after its ReLU (before dropout), in order.
+    pub hidden: Vec<Tensor>,
 }
 
 #[derive(Debug)]
@@ -185,6 +187,11 @@ impl Net {
         self
     }
 
+    /// Whether BatchNorm sits before each hidden FC layer's ReLU.
+    pub fn fc_batch_norm(&self) -> bool {
+        self.fcs.iter().all(|f| f.bn.is_some())
+    }
+
     pub fn ops(&self) -> Ops {
         self.ops
     }
@@ -237,11 +244,13 @@ impl Net {
             _ if relu => l.forward(h)?.relu(),
             _ => l.forward(h),
         };
+        let mut hidden = Vec::with_capacity(self.fcs.len());
         for fc in &self.fcs {
             h = match &fc.bn {
                 Some(bn) => bn_relu(bn, &linear(&fc.linear, &h, false)?)?,
                 None => linear(&fc.linear, &h, true)?,
             };
+            hidden.push(h.clone());
             if train && self.dropout > 0.0 {
                 h = dropout(&h, self.dropout, rng)?;
             }
@@ -253,6 +262,7 @@ impl Net {
             identity: run(&self.identity)?,
             general: run(&self.general)?,
             features: h.clone(),
+            hidden,
         })
     }
 }
