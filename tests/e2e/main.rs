@@ -9,6 +9,7 @@ mod gpu;
 mod gpu_check;
 mod plan;
 mod pretrain;
+mod real;
 mod report;
 mod run;
 mod slurm;
