@@ -69,8 +69,10 @@ fn num(x: f64) -> String {
 }
 
 /// `p = 0.0123`, or `p < 0.0001`.
-fn p_text(p: f64) -> String {
-    if p < 0.0001 {
+pub(crate) fn p_text(p: f64) -> String {
+    if !p.is_finite() {
+        "-".into()
+    } else if p < 0.0001 {
         "< 0.0001".into()
     } else {
         format!("{p:.4}")

@@ -5,21 +5,10 @@
 use std::fmt::Write as _;
 
 use ablate_verdict::anova::{Row, anova};
-use ablate_verdict::{Arm, Trial};
 
-use crate::conclusions::verdict_trial;
+use crate::conclusions::p_text;
 use crate::input::Input;
 use crate::markdown::{configs, esc, metrics_of};
-
-fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "-".into()
-    } else if p < 0.0001 {
-        "< 0.0001".into()
-    } else {
-        format!("{p:.4}")
-    }
-}
 
 /// The "Factor importance" part of one study, or nothing when no metric has an
 /// ANOVA (fewer than two levels of every factor, or no residual degrees of freedom).
@@ -30,9 +19,7 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
         // One row per complete seed of each configuration that has the metric.
         let mut rows: Vec<(Vec<String>, f64)> = Vec::new();
         for c in &cs {
-            let trials: Vec<Trial> = c.trials.iter().map(|t| verdict_trial(t)).collect();
-            let refs: Vec<&Trial> = trials.iter().collect();
-            let arm = Arm::new(String::new(), &refs, m.key);
+            let arm = c.arm(m.key);
             let levels: Vec<String> = c.key.iter().map(|(_, v)| v.clone()).collect();
             rows.extend(arm.values.iter().map(|v| (levels.clone(), *v)));
         }

@@ -5,10 +5,9 @@
 
 use std::fmt::Write as _;
 
+use ablate_verdict::Arm;
 use ablate_verdict::stats::{self, mean_sd};
-use ablate_verdict::{Arm, Trial};
 
-use crate::conclusions::verdict_trial;
 use crate::input::Input;
 use crate::markdown::{configs, metrics_of};
 
@@ -57,14 +56,7 @@ pub fn render(input: &Input) -> String {
         // Per configuration and metric: one value per complete seed.
         let arms: Vec<Vec<Arm>> = cs
             .iter()
-            .map(|c| {
-                let trials: Vec<Trial> = c.trials.iter().map(|t| verdict_trial(t)).collect();
-                let refs: Vec<&Trial> = trials.iter().collect();
-                metrics
-                    .iter()
-                    .map(|m| Arm::new(String::new(), &refs, m.key))
-                    .collect()
-            })
+            .map(|c| metrics.iter().map(|m| c.arm(m.key)).collect())
             .collect();
         let mut cells: Vec<Vec<String>> = vec![Vec::new(); cs.len()];
         for (j, m) in metrics.iter().enumerate() {

@@ -43,6 +43,17 @@ impl Config<'_> {
             .filter_map(|t| t.metrics.get(metric).copied())
             .collect()
     }
+
+    /// One value of `metric` per complete seed (folds averaged), as verdicts count.
+    pub fn arm(&self, metric: &str) -> ablate_verdict::Arm {
+        let trials: Vec<ablate_verdict::Trial> = self
+            .trials
+            .iter()
+            .map(|t| conclusions::verdict_trial(t))
+            .collect();
+        let refs: Vec<&ablate_verdict::Trial> = trials.iter().collect();
+        ablate_verdict::Arm::new(String::new(), &refs, metric)
+    }
 }
 
 /// The study's training trials grouped by the axes it varies, in the order of the

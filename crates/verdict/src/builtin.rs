@@ -212,6 +212,14 @@ fn crossed(st: &Study, trials: &[&Trial], axis: &str) -> Option<String> {
     None
 }
 
+/// The first face-recognition stage that some of `trials` start from.
+fn face_stage<'a>(input: &'a Input<'_>, trials: &[&Trial]) -> Option<&'a String> {
+    input
+        .face_stages
+        .iter()
+        .find(|f| trials.iter().any(|t| label(t, "pretrain") == f.as_str()))
+}
+
 fn conv_layers(preset: &str) -> usize {
     ablate_spec::presets::find(preset).map_or(0, |p| p.convs.len())
 }
@@ -358,11 +366,7 @@ fn pretraining(input: &Input<'_>) -> Planned {
         return not_judged(PRETRAINING, "no study varies `pretrain` with \"none\"");
     };
     let trials = trials_of(input, st);
-    let Some(face) = input
-        .face_stages
-        .iter()
-        .find(|f| trials.iter().any(|t| label(t, "pretrain") == f.as_str()))
-    else {
+    let Some(face) = face_stage(input, &trials) else {
         return not_judged(
             PRETRAINING,
             format!("study `{}` has no face-recognition stage", st.name),
@@ -443,11 +447,7 @@ fn multitask(input: &Input<'_>) -> Planned {
         );
     };
     let trials = trials_of(input, st);
-    let Some(face) = input
-        .face_stages
-        .iter()
-        .find(|f| trials.iter().any(|t| label(t, "pretrain") == f.as_str()))
-    else {
+    let Some(face) = face_stage(input, &trials) else {
         return not_judged(
             MULTITASK,
             format!(

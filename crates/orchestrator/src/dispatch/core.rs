@@ -632,22 +632,12 @@ impl<'a> Core<'a> {
 
     /// The pixel cache a trial reads.
     fn cache_of(&self, trial: &Trial) -> PathBuf {
-        let name = self
-            .sweep
-            .dataset_of(&trial.config)
-            .map(|(n, _)| n.clone())
-            .unwrap_or_default();
-        ablate_data::cache_path(
-            &self.rules.output.join("cache"),
-            &name,
-            trial.config.train.input_size,
-        )
+        crate::caches::cache_of(self.sweep, &self.rules.output, &trial.config)
     }
 
     /// The content digest of the cache `trial` reads, if this run prepared it.
-    pub fn data_digest(&self, trial: &str) -> Option<String> {
-        let t = self.sweep.trial(trial)?;
-        self.rules.data_digests.get(&self.cache_of(t)).cloned()
+    pub fn data_digest(&self, trial: &Trial) -> Option<String> {
+        self.rules.data_digests.get(&self.cache_of(trial)).cloned()
     }
 
     fn trial_input(&self, trial: &Trial, dir: &RunDir) -> TrialInput {

@@ -205,13 +205,10 @@ impl<'a> Dispatcher<'a> {
                     .as_ref()
                     .map_or(("null".to_string(), false), |r| (r.json(), r.degenerate()));
                 let artifacts = artifacts(&RunDir::of(&self.core.sweep.output, &trial));
-                let data_digest = self.core.data_digest(&trial);
+                let spec = self.core.sweep.trial(&trial);
+                let data_digest = spec.and_then(|t| self.core.data_digest(t));
                 let trainer_version = result.as_ref().and_then(|r| r.trainer_version());
-                let init = self
-                    .core
-                    .sweep
-                    .trial(&trial)
-                    .and_then(|t| t.config.init.clone());
+                let init = spec.and_then(|t| t.config.init.clone());
                 self.store
                     .record_success(&Success {
                         attempt: a,
