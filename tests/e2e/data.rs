@@ -164,3 +164,45 @@ fn a_missing_dataset_stops_the_run_before_any_trial() {
     );
     assert!(!dir.path().join("out/trials").exists(), "no trial started");
 }
+
+/// `ablate data split` exports the parts the worker trained on: the counts equal
+/// the result's, no image or person is in two parts, and a wrong file is named.
+#[test]
+fn split_exports_the_images_a_trial_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"x\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 20\nimages_per_identity = 4\n\
+                [train]\ninput_size = 32\nepochs = 1\nthreads = 1\n[[study]]\nname = \"s\"\nfixed = { depth = \"vgg7\", width = 0.125 }\ngrid.tasks = [[\"gender\"]]\n";
+    std::fs::write(dir.path().join("x.toml"), text).unwrap();
+    let out = ablate_in(dir.path(), &["run", "x.toml", "--cpu-slots", "1"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let trials = dir.path().join("out/trials");
+    let trial = std::fs::read_dir(&trials).unwrap().next().unwrap().unwrap().path();
+    let out = ablate_in(
+        dir.path(),
+        &["data", "split", trial.join("trial.json").to_str().unwrap(), "--out", "split.csv"],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let mut rows = csv::Reader::from_path(dir.path().join("split.csv")).unwrap();
+    let mut count = std::collections::BTreeMap::<String, usize>::new();
+    let mut part_of_person = std::collections::BTreeMap::<String, String>::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for r in rows.records() {
+        let r = r.unwrap();
+        assert!(seen.insert(r[0].to_string()), "image {} listed twice", &r[0]);
+        *count.entry(r[1].to_string()).or_default() += 1;
+        let before = part_of_person.insert(r[5].to_string(), r[1].to_string());
+        assert!(before.is_none_or(|p| p == r[1]), "person {} in two parts", &r[5]);
+    }
+    let result: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(trial.join("result.json")).unwrap()).unwrap();
+    for part in ["train", "val", "test"] {
+        assert_eq!(
+            count.get(part).copied().unwrap_or(0) as u64,
+            result["images"][part].as_u64().unwrap(),
+            "{part}"
+        );
+    }
+    let out = ablate_in(dir.path(), &["data", "split", "x.toml"]);
+    assert_invalid(&out, "a sweep file given as a trial file");
+    assert!(stderr(&out).contains("x.toml: not a trial file"), "{}", stderr(&out));
+}

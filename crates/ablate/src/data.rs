@@ -294,3 +294,46 @@ pub fn preview(kind: &str, out: &Path, count: usize, size: u32, seed: u64) -> Re
     );
     Ok(())
 }
+
+/// `ablate data split`: a trial's parts as CSV, read through the trainer's own
+/// `trial_split` so the rows cannot drift from what the worker trains on.
+pub fn split(trial: &Path, out: Option<&Path>) -> Result<()> {
+    let text = std::fs::read_to_string(trial)
+        .with_context(|| format!("cannot read trial file {}", trial.display()))?;
+    let input: ablate_train::TrialInput = serde_json::from_str(&text).map_err(|e| {
+        crate::InvalidInput(format!(
+            "{}: not a trial file ({e}); trial files are written by `ablate run` at <output>/trials/<id>/trial.json",
+            trial.display()
+        ))
+    })?;
+    let parts = ablate_train::trainer::trial_split(&input)
+        .map_err(|e| crate::InvalidInput(format!("{}: {e}", trial.display())))?;
+    let sink: Box<dyn std::io::Write> = match out {
+        Some(p) => Box::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create {}", p.display()))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut w = csv::Writer::from_writer(sink);
+    w.write_record(["index", "part", "path", "age", "gender", "identity"])?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for (part, idx) in [
+        ("train", &parts.train),
+        ("val", &parts.val),
+        ("test", &parts.test),
+    ] {
+        for &i in idx {
+            let s = &parts.cache.samples[i];
+            w.write_record([
+                i.to_string(),
+                part.to_string(),
+                s.path.clone(),
+                opt(s.age.map(|a| a.to_string())),
+                opt(s.gender.map(|g| g.to_string())),
+                opt(s.identity.map(|g| g.to_string())),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}

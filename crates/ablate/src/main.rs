@@ -131,6 +131,19 @@ enum DataCommand {
         #[arg(long)]
         only: Option<String>,
     },
+    /// Write the images a trial trains, validates and tests on, as CSV.
+    ///
+    /// One row per usable image: `index` (its position in the trial's pixel cache),
+    /// `part` (train, val or test), `path`, `age`, `gender`, `identity`. The same
+    /// parts the worker uses, so another framework (scripts/torch_twin.py) can train
+    /// on exactly these images.
+    Split {
+        /// A trial file, `<output>/trials/<id>/trial.json`.
+        trial: PathBuf,
+        /// Where to write the CSV (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Write a labelled montage of a built-in synthetic set.
     Preview {
         /// synthetic-faces or synthetic-objects.
@@ -249,6 +262,9 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Data(DataCommand::Prepare { file, only }) => {
             data::prepare(&file, only.as_deref()).and(done)
+        }
+        Command::Data(DataCommand::Split { trial, out }) => {
+            data::split(&trial, out.as_deref()).and(done)
         }
         Command::Data(DataCommand::Preview {
             kind,

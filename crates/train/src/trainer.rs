@@ -113,6 +113,28 @@ fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
     })
 }
 
+/// The images a trial trains, validates and tests on, as cache positions, after
+/// the same checks and the same filtering by task the trainer applies.
+#[derive(Debug)]
+pub struct TrialSplit {
+    pub cache: Cache,
+    pub train: Vec<usize>,
+    pub val: Vec<usize>,
+    pub test: Vec<usize>,
+}
+
+/// A trial's parts exactly as [`run`] would use them: `ablate data split` exports
+/// them so another framework can train on the same images.
+pub fn trial_split(input: &TrialInput) -> Result<TrialSplit, TrainError> {
+    let d = load_data(input)?;
+    Ok(TrialSplit {
+        cache: d.cache,
+        train: d.train,
+        val: d.val,
+        test: d.test,
+    })
+}
+
 /// Runs the trial, reporting through `emit`; files go to `input.run_dir`.
 pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResult, TrainError> {
     let cfg = &input.config;
