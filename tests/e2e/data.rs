@@ -176,10 +176,21 @@ fn split_exports_the_images_a_trial_used() {
     let out = ablate_in(dir.path(), &["run", "x.toml", "--cpu-slots", "1"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let trials = dir.path().join("out/trials");
-    let trial = std::fs::read_dir(&trials).unwrap().next().unwrap().unwrap().path();
+    let trial = std::fs::read_dir(&trials)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let out = ablate_in(
         dir.path(),
-        &["data", "split", trial.join("trial.json").to_str().unwrap(), "--out", "split.csv"],
+        &[
+            "data",
+            "split",
+            trial.join("trial.json").to_str().unwrap(),
+            "--out",
+            "split.csv",
+        ],
     );
     assert!(out.status.success(), "{}", stderr(&out));
     let mut rows = csv::Reader::from_path(dir.path().join("split.csv")).unwrap();
@@ -188,10 +199,18 @@ fn split_exports_the_images_a_trial_used() {
     let mut seen = std::collections::BTreeSet::new();
     for r in rows.records() {
         let r = r.unwrap();
-        assert!(seen.insert(r[0].to_string()), "image {} listed twice", &r[0]);
+        assert!(
+            seen.insert(r[0].to_string()),
+            "image {} listed twice",
+            &r[0]
+        );
         *count.entry(r[1].to_string()).or_default() += 1;
         let before = part_of_person.insert(r[5].to_string(), r[1].to_string());
-        assert!(before.is_none_or(|p| p == r[1]), "person {} in two parts", &r[5]);
+        assert!(
+            before.is_none_or(|p| p == r[1]),
+            "person {} in two parts",
+            &r[5]
+        );
     }
     let result: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(trial.join("result.json")).unwrap()).unwrap();
@@ -204,5 +223,9 @@ fn split_exports_the_images_a_trial_used() {
     }
     let out = ablate_in(dir.path(), &["data", "split", "x.toml"]);
     assert_invalid(&out, "a sweep file given as a trial file");
-    assert!(stderr(&out).contains("x.toml: not a trial file"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("x.toml: not a trial file"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -87,6 +87,8 @@ pub struct TrialRow {
     pub curve: Vec<f64>,
     /// CS(θ), θ = 0..=10 (age models).
     pub cs: Option<Vec<f64>>,
+    /// Training, validation and test images (finished trials).
+    pub images: Option<[u64; 3]>,
 }
 
 #[derive(Debug, Clone, Default, Serialize)]
@@ -116,6 +118,8 @@ pub struct Input {
     /// The report crate cannot judge staleness (it needs the caches); the caller
     /// fills this in.
     pub stale: Vec<(String, String)>,
+    /// The datasets trained on, with what their data cannot show.
+    pub data: Vec<crate::datasets::DataInfo>,
 }
 
 /// A trial that starts from a degenerate pretraining trial carries the flag, with
@@ -194,6 +198,15 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             let cs = result
                 .pointer("/test/age/expected/cs")
                 .and_then(|c| serde_json::from_value(c.clone()).ok());
+            let images = ["train", "val", "test"].map(|p| {
+                result
+                    .pointer(&format!("/images/{p}"))
+                    .and_then(serde_json::Value::as_u64)
+            });
+            let images = match images {
+                [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+                _ => None,
+            };
             let kind = match t.kind {
                 ablate_spec::TrialKind::Train => "train",
                 ablate_spec::TrialKind::Pretrain => "pretrain",
@@ -216,6 +229,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
                 degenerate,
                 curve,
                 cs,
+                images,
             }
         })
         .collect();
@@ -264,6 +278,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             axes: s.axes.clone(),
         })
         .collect();
+    let data = crate::datasets::collect(sweep, &trials);
     let stages = sweep
         .stages
         .iter()
@@ -274,10 +289,11 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         description: sweep.description.clone(),
         studies,
         stages,
-        trials,
         provenance: p,
         settings: ablate_verdict::Settings::from_spec(&sweep.report),
         claims: sweep.claims.clone(),
         stale: Vec::new(),
+        data,
+        trials,
     })
 }

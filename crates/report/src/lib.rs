@@ -7,6 +7,7 @@
 
 mod charts;
 mod conclusions;
+mod datasets;
 mod export;
 mod figures;
 mod html;
@@ -19,6 +20,7 @@ mod sensitivity;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+pub use datasets::DataInfo;
 pub use input::{Input, METRICS, Metric, Provenance, StudyInfo, TrialRow, load};
 
 #[derive(Debug, thiserror::Error)]

@@ -145,6 +145,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         );
     }
     out.push_str(&conclusions::markdown(&conclusions::judge(input)));
+    out.push_str(&crate::datasets::markdown(&input.data));
 
     for study in &input.studies {
         let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();

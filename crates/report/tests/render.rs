@@ -29,6 +29,7 @@ fn trial(
         degenerate: None,
         curve: vec![0.5, 0.6],
         cs: None,
+        images: Some([70, 15, 15]),
     }
 }
 
@@ -112,6 +113,7 @@ fn input() -> Input {
         settings: Default::default(),
         claims: Vec::new(),
         stale: Vec::new(),
+        data: Vec::new(),
     }
 }
 
@@ -327,5 +329,55 @@ fn no_spread_and_single_seeds_never_print_nan() {
             .contains("not testable: no seed-to-seed spread in either arm"),
         "{}",
         r.markdown
+    );
+}
+
+fn data(
+    name: &str,
+    kind: &str,
+    synthetic: bool,
+    identities: bool,
+    recognition: bool,
+) -> ablate_report::DataInfo {
+    ablate_report::DataInfo {
+        name: name.into(),
+        kind: kind.into(),
+        used_by: vec![if recognition {
+            "pretraining face".into()
+        } else {
+            "study s".into()
+        }],
+        images: Some([70, 15, 15]),
+        synthetic,
+        identities,
+        recognition,
+        studied: !recognition,
+    }
+}
+
+/// The report says when its faces are generated, and when a set that names no
+/// person may hold one person in two parts or in the pretraining set.
+#[test]
+fn the_data_section_says_what_the_data_cannot_show() {
+    let mut i = input();
+    i.data = vec![data("faces", "synthetic-faces", true, true, false)];
+    let md = render_text(&i).markdown;
+    assert!(md.contains("## Data"), "{md}");
+    assert!(md.contains("**Synthetic data.** `faces`"), "{md}");
+    assert!(!md.contains("No person identities"), "{md}");
+
+    i.data = vec![
+        data("utk", "utkface", false, false, false),
+        data("lfw", "lfw", false, true, true),
+    ];
+    let md = render_text(&i).markdown;
+    assert!(!md.contains("Synthetic data"), "{md}");
+    assert!(
+        md.contains("`utk` (utkface) names no person, so it is split by image: the same person may appear in its training and test parts, and in `lfw` that face-recognition pretraining trains on."),
+        "{md}"
+    );
+    assert!(
+        md.contains("| utk | utkface | study s | 70 / 15 / 15 |"),
+        "{md}"
     );
 }
