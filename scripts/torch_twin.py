@@ -1,40 +1,32 @@
 #!/usr/bin/env python3
-"""torch_twin.py: train one trial of an ablate sweep in plain PyTorch, as ablate's
-own trainer (crates/train) does, and print its test metrics.
+"""torch_twin.py: train one trial of an ablate sweep in plain PyTorch, exactly as
+ablate's own trainer (crates/train) does, and print its test metrics.
 
-It mirrors, from the trial file ablate's orchestrator writes (trial.json):
-- the net (model.rs): stages of 3x3 convs (no conv bias with BatchNorm), BatchNorm
-  before each ReLU, 2x2 max-pool per stage, hidden FC layers (bias kept even with
-  BatchNorm), ReLU, inverted dropout after each, one linear head per task; weights
-  named as ablate names them (trunk.stageS.convC.*, trunk.fcI.*, head.<task>.*);
-- the init (Kaiming normal with ReLU gain in the trunk, 1/sqrt(fan_in) in heads,
-  zero biases, BatchNorm at identity) and ablate's own seeded SplitMix64 streams
-  (rng.rs: "init", "shuffle", "augment", "dropout"), so initial weights, batch
-  order, flips/shifts and dropout masks are the ones ablate draws;
-- inputs (batch.rs): uint8 HWC pixels read from the pixel cache, x/127.5 - 1,
-  horizontal flip with p = 0.5, shift by up to `crop` px with zero (grey) fill;
-- SGD with momentum and weight decay on `.weight`s outside BatchNorm (or AdamW),
-  lr per step with linear warm-up then constant / step / cosine (optim.rs);
-- age encodings and losses (encoding.rs, tasks.rs): classification, L2/L1
-  regression on train-set-standardised ages, LDAE (binned Gaussian), read-outs
-  ArgMax and Expected value; gender / identity / class cross-entropy; weighted sum;
-- the epoch loop, per-epoch validation, selection (age: lowest val MAE of the
-  expected read-out, else best accuracy; first best wins), a multi-task trial's
-  gender taken at its own best-accuracy epoch, one test evaluation (trainer.rs).
+Mirrored from trial.json (the file ablate's orchestrator writes per trial):
+- net (model.rs): 3x3 conv stages (no conv bias with BatchNorm), BatchNorm before
+  each ReLU, 2x2 max-pool per stage, hidden FC layers (bias kept with BatchNorm),
+  inverted dropout after each, one linear head per task, ablate's tensor names;
+- init: Kaiming normal (ReLU gain) in the trunk, 1/sqrt(fan_in) in heads, zero
+  biases, BatchNorm at identity, drawn from ablate's own SplitMix64 streams
+  (rng.rs), as are batch order, flips/shifts and dropout masks: same numbers;
+- inputs (batch.rs): cache pixels x/127.5 - 1, flip p = 0.5, shift <= crop px with
+  zero fill; SGD + momentum + decay on non-BatchNorm weights, or AdamW; lr per step,
+  linear warm-up then constant/step/cosine (optim.rs); age encodings, losses and
+  read-outs (encoding.rs, tasks.rs); selection by validation score, a multi-task
+  trial's gender at its own best epoch, one test evaluation (trainer.rs).
 
-Run:
+Run (epoch lines on stderr, the result line on stdout):
   ablate data split out/trials/<id>/trial.json --out split.csv
   python scripts/torch_twin.py out/trials/<id>/trial.json --split split.csv \
       [--cache PATH] [--init-checkpoint PATH] [--epochs N]
-One JSON line per epoch goes to stderr, the final result line to stdout.
 
-Not identical: the random numbers are ablate's, but the kernels are not (PyTorch's
-conv/gemm/BatchNorm reductions sum in another order, libm differs in the last ulp of
-the init's log/cos), so runs drift apart within the first epoch and are compared
-over seeds as distributions. A window's max-pool gradient goes to its first maximum
-(as ablate's fast CPU path does), and ablate's CUDA build splits ties; ablate checks
-the cache's content digest from its bytes, this script only reads the one in its
-metadata. No checkpoint files are written.
+Not identical: the kernels. PyTorch's conv/gemm/BatchNorm sums run in another
+order and numpy's log/cos may differ from Rust's in the last ulp, so a run matches
+ablate's losses to ~1e-6 for the first steps, then drifts (SGD with momentum is
+chaotic at this scale: a 1e-6 nudge to the init moves it as much); compare over
+seeds. Max-pool ties send the gradient to the first maximum, as ablate's CPU path
+does (its CUDA path splits it). The cache's content digest is read from its
+metadata, not recomputed. No checkpoint files are written.
 """
 import argparse
 import copy
@@ -42,6 +34,7 @@ import csv
 import functools
 import json
 import math
+import os
 import struct
 import sys
 import time
@@ -119,7 +112,16 @@ def load_cache(path):
     return meta, labels, pixels
 
 
+def locate(path, trial_json, keep):
+    """A path relative to the orchestrator's working directory: as given if it exists, else its last
+    `keep` parts under the sweep's output folder (<output>/trials/<id>/trial.json)."""
+    out = os.path.join(os.path.dirname(os.path.abspath(trial_json)), "..", "..")
+    alt = os.path.normpath(os.path.join(out, *os.path.normpath(path).split(os.sep)[-keep:]))
+    return path if os.path.exists(path) or not os.path.exists(alt) else alt
+
+
 def read_split(path):
+    """Cache positions per part; ablate's trial_split listed only images usable for the tasks."""
     parts = {"train": [], "val": [], "test": []}
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
@@ -230,24 +232,24 @@ class AgeCoder:
 
 # ---------------------------------------------------------------- the net
 
-class Conv(nn.Conv2d):
+class BnRelu:
+    """forward = ReLU(BatchNorm(layer(x))), BatchNorm optional (cpu_ops::batch_norm, momentum 0.1)."""
+
+    def forward(self, x):
+        h = super().forward(x)
+        return F.relu(self.bn(h) if self.bn is not None else h)
+
+
+class Conv(BnRelu, nn.Conv2d):
     def __init__(self, cin, cout, bn):
         super().__init__(cin, cout, 3, padding=1, bias=not bn)  # BatchNorm's shift makes a conv bias redundant
-        self.bn = nn.BatchNorm2d(cout, eps=1e-5, momentum=0.1) if bn else None
-
-    def forward(self, x):
-        h = super().forward(x)
-        return F.relu(self.bn(h) if self.bn is not None else h)
+        self.bn = nn.BatchNorm2d(cout) if bn else None
 
 
-class Fc(nn.Linear):
+class Fc(BnRelu, nn.Linear):
     def __init__(self, fin, fout, bn):
-        super().__init__(fin, fout)  # ablate keeps the FC bias even before BatchNorm
-        self.bn = nn.BatchNorm1d(fout, eps=1e-5, momentum=0.1) if bn else None
-
-    def forward(self, x):
-        h = super().forward(x)
-        return F.relu(self.bn(h) if self.bn is not None else h)
+        super().__init__(fin, fout)  # unlike the convs, ablate keeps the FC bias before BatchNorm
+        self.bn = nn.BatchNorm1d(fout) if bn else None
 
 
 class Net(nn.Module):
@@ -331,52 +333,46 @@ def learning_rate(t, step, per):
     return lr
 
 
+LABEL = {"gender": "gender", "identity": "identity", "general": "cls"}  # head -> label record field
+
+
 def loss_of(out, heads, labels, idx):
+    """tasks.rs Heads::loss: the weighted sum of the heads' batch-mean losses."""
     lab, total = labels[idx], 0
-    if "gender" in out:
-        total = total + F.cross_entropy(out["gender"], torch.from_numpy(lab["gender"].astype(np.int64))) * heads["gender"]
-    if "age" in out:
-        w, coder = heads["age"]
-        total = total + coder.loss(out["age"], lab["age"], lab["age_std"]) * w
-    for task, col in (("identity", "identity"), ("general", "cls")):
-        if task in out:
-            total = total + F.cross_entropy(out[task], torch.from_numpy(lab[col].astype(np.int64)))
+    for k, v in out.items():
+        if k == "age":
+            w, coder = heads["age"]
+            total = total + coder.loss(v, lab["age"], lab["age_std"]) * w
+        else:
+            total = total + F.cross_entropy(v, torch.from_numpy(lab[LABEL[k]].astype(np.int64))) * heads[k]
     return total
 
 
 def evaluate(net, heads, pixels, labels, idx, batch):
-    """evaluate.rs in eval mode: MAE / CS(5) of both read-outs, accuracy of each classifier."""
+    """evaluate.rs in eval mode: age MAE of both read-outs and CS(5), accuracy of each classifier."""
     net.eval()
-    preds = {}
     with torch.no_grad():
-        for s in range(0, len(idx), batch):
-            out = net(images(pixels, idx[s:s + batch]))
-            for k, v in out.items():
-                got = heads["age"][1].decode(v) if k == "age" else (v.argmax(1).numpy(), None)
-                preds.setdefault(k, []).append(got)
+        outs = [net(images(pixels, idx[s:s + batch])) for s in range(0, len(idx), batch)]
     net.train()
-    res, lab = {}, labels[idx]
-    for k, chunks in preds.items():
+    lab, res = labels[idx], {}
+    for k in outs[0]:
+        v = torch.cat([o[k] for o in outs])
         if k == "age":
-            truth = lab["age"].astype(np.float64)
-            res["age"] = {}
-            for name, j in (("expected", 0), ("argmax", 1)):
-                if chunks[0][j] is not None:
-                    err = np.abs(np.concatenate([c[j] for c in chunks]).astype(np.float64) - truth)
-                    res["age"][f"{name}_mae"] = float(err.mean())
-                    res["age"].setdefault("cs5", float((err <= 5).mean()))  # CS(5) of the expected read-out
+            expected, argmax = heads["age"][1].decode(v)
+            err = np.abs(expected.astype(np.float64) - lab["age"])
+            res["age"] = {"expected_mae": float(err.mean()), "cs5": float((err <= 5).mean())}  # CS(5): expected
+            if argmax is not None:
+                res["age"]["argmax_mae"] = float(np.abs(argmax.astype(np.float64) - lab["age"]).mean())
         else:
-            truth = lab[{"gender": "gender", "identity": "identity", "general": "cls"}[k]].astype(np.int64)
-            res[k] = {"accuracy": float((np.concatenate([c[0] for c in chunks]) == truth).mean())}
+            res[k] = {"accuracy": float((v.argmax(1).numpy() == lab[LABEL[k]]).mean())}
     return res
 
 
-def selection(ev):  # (score, lower is better)
+def selection(ev):
+    """evaluate.rs selection: (score, lower is better): age MAE (expected) if age is trained, else accuracy."""
     if "age" in ev:
         return ev["age"]["expected_mae"], True
-    for k in ("gender", "identity", "general"):
-        if k in ev:
-            return ev[k]["accuracy"], False
+    return next(ev[k]["accuracy"] for k in ("gender", "identity", "general") if k in ev), False
 
 
 def main():
@@ -394,19 +390,13 @@ def main():
     seed, obj = cfg["seed"], cfg["objective"]
     torch.manual_seed(seed)
     torch.set_num_threads(trial["exec"]["threads"])
-    meta, labels, pixels = load_cache(args.cache or trial["cache"])
+    meta, labels, pixels = load_cache(args.cache or locate(trial["cache"], args.trial_json, 2))
     if meta["size"] != t["input_size"]:
         sys.exit(f"cache holds {meta['size']}px images, the trial needs {t['input_size']}px")
     if trial.get("data_digest") and meta.get("content") and meta["content"] != trial["data_digest"]:
         sys.exit(f"cache content digest {meta['content']} != the trial's {trial['data_digest']}")
 
-    def usable(i):  # tasks.rs Heads::usable (the CSV should list only these already)
-        if obj["kind"] == "faces":
-            return (obj["gender"] is None or labels["gender"][i] != 255) and \
-                   (obj["age"] is None or not np.isnan(labels["age"][i]))
-        return labels["identity" if obj["kind"] == "identity" else "cls"][i] != 0xFFFFFFFF
-
-    parts = {k: np.array([i for i in v if usable(i)], np.int64) for k, v in read_split(args.split).items()}
+    parts = {k: np.array(v, np.int64) for k, v in read_split(args.split).items()}
     train, val, test = parts["train"], parts["val"], parts["test"]
     train_ages = labels["age"][train][~np.isnan(labels["age"][train])]
     heads, sizes = {}, {}
@@ -422,7 +412,7 @@ def main():
 
     net = Net(cfg["model"], t["input_size"], sizes, t["dropout"], Rng.stream(seed, "dropout"))
     init_weights(net, seed)
-    ckpt = args.init_checkpoint or trial.get("init_checkpoint")
+    ckpt = args.init_checkpoint or (trial.get("init_checkpoint") and locate(trial["init_checkpoint"], args.trial_json, 3))
     if ckpt:
         load_trunk(net, ckpt)
     elif cfg.get("init"):
