@@ -229,3 +229,26 @@ fn split_exports_the_images_a_trial_used() {
         stderr(&out)
     );
 }
+
+/// The real-data study, copied where ../shared/data is absent, stops before any
+/// trial and says which folder is missing and where to get the data.
+#[test]
+fn the_real_study_without_its_data_names_the_folder_and_the_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let exp = dir.path().join("clone/experiments");
+    std::fs::create_dir_all(&exp).unwrap();
+    std::fs::copy(
+        crate::support::repo().join("experiments/utkface-cpu.toml"),
+        exp.join("utkface-cpu.toml"),
+    )
+    .unwrap();
+    let out = ablate_in(&exp, &["run", "utkface-cpu.toml"]);
+    assert_invalid(&out, "the real study without its data");
+    let err = stderr(&out);
+    assert!(
+        err.contains("../../shared/data/utkface-64 does not exist")
+            && err.contains("https://susanqq.github.io/UTKFace/"),
+        "{err}"
+    );
+    assert!(!dir.path().join("clone/runs").exists(), "no trial started");
+}
