@@ -245,10 +245,18 @@ fn the_real_study_without_its_data_names_the_folder_and_the_source() {
     let out = ablate_in(&exp, &["run", "utkface-cpu.toml"]);
     assert_invalid(&out, "the real study without its data");
     let err = stderr(&out);
+    // Both missing folders at once, and no cache built first.
     assert!(
-        err.contains("../../shared/data/utkface-64 does not exist")
-            && err.contains("https://susanqq.github.io/UTKFace/"),
+        err.starts_with("error: 2 datasets are missing, and nothing was prepared or trained")
+            && err.contains("../../shared/data/utkface-64 does not exist")
+            && err.contains("https://susanqq.github.io/UTKFace/")
+            && err.contains("../../shared/data/lfw-64 does not exist")
+            && err.contains("https://vis-www.cs.umass.edu/lfw/"),
         "{err}"
     );
-    assert!(!dir.path().join("clone/runs").exists(), "no trial started");
+    let out = dir.path().join("clone/runs/utkface-cpu");
+    assert!(
+        !out.join("trials").exists() && !out.join("cache").exists(),
+        "nothing prepared or started"
+    );
 }

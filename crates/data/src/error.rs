@@ -6,6 +6,8 @@ use std::path::PathBuf;
 pub enum DataError {
     #[error("dataset folder {} does not exist; check `path` in the sweep file (relative paths are relative to the sweep file's folder){}", path.display(), if hint.is_empty() { String::new() } else { format!(". {hint}") })]
     NotFound { path: PathBuf, hint: String },
+    #[error("{} datasets are missing, and nothing was prepared or trained:\n{}", list.len(), list.iter().map(|e| format!("  - {e}")).collect::<Vec<_>>().join("\n"))]
+    Missing { list: Vec<DataError> },
     #[error("{} is not a {expected}", path.display())]
     WrongKind {
         path: PathBuf,

@@ -23,6 +23,6 @@ pub use error::DataError;
 pub use prepare::{Prepared, Progress, cache_path, fingerprint, prepare, scan_dataset};
 pub use sample::{FileStamp, Sample, Scan, SkipReason, Skipped};
 pub use scan::csv::default_columns as csv_default_columns;
-pub use scan::{root, scan};
+pub use scan::{missing, root, scan};
 pub use split::{Parts, split, trial_parts};
 pub use summary::{SHOWN_SKIPS, Summary, summarize};

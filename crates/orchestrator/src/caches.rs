@@ -32,6 +32,28 @@ pub fn prepare<'a>(
 ) -> Result<Digests, RunError> {
     let mut digests = Digests::new();
     let base = sweep.file.parent().unwrap_or(Path::new(""));
+    let configs: Vec<&TrialConfig> = configs.collect();
+    // Every dataset is looked for before any is prepared: a missing one is
+    // reported with all the others at once, and no time goes into caches first.
+    let mut missing: Vec<(&String, ablate_data::DataError)> = Vec::new();
+    for config in &configs {
+        if let Some((name, spec)) = sweep.dataset_of(config)
+            && !missing.iter().any(|(n, _)| *n == name)
+            && let Some(e) = ablate_data::missing(&spec.source, base)
+        {
+            missing.push((name, e));
+        }
+    }
+    match missing.len() {
+        0 => {}
+        1 => return Err(missing.remove(0).1.into()),
+        _ => {
+            return Err(ablate_data::DataError::Missing {
+                list: missing.into_iter().map(|(_, e)| e).collect(),
+            }
+            .into());
+        }
+    }
     for config in configs {
         let Some((name, spec)) = sweep.dataset_of(config) else {
             continue;

@@ -26,6 +26,20 @@ pub fn scan(source: &Source, base: &Path) -> Result<Scan, DataError> {
     })
 }
 
+/// The "does not exist" error of a source whose files are absent (its folder, or
+/// a csv source's manifest), with where to get the data; None when present or
+/// generated. Cheap: a run checks every dataset with it before preparing any.
+pub fn missing(source: &Source, base: &Path) -> Option<DataError> {
+    let path = base.join(source.path()?);
+    if std::fs::metadata(&path).is_ok() {
+        return None;
+    }
+    Some(DataError::NotFound {
+        path,
+        hint: where_to_get(source),
+    })
+}
+
 /// Where a user gets a dataset of this kind, for the "does not exist" error.
 fn where_to_get(source: &Source) -> String {
     match source {
