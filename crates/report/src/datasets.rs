@@ -79,6 +79,22 @@ pub fn collect(sweep: &Sweep, rows: &[TrialRow]) -> Vec<DataInfo> {
     out
 }
 
+/// A line above the verdicts when the studies train on generated faces, so the
+/// verdict table is never read as a finding about real faces.
+pub fn banner(data: &[DataInfo]) -> String {
+    let synthetic: Vec<String> = (data.iter())
+        .filter(|d| d.studied && d.synthetic)
+        .map(|d| format!("`{}`", esc(&d.name)))
+        .collect();
+    if synthetic.is_empty() {
+        return String::new();
+    }
+    format!(
+        "> **On synthetic faces.** The studies train on ablate's built-in generated faces ({}): the verdicts below show what the method finds on them, not facts about real faces (see Data).\n\n",
+        synthetic.join(", ")
+    )
+}
+
 pub fn markdown(data: &[DataInfo]) -> String {
     let mut out = String::new();
     if data.is_empty() {

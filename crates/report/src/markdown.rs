@@ -144,6 +144,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             "**{n} {noun} {verb} stale**, kept with `--keep-stale`: trained on other data or by another trainer than the sweep's now (listed under \"Stale results\"). Tables and verdicts below include them; `ablate run` without `--keep-stale` retrains them.\n"
         );
     }
+    out.push_str(&crate::datasets::banner(&input.data));
     out.push_str(&conclusions::markdown(&conclusions::judge(input)));
     out.push_str(&crate::datasets::markdown(&input.data));
 

@@ -364,6 +364,11 @@ fn the_data_section_says_what_the_data_cannot_show() {
     let md = render_text(&i).markdown;
     assert!(md.contains("## Data"), "{md}");
     assert!(md.contains("**Synthetic data.** `faces`"), "{md}");
+    let banner = md.find("> **On synthetic faces.**").expect("a banner");
+    assert!(
+        banner < md.find("| claim | verdict").unwrap(),
+        "above the verdicts: {md}"
+    );
     assert!(!md.contains("No person identities"), "{md}");
 
     i.data = vec![
@@ -371,7 +376,10 @@ fn the_data_section_says_what_the_data_cannot_show() {
         data("lfw", "lfw", false, true, true),
     ];
     let md = render_text(&i).markdown;
-    assert!(!md.contains("Synthetic data"), "{md}");
+    assert!(
+        !md.contains("Synthetic data") && !md.contains("On synthetic faces"),
+        "{md}"
+    );
     assert!(
         md.contains("`utk` (utkface) names no person, so it is split by image: the same person may appear in its training and test parts, and in `lfw` that face-recognition pretraining trains on."),
         "{md}"
