@@ -6,9 +6,19 @@
 //! ```
 //!
 //! A label record is age f32, age_std f32 (NaN: none), gender u8 (255: none),
-//! 3 pad bytes, identity u32, class u32 (u32::MAX: none). Loading is one read.
+//! 3 pad bytes, identity u32, class u32 (u32::MAX: none).
+//!
+//! Loading maps the file read-only (memmap2), so every worker on a machine shares
+//! one copy in the page cache and a worker's private memory does not grow with
+//! the dataset. A mapping is only safe while nobody truncates or rewrites the file
+//! in place: caches are only ever written to a temporary name and renamed into
+//! place, so a replaced cache is a new file and mapped workers keep reading the
+//! old one. On a network file system (NFS) a file another machine deletes or
+//! replaces stays readable only while this client keeps it open (NFS "silly
+//! renames"); keep caches on local disk, or prepare them before the sweep and
+//! leave them alone while it runs.
 
-use std::io::Write;
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -44,14 +54,27 @@ pub struct Meta {
     pub content: String,
 }
 
-/// A loaded cache: labels and pixels of every image.
+/// A loaded cache: labels of every image, pixels mapped from the file.
 #[derive(Debug)]
 pub struct Cache {
     pub meta: Meta,
     pub samples: Vec<Sample>,
-    bytes: Vec<u8>,
+    bytes: memmap2::Mmap,
     labels_at: usize,
     pixels_at: usize,
+}
+
+/// Maps `file` read-only.
+#[allow(unsafe_code)]
+fn map(file: &std::fs::File) -> std::io::Result<memmap2::Mmap> {
+    // SAFETY: the mapping is read-only and private to this process; the
+    // undefined behaviour memmap2 warns of comes from the file changing under
+    // the mapping. ablate never writes a cache in place (`Writer::finish` writes
+    // a temporary file and renames it over the old name), so the inode mapped
+    // here is never modified, only unlinked, which keeps its pages readable.
+    // The caller checked the file's length against its header before mapping,
+    // so a cut-short file is refused rather than mapped.
+    unsafe { memmap2::Mmap::map(file) }
 }
 
 /// What a trial's result depends on in its data: image order, paths (which place
@@ -59,6 +82,12 @@ pub struct Cache {
 /// fingerprint it ignores mtimes and where the dataset lives, so a copied dataset
 /// keeps its digest and an edited label or re-exported image changes it.
 fn content_digest(size: u32, paths: &[String], records: &[u8], pixels: &[u8]) -> String {
+    let mut h = digest_start(size, paths, records);
+    h.update(pixels);
+    digest_hex(h)
+}
+
+fn digest_start(size: u32, paths: &[String], records: &[u8]) -> sha2::Sha256 {
     let mut h = sha2::Sha256::new();
     h.update(format!(
         "ablate-content/v1\nsize={size}\ncount={}\n",
@@ -69,7 +98,10 @@ fn content_digest(size: u32, paths: &[String], records: &[u8], pixels: &[u8]) ->
         h.update(b"\n");
     }
     h.update(records);
-    h.update(pixels);
+    h
+}
+
+fn digest_hex(h: sha2::Sha256) -> String {
     h.finalize()[..16]
         .iter()
         .map(|b| format!("{b:02x}"))
@@ -111,20 +143,29 @@ impl Cache {
         &self.bytes[self.pixels_at..]
     }
 
-    /// Reads a cache file in one read.
+    /// Maps a cache file after checking its header and length.
     pub fn load(path: &Path) -> Result<Self, DataError> {
-        let bytes = std::fs::read(path).map_err(|e| DataError::io(path, e))?;
+        let mut file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
         let bad = |why: &str| DataError::BadCache {
             path: path.to_path_buf(),
             why: why.to_string(),
         };
-        let meta = read_meta(&bytes).map_err(|w| bad(&w))?;
-        let meta_len =
-            u32::from_le_bytes(bytes[12..16].try_into().map_err(|_| bad("short header"))?) as usize;
+        // Header and length come from the same open file as the mapping, so a
+        // cache renamed into place meanwhile cannot pair one file's header with
+        // another's pixels.
+        let (meta, meta_len) = read_header(&mut file, path)?;
         let labels_at = 16 + meta_len;
         let pixels_at = labels_at + meta.count * RECORD;
         let expected = pixels_at + meta.count * (meta.size as usize).pow(2) * 3;
-        if bytes.len() != expected || meta.paths.len() != meta.count {
+        if meta.paths.len() != meta.count {
+            return Err(bad(&format!(
+                "{} paths for {} images",
+                meta.paths.len(),
+                meta.count
+            )));
+        }
+        let bytes = map(&file).map_err(|e| DataError::io(path, e))?;
+        if bytes.len() != expected {
             return Err(bad(&format!("{} bytes, expected {expected}", bytes.len())));
         }
         let samples = (0..meta.count)
@@ -147,12 +188,17 @@ impl Cache {
 
 /// Reads only the metadata (the fingerprint check must not read 300 MB of pixels).
 pub fn read_meta_file(path: &Path) -> Result<Meta, DataError> {
-    use std::io::Read;
+    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    Ok(read_header(&mut f, path)?.0)
+}
+
+/// The metadata and its length, read from the start of `f`, after checking that
+/// the file is as long as its header says.
+fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(Meta, usize), DataError> {
     let bad = |why: String| DataError::BadCache {
         path: path.to_path_buf(),
         why,
     };
-    let mut f = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
     let mut head = [0u8; 16];
     f.read_exact(&mut head).map_err(|e| bad(e.to_string()))?;
     let meta_len = u32::from_le_bytes([head[12], head[13], head[14], head[15]]) as usize;
@@ -171,7 +217,7 @@ pub fn read_meta_file(path: &Path) -> Result<Meta, DataError> {
     if actual != expected {
         return Err(bad(format!("{actual} bytes, expected {expected}")));
     }
-    Ok(meta)
+    Ok((meta, meta_len))
 }
 
 fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
@@ -210,51 +256,146 @@ fn decode_record(r: &[u8], path: String) -> Sample {
     }
 }
 
-/// Writes a cache atomically: a temporary file in the same folder, synced, then renamed,
-/// so a killed prepare never leaves a half-written cache under the real name. Sets
-/// `meta.content` to the digest of what it writes.
-pub fn write(
-    path: &Path,
-    meta: &mut Meta,
-    samples: &[Sample],
-    pixels: &[u8],
-) -> Result<(), DataError> {
-    let mut records = Vec::with_capacity(samples.len() * RECORD);
-    for s in samples {
-        encode_record(s, &mut records);
-    }
-    meta.content = content_digest(meta.size, &meta.paths, &records, pixels);
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
-    let json = serde_json::to_vec(meta).map_err(|e| DataError::BadCache {
-        path: path.to_path_buf(),
-        why: e.to_string(),
-    })?;
-    let tmp: PathBuf = dir.join(format!(
-        ".{}.tmp-{}",
+/// Writes a cache in bounded memory: pixels stream to a temporary file as they
+/// are decoded, and `finish` writes header, labels and those pixels to a second
+/// temporary file in the same folder, syncs it and renames it into place, so a
+/// killed prepare never leaves a half-written cache under the real name and a
+/// mapped cache is never changed in place. Dropping an unfinished writer removes
+/// its temporary files.
+#[derive(Debug)]
+pub struct Writer {
+    path: PathBuf,
+    spool: PathBuf,
+    pixels: Option<std::io::BufWriter<std::fs::File>>,
+    written: u64,
+}
+
+fn temp_name(path: &Path, what: &str) -> PathBuf {
+    let dir = path.parent().unwrap_or(Path::new(""));
+    dir.join(format!(
+        ".{}.{what}-{}",
         path.file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default(),
         std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
-        f.write_all(MAGIC)?;
-        f.write_all(&FORMAT.to_le_bytes())?;
-        f.write_all(&(json.len() as u32).to_le_bytes())?;
-        f.write_all(&json)?;
-        f.write_all(&records)?;
-        f.write_all(pixels)?;
-        let file = f.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(DataError::io(path, e));
+    ))
+}
+
+impl Writer {
+    pub fn new(path: &Path) -> Result<Self, DataError> {
+        let dir = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        std::fs::create_dir_all(dir).map_err(|e| DataError::io(dir, e))?;
+        let path = dir.join(path.file_name().unwrap_or_default());
+        let spool = temp_name(&path, "pixels");
+        // Read back by `finish`, so opened for both.
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&spool)
+            .map_err(|e| DataError::io(&spool, e))?;
+        Ok(Writer {
+            pixels: Some(std::io::BufWriter::with_capacity(1 << 20, file)),
+            path,
+            spool,
+            written: 0,
+        })
     }
-    Ok(())
+
+    /// Appends the pixels of the next images, in the order of `finish`'s samples.
+    pub fn push(&mut self, pixels: &[u8]) -> Result<(), DataError> {
+        if let Some(f) = self.pixels.as_mut() {
+            f.write_all(pixels)
+                .map_err(|e| DataError::io(&self.spool, e))?;
+        }
+        self.written += pixels.len() as u64;
+        Ok(())
+    }
+
+    /// Writes the cache under its real name. `samples` are the images pushed, in
+    /// order; sets `meta.content` to the digest of what it writes.
+    pub fn finish(mut self, meta: &mut Meta, samples: &[Sample]) -> Result<(), DataError> {
+        let image = u64::from(meta.size).pow(2) * 3;
+        if self.written != samples.len() as u64 * image {
+            return Err(DataError::BadCache {
+                path: self.path.clone(),
+                why: format!(
+                    "{} bytes of pixels written for {} images of {} bytes",
+                    self.written,
+                    samples.len(),
+                    image
+                ),
+            });
+        }
+        let mut records = Vec::with_capacity(samples.len() * RECORD);
+        for s in samples {
+            encode_record(s, &mut records);
+        }
+        let spool = self.spool.clone();
+        let io = |e: std::io::Error| DataError::io(&spool, e);
+        let mut pixels = self
+            .pixels
+            .take()
+            .map(|f| f.into_inner().map_err(|e| e.into_error()))
+            .transpose()
+            .map_err(io)?
+            .ok_or_else(|| io(std::io::Error::other("pixels already taken")))?;
+        // The digest covers the pixels, and the metadata holding it comes first
+        // in the file: one pass over the spooled pixels to hash, one to copy.
+        pixels.rewind().map_err(io)?;
+        meta.content =
+            streamed_digest(meta.size, &meta.paths, &records, &mut pixels).map_err(io)?;
+        let json = serde_json::to_vec(meta).map_err(|e| DataError::BadCache {
+            path: self.path.clone(),
+            why: e.to_string(),
+        })?;
+        let tmp = temp_name(&self.path, "tmp");
+        let result = (|| -> std::io::Result<()> {
+            let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&tmp)?);
+            f.write_all(MAGIC)?;
+            f.write_all(&FORMAT.to_le_bytes())?;
+            f.write_all(&(json.len() as u32).to_le_bytes())?;
+            f.write_all(&json)?;
+            f.write_all(&records)?;
+            pixels.rewind()?;
+            std::io::copy(&mut pixels, &mut f)?;
+            let file = f.into_inner().map_err(|e| e.into_error())?;
+            file.sync_all()?;
+            std::fs::rename(&tmp, &self.path)
+        })();
+        if let Err(e) = result {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(DataError::io(&self.path, e));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.spool);
+    }
+}
+
+/// `content_digest` over pixels read from `r`, 1 MiB at a time.
+fn streamed_digest(
+    size: u32,
+    paths: &[String],
+    records: &[u8],
+    r: &mut impl Read,
+) -> std::io::Result<String> {
+    let mut h = digest_start(size, paths, records);
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(digest_hex(h))
 }

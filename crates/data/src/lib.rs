@@ -17,7 +17,7 @@ mod summary;
 pub mod synth;
 mod synthetic;
 
-pub use cache::{Cache, Meta, read_meta_file};
+pub use cache::{Cache, Meta, Writer as CacheWriter, read_meta_file};
 pub use decode::{check_decodes, load_square};
 pub use error::DataError;
 pub use prepare::{Prepared, Progress, cache_path, fingerprint, prepare, scan_dataset};

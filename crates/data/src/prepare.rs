@@ -11,10 +11,13 @@ use sha2::{Digest, Sha256};
 
 use crate::cache::{self, Meta};
 use crate::error::DataError;
-use crate::sample::{Scan, SkipReason, Skipped};
+use crate::sample::{Sample, Scan, SkipReason, Skipped};
 use crate::split::stable_hash;
 use crate::synthetic::Generator;
 use crate::{decode, scan, synth};
+
+/// Decoded pixels held in memory at once while a cache is built.
+const CHUNK_BYTES: usize = 256 << 20;
 
 /// What `prepare` did.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -147,33 +150,40 @@ pub fn prepare(
     };
     let generator = Generator::new(&spec.source);
     let root = scan::root(&spec.source, base).unwrap_or_default();
-    let decoded: Vec<Result<Vec<u8>, SkipReason>> = scan
-        .samples
-        .par_iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let r = match &generator {
-                // Generated paths are always `#<index>`; the position is only a fallback.
-                Some(g) => Ok(g.render(crate::synthetic::index_of(&s.path).unwrap_or(i), size)),
-                None => decode::load_square(&root.join(&s.path), size),
-            };
-            tick();
-            r
-        })
-        .collect();
-
+    let image = (size as usize).pow(2) * 3;
+    // Decoded pixels are held one chunk at a time and stream into the cache file,
+    // so memory stays bounded whatever the set's size; each chunk still decodes
+    // in parallel.
+    let chunk = (CHUNK_BYTES / image).max(1);
+    let mut writer = cache::Writer::new(out)?;
+    let all: Vec<Sample> = std::mem::take(&mut scan.samples);
     let mut samples = Vec::with_capacity(total);
-    let mut pixels = Vec::with_capacity(total * (size as usize).pow(2) * 3);
-    for (sample, result) in scan.samples.drain(..).zip(decoded) {
-        match result {
-            Ok(p) => {
-                pixels.extend_from_slice(&p);
-                samples.push(sample);
+    for (c, part) in all.chunks(chunk).enumerate() {
+        let decoded: Vec<Result<Vec<u8>, SkipReason>> = part
+            .par_iter()
+            .enumerate()
+            .map(|(j, s)| {
+                let i = c * chunk + j;
+                let r = match &generator {
+                    // Generated paths are always `#<index>`; the position is only a fallback.
+                    Some(g) => Ok(g.render(crate::synthetic::index_of(&s.path).unwrap_or(i), size)),
+                    None => decode::load_square(&root.join(&s.path), size),
+                };
+                tick();
+                r
+            })
+            .collect();
+        for (sample, result) in part.iter().zip(decoded) {
+            match result {
+                Ok(p) => {
+                    writer.push(&p)?;
+                    samples.push(sample.clone());
+                }
+                Err(reason) => scan.skipped.push(Skipped {
+                    path: sample.path.clone(),
+                    reason,
+                }),
             }
-            Err(reason) => scan.skipped.push(Skipped {
-                path: sample.path,
-                reason,
-            }),
         }
     }
     strict_check(spec, base, &scan.skipped)?;
@@ -203,7 +213,7 @@ pub fn prepare(
         writer: format!("ablate-data {}", env!("CARGO_PKG_VERSION")),
         content: String::new(),
     };
-    cache::write(out, &mut meta, &samples, &pixels)?;
+    writer.finish(&mut meta, &samples)?;
     Ok(Prepared {
         content: meta.content.clone(),
         path: out.to_path_buf(),
