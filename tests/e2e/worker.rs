@@ -96,3 +96,36 @@ fn failures_have_a_class_and_an_exit_code() {
         );
     }
 }
+
+/// A diverging loss fails `nan-loss` with what to change, given what is on: with
+/// BatchNorm on, turning it on is no advice; a warm-up or a lower lr is.
+#[test]
+fn a_diverging_loss_says_what_to_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let sweep = SWEEP
+        .replace("epochs = 2", "epochs = 2\nlr = 10.0")
+        .replace(
+            "encoding = \"classification\"",
+            "encoding = { kind = \"regression\", loss = \"l2\" }",
+        );
+    for (extra, advice, not) in [
+        (
+            "batch_norm = true",
+            "warm it up (warmup_epochs = 1)",
+            "turn on batch_norm",
+        ),
+        ("batch_norm = false", "turn on batch_norm", "warm it up"),
+    ] {
+        let file = trial_file(
+            dir.path(),
+            &sweep.replace("threads = 1", &format!("threads = 1\n{extra}")),
+        );
+        let out = ablate_in(dir.path(), &["worker", &file]);
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        let ev = events(&out);
+        let failed = ev.last().unwrap();
+        assert_eq!(failed["class"], "nan-loss", "{ev:?}");
+        let msg = failed["message"].as_str().unwrap();
+        assert!(msg.contains(advice) && !msg.contains(not), "{extra}: {msg}");
+    }
+}

@@ -113,6 +113,17 @@ fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
     })
 }
 
+/// What else to change when the loss diverges, given what is already on.
+fn divergence_advice(batch_norm: bool, warmup_epochs: u32) -> &'static str {
+    match (batch_norm, warmup_epochs) {
+        (false, _) => " or turn on batch_norm",
+        (true, 0) => {
+            " or warm it up (warmup_epochs = 1); L2 regression, whose gradient grows with the error, often needs a lower lr than the other encodings (zip.lr)"
+        }
+        (true, _) => "; BatchNorm and warm-up are already on",
+    }
+}
+
 /// The images a trial trains, validates and tests on, as cache positions, after
 /// the same checks and the same filtering by task the trainer applies.
 #[derive(Debug)]
@@ -252,7 +263,8 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
                 return Err(TrainError {
                     class: FailureClass::NanLoss,
                     message: format!(
-                        "the loss became {value} at epoch {epoch}, step {b}; lower the learning rate (lr = {lr:.3e}) or turn on batch_norm"
+                        "the loss became {value} at epoch {epoch}, step {b}; lower the learning rate (lr = {lr:.3e}){}",
+                        divergence_advice(cfg.model.batch_norm, spec.warmup_epochs)
                     ),
                 });
             }
