@@ -12,8 +12,18 @@ const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
 /// quick.toml with `seeds` seeds, run by the stand-in worker.
 fn sweep(dir: &Path, seeds: u32) {
     let text = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
+    let text: String = text
+        .lines()
+        .map(|l| {
+            if l.starts_with("seeds = ") {
+                format!("seeds = {seeds} ")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
     let text = text
-        .replace("seeds = 3 ", &format!("seeds = {seeds} "))
         .replace("output = \"../runs/quick\"", "output = \"out\"")
         .replacen(
             "\n[data.faces]",
