@@ -222,9 +222,12 @@ fn measure(
         ops: c.ops,
         deadline,
     };
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        ablate_train::bench::run(&opts)
-    })) {
+    let on_pool = crate::threads::on_pool(|| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            ablate_train::bench::run(&opts)
+        }))
+    });
+    match on_pool.map_err(|e| format!("cannot start the thread pool: {e}"))? {
         Ok(r) => r.map_err(|e| e.message),
         Err(p) => Err(format!(
             "panicked: {}",

@@ -53,7 +53,7 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
             message: format!("panic: {info}"),
         });
     }));
-    match ablate_train::trainer::run(&input, &mut emit) {
+    match crate::threads::on_pool(|| ablate_train::trainer::run(&input, &mut emit))? {
         Ok(result) => {
             emit(&Event::Finished {
                 result: Box::new(result),
