@@ -11,6 +11,7 @@ mod plan;
 mod pretrain;
 mod real;
 mod report;
+mod resume;
 mod run;
 mod slurm;
 mod stale;

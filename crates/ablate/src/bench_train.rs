@@ -81,6 +81,7 @@ pub fn run(a: &Args) -> Result<()> {
     let device: Device = ablate_train::trainer::device(&ablate_spec::types::ExecSpec {
         device: kind,
         threads: 1,
+        checkpoint_ms: None,
     })
     .map_err(|e| crate::InvalidInput(e.message))?;
     let device_init_ms = 1e3 * t0.elapsed().as_secs_f64();

@@ -47,6 +47,10 @@ pub struct RunArgs {
     /// instead of rerunning their trials; `ablate status` lists them.
     #[arg(long)]
     pub keep_stale: bool,
+    /// Keep each trial's resumable state (state.safetensors) after it succeeds;
+    /// by default it is deleted then.
+    #[arg(long)]
+    pub keep_state: bool,
     /// Only this study's trials (and the pretraining they wait on).
     #[arg(long)]
     pub only: Option<String>,
@@ -295,6 +299,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         grace: secs(a.grace),
         rerun_failed: a.rerun_failed,
         keep_stale: a.keep_stale,
+        keep_state: a.keep_state,
         only: a.only,
         dry_run: a.dry_run,
         db: a.db,

@@ -4,7 +4,10 @@
 //! N threads is started with both set: if they are not, the command re-executes
 //! itself once with them.
 
+use std::os::unix::process::ExitStatusExt;
 use std::process::{Command, ExitCode};
+
+use nix::sys::signal::{SigSet, Signal};
 
 const GUARD: &str = "ABLATE_THREADS_SET";
 
@@ -28,9 +31,17 @@ pub fn ensure(threads: usize) -> anyhow::Result<Option<ExitCode>> {
         cmd.env("GLIBC_TUNABLES", MALLOC_TUNABLES);
     }
     let status = cmd.status()?;
+    if let Some(sig) = status.signal().and_then(|s| Signal::try_from(s).ok()) {
+        // Killed by a signal: die of the same one, so whoever started us sees
+        // what happened (a kill -9 is retried, a crash is not). The stop signals
+        // are blocked in workers; a blocked one would only be left pending.
+        let mut set = SigSet::empty();
+        set.add(sig);
+        let _ = set.thread_unblock();
+        let _ = nix::sys::signal::raise(sig);
+    }
     Ok(Some(match status.code() {
         Some(c) => ExitCode::from(u8::try_from(c).unwrap_or(1)),
-        // Killed by a signal: report it the way a shell would see a crash.
         None => ExitCode::from(crate::exit::FAILURE),
     }))
 }

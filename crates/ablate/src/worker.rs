@@ -7,6 +7,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use ablate_train::protocol::{Event, FailureClass, TrialInput};
+use nix::sys::signal::{SigSet, Signal};
 
 fn emit(event: &Event) {
     let mut out = std::io::stdout().lock();
@@ -23,7 +24,33 @@ fn fail(class: FailureClass, message: String) -> ExitCode {
     ExitCode::from(code)
 }
 
+/// The signals that ask a worker to save its state and stop: SIGTERM (the
+/// orchestrator stopping, Slurm's warning before a time limit or preemption),
+/// SIGINT, SIGUSR1 (`sbatch --signal`).
+fn stop_signals() -> SigSet {
+    let mut set = SigSet::empty();
+    for s in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGUSR1] {
+        set.add(s);
+    }
+    set
+}
+
+/// Blocked in every thread (they all start after this), these signals wait for
+/// one thread, which asks the trial to stop at its next step. A re-exec's parent
+/// keeps them blocked and so keeps waiting for its child, which inherits the
+/// mask and handles them.
+fn handle_stop_signals(set: SigSet) {
+    std::thread::spawn(move || {
+        while let Ok(sig) = set.wait() {
+            eprintln!("note: {sig} received: saving the state after this step, then stopping");
+            ablate_train::trainer::request_stop();
+        }
+    });
+}
+
 pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
+    let signals = stop_signals();
+    signals.thread_block()?;
     let text = match std::fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) => {
@@ -47,6 +74,7 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
     if let Some(code) = crate::threads::ensure(input.exec.threads as usize)? {
         return Ok(code);
     }
+    handle_stop_signals(signals);
     std::panic::set_hook(Box::new(|info| {
         emit(&Event::Failed {
             class: FailureClass::Internal,

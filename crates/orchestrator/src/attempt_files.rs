@@ -35,6 +35,7 @@ pub fn keep(dir: &RunDir, attempt: i64, names: &[&str]) -> Result<usize, RunErro
 /// The files of a result set aside as stale: everything a success leaves.
 pub fn keep_stale(output: &Path, trial: &str, attempt: i64) -> Result<usize, RunError> {
     let mut names: Vec<&str> = RunDir::ARTIFACTS.to_vec();
-    names.push(RunDir::TRIAL_JSON);
+    // A state kept with --keep-state is of the stale result's training too.
+    names.extend([RunDir::TRIAL_JSON, RunDir::STATE]);
     keep(&RunDir::of(output, trial), attempt, &names)
 }

@@ -43,6 +43,8 @@ pub struct RunOptions {
     pub slurm: Option<SlurmOptions>,
     /// Keep stale results (other data or trainer) instead of rerunning their trials.
     pub keep_stale: bool,
+    /// Keep a succeeded trial's resumable state instead of deleting it.
+    pub keep_state: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]

@@ -133,8 +133,19 @@ pub enum Event {
         images: Counts,
         parameters: usize,
         epochs: u32,
+        /// Where this attempt starts from when a resumable state was found: the
+        /// epoch and batch it resumed at, or why the state was not used.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<String>,
     },
     Epoch(Box<EpochReport>),
+    /// A resumable state was written: `epoch` epochs and `batch` batches of the
+    /// next are in it. An attempt stopped after one can resume instead of
+    /// starting again.
+    State {
+        epoch: u32,
+        batch: usize,
+    },
     Heartbeat {
         epoch: u32,
         step: usize,
@@ -161,6 +172,14 @@ pub enum Incoming {
     Started {
         #[serde(default)]
         device: Option<String>,
+        #[serde(default)]
+        resume: Option<String>,
+    },
+    State {
+        #[serde(default)]
+        epoch: u32,
+        #[serde(default)]
+        batch: usize,
     },
     Epoch {
         #[serde(default)]

@@ -114,12 +114,14 @@ impl FailureClass {
             FailureClass::NanLoss => 4,
             FailureClass::OutOfMemory => 5,
             FailureClass::Io => 6,
+            FailureClass::Preempted => 8,
             _ => 7,
         }
     }
 
     /// What a worker's exit code says when it printed no `failed` event: 0 is no
-    /// failure (None); 3-6 are the protocol's classes; any other code is `internal`.
+    /// failure (None); 3-6 and 8 are the protocol's classes; any other code is
+    /// `internal`.
     pub fn from_exit_code(code: i32) -> Option<FailureClass> {
         match code {
             0 => None,
@@ -127,6 +129,7 @@ impl FailureClass {
             4 => Some(FailureClass::NanLoss),
             5 => Some(FailureClass::OutOfMemory),
             6 => Some(FailureClass::Io),
+            8 => Some(FailureClass::Preempted),
             _ => Some(FailureClass::Internal),
         }
     }

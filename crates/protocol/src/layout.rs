@@ -18,6 +18,9 @@ impl RunDir {
     pub const CHECKPOINT_GENDER: &'static str = "checkpoint-gender.safetensors";
     pub const RESULT: &'static str = "result.json";
     pub const METRICS: &'static str = "metrics.jsonl";
+    /// The trial's resumable state (docs/worker-protocol.md, "Resuming"): kept
+    /// across attempts, the latest only, deleted once the trial succeeds.
+    pub const STATE: &'static str = "state.safetensors";
     /// The files a succeeded trial leaves, each recorded with its digest.
     pub const ARTIFACTS: [&'static str; 4] = [
         Self::CHECKPOINT,
@@ -62,6 +65,10 @@ impl RunDir {
 
     pub fn result(&self) -> PathBuf {
         self.0.join(Self::RESULT)
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.0.join(Self::STATE)
     }
 
     pub fn metrics(&self) -> PathBuf {

@@ -25,6 +25,7 @@ pub(crate) const TRAIN_KEYS: &[&str] = &[
     "batch_norm",
     "device",
     "threads",
+    "checkpoint_minutes",
 ];
 
 /// One parsed `[train]` key.
@@ -47,6 +48,7 @@ pub(crate) enum Setting {
     BatchNorm(bool),
     Device(Device),
     Threads(u32),
+    CheckpointMinutes(f64),
 }
 
 pub(crate) fn parse(ctx: &mut Ctx<'_>, path: &str, key: &str, v: &Value<'_>) -> Option<Setting> {
@@ -110,6 +112,13 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, path: &str, key: &str, v: &Value<'_>) -> 
             _ => Device::Cuda,
         }),
         "threads" => S::Threads(value::unsigned(ctx, path, v, 1..=1024)?),
+        "checkpoint_minutes" => S::CheckpointMinutes(value::number(
+            ctx,
+            path,
+            v,
+            |x| x > 0.0 && x <= 10_000.0,
+            "minutes between resumable states within an epoch, in (0, 10000]",
+        )?),
         _ => return None,
     })
 }
@@ -125,7 +134,12 @@ impl fmt::Display for Setting {
             | S::WarmupEpochs(n)
             | S::Crop(n)
             | S::Threads(n) => write!(f, "{n}"),
-            S::Lr(x) | S::Momentum(x) | S::WeightDecay(x) | S::StepGamma(x) | S::Dropout(x) => {
+            S::Lr(x)
+            | S::Momentum(x)
+            | S::WeightDecay(x)
+            | S::StepGamma(x)
+            | S::Dropout(x)
+            | S::CheckpointMinutes(x) => {
                 write!(f, "{x}")
             }
             S::Optimizer(Optimizer::Sgd) => f.write_str("sgd"),
@@ -173,6 +187,7 @@ impl Default for Draft {
             exec: ExecSpec {
                 device: Device::Cpu,
                 threads: 2,
+                checkpoint_ms: None,
             },
         }
     }
@@ -200,6 +215,10 @@ impl Draft {
             S::BatchNorm(b) => self.batch_norm = b,
             S::Device(d) => self.exec.device = d,
             S::Threads(n) => self.exec.threads = n,
+            // At least a millisecond: the worker checks after every step.
+            S::CheckpointMinutes(m) => {
+                self.exec.checkpoint_ms = Some(((m * 60_000.0) as u64).max(1))
+            }
         }
     }
 

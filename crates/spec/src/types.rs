@@ -219,6 +219,16 @@ pub enum Schedule {
 pub struct ExecSpec {
     pub device: Device,
     pub threads: u32,
+    /// `[train] checkpoint_minutes`, in milliseconds: how often the worker
+    /// writes its resumable state within an epoch (it always does after each).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint_ms: Option<u64>,
+}
+
+impl ExecSpec {
+    pub fn checkpoint_every(&self) -> Option<std::time::Duration> {
+        self.checkpoint_ms.map(std::time::Duration::from_millis)
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -14,7 +14,7 @@ use crate::rng::Rng;
 use crate::tasks::Heads;
 
 /// An evaluation plus the share of trunk output units that never fired.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Scored {
     pub eval: Evaluation,
     pub dead_fraction: f64,

@@ -48,6 +48,48 @@ impl Optim {
         }
     }
 
+    /// The moments as `optim/m/<i>` and `optim/v/<i>` (slot order), for a
+    /// resumable state, and the step count.
+    pub fn state(&self) -> (Vec<(String, Tensor)>, u64) {
+        let mut out = Vec::new();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if let Some(m) = &slot.m {
+                out.push((format!("optim/m/{i}"), m.clone()));
+            }
+            if let Some(v) = &slot.v {
+                out.push((format!("optim/v/{i}"), v.clone()));
+            }
+        }
+        (out, self.step)
+    }
+
+    /// The moments and step count [`Optim::state`] gave; each moment must have
+    /// its variable's shape.
+    pub fn restore(
+        &mut self,
+        get: impl Fn(&str) -> Option<Tensor>,
+        step: u64,
+    ) -> std::result::Result<(), String> {
+        for (i, slot) in self.slots.iter_mut().enumerate() {
+            for (key, dst) in [("m", &mut slot.m), ("v", &mut slot.v)] {
+                let name = format!("optim/{key}/{i}");
+                *dst = match get(&name) {
+                    Some(t) if t.dims() == slot.var.dims() => Some(t),
+                    Some(t) => {
+                        return Err(format!(
+                            "{name} is {:?}, its variable {:?}",
+                            t.dims(),
+                            slot.var.dims()
+                        ));
+                    }
+                    None => None,
+                };
+            }
+        }
+        self.step = step;
+        Ok(())
+    }
+
     /// One update at learning rate `lr`. Variables without a gradient are left alone.
     pub fn step(&mut self, grads: &GradStore, lr: f64) -> Result<()> {
         self.step += 1;

@@ -21,6 +21,16 @@ impl Rng {
         Rng::new(seed ^ h.rotate_left(17))
     }
 
+    /// The stream's position, for a resumable state.
+    pub fn position(&self) -> u64 {
+        self.0
+    }
+
+    /// A stream at a position [`Rng::position`] gave.
+    pub fn at(position: u64) -> Self {
+        Rng(position)
+    }
+
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;

@@ -2,25 +2,28 @@
 //! loop with validation, best-epoch checkpointing, the test evaluation and result.
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::time::Instant;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
-use candle_core::{DType, Device, Var};
+use candle_core::{DType, Device, Tensor, Var};
 use candle_nn::{VarBuilder, VarMap};
 
-use ablate_data::Cache;
 use ablate_spec::types::{Device as DeviceKind, ExecSpec};
 
 use crate::batch::{self, Jitter};
 use crate::checkpoint;
 use crate::error::TrainError;
 use crate::evaluate::{self, degenerate, selection};
-use crate::metrics::ClassMetrics;
 use crate::model::{Net, init_weights};
 use crate::optim::{Optim, learning_rate};
 use crate::protocol::{Counts, EpochReport, Event, FailureClass, RunDir, TrialInput, TrialResult};
+use crate::resume;
 use crate::rng::Rng;
 use crate::tasks::Heads;
+
+use crate::parts::load_data;
+pub use crate::parts::{TrialSplit, trial_split};
 
 pub const CHECKPOINT: &str = RunDir::CHECKPOINT;
 pub const RESULT: &str = RunDir::RESULT;
@@ -54,65 +57,6 @@ pub fn write_atomic(dir: &Path, name: &str, text: &str) -> Result<(), TrainError
         .map_err(|e| TrainError::io(format!("cannot write {}: {e}", dir.join(name).display())))
 }
 
-struct Data {
-    cache: Cache,
-    train: Vec<usize>,
-    val: Vec<usize>,
-    test: Vec<usize>,
-    digest: String,
-    content: String,
-}
-
-fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
-    let cfg = &input.config;
-    let cache = Cache::load(&input.cache)?;
-    if cache.size() != cfg.train.input_size {
-        return Err(TrainError::bad_config(format!(
-            "cache {} holds {}px images, the trial needs {}px",
-            input.cache.display(),
-            cache.size(),
-            cfg.train.input_size
-        )));
-    }
-    let content = cache.content_digest();
-    if let Some(want) = input.data_digest.as_deref().filter(|w| *w != content) {
-        return Err(TrainError::bad_config(format!(
-            "cache {} holds data with content digest {content}, but the trial file expects {want}: \
-             the data changed after the orchestrator prepared it; run `ablate run` again to rebuild \
-             the cache and rerun the trials it decides",
-            input.cache.display()
-        )));
-    }
-    let parts = ablate_data::trial_parts(&cache.samples, cfg)?;
-    let keep = |idx: Vec<usize>| -> Vec<usize> {
-        idx.into_iter()
-            .filter(|i| Heads::usable(&cfg.objective, &cache.samples[*i]))
-            .collect()
-    };
-    let (train, val, test) = (
-        keep(parts.train.clone()),
-        keep(parts.val.clone()),
-        keep(parts.test.clone()),
-    );
-    for (name, part) in [("training", &train), ("validation", &val), ("test", &test)] {
-        if part.is_empty() {
-            return Err(TrainError::bad_config(format!(
-                "no {name} image has the {} this trial needs ({} images in the cache)",
-                Heads::needs(&cfg.objective),
-                cache.len()
-            )));
-        }
-    }
-    Ok(Data {
-        cache,
-        train,
-        val,
-        test,
-        digest: parts.digest(),
-        content,
-    })
-}
-
 /// What else to change when the loss diverges, given what is already on.
 fn divergence_advice(batch_norm: bool, warmup_epochs: u32) -> &'static str {
     match (batch_norm, warmup_epochs) {
@@ -124,30 +68,20 @@ fn divergence_advice(batch_norm: bool, warmup_epochs: u32) -> &'static str {
     }
 }
 
-/// The images a trial trains, validates and tests on, as cache positions, after
-/// the same checks and the same filtering by task the trainer applies.
-#[derive(Debug)]
-pub struct TrialSplit {
-    pub cache: Cache,
-    pub train: Vec<usize>,
-    pub val: Vec<usize>,
-    pub test: Vec<usize>,
-}
-
-/// A trial's parts exactly as [`run`] would use them: `ablate data split` exports
-/// them so another framework can train on the same images.
-pub fn trial_split(input: &TrialInput) -> Result<TrialSplit, TrainError> {
-    let d = load_data(input)?;
-    Ok(TrialSplit {
-        cache: d.cache,
-        train: d.train,
-        val: d.val,
-        test: d.test,
-    })
-}
-
-/// Runs the trial, reporting through `emit`; files go to `input.run_dir`.
+/// Runs the trial, reporting through `emit`; files go to `input.run_dir`. A stop
+/// asked with [`request_stop`] saves the state and ends it.
 pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResult, TrainError> {
+    run_until(input, emit, &STOP)
+}
+
+/// [`run`], stopped (state saved, `preempted`) at the first step boundary after
+/// `stop` becomes true.
+pub fn run_until(
+    input: &TrialInput,
+    emit: &mut dyn FnMut(&Event),
+    stop: &AtomicBool,
+) -> Result<TrialResult, TrainError> {
+    let stop_requested = || stop.load(Ordering::SeqCst);
     let cfg = &input.config;
     let spec = &cfg.train;
     let device = device(&input.exec)?;
@@ -198,7 +132,7 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         .filter(|(n, _)| !n.contains("running_"))
         .map(|(_, v)| v.elem_count())
         .sum();
-    let mut optim = Optim::new(spec, named);
+    let mut optim = Optim::new(spec, named.clone());
     // The pool every kernel (candle's, gemm's, cpu_ops') runs on: its size is the budget.
     let threads = rayon::current_num_threads();
     let images = Counts {
@@ -206,6 +140,59 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         val: data.val.len(),
         test: data.test.len(),
     };
+    let ckpt = input.run_dir.join(CHECKPOINT);
+    let gender_ckpt = input.run_dir.join(RunDir::CHECKPOINT_GENDER);
+    let mut saver = Saver {
+        path: input.run_dir.join(RunDir::STATE),
+        owner: resume::Owner {
+            trial: input.id.to_string(),
+            trainer_version: crate::TRAINER_VERSION,
+            data_digest: data.content.clone(),
+            split_digest: data.digest.clone(),
+        },
+        threads,
+        every: input.exec.checkpoint_every(),
+        last: Instant::now(),
+        checkpoints: [ckpt.clone(), gender_ckpt.clone()],
+    };
+    let mut p = resume::Progress::fresh(cfg.seed);
+    let resumed = match saver.resume(&device, &named, &mut optim) {
+        Ok(None) => None,
+        Ok(Some(state)) => {
+            let note = format!(
+                "resumed from {} at epoch {}, batch {} of {steps}{}",
+                RunDir::STATE,
+                state.progress.epochs_done + u32::from(state.progress.batches_done > 0),
+                state.progress.batches_done,
+                if state.threads == threads {
+                    String::new()
+                } else {
+                    format!(
+                        " (written at {} threads, this attempt has {threads}: on CPU the result may differ in the last digits from an uninterrupted run)",
+                        state.threads
+                    )
+                },
+                steps = data.train.len().div_ceil(spec.batch_size as usize),
+            );
+            p = state.progress;
+            Some(note)
+        }
+        Err(why) => {
+            // Whatever was set from a rejected state is set again from scratch.
+            init_weights(&varmap, cfg.seed, &device)?;
+            if let Some(path) = &input.init_checkpoint {
+                checkpoint::load_trunk(&varmap, path, &device)?;
+            }
+            optim = Optim::new(spec, named.clone());
+            Some(format!(
+                "{} not used: {why}; this attempt starts from scratch",
+                RunDir::STATE
+            ))
+        }
+    };
+    if let Some(note) = &resumed {
+        eprintln!("note: {note}");
+    }
     emit(&Event::Started {
         trial: input.id.to_string(),
         device: device_name(&device),
@@ -213,43 +200,44 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         images: images.clone(),
         parameters,
         epochs: spec.epochs,
+        resume: resumed,
     });
 
     let batch_size = spec.batch_size as usize;
     let eval_batch = (batch_size * 2).clamp(1, 256);
     let steps_per_epoch = data.train.len().div_ceil(batch_size);
-    let (mut shuffle, mut augment, mut drop) = (
-        Rng::stream(cfg.seed, "shuffle"),
-        Rng::stream(cfg.seed, "augment"),
-        Rng::stream(cfg.seed, "dropout"),
-    );
+    let (mut shuffle, mut augment, mut drop) =
+        (Rng::at(p.shuffle), Rng::at(p.augment), Rng::at(p.dropout));
     let started = Instant::now();
-    let (mut train_time, mut seen) = (0.0f64, 0usize);
-    let mut best: Option<(u32, f64)> = None;
-    // The selected epoch's validation evaluation: what the degenerate check reads.
-    let mut best_val: Option<evaluate::Scored> = None;
+    let elapsed0 = p.elapsed_s;
+    let elapsed = || elapsed0 + started.elapsed().as_secs_f64();
     // A multi-task trial reports each task at its own best validation epoch, as a
     // mono-task trial of that task is: age by MAE (the main checkpoint, which
     // dependants start from), gender by accuracy (its own checkpoint).
     let multi = heads.age.is_some() && heads.gender.is_some();
-    let gender_ckpt = input.run_dir.join(RunDir::CHECKPOINT_GENDER);
-    let mut best_gender: Option<(u32, ClassMetrics)> = None;
-    let mut lines = String::new();
-    let mut step = 0usize;
     let mut last_beat = Instant::now();
-    let ckpt = input.run_dir.join(CHECKPOINT);
-    for epoch in 1..=spec.epochs {
+    let first = p.epochs_done + 1;
+    for epoch in first..=spec.epochs {
+        let shuffle_before = shuffle.position();
         let mut order = data.train.clone();
         shuffle.shuffle(&mut order);
-        let (mut loss_sum, mut loss_n) = (0.0f64, 0usize);
+        // Batches an earlier attempt already trained (a state saved mid-epoch).
+        let skip = if epoch == first { p.batches_done } else { 0 };
+        if skip == 0 {
+            (p.loss_sum, p.loss_n, p.epoch_seconds) = (0.0, 0, 0.0);
+        }
+        let before = p.epoch_seconds;
         let epoch_start = Instant::now();
-        let mut lr = spec.lr;
-        for (b, chunk) in order.chunks(batch_size).enumerate() {
+        let mut lr = match skip {
+            0 => spec.lr,
+            _ => learning_rate(spec, p.step.saturating_sub(1), steps_per_epoch),
+        };
+        for (b, chunk) in order.chunks(batch_size).enumerate().skip(skip) {
             // A batch of one has no batch statistics to normalise with.
             if chunk.len() < 2 && cfg.model.batch_norm {
                 continue;
             }
-            lr = learning_rate(spec, step, steps_per_epoch);
+            lr = learning_rate(spec, p.step, steps_per_epoch);
             let jitters: Vec<Jitter> = chunk
                 .iter()
                 .map(|_| Jitter::draw(&mut augment, spec.flip, spec.crop))
@@ -270,23 +258,36 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
             }
             let grads = loss.backward()?;
             optim.step(&grads, lr)?;
-            loss_sum += f64::from(value) * chunk.len() as f64;
-            loss_n += chunk.len();
-            step += 1;
+            p.loss_sum += f64::from(value) * chunk.len() as f64;
+            p.loss_n += chunk.len();
+            p.step += 1;
+            let stop = stop_requested();
+            if stop || saver.due() {
+                p.batches_done = b + 1;
+                (p.shuffle, p.augment, p.dropout) =
+                    (shuffle_before, augment.position(), drop.position());
+                p.epoch_seconds = before + epoch_start.elapsed().as_secs_f64();
+                p.elapsed_s = elapsed();
+                p.epochs_done = epoch - 1;
+                saver.save(&p, &named, &optim, emit)?;
+                if stop {
+                    return Err(stopped(epoch, b + 1, steps_per_epoch));
+                }
+            }
             if last_beat.elapsed().as_secs_f64() >= input.heartbeat_s {
                 last_beat = Instant::now();
                 emit(&Event::Heartbeat {
                     epoch,
                     step: b + 1,
                     steps: steps_per_epoch,
-                    loss: loss_sum / loss_n.max(1) as f64,
-                    elapsed_s: started.elapsed().as_secs_f64(),
+                    loss: p.loss_sum / p.loss_n.max(1) as f64,
+                    elapsed_s: elapsed(),
                 });
             }
         }
-        let epoch_train = epoch_start.elapsed().as_secs_f64();
-        train_time += epoch_train;
-        seen += loss_n;
+        let epoch_train = before + epoch_start.elapsed().as_secs_f64();
+        p.train_seconds += epoch_train;
+        p.seen += p.loss_n;
         let val = evaluate::evaluate(
             &net,
             &heads,
@@ -297,38 +298,50 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
             &device,
         )?;
         let (_, score, lower) = selection(&val.eval);
-        let improved = best.is_none_or(|(_, b)| if lower { score < b } else { score > b });
+        let improved = p
+            .best
+            .is_none_or(|(_, b)| if lower { score < b } else { score > b });
         if improved {
-            best = Some((epoch, score));
+            p.best = Some((epoch, score));
             checkpoint::save(&varmap, &ckpt)?;
-            best_val = Some(val.clone());
+            p.best_val = Some(val.clone());
         }
         if multi
             && let Some(g) = &val.eval.gender
-            && best_gender
+            && p.best_gender
                 .as_ref()
                 .is_none_or(|(_, b)| g.accuracy > b.accuracy)
         {
-            best_gender = Some((epoch, g.clone()));
+            p.best_gender = Some((epoch, g.clone()));
             checkpoint::save(&varmap, &gender_ckpt)?;
         }
         let report = EpochReport {
             epoch,
-            train_loss: loss_sum / loss_n.max(1) as f64,
+            train_loss: p.loss_sum / p.loss_n.max(1) as f64,
             lr,
             val: val.eval,
             val_score: score,
-            images_per_s: loss_n as f64 / epoch_train.max(1e-9),
-            elapsed_s: started.elapsed().as_secs_f64(),
+            images_per_s: p.loss_n as f64 / epoch_train.max(1e-9),
+            elapsed_s: elapsed(),
         };
-        lines.push_str(
+        p.lines.push_str(
             &serde_json::to_string(&report).map_err(|e| TrainError::internal(e.to_string()))?,
         );
-        lines.push('\n');
-        write_atomic(&input.run_dir, METRICS, &lines)?;
+        p.lines.push('\n');
+        write_atomic(&input.run_dir, METRICS, &p.lines)?;
         emit(&Event::Epoch(Box::new(report)));
         last_beat = Instant::now();
+        (p.epochs_done, p.batches_done) = (epoch, 0);
+        (p.shuffle, p.augment, p.dropout) =
+            (shuffle.position(), augment.position(), drop.position());
+        p.elapsed_s = elapsed();
+        saver.save(&p, &named, &optim, emit)?;
+        if epoch < spec.epochs && stop_requested() {
+            return Err(stopped(epoch + 1, 0, steps_per_epoch));
+        }
     }
+    let (best, mut best_val, best_gender) = (p.best, p.best_val, p.best_gender);
+    let (train_time, seen) = (p.train_seconds, p.seen);
     let (best_epoch, best_score) = best.ok_or_else(|| TrainError::internal("no epoch ran"))?;
     if best_epoch != spec.epochs {
         checkpoint::load_all(&mut varmap, &ckpt)?;
@@ -394,6 +407,94 @@ pub fn run(input: &TrialInput, emit: &mut dyn FnMut(&Event)) -> Result<TrialResu
         serde_json::to_string_pretty(&result).map_err(|e| TrainError::internal(e.to_string()))?;
     write_atomic(&input.run_dir, RESULT, &json)?;
     Ok(result)
+}
+
+/// Set from a signal handler (`ablate worker` installs them): the trial saves
+/// its state at the next step boundary and stops.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Asks the running trial to save its resumable state and stop.
+pub fn request_stop() {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn stopped(epoch: u32, batch: usize, steps: usize) -> TrainError {
+    TrainError {
+        class: FailureClass::Preempted,
+        message: format!(
+            "stopped by a signal at epoch {epoch}, batch {batch} of {steps}; its state is saved in {}, and the next attempt resumes from it",
+            RunDir::STATE
+        ),
+    }
+}
+
+/// Writes and reads the trial's resumable state (`resume`).
+struct Saver {
+    path: PathBuf,
+    owner: resume::Owner,
+    threads: usize,
+    /// `[train] checkpoint_minutes`: None saves only after each epoch.
+    every: Option<Duration>,
+    last: Instant,
+    /// The best-weights files the progress refers to.
+    checkpoints: [PathBuf; 2],
+}
+
+impl Saver {
+    fn due(&self) -> bool {
+        self.every.is_some_and(|e| self.last.elapsed() >= e)
+    }
+
+    /// The state to resume from, restored into the variables and optimiser.
+    /// `Err(why)`: there is one, but it must not be used (some of it may have
+    /// been set already: the caller starts everything afresh).
+    fn resume(
+        &self,
+        device: &Device,
+        named: &[(String, Var)],
+        optim: &mut Optim,
+    ) -> Result<Option<resume::State>, String> {
+        let Some(state) = resume::load(&self.path, &self.owner, device)? else {
+            return Ok(None);
+        };
+        let now = resume::file_digests(&self.checkpoints).map_err(|e| e.message)?;
+        if now != state.progress.checkpoints {
+            return Err(format!(
+                "the best-weights checkpoint changed after it was written (the attempt stopped between the two writes), so the state's best epoch no longer matches {CHECKPOINT}"
+            ));
+        }
+        resume::restore_vars(&state, named)?;
+        optim.restore(
+            |n| state.tensors.get(n).cloned(),
+            state.progress.optimizer_steps,
+        )?;
+        Ok(Some(state))
+    }
+
+    fn save(
+        &mut self,
+        p: &resume::Progress,
+        named: &[(String, Var)],
+        optim: &Optim,
+        emit: &mut dyn FnMut(&Event),
+    ) -> Result<(), TrainError> {
+        let (moments, steps) = optim.state();
+        let mut p = p.clone();
+        p.optimizer_steps = steps;
+        p.checkpoints = resume::file_digests(&self.checkpoints)?;
+        let mut tensors: Vec<(String, Tensor)> = named
+            .iter()
+            .map(|(n, v)| (format!("var/{n}"), v.as_tensor().clone()))
+            .collect();
+        tensors.extend(moments);
+        resume::save(&self.path, &self.owner, self.threads, &p, &tensors)?;
+        self.last = Instant::now();
+        emit(&Event::State {
+            epoch: p.epochs_done,
+            batch: p.batches_done,
+        });
+        Ok(())
+    }
 }
 
 fn selection_name(heads: &Heads) -> String {

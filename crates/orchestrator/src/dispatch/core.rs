@@ -113,6 +113,8 @@ pub struct Rules {
     /// Content digest of each cache prepared for this run (cache path -> digest):
     /// handed to workers to check, and recorded with each result.
     pub data_digests: HashMap<PathBuf, String>,
+    /// Keep a succeeded trial's resumable state (`--keep-state`).
+    pub keep_state: bool,
 }
 
 #[derive(Debug)]
@@ -130,6 +132,12 @@ pub(super) struct Active {
     pub job: Option<String>,
     /// Waiting in a batch queue: no heartbeat expected yet.
     pub queued: bool,
+    /// What the worker said about a resumable state when it started (resumed
+    /// from it, or why not): kept with the attempt's record.
+    pub resume: Option<String>,
+    /// The last resumable state this attempt wrote (epochs, batches): a
+    /// timed-out attempt that saved one is retried, to resume from it.
+    pub saved: Option<(u32, usize)>,
 }
 
 impl Active {
@@ -146,6 +154,8 @@ impl Active {
             other_lines: 0,
             job: None,
             queued: false,
+            resume: None,
+            saved: None,
         }
     }
 

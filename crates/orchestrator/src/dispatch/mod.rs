@@ -76,6 +76,7 @@ impl<'a> Dispatcher<'a> {
             malloc_tunables: std::env::var_os(Env::GLIBC_TUNABLES).is_none(),
             provenance: provenance::collect(&p.sweep.file),
             data_digests: p.data_digests,
+            keep_state: p.opts.keep_state,
         };
         let (tx, rx) = mpsc::unbounded_channel();
         Dispatcher {
@@ -222,6 +223,19 @@ impl<'a> Dispatcher<'a> {
                         init: init.as_deref(),
                     })
                     .await?;
+                // The state belongs to the trial: once its result is recorded
+                // nothing resumes from it.
+                let state = RunDir::of(&self.core.sweep.output, &trial).state();
+                if !self.core.rules.keep_state
+                    && let Err(e) = std::fs::remove_file(&state)
+                    && e.kind() != std::io::ErrorKind::NotFound
+                {
+                    self.reporter.log(&format!(
+                        "note  {}: cannot delete {}: {e}",
+                        ablate_spec::short_id(&trial),
+                        state.display()
+                    ));
+                }
             }
             Effect::FinishAttempt { trial, end, state } => {
                 if let Some(a) = self.attempts.remove(&trial) {

@@ -141,11 +141,16 @@ impl Core<'_> {
             }
         };
         match event {
-            Incoming::Started { device } => {
+            Incoming::Started { device, resume } => {
                 if let Some(d) = device {
                     a.view.device = d;
                 }
+                if let Some(note) = resume {
+                    fx.push(Effect::Log(format!("note  {}: {note}", short_id(trial))));
+                    a.resume = Some(note);
+                }
             }
+            Incoming::State { epoch, batch } => a.saved = Some((epoch, batch)),
             Incoming::Epoch {
                 epoch,
                 train_loss,
@@ -181,7 +186,12 @@ impl Core<'_> {
         let end = |state: AttemptState| AttemptEnd {
             exit_code: exit.code,
             signal: exit.signal,
+            message: a.resume.clone(),
             ..AttemptEnd::new(state)
+        };
+        let with_resume = |m: String| match &a.resume {
+            Some(r) => format!("{m} ({r})"),
+            None => m,
         };
         match outcome {
             Outcome::Succeeded => {
@@ -207,7 +217,7 @@ impl Core<'_> {
                 fx.push(Effect::FinishAttempt {
                     trial: trial.to_string(),
                     end: AttemptEnd {
-                        message: Some(why),
+                        message: Some(with_resume(why)),
                         ..end(AttemptState::Interrupted)
                     },
                     state: State::Interrupted,
@@ -219,13 +229,29 @@ impl Core<'_> {
                 let attempts = self.jobs[i].attempts;
                 let mut end = AttemptEnd {
                     failure_class: Some(class.clone()),
-                    message: Some(message.clone()),
+                    message: Some(with_resume(message.clone())),
                     ..end(AttemptState::Failed)
                 };
                 let max = self.rules.max_attempts;
-                if class.retryable() && attempts < max && self.stopping.is_none() {
+                // A time limit is worth another attempt only when this one saved
+                // a state to resume from (the next goes further); without one it
+                // would stop at the same place again.
+                let resumable =
+                    class == ablate_protocol::FailureClass::Timeout && a.saved.is_some();
+                if (class.retryable() || resumable) && attempts < max && self.stopping.is_none() {
                     let wait = policy::backoff(self.rules.backoff, attempts + 1);
-                    end.message = Some(format!("{message} (will retry)"));
+                    let resuming = a.saved.map(|(e, b)| {
+                        format!(
+                            ", resuming from its state after epoch {e}{}",
+                            if b > 0 {
+                                format!(", batch {b}")
+                            } else {
+                                String::new()
+                            }
+                        )
+                    });
+                    let resuming = resuming.unwrap_or_default();
+                    end.message = Some(with_resume(format!("{message} (will retry{resuming})")));
                     fx.push(Effect::FinishAttempt {
                         trial: trial.to_string(),
                         end,
@@ -234,7 +260,7 @@ impl Core<'_> {
                     self.jobs[i].state = State::Pending;
                     self.jobs[i].not_before = Some(self.now + wait);
                     fx.push(Effect::Log(format!(
-                        "retry {short} in {:.1}s after attempt {attempts} of {max}: {class}: {message}",
+                        "retry {short} in {:.1}s after attempt {attempts} of {max}{resuming}: {class}: {message}",
                         wait.as_secs_f64()
                     )));
                 } else {

@@ -41,6 +41,7 @@ fn rules(detached: bool) -> Rules {
         malloc_tunables: true,
         provenance: Provenance::default(),
         data_digests: HashMap::new(),
+        keep_state: false,
     }
 }
 
@@ -316,6 +317,91 @@ fn a_silent_worker_is_killed_as_hung_and_not_retried() {
     let fx = h.send(91.0, Input::Tick);
     assert_eq!(signals(&fx), [(pre.clone(), Signal::SIGKILL)]);
     let fx = h.exit(91.5, &pre, None, Some(9));
+    assert_eq!(
+        finished(&fx),
+        [(pre.clone(), TrialState::Failed, Some(FailureClass::Timeout))]
+    );
+}
+
+/// The message recorded with each closed attempt.
+fn messages(fx: &[Effect]) -> Vec<String> {
+    fx.iter()
+        .filter_map(|e| match e {
+            Effect::FinishAttempt { end, .. } => end.message.clone(),
+            Effect::Succeed { end, .. } => end.message.clone(),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_timed_out_attempt_that_saved_a_state_is_retried_to_resume_until_max_attempts() {
+    let s = sweep();
+    let mut h = Harness::new(&s, 1, false);
+    h.core.rules.trial_timeout = Some(Duration::from_secs(50));
+    let pre = started(&h.launch(0.0))[0].clone();
+    h.send(10.0, line(&pre, r#"{"event":"state","epoch":2,"batch":0}"#));
+    assert_eq!(
+        signals(&h.send(51.0, Input::Tick)),
+        [(pre.clone(), Signal::SIGKILL)]
+    );
+    let fx = h.exit(51.5, &pre, None, Some(9));
+    assert_eq!(
+        finished(&fx),
+        [(
+            pre.clone(),
+            TrialState::Pending,
+            Some(FailureClass::Timeout)
+        )]
+    );
+    assert!(
+        messages(&fx)[0].contains("resuming from its state after epoch 2"),
+        "{:?}",
+        messages(&fx)
+    );
+    // Attempt 2 resumes (its worker says so: kept with the attempt), saves
+    // mid-epoch, and times out again: retried.
+    let t = first_start_of(&mut h, &pre, 51.5, 100.0).unwrap();
+    h.send(
+        t + 1.0,
+        line(&pre, r#"{"event":"started","resume":"resumed from state.safetensors at epoch 3, batch 0 of 12"}"#),
+    );
+    h.send(
+        t + 2.0,
+        line(&pre, r#"{"event":"state","epoch":3,"batch":5}"#),
+    );
+    h.send(t + 51.0, Input::Tick);
+    let fx = h.exit(t + 51.5, &pre, None, Some(9));
+    assert_eq!(h.state(&pre), TrialState::Pending);
+    let m = &messages(&fx)[0];
+    assert!(
+        m.contains("after epoch 3, batch 5")
+            && m.contains("(resumed from state.safetensors at epoch 3"),
+        "{m}"
+    );
+    // Attempt 3 of 3 times out too: failed for good, the state or not.
+    let t = first_start_of(&mut h, &pre, t + 51.5, 200.0).unwrap();
+    h.send(
+        t + 2.0,
+        line(&pre, r#"{"event":"state","epoch":4,"batch":0}"#),
+    );
+    h.send(t + 51.0, Input::Tick);
+    let fx = h.exit(t + 51.5, &pre, None, Some(9));
+    assert_eq!(
+        finished(&fx),
+        [(pre.clone(), TrialState::Failed, Some(FailureClass::Timeout))]
+    );
+}
+
+#[test]
+fn a_timed_out_attempt_without_a_state_fails_for_good() {
+    let s = sweep();
+    let mut h = Harness::new(&s, 1, false);
+    h.core.rules.trial_timeout = Some(Duration::from_secs(50));
+    let pre = started(&h.launch(0.0))[0].clone();
+    h.send(10.0, line(&pre, r#"{"event":"heartbeat","loss":1.0}"#));
+    h.send(51.0, Input::Tick);
+    let fx = h.exit(51.5, &pre, None, Some(9));
     assert_eq!(
         finished(&fx),
         [(pre.clone(), TrialState::Failed, Some(FailureClass::Timeout))]
