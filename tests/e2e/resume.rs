@@ -17,7 +17,7 @@ fn sweep(dir: &Path) {
     sweep_of(dir, 30);
 }
 
-fn sweep_of(dir: &Path, epochs: u32) {
+pub(crate) fn sweep_of(dir: &Path, epochs: u32) {
     let text = format!(
         "[sweep]\nname = \"s\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 24\nimages_per_identity = 5\n\
                 [train]\ninput_size = 32\nepochs = {epochs}\nbatch_size = 8\nthreads = 1\ncheckpoint_minutes = 0.0002\n\
@@ -26,7 +26,7 @@ fn sweep_of(dir: &Path, epochs: u32) {
     std::fs::write(dir.join("r.toml"), text).unwrap();
 }
 
-fn trial_dir(dir: &Path) -> PathBuf {
+pub(crate) fn trial_dir(dir: &Path) -> PathBuf {
     let trials = dir.join("out/trials");
     let mut found = std::fs::read_dir(&trials).unwrap();
     found.next().unwrap().unwrap().path()
@@ -44,7 +44,7 @@ fn reference() -> &'static serde_json::Value {
     })
 }
 
-fn outcome(dir: &Path) -> serde_json::Value {
+pub(crate) fn outcome(dir: &Path) -> serde_json::Value {
     let rows = results(dir);
     assert_eq!(rows.len(), 1);
     assert_eq!(rows[0].state, "succeeded", "{rows:?}");

@@ -540,3 +540,71 @@ fn a_kill_right_after_sbatch_returns_never_submits_twice() {
         "the first job was followed"
     );
 }
+
+#[test]
+fn a_signalled_job_saves_its_state_and_the_next_job_resumes_it() {
+    let Some(_one) = cluster() else { return };
+    // The trial run locally, never interrupted: what the Slurm run must end at.
+    let plain = tempfile::tempdir().unwrap();
+    crate::resume::sweep_of(plain.path(), 120);
+    let out = ablate(plain.path(), &["run", "r.toml"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let want = crate::resume::outcome(plain.path());
+
+    let dir = tempfile::tempdir().unwrap();
+    crate::resume::sweep_of(dir.path(), 120);
+    let run = Command::new(ABLATE)
+        .args(["run", "r.toml", "--backend", "slurm", "--poll", "0.3"])
+        .args(["--retry-backoff", "0.2"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // What Slurm does before a time limit or a preemption (`--signal=B:TERM`),
+    // done at once: SIGTERM to the job's worker once it has saved a state.
+    let t0 = Instant::now();
+    let signalled = loop {
+        let state = std::fs::read_dir(dir.path().join("out/trials"))
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(Result::ok)
+            .map(|t| t.path());
+        if let Some(t) = state.filter(|t| t.join("state.safetensors").is_file()) {
+            let name = format!("ablate-s-{}", t.file_name().unwrap().to_string_lossy());
+            let q = Command::new("squeue")
+                .args(["-h", "-o", "%i", "--name", &name])
+                .output()
+                .unwrap();
+            let id = String::from_utf8_lossy(&q.stdout).trim().to_string();
+            if !id.is_empty() {
+                let s = Command::new("scancel")
+                    .args(["--signal=TERM", "--batch", &id])
+                    .status()
+                    .unwrap();
+                break s.success();
+            }
+        }
+        if t0.elapsed() > Duration::from_secs(120) {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = run.wait_with_output().unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(signalled, "never found the job to signal: {log}");
+    assert!(out.status.success(), "{log}");
+    assert!(log.contains("preempted"), "{log}");
+    assert!(
+        log.contains("resumed from state.safetensors at epoch"),
+        "{log}"
+    );
+    assert_eq!(crate::resume::outcome(dir.path()), want);
+    let rows = attempts(dir.path(), "s");
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    assert!(
+        !crate::resume::trial_dir(dir.path())
+            .join("state.safetensors")
+            .exists()
+    );
+}

@@ -16,7 +16,7 @@ pub(crate) const FACTOR_AXES: &[&str] =
 
 /// `[train]` keys that describe how, not what, to run; varying them would give
 /// several trials with the same identity.
-const EXEC_KEYS: &[&str] = &["device", "threads"];
+const EXEC_KEYS: &[&str] = &["device", "threads", "checkpoint_minutes"];
 
 pub(crate) fn all_axes() -> Vec<&'static str> {
     FACTOR_AXES

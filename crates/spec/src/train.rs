@@ -217,7 +217,7 @@ impl Draft {
             S::Threads(n) => self.exec.threads = n,
             // At least a millisecond: the worker checks after every step.
             S::CheckpointMinutes(m) => {
-                self.exec.checkpoint_ms = Some(((m * 60_000.0) as u64).max(1))
+                self.exec.checkpoint_ms = Some(((m * 60_000.0) as u64).max(1));
             }
         }
     }

@@ -262,9 +262,25 @@ fn exec_settings_do_not_change_ids() {
     let base = "[sweep]\nname = \"e\"\n[data.f]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"s\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
     let other = base.replace(
         "[data.f]",
-        "[train]\nthreads = 8\ndevice = \"cuda\"\n[data.f]",
+        "[train]\nthreads = 8\ndevice = \"cuda\"\ncheckpoint_minutes = 0.5\n[data.f]",
     );
     assert_eq!(ids(base), ids(&other));
+    let sweep = ablate_spec::parse(&other, Path::new("e.toml")).unwrap();
+    assert_eq!(sweep.trials[0].exec.checkpoint_ms, Some(30_000));
+    // How to run is never an axis: it would make trials of one identity.
+    let axis = base.replace(
+        "grid.depth = [\"vgg7\"]",
+        "grid.checkpoint_minutes = [1, 2]",
+    );
+    let err = ablate_spec::parse(&axis, Path::new("e.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("checkpoint_minutes"), "{err}");
+    let zero = base.replace("[data.f]", "[train]\ncheckpoint_minutes = 0\n[data.f]");
+    let err = ablate_spec::parse(&zero, Path::new("e.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("minutes between resumable states"), "{err}");
     let changed = base.replace("[data.f]", "[train]\nepochs = 3\n[data.f]");
     assert_ne!(ids(base), ids(&changed));
 }

@@ -56,6 +56,9 @@ pub fn job_name(prefix: &str, trial: &str) -> String {
     format!("{prefix}-{}", short_id(trial))
 }
 
+/// Seconds before a job's end at which Slurm signals its worker to save its state.
+pub const SIGNAL_LEAD_S: u32 = 120;
+
 /// `sbatch` and its arguments for one attempt. The user's own `sbatch_args` come
 /// last, so they can override ours (`--cpus-per-task`, say).
 pub fn argv(o: &SlurmOptions, l: &Launch, script: &Path) -> Vec<String> {
@@ -63,8 +66,15 @@ pub fn argv(o: &SlurmOptions, l: &Launch, script: &Path) -> Vec<String> {
     let mut a: Vec<String> = vec![
         "sbatch".into(),
         "--parsable".into(),
-        // Retries follow ablate's policy (resubmission), not Slurm's requeue.
+        // Retries follow ablate's policy (resubmission as a new attempt, which
+        // resumes from the trial's state and counts against --max-attempts),
+        // not Slurm's requeue, which would rerun the same job and attempt.
         "--no-requeue".into(),
+        // SIGTERM to the worker (the job script execs it) before a time limit
+        // or preemption kills it: it saves its state at the next step and
+        // exits `preempted`, and the next attempt resumes. Two minutes covers a
+        // step of the paper's nets; a later `--signal` in sbatch_args wins.
+        format!("--signal=B:TERM@{SIGNAL_LEAD_S}"),
         "--export=ALL".into(),
         format!("--job-name={}", job_name(&o.job_prefix, &l.trial)),
         format!("--chdir={}", l.run_dir.display()),
@@ -160,6 +170,7 @@ mod tests {
         assert!(a.contains(&"--job-name=ablate-s-0123456789ab".to_string()));
         assert!(a.contains(&"--output=/r/a b/events-a7.jsonl".to_string()));
         assert!(a.contains(&"--gres=gpu:1".to_string()));
+        assert!(a.contains(&"--signal=B:TERM@120".to_string()), "{a:?}");
         assert!(a.contains(&"--dependency=afterok:11:12".to_string()));
         assert!(a.contains(&"--comment=$(touch /tmp/x); rm -rf ~".to_string()));
         let script = a
