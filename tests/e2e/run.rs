@@ -454,6 +454,26 @@ fn the_real_worker_runs_a_small_sweep_with_pretraining() {
         images(stage)
     );
     assert!(total(images(stage)) < 120);
+    // Each attempt's peak private memory, from its worker's `memory` events.
+    let attempts = runtime().block_on(async {
+        let store = ablate_store::Store::open_read_only(&dir.path().join("out/ablate.db"))
+            .await
+            .unwrap();
+        let rows = store.attempts("s").await.unwrap();
+        store.close().await;
+        rows
+    });
+    assert_eq!(attempts.len(), 5);
+    for a in &attempts {
+        let peak = a.peak_host_bytes.unwrap_or(0);
+        assert!(peak > 10 << 20, "{}: peak {peak} bytes", a.trial_id);
+    }
+    let report = std::fs::read_to_string(dir.path().join("reports/s/report.md")).unwrap();
+    assert!(
+        report.contains("- peak host memory (private): ")
+            && report.contains("the largest of 5 attempts' peaks"),
+        "{report}"
+    );
 }
 
 #[test]

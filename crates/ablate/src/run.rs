@@ -390,6 +390,11 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     })
 }
 
+/// Bytes as MiB for people.
+fn mib(bytes: i64) -> String {
+    format!("{:.0} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
 pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
     let sweep = ablate_spec::load(file)?;
     let path = ablate_orchestrator::db_path(&sweep, db);
@@ -465,6 +470,10 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
                 .map_or("?", |(_, s)| s.as_str());
             format!(", Slurm job {j}: {s}")
         });
+        let memory = a
+            .and_then(|a| a.peak_host_bytes)
+            .map(|b| format!(", peak memory {}", mib(b)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "running  {}  on {} ({}), epoch {epoch}, since {}{}",
@@ -472,7 +481,7 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
             a.map_or("?", |a| a.slot.as_str()),
             a.map_or("?", |a| a.device.as_str()),
             a.map_or("?", |a| a.started_at.as_str()),
-            slurm.unwrap_or_default()
+            slurm.unwrap_or_default() + &memory
         );
     }
     for (what, list) in [

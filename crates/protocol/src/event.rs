@@ -146,6 +146,13 @@ pub enum Event {
         epoch: u32,
         batch: usize,
     },
+    /// The attempt's peak memory so far, in bytes: private host memory
+    /// (RssAnon, sampled) and, on a GPU, device memory. Sent when it grows.
+    Memory {
+        host_private_bytes: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        gpu_bytes: Option<u64>,
+    },
     Heartbeat {
         epoch: u32,
         step: usize,
@@ -180,6 +187,12 @@ pub enum Incoming {
         epoch: u32,
         #[serde(default)]
         batch: usize,
+    },
+    Memory {
+        #[serde(default)]
+        host_private_bytes: Option<u64>,
+        #[serde(default)]
+        gpu_bytes: Option<u64>,
     },
     Epoch {
         #[serde(default)]

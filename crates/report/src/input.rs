@@ -99,6 +99,11 @@ pub struct Provenance {
     pub devices: Vec<String>,
     /// Device kind (cpu, or the GPU model) -> compute hours of finished attempts.
     pub hours: BTreeMap<String, f64>,
+    /// The largest peak private host memory an attempt reported (bytes), its
+    /// trial, and how many attempts reported one.
+    pub peak_host: Option<(i64, String, usize)>,
+    /// The same for GPU memory.
+    pub peak_gpu: Option<(i64, String, usize)>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -268,6 +273,21 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             }
         }
         *p.hours.entry(device).or_insert(0.0) += a.seconds.unwrap_or(0.0) / 3600.0;
+        for (peak, v) in [
+            (&mut p.peak_host, a.peak_host_bytes),
+            (&mut p.peak_gpu, a.peak_gpu_bytes),
+        ] {
+            if let Some(v) = v {
+                let n = peak.as_ref().map_or(0, |p| p.2) + 1;
+                match peak {
+                    Some((max, _, _)) if *max >= v => {}
+                    _ => *peak = Some((v, a.trial_id.clone(), n)),
+                }
+                if let Some(p) = peak.as_mut() {
+                    p.2 = n;
+                }
+            }
+        }
     }
     let studies = sweep
         .studies

@@ -295,6 +295,19 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         .map(|(d, h)| format!("{} {h:.2} h", esc(d)))
         .collect();
     let _ = writeln!(out, "- compute: {}", hours.join(", "));
+    for (what, peak) in [
+        ("host memory (private)", &p.peak_host),
+        ("GPU memory", &p.peak_gpu),
+    ] {
+        if let Some((bytes, trial, n)) = peak {
+            let _ = writeln!(
+                out,
+                "- peak {what}: {:.0} MiB (trial {}; the largest of {n} attempts' peaks)",
+                *bytes as f64 / (1024.0 * 1024.0),
+                esc(ablate_spec::short_id(trial))
+            );
+        }
+    }
     out
 }
 

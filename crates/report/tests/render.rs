@@ -109,6 +109,8 @@ fn input() -> Input {
             commits: vec!["deadbeef".into()],
             devices: vec!["cpu on host".into()],
             hours: [("cpu".to_string(), 0.25)].into_iter().collect(),
+            peak_host: Some((412 << 20, "0123456789abcdef".into(), 3)),
+            peak_gpu: None,
         },
         settings: Default::default(),
         claims: Vec::new(),

@@ -243,6 +243,28 @@ impl Store {
         Ok(())
     }
 
+    /// The peak memory an attempt reported so far; a peak never goes down.
+    pub async fn record_peak_memory(
+        &self,
+        attempt: i64,
+        host_bytes: Option<u64>,
+        gpu_bytes: Option<u64>,
+    ) -> Result<(), StoreError> {
+        let big = |v: Option<u64>| v.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+        sqlx::query(
+            "UPDATE attempts SET peak_host_bytes = MAX(COALESCE(peak_host_bytes, 0), COALESCE(?, peak_host_bytes)), \
+             peak_gpu_bytes = CASE WHEN ? IS NULL THEN peak_gpu_bytes ELSE MAX(COALESCE(peak_gpu_bytes, 0), ?) END WHERE id = ?",
+        )
+        .bind(big(host_bytes))
+        .bind(big(gpu_bytes))
+        .bind(big(gpu_bytes))
+        .bind(attempt)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     /// Closes an attempt and sets its trial's state (and reason) in one transaction.
     pub async fn finish_attempt(
         &self,
@@ -395,12 +417,15 @@ pub struct AttemptRow {
     pub job_id: Option<String>,
     pub failure_class: Option<FailureClass>,
     pub message: Option<String>,
+    /// Peak private host memory and GPU memory it reported, in bytes.
+    pub peak_host_bytes: Option<i64>,
+    pub peak_gpu_bytes: Option<i64>,
 }
 
 impl Store {
     /// Every attempt of a sweep, oldest first.
     pub async fn attempts(&self, sweep: &str) -> Result<Vec<AttemptRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, trial_id, state, backend, job_id, failure_class, message FROM attempts WHERE sweep = ? ORDER BY id")
+        let rows = sqlx::query("SELECT id, trial_id, state, backend, job_id, failure_class, message, peak_host_bytes, peak_gpu_bytes FROM attempts WHERE sweep = ? ORDER BY id")
             .bind(sweep)
             .fetch_all(self.pool())
             .await
@@ -415,6 +440,8 @@ impl Store {
                     job_id: r.get(4),
                     failure_class: r.get::<Option<String>, _>(5).map(FailureClass::from),
                     message: r.get(6),
+                    peak_host_bytes: r.get(7),
+                    peak_gpu_bytes: r.get(8),
                 })
             })
             .collect()

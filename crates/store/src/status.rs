@@ -31,6 +31,9 @@ pub struct AttemptInfo {
     /// Its events file: `ablate status` reads progress from it (the orchestrator
     /// may be gone while the job runs).
     pub events_path: Option<String>,
+    /// Peak private host memory and GPU memory reported so far, in bytes.
+    pub peak_host_bytes: Option<i64>,
+    pub peak_gpu_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,7 +166,7 @@ impl Store {
     }
 
     async fn current_attempt(&self, trial: &str) -> Result<Option<AttemptInfo>, StoreError> {
-        let row = sqlx::query("SELECT id, slot, device, started_at, job_id, events_path FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1").bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
+        let row = sqlx::query("SELECT id, slot, device, started_at, job_id, events_path, peak_host_bytes, peak_gpu_bytes FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1").bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
         let Some(r) = row else { return Ok(None) };
         let id: i64 = r.get(0);
         let last = sqlx::query(
@@ -189,6 +192,8 @@ impl Store {
             last_report,
             job_id: r.get(4),
             events_path: r.get(5),
+            peak_host_bytes: r.get(6),
+            peak_gpu_bytes: r.get(7),
         }))
     }
 
@@ -260,11 +265,15 @@ pub struct AttemptProvenance {
     pub state: AttemptState,
     /// Wall-clock seconds (None while running).
     pub seconds: Option<f64>,
+    pub trial_id: String,
+    /// Peak private host memory and GPU memory it reported, in bytes.
+    pub peak_host_bytes: Option<i64>,
+    pub peak_gpu_bytes: Option<i64>,
 }
 
 impl Store {
     pub async fn provenance(&self, sweep: &str) -> Result<Vec<AttemptProvenance>, StoreError> {
-        let rows = sqlx::query("SELECT device, device_name, host, ablate_version, git_commit, git_dirty, state, (julianday(ended_at) - julianday(started_at)) * 86400.0 FROM attempts WHERE sweep = ? ORDER BY id")
+        let rows = sqlx::query("SELECT device, device_name, host, ablate_version, git_commit, git_dirty, state, (julianday(ended_at) - julianday(started_at)) * 86400.0, trial_id, peak_host_bytes, peak_gpu_bytes FROM attempts WHERE sweep = ? ORDER BY id")
             .bind(sweep)
             .fetch_all(self.pool())
             .await
@@ -280,6 +289,9 @@ impl Store {
                     git_dirty: r.get(5),
                     state: self.parse_state(r.get(6))?,
                     seconds: r.get(7),
+                    trial_id: r.get(8),
+                    peak_host_bytes: r.get(9),
+                    peak_gpu_bytes: r.get(10),
                 })
             })
             .collect()

@@ -13,6 +13,7 @@ pub mod cpu_ops;
 pub mod encoding;
 pub mod error;
 pub mod evaluate;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod optim;

@@ -82,6 +82,18 @@ pub fn run_until(
     stop: &AtomicBool,
 ) -> Result<TrialResult, TrainError> {
     let stop_requested = || stop.load(Ordering::SeqCst);
+    let peak = crate::memory::Peak::start();
+    let mut reported = 0u64;
+    // A `memory` event whenever the peak grew since the last one.
+    let mut memory = |emit: &mut dyn FnMut(&Event)| {
+        if let Some(h) = peak.host().filter(|h| *h > reported) {
+            reported = h;
+            emit(&Event::Memory {
+                host_private_bytes: Some(h),
+                gpu_bytes: None,
+            });
+        }
+    };
     let cfg = &input.config;
     let spec = &cfg.train;
     let device = device(&input.exec)?;
@@ -276,6 +288,7 @@ pub fn run_until(
             }
             if last_beat.elapsed().as_secs_f64() >= input.heartbeat_s {
                 last_beat = Instant::now();
+                memory(emit);
                 emit(&Event::Heartbeat {
                     epoch,
                     step: b + 1,
@@ -329,6 +342,7 @@ pub fn run_until(
         );
         p.lines.push('\n');
         write_atomic(&input.run_dir, METRICS, &p.lines)?;
+        memory(emit);
         emit(&Event::Epoch(Box::new(report)));
         last_beat = Instant::now();
         (p.epochs_done, p.batches_done) = (epoch, 0);
@@ -405,6 +419,7 @@ pub fn run_until(
     }
     let json =
         serde_json::to_string_pretty(&result).map_err(|e| TrainError::internal(e.to_string()))?;
+    memory(emit);
     write_atomic(&input.run_dir, RESULT, &json)?;
     Ok(result)
 }

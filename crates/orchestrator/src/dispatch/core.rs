@@ -51,6 +51,12 @@ pub enum Effect {
         epoch: u32,
         line: String,
     },
+    /// The attempt's peak memory so far (bytes), as its worker reported it.
+    RecordMemory {
+        trial: String,
+        host: Option<u64>,
+        gpu: Option<u64>,
+    },
     /// Record the result and the run directory's artifacts, then close the attempt.
     Succeed {
         trial: String,

@@ -198,6 +198,11 @@ impl<'a> Dispatcher<'a> {
                     self.store.record_epoch(a, &trial, epoch, &line).await?;
                 }
             }
+            Effect::RecordMemory { trial, host, gpu } => {
+                if let Some(&a) = self.attempts.get(&trial) {
+                    self.store.record_peak_memory(a, host, gpu).await?;
+                }
+            }
             Effect::Succeed { trial, result, end } => {
                 let Some(a) = self.attempts.remove(&trial) else {
                     return Ok(());

@@ -151,6 +151,14 @@ impl Core<'_> {
                 }
             }
             Incoming::State { epoch, batch } => a.saved = Some((epoch, batch)),
+            Incoming::Memory {
+                host_private_bytes,
+                gpu_bytes,
+            } => fx.push(Effect::RecordMemory {
+                trial: trial.to_string(),
+                host: host_private_bytes,
+                gpu: gpu_bytes,
+            }),
             Incoming::Epoch {
                 epoch,
                 train_loss,
