@@ -165,6 +165,41 @@ fn a_missing_dataset_stops_the_run_before_any_trial() {
     assert!(!dir.path().join("out/trials").exists(), "no trial started");
 }
 
+/// A sweep whose caches would not fit on the disk is refused before anything is
+/// built, with the numbers; caches already built need no space.
+#[test]
+fn a_sweep_whose_caches_do_not_fit_is_refused_with_the_numbers() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"d\"\noutput = \"out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 20\nimages_per_identity = 4\n[train]\ninput_size = 32\nepochs = 1\nthreads = 1\n[[study]]\nname = \"s\"\nfixed = { tasks = [\"gender\"], width = 0.125 }\ngrid.depth = [\"vgg7\"]\n";
+    std::fs::write(dir.path().join("d.toml"), text).unwrap();
+    let small = [("ABLATE_TEST_FREE_BYTES", "100000")];
+    let out = crate::support::ablate_env(dir.path(), &["run", "d.toml"], &small);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    // 80 images of 32 x 32 x 3 bytes (+ 512 for labels): 0.3 MiB, twice that
+    // while written.
+    assert!(
+        err.contains("do not fit on the disk")
+            && err.contains("faces at 32px: 80 images, 0.3 MiB (0.3 MiB in all, 0.5 MiB while the largest is written), and 0.1 MiB is free")
+            && err.contains("[sweep] output"),
+        "{err}"
+    );
+    assert!(
+        !dir.path().join("out/cache").exists()
+            || std::fs::read_dir(dir.path().join("out/cache"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "nothing built"
+    );
+    assert!(!dir.path().join("out/trials").exists(), "no trial started");
+    let out = crate::support::ablate_env(dir.path(), &["run", "d.toml"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Built now: the same small disk is enough for a rerun.
+    let out = crate::support::ablate_env(dir.path(), &["run", "d.toml", "--rerun-failed"], &small);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
+
 /// `ablate data split` exports the parts the worker trained on: the counts equal
 /// the result's, no image or person is in two parts, and a wrong file is named.
 #[test]

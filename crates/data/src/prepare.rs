@@ -109,6 +109,36 @@ pub fn fingerprint(spec: &DatasetSpec, size: u32, scan: &Scan) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// What building the cache of `spec` at `size` in `out` would write: its images
+/// and bytes (0 when an up-to-date cache is already there, which would be
+/// reused). While it is written, its pixels are on the disk twice (a spool file,
+/// then the cache), so building it needs twice the bytes for a moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CacheNeed {
+    pub images: usize,
+    pub bytes: u64,
+}
+
+/// [`CacheNeed`] of a cache, from a scan of the dataset (no image is decoded).
+pub fn cache_need(
+    spec: &DatasetSpec,
+    base: &Path,
+    size: u32,
+    out: &Path,
+) -> Result<CacheNeed, DataError> {
+    let scan = scan_dataset(spec, base)?;
+    let images = scan.samples.len();
+    if cache::read_meta_file(out).is_ok_and(|m| m.fingerprint == fingerprint(spec, size, &scan)) {
+        return Ok(CacheNeed { images, bytes: 0 });
+    }
+    // Pixels, plus a generous bound for the header's labels and paths.
+    let per = u64::from(size).pow(2) * 3 + 512;
+    Ok(CacheNeed {
+        images,
+        bytes: images as u64 * per,
+    })
+}
+
 /// Builds (or reuses) the cache of `spec` at `size` in `out`.
 pub fn prepare(
     spec: &DatasetSpec,

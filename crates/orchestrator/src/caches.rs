@@ -54,6 +54,7 @@ pub fn prepare<'a>(
             .into());
         }
     }
+    check_space(sweep, output, &configs)?;
     for config in configs {
         let Some((name, spec)) = sweep.dataset_of(config) else {
             continue;
@@ -73,6 +74,73 @@ pub fn prepare<'a>(
         digests.insert(path, p.content);
     }
     Ok(digests)
+}
+
+/// Bytes for people: MiB below a GiB, else GiB.
+fn human(bytes: u64) -> String {
+    let b = bytes as f64;
+    if bytes < 1 << 30 {
+        format!("{:.1} MiB", b / f64::from(1u32 << 20))
+    } else {
+        format!("{:.2} GiB", b / f64::from(1u32 << 30))
+    }
+}
+
+/// Free bytes on the file system holding `dir` (or its nearest existing parent).
+/// `ABLATE_TEST_FREE_BYTES` stands in for it in tests.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    if let Some(v) = std::env::var("ABLATE_TEST_FREE_BYTES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+    {
+        return Some(v);
+    }
+    let existing = dir.ancestors().find(|d| d.exists())?;
+    let st = nix::sys::statvfs::statvfs(existing).ok()?;
+    Some(st.blocks_available().saturating_mul(st.fragment_size()))
+}
+
+/// Refuses, before anything is built, a sweep whose caches would not fit on
+/// their disk: every cache to build, plus the largest once more (its pixels are
+/// spooled, then copied into the cache).
+fn check_space(sweep: &Sweep, output: &Path, configs: &[&TrialConfig]) -> Result<(), RunError> {
+    let base = sweep.file.parent().unwrap_or(Path::new(""));
+    let mut seen = std::collections::HashSet::new();
+    let mut builds = Vec::new();
+    for config in configs {
+        let Some((name, spec)) = sweep.dataset_of(config) else {
+            continue;
+        };
+        let path = cache_of(sweep, output, config);
+        if !seen.insert(path.clone()) {
+            continue;
+        }
+        let size = config.train.input_size;
+        let need = ablate_data::cache_need(spec, base, size, &path)?;
+        if need.bytes > 0 {
+            builds.push((format!("{name} at {size}px"), need));
+        }
+    }
+    let total: u64 = builds.iter().map(|(_, n)| n.bytes).sum();
+    let peak = total + builds.iter().map(|(_, n)| n.bytes).max().unwrap_or(0);
+    let dir = output.join("cache");
+    match free_bytes(&dir) {
+        Some(free) if peak > free => {
+            let list: Vec<String> = builds
+                .iter()
+                .map(|(what, n)| format!("{what}: {} images, {}", n.images, human(n.bytes)))
+                .collect();
+            Err(RunError::NoSpace(format!(
+                "the caches this sweep needs do not fit on the disk of {}: {} ({} in all, {} while the largest is written), and {} is free; free some space, or set the sweep's output (`[sweep] output`) on a larger disk",
+                dir.display(),
+                list.join("; "),
+                human(total),
+                human(peak),
+                human(free)
+            )))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// The caches as they stand, building nothing: for `ablate status` and `--dry-run`.

@@ -41,6 +41,10 @@ pub enum RunError {
     /// how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// The caches a sweep needs would not fit on their disk; the message has the
+    /// numbers.
+    #[error("{0}")]
+    NoSpace(String),
     #[error("cannot {action} {}: {source}", path.display())]
     Io {
         action: &'static str,
