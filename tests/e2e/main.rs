@@ -5,6 +5,7 @@
 mod bad_input;
 mod bench;
 mod data;
+mod estimate;
 mod gpu;
 mod gpu_check;
 mod plan;

@@ -7,6 +7,7 @@
 mod bench;
 mod bench_train;
 mod data;
+mod estimate;
 mod plan;
 mod progress;
 mod run;
@@ -63,6 +64,19 @@ enum Command {
         /// Only validate the file; print a one-line summary.
         #[arg(long)]
         check: bool,
+        /// What it will cost: per trial, per study and in all, the images
+        /// processed, host memory, disk and compute hours (reads the data
+        /// folders; hours and memory from earlier trials of the same shape in the
+        /// database, or from --calibrate).
+        #[arg(long, conflicts_with = "check")]
+        estimate: bool,
+        /// With --estimate: time a few training steps of each trial shape on
+        /// this machine where the database has none of that shape.
+        #[arg(long, requires = "estimate")]
+        calibrate: bool,
+        /// With --estimate: the database (default: <sweep output>/ablate.db).
+        #[arg(long, requires = "estimate")]
+        db: Option<PathBuf>,
     },
     /// Run a sweep: every trial not yet succeeded, pretraining first, one trial per slot.
     Run(Box<run::RunArgs>),
@@ -234,7 +248,17 @@ enum BenchCommand {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let done = Ok(ExitCode::SUCCESS);
     match cli.command {
-        Command::Plan { file, json, check } => plan::run(&file, json, check).and(done),
+        Command::Plan {
+            file,
+            estimate: true,
+            calibrate,
+            db,
+            json,
+            ..
+        } => estimate::run(&file, calibrate, db.as_deref(), json).and(done),
+        Command::Plan {
+            file, json, check, ..
+        } => plan::run(&file, json, check).and(done),
         Command::Data(DataCommand::Inspect {
             target,
             name,

@@ -109,14 +109,16 @@ pub fn fingerprint(spec: &DatasetSpec, size: u32, scan: &Scan) -> String {
     h.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// What building the cache of `spec` at `size` in `out` would write: its images
-/// and bytes (0 when an up-to-date cache is already there, which would be
-/// reused). While it is written, its pixels are on the disk twice (a spool file,
+/// What the cache of `spec` at `size` in `out` holds: its images and bytes, and
+/// whether an up-to-date one is there already (reused, nothing written). While it is written, its pixels are on the disk twice (a spool file,
 /// then the cache), so building it needs twice the bytes for a moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CacheNeed {
     pub images: usize,
+    /// The cache's size on disk (about: pixels plus a bound for the labels).
     pub bytes: u64,
+    /// An up-to-date cache is there: building it writes nothing.
+    pub reused: bool,
 }
 
 /// [`CacheNeed`] of a cache, from a scan of the dataset (no image is decoded).
@@ -128,14 +130,14 @@ pub fn cache_need(
 ) -> Result<CacheNeed, DataError> {
     let scan = scan_dataset(spec, base)?;
     let images = scan.samples.len();
-    if cache::read_meta_file(out).is_ok_and(|m| m.fingerprint == fingerprint(spec, size, &scan)) {
-        return Ok(CacheNeed { images, bytes: 0 });
-    }
+    let reused =
+        cache::read_meta_file(out).is_ok_and(|m| m.fingerprint == fingerprint(spec, size, &scan));
     // Pixels, plus a generous bound for the header's labels and paths.
     let per = u64::from(size).pow(2) * 3 + 512;
     Ok(CacheNeed {
         images,
         bytes: images as u64 * per,
+        reused,
     })
 }
 

@@ -117,7 +117,7 @@ fn check_space(sweep: &Sweep, output: &Path, configs: &[&TrialConfig]) -> Result
         }
         let size = config.train.input_size;
         let need = ablate_data::cache_need(spec, base, size, &path)?;
-        if need.bytes > 0 {
+        if !need.reused {
             builds.push((format!("{name} at {size}px"), need));
         }
     }

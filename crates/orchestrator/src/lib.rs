@@ -24,6 +24,7 @@ pub mod slurm;
 mod stale;
 
 pub use backend::{Backend, BackendEvent, Launch, LocalBackend};
+pub use caches::cache_of;
 pub use cancel::{Cancelled, cancel};
 pub use progress::{Reporter, Snapshot};
 pub use run::{RunOptions, Summary, db_path, run};

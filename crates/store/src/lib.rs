@@ -70,6 +70,9 @@ impl StoreError {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
+    /// The attempts table has the peak memory columns (migration 0005): a
+    /// reader of a database an older ablate wrote, not yet migrated, reads NULL.
+    memory_columns: bool,
 }
 
 /// How long a connection waits for a lock before giving up. Readers in WAL mode
@@ -104,6 +107,7 @@ impl Store {
         Ok(Store {
             pool,
             path: path.to_path_buf(),
+            memory_columns: true,
         })
     }
 
@@ -120,10 +124,27 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| sql(path, e))?;
+        let memory_columns: i64 = sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pragma_table_info('attempts') WHERE name = 'peak_host_bytes'",
+        )
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| sql(path, e))?;
         Ok(Store {
             pool,
             path: path.to_path_buf(),
+            memory_columns: memory_columns > 0,
         })
+    }
+
+    /// The peak memory columns of `attempts`, or NULLs where the database
+    /// predates them.
+    pub(crate) fn peak_columns(&self) -> &'static str {
+        if self.memory_columns {
+            "peak_host_bytes, peak_gpu_bytes"
+        } else {
+            "NULL, NULL"
+        }
     }
 
     fn options(path: &Path) -> Result<SqliteConnectOptions, StoreError> {

@@ -425,7 +425,11 @@ pub struct AttemptRow {
 impl Store {
     /// Every attempt of a sweep, oldest first.
     pub async fn attempts(&self, sweep: &str) -> Result<Vec<AttemptRow>, StoreError> {
-        let rows = sqlx::query("SELECT id, trial_id, state, backend, job_id, failure_class, message, peak_host_bytes, peak_gpu_bytes FROM attempts WHERE sweep = ? ORDER BY id")
+        let q = format!(
+            "SELECT id, trial_id, state, backend, job_id, failure_class, message, {} FROM attempts WHERE sweep = ? ORDER BY id",
+            self.peak_columns()
+        );
+        let rows = sqlx::query(&q)
             .bind(sweep)
             .fetch_all(self.pool())
             .await

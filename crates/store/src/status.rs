@@ -166,7 +166,7 @@ impl Store {
     }
 
     async fn current_attempt(&self, trial: &str) -> Result<Option<AttemptInfo>, StoreError> {
-        let row = sqlx::query("SELECT id, slot, device, started_at, job_id, events_path, peak_host_bytes, peak_gpu_bytes FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1").bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
+        let row = sqlx::query(&format!("SELECT id, slot, device, started_at, job_id, events_path, {} FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1", self.peak_columns())).bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
         let Some(r) = row else { return Ok(None) };
         let id: i64 = r.get(0);
         let last = sqlx::query(
@@ -273,7 +273,11 @@ pub struct AttemptProvenance {
 
 impl Store {
     pub async fn provenance(&self, sweep: &str) -> Result<Vec<AttemptProvenance>, StoreError> {
-        let rows = sqlx::query("SELECT device, device_name, host, ablate_version, git_commit, git_dirty, state, (julianday(ended_at) - julianday(started_at)) * 86400.0, trial_id, peak_host_bytes, peak_gpu_bytes FROM attempts WHERE sweep = ? ORDER BY id")
+        let q = format!(
+            "SELECT device, device_name, host, ablate_version, git_commit, git_dirty, state, (julianday(ended_at) - julianday(started_at)) * 86400.0, trial_id, {} FROM attempts WHERE sweep = ? ORDER BY id",
+            self.peak_columns()
+        );
+        let rows = sqlx::query(&q)
             .bind(sweep)
             .fetch_all(self.pool())
             .await

@@ -61,6 +61,13 @@ async fn results_from_before_provenance_survive_the_migration() {
         trainer_version: Some("1".into()),
     }];
     assert_eq!(reader.recorded_results("w").await.unwrap(), want);
+    // Nor has it the attempts' peak memory (0005): read as unknown.
+    let attempts = reader.attempts("w").await.unwrap();
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].peak_host_bytes, None);
+    let provenance = reader.provenance("w").await.unwrap();
+    assert_eq!(provenance[0].peak_host_bytes, None);
+    reader.status("w").await.unwrap();
     reader.close().await;
 
     let store = Store::open(&path).await.unwrap();

@@ -9,7 +9,7 @@ use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
 
 use ablate_spec::presets;
-use ablate_spec::types::{Optimizer, Schedule, TrainSpec};
+use ablate_spec::types::{ModelSpec, Optimizer, Schedule, TrainSpec};
 
 use crate::encoding::cross_entropy;
 use crate::error::TrainError;
@@ -84,12 +84,28 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         ))
     })?;
     let model = preset.scaled(o.width, o.batch_norm);
-    let varmap = VarMap::new();
-    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &o.device);
     let heads = HeadSizes {
         general: Some(10),
         ..HeadSizes::default()
     };
+    run_model(o, &model, heads)
+}
+
+/// [`run`] on a given network with given heads (`ablate plan --estimate
+/// --calibrate` times a trial's own net); the loss is on its first head.
+pub fn run_model(
+    o: &BenchOptions,
+    model: &ModelSpec,
+    heads: HeadSizes,
+) -> Result<BenchReport, TrainError> {
+    let model = model.clone();
+    let classes = [heads.general, heads.identity, heads.age, heads.gender]
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| TrainError::bad_config("the network has no head"))?;
+    let varmap = VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &o.device);
     let net = Net::new(&model, o.size, heads, 0.5, &vb)
         .map_err(|e| TrainError::bad_config(e.to_string()))?
         .with_ops(o.ops);
@@ -127,7 +143,9 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         .collect();
     let x = Tensor::from_vec(x, (o.batch, 3, o.size, o.size), &o.device)?;
     let y = Tensor::from_vec(
-        (0..o.batch as u32).map(|i| i % 10).collect::<Vec<u32>>(),
+        (0..o.batch as u32)
+            .map(|i| i % classes as u32)
+            .collect::<Vec<u32>>(),
         o.batch,
         &o.device,
     )?;
@@ -143,7 +161,11 @@ pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
         }
         let t0 = Instant::now();
         let out = net.forward(&x, true, &mut rng)?;
-        let logits = out.general.ok_or_else(|| TrainError::internal("no head"))?;
+        let logits = [out.general, out.identity, out.age, out.gender]
+            .into_iter()
+            .flatten()
+            .next()
+            .ok_or_else(|| TrainError::internal("no head"))?;
         let loss = cross_entropy(&logits, &y)?;
         // Reading the loss forces the computation (CUDA is asynchronous).
         losses.push(loss.to_scalar::<f32>()?);

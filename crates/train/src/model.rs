@@ -267,6 +267,23 @@ impl Net {
     }
 }
 
+/// Trainable parameters of network `spec` at `side` px with `heads`, counted on
+/// a CPU build of it (`ablate plan --estimate`).
+pub fn parameter_count(spec: &ModelSpec, side: usize, heads: HeadSizes) -> Result<usize> {
+    let varmap = candle_nn::VarMap::new();
+    let vb = VarBuilder::from_varmap(&varmap, DType::F32, &Device::Cpu);
+    Net::new(spec, side, heads, 0.0, &vb)?;
+    let vars = varmap
+        .data()
+        .lock()
+        .map_err(|_| candle_core::Error::Msg("variable map lock poisoned".into()))?;
+    Ok(vars
+        .iter()
+        .filter(|(n, _)| !n.contains("running_"))
+        .map(|(_, v)| v.elem_count())
+        .sum())
+}
+
 /// 2x2 max-pool built from candle ops so that autograd sends each window's
 /// gradient to its maximum (split evenly over exact ties). candle 0.11.1's own
 /// `max_pool2d` backward gives a unique maximum only a quarter of it (and

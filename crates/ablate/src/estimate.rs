@@ -1,0 +1,409 @@
+//! `ablate plan --estimate`: what a sweep will cost before it runs, per trial,
+//! per study and in all: images processed, host memory, disk (caches,
+//! checkpoints, resumable states) and compute hours. Unlike plain `plan` it reads
+//! the data folders (a scan: file names and labels, no image decoded).
+//!
+//! Hours and memory come from a throughput whose source each row states: trials
+//! of the same shape (network, input size, batch, device, threads) that already
+//! ran in the sweep's database (their wall time per processed image, their peak
+//! private memory), or `--calibrate`: a few training steps of the trial's own
+//! network on this machine (its training and forward speed, and its peak private
+//! memory). With neither, hours and memory are left open, never guessed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::path::Path;
+
+use ablate_spec::{Sweep, Trial};
+use ablate_train::model::HeadSizes;
+use ablate_train::tasks::Heads;
+use anyhow::Result;
+use serde::Serialize;
+
+/// What one trial costs.
+#[derive(Debug, Clone, Serialize)]
+struct Cost {
+    trial: String,
+    study: String,
+    /// Training, validation and test images.
+    images: [usize; 3],
+    /// Images through the network: every epoch's training and validation, and
+    /// the test set once.
+    processed: u64,
+    parameters: usize,
+    /// Disk of its checkpoints and its resumable state, in bytes.
+    checkpoint_bytes: u64,
+    state_bytes: u64,
+    host_bytes: Option<u64>,
+    hours: Option<f64>,
+    /// Where hours and memory come from.
+    source: String,
+}
+
+/// A trial's shape: what its speed and memory depend on.
+fn shape(t: &Trial) -> String {
+    let c = &t.config;
+    format!(
+        "{}|{}|{}|{:?}|{}",
+        serde_json::to_string(&c.model).unwrap_or_default(),
+        c.train.input_size,
+        c.train.batch_size,
+        t.exec.device,
+        t.exec.threads
+    )
+}
+
+/// Throughput of a shape: seconds per processed image (all included) or
+/// training and forward images/s, and peak private memory.
+#[derive(Debug, Clone)]
+enum Speed {
+    History {
+        seconds_per_image: f64,
+        host_bytes: Option<u64>,
+        trials: usize,
+    },
+    Calibrated {
+        train_ips: f64,
+        forward_ips: f64,
+        host_bytes: Option<u64>,
+    },
+}
+
+pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Result<()> {
+    let sweep = ablate_spec::load(file)?;
+    let base = sweep.file.parent().unwrap_or(Path::new("")).to_path_buf();
+    let output = std::path::absolute(&sweep.output)?;
+    let mut scans: HashMap<String, ablate_data::Scan> = HashMap::new();
+    let mut caches: BTreeMap<String, ablate_data::CacheNeed> = BTreeMap::new();
+    let mut history = history(&sweep, db)?;
+    let mut costs = Vec::new();
+    for t in &sweep.trials {
+        let Some((name, spec)) = sweep.dataset_of(&t.config) else {
+            continue;
+        };
+        if !scans.contains_key(name) {
+            scans.insert(name.clone(), ablate_data::scan_dataset(spec, &base)?);
+        }
+        let scan = &scans[name];
+        let size = t.config.train.input_size;
+        let cache = ablate_orchestrator::cache_of(&sweep, &output, &t.config);
+        let key = format!("{name} at {size}px");
+        if let std::collections::btree_map::Entry::Vacant(e) = caches.entry(key) {
+            e.insert(ablate_data::cache_need(spec, &base, size, &cache)?);
+        }
+        let parts = ablate_data::trial_parts(&scan.samples, &t.config)?;
+        let keep = |idx: &[usize]| {
+            idx.iter()
+                .filter(|i| Heads::usable(&t.config.objective, &scan.samples[**i]))
+                .count()
+        };
+        let images = [keep(&parts.train), keep(&parts.val), keep(&parts.test)];
+        let ages: Vec<f32> = parts
+            .train
+            .iter()
+            .filter_map(|i| scan.samples[*i].age)
+            .collect();
+        let heads =
+            Heads::new(&t.config.objective, &ages).sizes(scan.identities.len(), scan.classes.len());
+        let parameters = parameters(t, heads)?;
+        let epochs = u64::from(t.config.train.epochs);
+        let processed = epochs * (images[0] + images[1]) as u64 + images[2] as u64;
+        let multi = matches!(
+            &t.config.objective,
+            ablate_spec::types::Objective::Faces {
+                gender: Some(_),
+                age: Some(_)
+            }
+        );
+        let weights = parameters as u64 * 4;
+        let moments = match t.config.train.optimizer {
+            ablate_spec::types::Optimizer::Adamw => 2,
+            ablate_spec::types::Optimizer::Sgd => u64::from(t.config.train.momentum > 0.0),
+        };
+        let key = shape(t);
+        // Calibrated where the database has no trial of this shape, or one
+        // that recorded no memory.
+        let known = matches!(
+            history.get(&key),
+            Some(Speed::History {
+                host_bytes: Some(_),
+                ..
+            }) | Some(Speed::Calibrated { .. })
+        );
+        if calibrate && !known {
+            let c = calibrated(t, heads)?;
+            let merged = match (history.remove(&key), c) {
+                (
+                    Some(Speed::History {
+                        seconds_per_image,
+                        trials,
+                        ..
+                    }),
+                    Speed::Calibrated { host_bytes, .. },
+                ) => Speed::History {
+                    seconds_per_image,
+                    host_bytes,
+                    trials,
+                },
+                (_, c) => c,
+            };
+            history.insert(key.clone(), merged);
+        }
+        let (hours, host_bytes, source) = match history.get(&key) {
+            Some(Speed::History {
+                seconds_per_image,
+                host_bytes,
+                trials,
+            }) => (
+                Some(processed as f64 * seconds_per_image / 3600.0),
+                *host_bytes,
+                format!("{trials} earlier trial(s) of this shape"),
+            ),
+            Some(Speed::Calibrated {
+                train_ips,
+                forward_ips,
+                host_bytes,
+            }) => (
+                Some(
+                    (epochs as f64 * images[0] as f64 / train_ips
+                        + (epochs * images[1] as u64 + images[2] as u64) as f64 / forward_ips)
+                        / 3600.0,
+                ),
+                *host_bytes,
+                "calibrated on this machine".to_string(),
+            ),
+            None => (
+                None,
+                None,
+                "unknown: --calibrate, or run some trials of this shape".into(),
+            ),
+        };
+        costs.push(Cost {
+            trial: t.id.to_string(),
+            study: t
+                .studies
+                .first()
+                .cloned()
+                .or_else(|| t.stages.first().map(|s| format!("pretrain:{s}")))
+                .unwrap_or_default(),
+            images,
+            processed,
+            parameters,
+            checkpoint_bytes: weights * if multi { 2 } else { 1 },
+            state_bytes: weights * (1 + moments),
+            host_bytes,
+            hours,
+            source,
+        });
+    }
+    if json {
+        let v = serde_json::json!({ "trials": costs, "caches": caches.iter().map(|(k, n)| serde_json::json!({"cache": k, "images": n.images, "bytes": n.bytes, "up_to_date": n.reused})).collect::<Vec<_>>() });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        print!("{}", render(&sweep, &costs, &caches));
+    }
+    Ok(())
+}
+
+/// Exact parameter count: the trial's network, built on the CPU.
+fn parameters(t: &Trial, heads: HeadSizes) -> Result<usize> {
+    let side = t.config.train.input_size as usize;
+    Ok(ablate_train::model::parameter_count(
+        &t.config.model,
+        side,
+        heads,
+    )?)
+}
+
+/// A few training steps of the trial's network on random data, on this machine.
+fn calibrated(t: &Trial, heads: HeadSizes) -> Result<Speed> {
+    let o = ablate_train::bench::BenchOptions {
+        depth: "trial".into(),
+        width: 1.0,
+        batch: t.config.train.batch_size as usize,
+        size: t.config.train.input_size as usize,
+        steps: 3,
+        warmup: 1,
+        batch_norm: t.config.model.batch_norm,
+        device: ablate_train::trainer::device(&t.exec).map_err(|e| anyhow::anyhow!(e.message))?,
+        ops: ablate_train::model::Ops::Fast,
+        deadline: None,
+    };
+    let peak = ablate_train::memory::Peak::start();
+    let model = t.config.model.clone();
+    let r = crate::threads::on_pool(|| ablate_train::bench::run_model(&o, &model, heads))?
+        .map_err(|e| anyhow::anyhow!(e.message))?;
+    Ok(Speed::Calibrated {
+        train_ips: r.images_per_s,
+        forward_ips: 1e3 * r.batch as f64 / r.forward_ms.max(1e-9),
+        host_bytes: peak.host(),
+    })
+}
+
+/// Per shape, from succeeded trials in the sweep's database: wall seconds per
+/// processed image and the largest peak private memory.
+fn history(sweep: &Sweep, db: Option<&Path>) -> Result<HashMap<String, Speed>> {
+    let path = ablate_orchestrator::db_path(sweep, db);
+    if !path.exists() {
+        return Ok(HashMap::new());
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (rows, attempts) = rt.block_on(async {
+        let store = ablate_store::Store::open_read_only(&path).await?;
+        let rows = store.results(&sweep.name).await?;
+        let attempts = store.provenance(&sweep.name).await?;
+        store.close().await;
+        anyhow::Ok((rows, attempts))
+    })?;
+    let by_id: HashMap<&str, &Trial> = sweep.trials.iter().map(|t| (t.id.as_str(), t)).collect();
+    let mut acc: HashMap<String, (f64, u64, Option<u64>, usize)> = HashMap::new();
+    for r in rows {
+        let (Some(t), Some(result)) = (by_id.get(r.id.as_str()), r.result.as_ref()) else {
+            continue;
+        };
+        let Some(a) = attempts
+            .iter()
+            .rev()
+            .find(|a| a.trial_id == r.id && a.state == ablate_protocol::AttemptState::Succeeded)
+        else {
+            continue;
+        };
+        let n = |p: &str| {
+            result
+                .pointer(p)
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        };
+        let epochs = u64::from(t.config.train.epochs);
+        let processed = epochs * (n("/images/train") + n("/images/val")) + n("/images/test");
+        let Some(seconds) = a.seconds.filter(|_| processed > 0) else {
+            continue;
+        };
+        let e = acc.entry(shape(t)).or_insert((0.0, 0, None, 0));
+        e.0 += seconds;
+        e.1 += processed;
+        e.2 =
+            e.2.max(a.peak_host_bytes.and_then(|b| u64::try_from(b).ok()));
+        e.3 += 1;
+    }
+    Ok(acc
+        .into_iter()
+        .map(|(k, (s, n, host, trials))| {
+            (
+                k,
+                Speed::History {
+                    seconds_per_image: s / n as f64,
+                    host_bytes: host,
+                    trials,
+                },
+            )
+        })
+        .collect())
+}
+
+fn mib(b: u64) -> String {
+    format!("{:.0} MiB", b as f64 / f64::from(1u32 << 20))
+}
+
+fn render(
+    sweep: &Sweep,
+    costs: &[Cost],
+    caches: &BTreeMap<String, ablate_data::CacheNeed>,
+) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "sweep {}: cost estimate ({} trials)",
+        sweep.name,
+        costs.len()
+    );
+    let header = [
+        "trial",
+        "study",
+        "train/val/test",
+        "images processed",
+        "parameters",
+        "host memory",
+        "checkpoints + state",
+        "hours",
+        "from",
+    ];
+    let rows: Vec<Vec<String>> = costs
+        .iter()
+        .map(|c| {
+            vec![
+                ablate_spec::short_id(&c.trial).to_string(),
+                c.study.clone(),
+                format!("{}/{}/{}", c.images[0], c.images[1], c.images[2]),
+                c.processed.to_string(),
+                c.parameters.to_string(),
+                c.host_bytes.map_or("?".into(), mib),
+                mib(c.checkpoint_bytes + c.state_bytes),
+                c.hours.map_or("?".into(), |h| format!("{h:.3}")),
+                c.source.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&crate::table::render(&header, &rows));
+    let mut studies: BTreeMap<&str, (u64, f64, usize, u64)> = BTreeMap::new();
+    for c in costs {
+        let e = studies.entry(&c.study).or_insert((0, 0.0, 0, 0));
+        e.0 += c.processed;
+        e.1 += c.hours.unwrap_or(0.0);
+        e.2 += usize::from(c.hours.is_none());
+        e.3 += c.checkpoint_bytes + c.state_bytes;
+    }
+    let _ = writeln!(
+        out,
+        "\nper study (a trial several studies share counts under its first):"
+    );
+    for (s, (p, h, open, d)) in &studies {
+        let open = if *open > 0 {
+            format!(" (+ {open} trial(s) unknown)")
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            out,
+            "  {s}: {p} images processed, {h:.2} hours{open}, {} of checkpoints and states",
+            mib(*d)
+        );
+    }
+    let cache_bytes: u64 = caches.values().map(|n| n.bytes).sum();
+    let _ = writeln!(out, "\ncaches:");
+    for (k, n) in caches {
+        let what = if n.reused {
+            "there, up to date"
+        } else {
+            "to build"
+        };
+        let _ = writeln!(out, "  {k}: {} images, {} ({what})", n.images, mib(n.bytes));
+    }
+    let hours: f64 = costs.iter().filter_map(|c| c.hours).sum();
+    let open = costs.iter().filter(|c| c.hours.is_none()).count();
+    let peak = costs.iter().filter_map(|c| c.host_bytes).max();
+    let _ = writeln!(
+        out,
+        "\ntotal: {} images processed, {hours:.2} hours{}, peak host memory of one trial {}, disk {} (caches {} + checkpoints and states {})",
+        costs.iter().map(|c| c.processed).sum::<u64>(),
+        if open > 0 {
+            format!(" + {open} trial(s) unknown (--calibrate)")
+        } else {
+            String::new()
+        },
+        peak.map_or("?".into(), mib),
+        mib(cache_bytes
+            + costs
+                .iter()
+                .map(|c| c.checkpoint_bytes + c.state_bytes)
+                .sum::<u64>()),
+        mib(cache_bytes),
+        mib(costs
+            .iter()
+            .map(|c| c.checkpoint_bytes + c.state_bytes)
+            .sum::<u64>()),
+    );
+    out
+}
