@@ -212,7 +212,9 @@ fn test_line(t: &Test) -> String {
 }
 
 /// The verdicts section of report.md.
-pub fn markdown(j: &Judgement) -> String {
+/// The verdicts as Markdown; `hours`: compute hours per study, shown with each
+/// verdict's study.
+pub fn markdown(j: &Judgement, hours: &std::collections::BTreeMap<String, f64>) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "## The paper's conclusions on this sweep\n");
     let _ = writeln!(
@@ -254,7 +256,10 @@ pub fn markdown(j: &Judgement) -> String {
         let study = v
             .study
             .as_ref()
-            .map(|s| format!(" Study `{}`.", esc(s)))
+            .map(|s| match hours.get(s) {
+                Some(h) => format!(" Study `{}` ({h:.2} compute hours).", esc(s)),
+                None => format!(" Study `{}`.", esc(s)),
+            })
             .unwrap_or_default();
         let settle = v
             .seeds_needed

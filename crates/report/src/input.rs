@@ -104,6 +104,10 @@ pub struct Provenance {
     pub peak_host: Option<(i64, String, usize)>,
     /// The same for GPU memory.
     pub peak_gpu: Option<(i64, String, usize)>,
+    /// Study -> compute hours of every attempt of its trials and of the
+    /// pretraining trials they start from (a trial shared by studies counts in
+    /// each; a claim costs its study's).
+    pub study_hours: BTreeMap<String, f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -288,6 +292,27 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
                 }
             }
         }
+    }
+    let mut seconds: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
+    let attempts = store.provenance(&sweep.name).await?;
+    for a in &attempts {
+        *seconds.entry(a.trial_id.as_str()).or_insert(0.0) += a.seconds.unwrap_or(0.0);
+    }
+    for study in &sweep.studies {
+        let mut counted = std::collections::HashSet::new();
+        let mut total = 0.0;
+        for t in sweep
+            .trials
+            .iter()
+            .filter(|t| t.studies.contains(&study.name))
+        {
+            for id in std::iter::once(t.id.as_str()).chain(t.config.init.as_deref()) {
+                if counted.insert(id) {
+                    total += seconds.get(id).copied().unwrap_or(0.0);
+                }
+            }
+        }
+        p.study_hours.insert(study.name.clone(), total / 3600.0);
     }
     let studies = sweep
         .studies

@@ -145,7 +145,10 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         );
     }
     out.push_str(&crate::datasets::banner(&input.data));
-    out.push_str(&conclusions::markdown(&conclusions::judge(input)));
+    out.push_str(&conclusions::markdown(
+        &conclusions::judge(input),
+        &input.provenance.study_hours,
+    ));
     out.push_str(&crate::datasets::markdown(&input.data));
 
     for study in &input.studies {
@@ -295,6 +298,34 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         .map(|(d, h)| format!("{} {h:.2} h", esc(d)))
         .collect();
     let _ = writeln!(out, "- compute: {}", hours.join(", "));
+    if !p.study_hours.is_empty() {
+        let per: Vec<String> = p
+            .study_hours
+            .iter()
+            .map(|(s, h)| format!("{} {h:.2} h", esc(s)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "- compute per study (its trials and the pretraining they start from): {}",
+            per.join(", ")
+        );
+        let claims: Vec<String> = input
+            .claims
+            .iter()
+            .filter_map(|c| {
+                p.study_hours
+                    .get(&c.study)
+                    .map(|h| format!("{} ({}) {h:.2} h", esc(&c.name), esc(&c.study)))
+            })
+            .collect();
+        if !claims.is_empty() {
+            let _ = writeln!(
+                out,
+                "- compute per claim (its study's): {}",
+                claims.join(", ")
+            );
+        }
+    }
     for (what, peak) in [
         ("host memory (private)", &p.peak_host),
         ("GPU memory", &p.peak_gpu),

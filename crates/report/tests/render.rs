@@ -111,6 +111,7 @@ fn input() -> Input {
             hours: [("cpu".to_string(), 0.25)].into_iter().collect(),
             peak_host: Some((412 << 20, "0123456789abcdef".into(), 3)),
             peak_gpu: None,
+            study_hours: [("s".to_string(), 0.25)].into_iter().collect(),
         },
         settings: Default::default(),
         claims: Vec::new(),
