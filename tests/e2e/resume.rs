@@ -52,7 +52,8 @@ pub(crate) fn outcome(dir: &Path) -> serde_json::Value {
     serde_json::json!({ "test": r["test"], "best_epoch": r["best_epoch"], "task_epochs": r["task_epochs"] })
 }
 
-/// Starts `ablate run` and waits until its trial has written a state. The
+/// Starts `ablate run` and waits until its trial has written a state after two
+/// epochs. The
 /// caller waits for the child it returns.
 #[allow(clippy::zombie_processes)]
 fn start_until_a_state(dir: &Path, args: &[&str]) -> std::process::Child {
@@ -67,10 +68,13 @@ fn start_until_a_state(dir: &Path, args: &[&str]) -> std::process::Child {
     let t0 = Instant::now();
     loop {
         let state = dir.join("out/trials");
+        // A state, and two epochs done: the next attempt resumes past them.
         let written = std::fs::read_dir(&state).ok().is_some_and(|mut d| {
-            d.next()
-                .and_then(Result::ok)
-                .is_some_and(|t| t.path().join("state.safetensors").is_file())
+            d.next().and_then(Result::ok).is_some_and(|t| {
+                t.path().join("state.safetensors").is_file()
+                    && std::fs::read_to_string(t.path().join("metrics.jsonl"))
+                        .is_ok_and(|m| m.lines().count() >= 2)
+            })
         });
         if written {
             return child;
@@ -117,11 +121,13 @@ fn kill_9_of_the_worker_is_retried_and_resumes_to_the_uninterrupted_result() {
     let log = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(out.status.success(), "{log}");
     assert!(log.contains("retry"), "{log}");
-    assert!(
-        log.contains("resumed from state.safetensors at epoch"),
-        "{log}"
-    );
+    assert!(log.contains("resumed from state.safetensors"), "{log}");
     assert_eq!(&outcome(dir.path()), want);
+    assert_eq!(
+        results(dir.path())[0].epochs.len(),
+        30,
+        "the resumed attempt's record has every epoch"
+    );
     assert!(
         !trial_dir(dir.path()).join("state.safetensors").exists(),
         "the state is deleted once the trial succeeds"
@@ -151,7 +157,7 @@ fn ctrl_c_saves_the_state_and_the_next_run_resumes_from_it() {
     let out = ablate(dir.path(), &["run", "r.toml", "--keep-state"], &[]);
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("resumed from state.safetensors at epoch"),
+        stderr(&out).contains("resumed from state.safetensors"),
         "{}\n{}",
         stdout(&out),
         stderr(&out)

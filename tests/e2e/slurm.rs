@@ -595,10 +595,7 @@ fn a_signalled_job_saves_its_state_and_the_next_job_resumes_it() {
     assert!(signalled, "never found the job to signal: {log}");
     assert!(out.status.success(), "{log}");
     assert!(log.contains("preempted"), "{log}");
-    assert!(
-        log.contains("resumed from state.safetensors at epoch"),
-        "{log}"
-    );
+    assert!(log.contains("resumed from state.safetensors"), "{log}");
     assert_eq!(crate::resume::outcome(dir.path()), want);
     let rows = attempts(dir.path(), "s");
     assert_eq!(rows.len(), 2, "{rows:?}");

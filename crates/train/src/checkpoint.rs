@@ -18,6 +18,32 @@ pub fn save(varmap: &VarMap, path: &Path) -> Result<(), TrainError> {
         .map_err(|e| TrainError::io(format!("cannot move checkpoint to {}: {e}", path.display())))
 }
 
+/// Where [`save_pending`] writes: the checkpoint before its commit.
+pub fn pending(path: &Path) -> std::path::PathBuf {
+    path.with_extension("safetensors.pending")
+}
+
+/// Saves like [`save`], but to [`pending`]`(path)`: [`commit`] moves it into
+/// place. A trial writes its resumable state between the two, so a state never
+/// refers to best weights the disk does not hold (or the other way round): an
+/// attempt stopped between them finds the pending file and commits it.
+pub fn save_pending(varmap: &VarMap, path: &Path) -> Result<(), TrainError> {
+    save(varmap, &pending(path))
+}
+
+/// Moves a pending checkpoint of `path` into place, if there is one.
+pub fn commit(path: &Path) -> Result<(), TrainError> {
+    let from = pending(path);
+    match std::fs::rename(&from, path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(format!(
+            "cannot move checkpoint {} to {}: {e}",
+            from.display(),
+            path.display()
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// Loads every variable of `varmap` from `path` (names and shapes must match).
 pub fn load_all(varmap: &mut VarMap, path: &Path) -> Result<(), TrainError> {
     varmap

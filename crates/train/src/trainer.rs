@@ -171,21 +171,26 @@ pub fn run_until(
     let resumed = match saver.resume(&device, &named, &mut optim) {
         Ok(None) => None,
         Ok(Some(state)) => {
-            let note = format!(
-                "resumed from {} at epoch {}, batch {} of {steps}{}",
-                RunDir::STATE,
-                state.progress.epochs_done + u32::from(state.progress.batches_done > 0),
-                state.progress.batches_done,
-                if state.threads == threads {
-                    String::new()
-                } else {
-                    format!(
-                        " (written at {} threads, this attempt has {threads}: on CPU the result may differ in the last digits from an uninterrupted run)",
-                        state.threads
-                    )
-                },
-                steps = data.train.len().div_ceil(spec.batch_size as usize),
+            let (pr, steps) = (
+                &state.progress,
+                data.train.len().div_ceil(spec.batch_size as usize),
             );
+            let at = match pr.batches_done {
+                0 => format!("after epoch {} of {}", pr.epochs_done, spec.epochs),
+                b => format!(
+                    "in epoch {}, after batch {b} of {steps}",
+                    pr.epochs_done + 1
+                ),
+            };
+            let threads_note = if state.threads == threads {
+                String::new()
+            } else {
+                format!(
+                    " (written at {} threads, this attempt has {threads}: on CPU the result may differ in the last digits from an uninterrupted run)",
+                    state.threads
+                )
+            };
+            let note = format!("resumed from {} {at}{threads_note}", RunDir::STATE);
             p = state.progress;
             Some(note)
         }
@@ -202,6 +207,19 @@ pub fn run_until(
             ))
         }
     };
+    // Pending checkpoints the state did not count are from after it (an
+    // attempt stopped between writing one and its state): never to be committed.
+    for c in &saver.checkpoints {
+        let pending = checkpoint::pending(c);
+        if let Err(e) = std::fs::remove_file(&pending)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            return Err(TrainError::io(format!(
+                "cannot remove {}: {e}",
+                pending.display()
+            )));
+        }
+    }
     if let Some(note) = &resumed {
         eprintln!("note: {note}");
     }
@@ -215,6 +233,17 @@ pub fn run_until(
         resume: resumed,
     });
 
+    // The epochs an earlier attempt finished, written and reported again: this
+    // attempt's files and its record (the orchestrator's, per attempt) hold the
+    // whole curve even if it trains no further epoch.
+    if !p.lines.is_empty() {
+        write_atomic(&input.run_dir, METRICS, &p.lines)?;
+    }
+    for line in p.lines.lines() {
+        if let Ok(report) = serde_json::from_str::<EpochReport>(line) {
+            emit(&Event::Epoch(Box::new(report)));
+        }
+    }
     let batch_size = spec.batch_size as usize;
     let eval_batch = (batch_size * 2).clamp(1, 256);
     let steps_per_epoch = data.train.len().div_ceil(batch_size);
@@ -316,7 +345,7 @@ pub fn run_until(
             .is_none_or(|(_, b)| if lower { score < b } else { score > b });
         if improved {
             p.best = Some((epoch, score));
-            checkpoint::save(&varmap, &ckpt)?;
+            checkpoint::save_pending(&varmap, &ckpt)?;
             p.best_val = Some(val.clone());
         }
         if multi
@@ -326,7 +355,7 @@ pub fn run_until(
                 .is_none_or(|(_, b)| g.accuracy > b.accuracy)
         {
             p.best_gender = Some((epoch, g.clone()));
-            checkpoint::save(&varmap, &gender_ckpt)?;
+            checkpoint::save_pending(&varmap, &gender_ckpt)?;
         }
         let report = EpochReport {
             epoch,
@@ -472,10 +501,28 @@ impl Saver {
         let Some(state) = resume::load(&self.path, &self.owner, device)? else {
             return Ok(None);
         };
+        // A pending checkpoint the state already counts was written by an
+        // attempt stopped before its commit: commit it now.
+        let pending: Vec<PathBuf> = self
+            .checkpoints
+            .iter()
+            .map(|c| checkpoint::pending(c))
+            .collect();
+        let staged = resume::file_digests(&pending).map_err(|e| e.message)?;
+        for ((c, d), want) in self
+            .checkpoints
+            .iter()
+            .zip(&staged)
+            .zip(&state.progress.checkpoints)
+        {
+            if d.is_some() && d == want {
+                checkpoint::commit(c).map_err(|e| e.message)?;
+            }
+        }
         let now = resume::file_digests(&self.checkpoints).map_err(|e| e.message)?;
         if now != state.progress.checkpoints {
             return Err(format!(
-                "the best-weights checkpoint changed after it was written (the attempt stopped between the two writes), so the state's best epoch no longer matches {CHECKPOINT}"
+                "the best-weights checkpoint it counts is not the one on the disk ({CHECKPOINT} or its gender twin was changed or removed)"
             ));
         }
         resume::restore_vars(&state, named)?;
@@ -496,13 +543,24 @@ impl Saver {
         let (moments, steps) = optim.state();
         let mut p = p.clone();
         p.optimizer_steps = steps;
-        p.checkpoints = resume::file_digests(&self.checkpoints)?;
+        // The best weights as they will be once pending checkpoints commit.
+        let pending: Vec<PathBuf> = self
+            .checkpoints
+            .iter()
+            .map(|c| checkpoint::pending(c))
+            .collect();
+        let staged = resume::file_digests(&pending)?;
+        let now = resume::file_digests(&self.checkpoints)?;
+        p.checkpoints = staged.into_iter().zip(now).map(|(s, n)| s.or(n)).collect();
         let mut tensors: Vec<(String, Tensor)> = named
             .iter()
             .map(|(n, v)| (format!("var/{n}"), v.as_tensor().clone()))
             .collect();
         tensors.extend(moments);
         resume::save(&self.path, &self.owner, self.threads, &p, &tensors)?;
+        for c in &self.checkpoints {
+            checkpoint::commit(c)?;
+        }
         self.last = Instant::now();
         emit(&Event::State {
             epoch: p.epochs_done,

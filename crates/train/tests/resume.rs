@@ -159,13 +159,13 @@ fn a_trial_stopped_twice_mid_epoch_resumes_to_the_uninterrupted_result() {
     assert_eq!(second.unwrap_err().class, FailureClass::Preempted);
     let note = resume_note(&events).unwrap();
     assert!(
-        note.contains("resumed from state.safetensors at epoch 1, batch 6"),
+        note.contains("resumed from state.safetensors in epoch 1, after batch 6"),
         "{note}"
     );
 
     let (third, events) = run(&inp, None);
     let note = resume_note(&events).unwrap();
-    assert!(note.contains("at epoch 3"), "{note}");
+    assert!(note.contains("in epoch 3"), "{note}");
     let epochs: Vec<u32> = events
         .iter()
         .filter_map(|e| match e {
@@ -173,7 +173,20 @@ fn a_trial_stopped_twice_mid_epoch_resumes_to_the_uninterrupted_result() {
             _ => None,
         })
         .collect();
-    assert_eq!(epochs, [3], "the last attempt trains only what was left");
+    // Epochs 1 and 2 come from the state, reported again; only 3 is trained.
+    assert_eq!(
+        epochs,
+        [1, 2, 3],
+        "the whole curve, for the attempt's record"
+    );
+    let trained = events
+        .iter()
+        .filter(|e| matches!(e, Event::State { .. }))
+        .count();
+    assert!(
+        trained <= 13,
+        "only epoch 3 trained: {trained} states written"
+    );
     assert_same(&whole, &third.unwrap(), &plain.run_dir, &inp.run_dir);
 }
 
@@ -217,5 +230,53 @@ fn a_truncated_corrupt_or_foreign_state_is_never_loaded() {
         );
         assert!(note.contains("starts from scratch"), "{name}: {note}");
         assert_same(&whole, &r.unwrap(), &plain.run_dir, &inp.run_dir);
+    }
+}
+
+/// A kill between writing the best weights and the state that counts them, or
+/// between the state and moving the weights into place, loses nothing: the
+/// weights are written as pending, the state counts them, then they are moved.
+#[test]
+fn a_stop_between_the_best_weights_and_the_state_resumes_either_way() {
+    let dir = tempfile::tempdir().unwrap();
+    let all = inputs(dir.path());
+    let plain = &all[0];
+    let whole = run(plain, None).0.unwrap();
+    let mut inp = in_dir(plain, dir.path(), "epochs");
+    inp.exec.checkpoint_ms = None;
+    let files = [RunDir::STATE, RunDir::CHECKPOINT, RunDir::CHECKPOINT_GENDER];
+    let read = |i: &TrialInput| files.map(|f| std::fs::read(i.run_dir.join(f)).unwrap());
+    // States after epoch 1, then after epoch 2, with the weights of each.
+    assert!(run(&inp, Some(1)).0.is_err());
+    let first = read(&inp);
+    assert!(run(&inp, Some(1)).0.is_err());
+    let second = read(&inp);
+    let pending = |f: &str| format!("{f}.pending");
+    for (case, state, at) in [
+        // Stopped after the state counted epoch 2's weights, before they moved.
+        ("before-commit", &second[0], "after epoch 2"),
+        // Stopped after epoch 2's weights were written, before its state.
+        ("before-state", &first[0], "after epoch 1"),
+    ] {
+        let i = in_dir(plain, dir.path(), case);
+        std::fs::create_dir_all(&i.run_dir).unwrap();
+        std::fs::write(i.run_dir.join(RunDir::STATE), state).unwrap();
+        for (k, f) in files.iter().enumerate().skip(1) {
+            std::fs::write(i.run_dir.join(f), &first[k]).unwrap();
+            std::fs::write(i.run_dir.join(pending(f)), &second[k]).unwrap();
+        }
+        let (r, events) = run(&i, None);
+        let note = resume_note(&events).unwrap();
+        assert!(
+            note.contains(&format!("resumed from state.safetensors {at}")),
+            "{case}: {note}"
+        );
+        assert_same(&whole, &r.unwrap(), &plain.run_dir, &i.run_dir);
+        for f in &files[1..] {
+            assert!(
+                !i.run_dir.join(pending(f)).exists(),
+                "{case}: {f} pending left"
+            );
+        }
     }
 }

@@ -364,7 +364,10 @@ fn a_timed_out_attempt_that_saved_a_state_is_retried_to_resume_until_max_attempt
     let t = first_start_of(&mut h, &pre, 51.5, 100.0).unwrap();
     h.send(
         t + 1.0,
-        line(&pre, r#"{"event":"started","resume":"resumed from state.safetensors at epoch 3, batch 0 of 12"}"#),
+        line(
+            &pre,
+            r#"{"event":"started","resume":"resumed from state.safetensors after epoch 2 of 8"}"#,
+        ),
     );
     h.send(
         t + 2.0,
@@ -376,7 +379,7 @@ fn a_timed_out_attempt_that_saved_a_state_is_retried_to_resume_until_max_attempt
     let m = &messages(&fx)[0];
     assert!(
         m.contains("after epoch 3, batch 5")
-            && m.contains("(resumed from state.safetensors at epoch 3"),
+            && m.contains("(resumed from state.safetensors after epoch 2"),
         "{m}"
     );
     // Attempt 3 of 3 times out too: failed for good, the state or not.
