@@ -490,9 +490,13 @@ pub fn status(file: &Path, db: Option<&Path>, json: bool) -> Result<()> {
         ("interrupted", &report.interrupted),
     ] {
         for t in list {
+            let memory = t
+                .peak_host_bytes
+                .map(|b| format!(" (peak memory {})", mib(b)))
+                .unwrap_or_default();
             let _ = writeln!(
                 out,
-                "{what:<8} {}  after {} attempt(s): {}",
+                "{what:<8} {}  after {} attempt(s){memory}: {}",
                 ablate_spec::short_id(&t.id),
                 t.attempts,
                 t.reason.as_deref().unwrap_or("-")

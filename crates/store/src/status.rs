@@ -45,6 +45,9 @@ pub struct TrialStatus {
     pub studies: Vec<String>,
     pub attempts: u32,
     pub attempt: Option<AttemptInfo>,
+    /// Peak private host memory of its latest attempt, in bytes (an attempt
+    /// that failed out of memory shows how far it got).
+    pub peak_host_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -136,10 +139,30 @@ impl Store {
                 studies: studies_of,
                 attempts: r.get::<i64, _>(5) as u32,
                 attempt: None,
+                peak_host_bytes: None,
             });
         }
         for t in &mut report.running {
             t.attempt = self.current_attempt(&t.id).await?;
+        }
+        let q = format!(
+            "SELECT {} FROM attempts WHERE trial_id = ? ORDER BY id DESC LIMIT 1",
+            self.peak_columns()
+        );
+        for list in [
+            &mut report.running,
+            &mut report.failed,
+            &mut report.blocked,
+            &mut report.interrupted,
+        ] {
+            for t in list.iter_mut() {
+                t.peak_host_bytes = sqlx::query(&q)
+                    .bind(&t.id)
+                    .fetch_optional(self.pool())
+                    .await
+                    .map_err(|e| self.err(e))?
+                    .and_then(|r| r.get::<Option<i64>, _>(0));
+            }
         }
         // Pretraining stages first, then studies in the order the sweep file gives them.
         let declared: Option<String> =

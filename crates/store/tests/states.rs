@@ -42,6 +42,15 @@ async fn fail_once(store: &Store, class: FailureClass) {
         })
         .await
         .unwrap();
+    store
+        .record_peak_memory(attempt, Some(300 << 20), None)
+        .await
+        .unwrap();
+    // A peak never goes down.
+    store
+        .record_peak_memory(attempt, Some(100 << 20), None)
+        .await
+        .unwrap();
     let end = AttemptEnd {
         failure_class: Some(class),
         message: Some("gone".into()),
@@ -76,6 +85,10 @@ async fn a_rerun_retries_exactly_the_retryable_classes() {
         let rows = store.attempts("w").await.unwrap();
         assert_eq!(rows[0].state, AttemptState::Failed);
         assert_eq!(rows[0].failure_class, Some(class));
+        assert_eq!(rows[0].peak_host_bytes, Some(300 << 20));
+        assert_eq!(rows[0].peak_gpu_bytes, None);
+        let status = store.status("w").await.unwrap();
+        assert_eq!(status.failed[0].peak_host_bytes, Some(300 << 20));
         store.close().await;
     }
 }
