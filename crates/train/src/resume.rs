@@ -115,6 +115,10 @@ pub struct Owner {
     pub trainer_version: u32,
     pub data_digest: String,
     pub split_digest: String,
+    /// SHA-256 of the pretraining checkpoint it started from: a state trained
+    /// from other pretrained weights is another training.
+    #[serde(default)]
+    pub init_sha256: Option<String>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -225,6 +229,8 @@ pub fn load(path: &Path, owner: &Owner, device: &Device) -> Result<Option<State>
                 "it was written by trainer version {}, this is {}",
                 a.trainer_version, b.trainer_version
             )
+        } else if a.init_sha256 != b.init_sha256 {
+            "the pretraining checkpoint it started from has changed since".into()
         } else {
             "the trial's data or split changed since it was written".into()
         };

@@ -161,6 +161,12 @@ pub fn run_until(
             trainer_version: crate::TRAINER_VERSION,
             data_digest: data.content.clone(),
             split_digest: data.digest.clone(),
+            init_sha256: match &input.init_checkpoint {
+                Some(path) => resume::file_digests(std::slice::from_ref(path))?
+                    .pop()
+                    .flatten(),
+                None => None,
+            },
         },
         threads,
         every: input.exec.checkpoint_every(),

@@ -280,3 +280,32 @@ fn a_stop_between_the_best_weights_and_the_state_resumes_either_way() {
         }
     }
 }
+
+/// A state is another training's when the pretrained weights it started from
+/// changed (the pretraining trial was rerun): never loaded.
+#[test]
+fn a_state_from_other_pretrained_weights_is_not_loaded() {
+    use ablate_train::resume::{self, Owner, Progress};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(RunDir::STATE);
+    let owner = |init: &str| Owner {
+        trial: "t".into(),
+        trainer_version: ablate_train::TRAINER_VERSION,
+        data_digest: "d".into(),
+        split_digest: "s".into(),
+        init_sha256: Some(init.into()),
+    };
+    let dev = candle_core::Device::Cpu;
+    let w = candle_core::Tensor::new(&[1f32, 2.0, 3.0], &dev).unwrap();
+    resume::save(
+        &path,
+        &owner("a"),
+        1,
+        &Progress::fresh(0),
+        &[("var/w".into(), w)],
+    )
+    .unwrap();
+    assert!(resume::load(&path, &owner("a"), &dev).unwrap().is_some());
+    let why = resume::load(&path, &owner("b"), &dev).unwrap_err();
+    assert!(why.contains("pretraining checkpoint"), "{why}");
+}
