@@ -89,7 +89,7 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
         let cache = ablate_orchestrator::cache_of(&sweep, &output, &t.config);
         let key = format!("{name} at {size}px");
         if let std::collections::btree_map::Entry::Vacant(e) = caches.entry(key) {
-            e.insert(ablate_data::cache_need(spec, &base, size, &cache)?);
+            e.insert(ablate_data::cache_need(spec, size, &cache, scan));
         }
         let parts = ablate_data::trial_parts(&scan.samples, &t.config)?;
         let keep = |idx: &[usize]| {

@@ -21,7 +21,8 @@ pub use cache::{Cache, Meta, Writer as CacheWriter, read_meta_file};
 pub use decode::{check_decodes, load_square};
 pub use error::DataError;
 pub use prepare::{
-    CacheNeed, Prepared, Progress, cache_need, cache_path, fingerprint, prepare, scan_dataset,
+    CacheNeed, Prepared, Progress, cache_need, cache_path, fingerprint, prepare, prepare_scanned,
+    scan_dataset,
 };
 pub use sample::{FileStamp, Sample, Scan, SkipReason, Skipped};
 pub use scan::csv::default_columns as csv_default_columns;

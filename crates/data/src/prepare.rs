@@ -121,24 +121,19 @@ pub struct CacheNeed {
     pub reused: bool,
 }
 
-/// [`CacheNeed`] of a cache, from a scan of the dataset (no image is decoded).
-pub fn cache_need(
-    spec: &DatasetSpec,
-    base: &Path,
-    size: u32,
-    out: &Path,
-) -> Result<CacheNeed, DataError> {
-    let scan = scan_dataset(spec, base)?;
+/// [`CacheNeed`] of a cache, from the dataset's [`scan_dataset`] (no image is
+/// decoded).
+pub fn cache_need(spec: &DatasetSpec, size: u32, out: &Path, scan: &Scan) -> CacheNeed {
     let images = scan.samples.len();
     let reused =
-        cache::read_meta_file(out).is_ok_and(|m| m.fingerprint == fingerprint(spec, size, &scan));
+        cache::read_meta_file(out).is_ok_and(|m| m.fingerprint == fingerprint(spec, size, scan));
     // Pixels, plus a generous bound for the header's labels and paths.
     let per = u64::from(size).pow(2) * 3 + 512;
-    Ok(CacheNeed {
+    CacheNeed {
         images,
         bytes: images as u64 * per,
         reused,
-    })
+    }
 }
 
 /// Builds (or reuses) the cache of `spec` at `size` in `out`.
@@ -149,8 +144,20 @@ pub fn prepare(
     out: &Path,
     progress: Progress<'_>,
 ) -> Result<Prepared, DataError> {
+    prepare_scanned(spec, base, size, out, scan_dataset(spec, base)?, progress)
+}
+
+/// [`prepare`] from the dataset's [`scan_dataset`], for a caller that already
+/// has it.
+pub fn prepare_scanned(
+    spec: &DatasetSpec,
+    base: &Path,
+    size: u32,
+    out: &Path,
+    mut scan: Scan,
+    progress: Progress<'_>,
+) -> Result<Prepared, DataError> {
     let start = Instant::now();
-    let mut scan = scan_dataset(spec, base)?;
     let fp = fingerprint(spec, size, &scan);
     if let Ok(meta) = cache::read_meta_file(out)
         && meta.fingerprint == fp

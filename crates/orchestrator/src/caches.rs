@@ -54,7 +54,7 @@ pub fn prepare<'a>(
             .into());
         }
     }
-    check_space(sweep, output, &configs)?;
+    let scans = check_space(sweep, output, &configs)?;
     for config in configs {
         let Some((name, spec)) = sweep.dataset_of(config) else {
             continue;
@@ -64,7 +64,11 @@ pub fn prepare<'a>(
             continue;
         }
         let size = config.train.input_size;
-        let p = ablate_data::prepare(spec, base, size, &path, &|_, _| {})?;
+        let scan = match scans.get(name) {
+            Some(s) => s.clone(),
+            None => ablate_data::scan_dataset(spec, base)?,
+        };
+        let p = ablate_data::prepare_scanned(spec, base, size, &path, scan, &|_, _| {})?;
         if !p.reused {
             reporter.log(&format!(
                 "prepared {name} at {size}px: {} images, {} skipped ({:.1} s)",
@@ -102,9 +106,15 @@ fn free_bytes(dir: &Path) -> Option<u64> {
 
 /// Refuses, before anything is built, a sweep whose caches would not fit on
 /// their disk: every cache to build, plus the largest once more (its pixels are
-/// spooled, then copied into the cache).
-fn check_space(sweep: &Sweep, output: &Path, configs: &[&TrialConfig]) -> Result<(), RunError> {
+/// spooled, then copied into the cache). Returns each dataset's scan, which
+/// building the caches then reuses.
+fn check_space(
+    sweep: &Sweep,
+    output: &Path,
+    configs: &[&TrialConfig],
+) -> Result<HashMap<String, ablate_data::Scan>, RunError> {
     let base = sweep.file.parent().unwrap_or(Path::new(""));
+    let mut scans: HashMap<String, ablate_data::Scan> = HashMap::new();
     let mut seen = std::collections::HashSet::new();
     let mut builds = Vec::new();
     for config in configs {
@@ -116,7 +126,13 @@ fn check_space(sweep: &Sweep, output: &Path, configs: &[&TrialConfig]) -> Result
             continue;
         }
         let size = config.train.input_size;
-        let need = ablate_data::cache_need(spec, base, size, &path)?;
+        let scan = match scans.entry(name.clone()) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(ablate_data::scan_dataset(spec, base)?)
+            }
+        };
+        let need = ablate_data::cache_need(spec, size, &path, scan);
         if !need.reused {
             builds.push((format!("{name} at {size}px"), need));
         }
@@ -139,7 +155,7 @@ fn check_space(sweep: &Sweep, output: &Path, configs: &[&TrialConfig]) -> Result
                 human(free)
             )))
         }
-        _ => Ok(()),
+        _ => Ok(scans),
     }
 }
 

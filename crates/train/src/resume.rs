@@ -141,13 +141,14 @@ pub struct State {
     pub tensors: HashMap<String, Tensor>,
 }
 
-fn digest(named: &[(String, Vec<usize>, Vec<u8>)]) -> String {
+/// `named` in name order: (name, shape, little-endian bytes).
+fn digest(named: &[(&str, &[usize], &[u8])]) -> String {
     let mut h = Sha256::new();
     for (name, shape, bytes) in named {
         h.update((name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
         h.update((shape.len() as u64).to_le_bytes());
-        for d in shape {
+        for d in shape.iter() {
             h.update((*d as u64).to_le_bytes());
         }
         h.update((bytes.len() as u64).to_le_bytes());
@@ -175,7 +176,12 @@ pub fn save(
         format: FORMAT,
         owner: owner.clone(),
         threads,
-        tensors_sha256: digest(&named),
+        tensors_sha256: digest(
+            &named
+                .iter()
+                .map(|(n, s, b)| (n.as_str(), s.as_slice(), b.as_slice()))
+                .collect::<Vec<_>>(),
+        ),
         progress: progress.clone(),
     };
     let meta = serde_json::to_string(&meta).map_err(|e| TrainError::internal(e.to_string()))?;
@@ -236,25 +242,28 @@ pub fn load(path: &Path, owner: &Owner, device: &Device) -> Result<Option<State>
         };
         return Err(why);
     }
-    let mut named = Vec::new();
+    let mut views = st.tensors();
+    views.sort_by(|a, b| a.0.cmp(&b.0));
+    let named: Vec<(&str, &[usize], &[u8])> = views
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.shape(), v.data()))
+        .collect();
+    if digest(&named) != meta.tensors_sha256 {
+        return Err("its tensors do not match their checksum (corrupt)".into());
+    }
     let mut tensors = HashMap::new();
-    for (name, view) in st.tensors() {
+    for (name, view) in &views {
         if view.dtype() != Dtype::F32 {
             return Err(format!("tensor {name} is {:?}, not f32", view.dtype()));
         }
-        let data = view.data();
-        let values: Vec<f32> = data
+        let values: Vec<f32> = view
+            .data()
             .chunks_exact(4)
             .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
             .collect();
         let t = Tensor::from_vec(values, view.shape(), device)
             .map_err(|e| format!("tensor {name}: {e}"))?;
-        named.push((name.clone(), view.shape().to_vec(), data.to_vec()));
-        tensors.insert(name, t);
-    }
-    named.sort_by(|a, b| a.0.cmp(&b.0));
-    if digest(&named) != meta.tensors_sha256 {
-        return Err("its tensors do not match their checksum (corrupt)".into());
+        tensors.insert(name.clone(), t);
     }
     Ok(Some(State {
         progress: meta.progress,

@@ -248,17 +248,13 @@ impl Core<'_> {
                     class == ablate_protocol::FailureClass::Timeout && a.saved.is_some();
                 if (class.retryable() || resumable) && attempts < max && self.stopping.is_none() {
                     let wait = policy::backoff(self.rules.backoff, attempts + 1);
-                    let resuming = a.saved.map(|(e, b)| {
-                        format!(
-                            ", resuming from its state after epoch {e}{}",
-                            if b > 0 {
-                                format!(", batch {b}")
-                            } else {
-                                String::new()
-                            }
-                        )
-                    });
-                    let resuming = resuming.unwrap_or_default();
+                    let resuming = match a.saved {
+                        Some((e, 0)) => format!(", resuming from its state after epoch {e}"),
+                        Some((e, b)) => {
+                            format!(", resuming from its state after epoch {e}, batch {b}")
+                        }
+                        None => String::new(),
+                    };
                     end.message = Some(with_resume(format!("{message} (will retry{resuming})")));
                     fx.push(Effect::FinishAttempt {
                         trial: trial.to_string(),
