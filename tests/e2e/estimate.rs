@@ -81,3 +81,84 @@ fn the_estimate_counts_what_training_reports_and_says_where_hours_come_from() {
         "{table}"
     );
 }
+
+/// experiments/paper.toml reads csv manifests that are not on this machine; its
+/// datasets declare their sizes, so it plans with its estimate anyway.
+#[test]
+fn the_paper_sweep_plans_with_its_estimate_before_its_data_is_here() {
+    let repo = crate::support::repo();
+    let out = ablate(
+        &repo,
+        &["plan", "--estimate", "--json", "experiments/paper.toml"],
+        &[],
+    );
+    assert!(out.status.success(), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let declared = v["declared"].as_object().unwrap();
+    assert_eq!(declared["faces"]["images"], 523_051);
+    assert_eq!(declared["identities"]["identities"], 10_575);
+    assert_eq!(declared["general"]["classes"], 1000);
+    let faces = v["caches"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["cache"] == "faces at 224px")
+        .unwrap();
+    assert_eq!(faces["images"], 523_051);
+    assert!(faces["bytes"].as_u64().unwrap() >= 523_051 * 224 * 224 * 3);
+    let trials = v["trials"].as_array().unwrap();
+    let plan = ablate(&repo, &["plan", "--json", "experiments/paper.toml"], &[]);
+    let plan: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(trials.len(), plan["trials"].as_array().unwrap().len());
+    let age = trials
+        .iter()
+        .find(|t| !t["study"].as_str().unwrap().starts_with("pretrain:"))
+        .unwrap();
+    let parts: Vec<u64> = (0..3).map(|i| age["images"][i].as_u64().unwrap()).collect();
+    assert_eq!(
+        parts.iter().sum::<u64>(),
+        523_051,
+        "every declared face used"
+    );
+    let face = trials
+        .iter()
+        .find(|t| t["study"] == "pretrain:face")
+        .unwrap();
+    assert!(
+        face["parameters"].as_u64().unwrap() > age["parameters"].as_u64().unwrap(),
+        "a 10,575-way identity head: {face} vs {age}"
+    );
+    let text = stdout(&ablate(
+        &repo,
+        &["plan", "--estimate", "experiments/paper.toml"],
+        &[],
+    ));
+    assert!(
+        text.contains("data `identities` is not on this machine: estimated from its declared size (494414 images, 10575 people"),
+        "{text}"
+    );
+}
+
+#[test]
+fn absent_data_without_a_declared_size_says_how_to_declare_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = "[sweep]\nname = \"s\"\noutput = \"out\"\n";
+    let tail = "[[study]]\nname = \"e\"\nfixed = { tasks = [\"age\"], encoding = \"ldae\" }\ngrid.depth = [\"vgg7\"]\n";
+    let faces = "[data.faces]\nkind = \"csv\"\npath = \"faces.csv\"\nage_column = \"age\"\n";
+    std::fs::write(dir.path().join("s.toml"), format!("{head}{faces}{tail}")).unwrap();
+    let out = ablate(dir.path(), &["plan", "--estimate", "s.toml"], &[]);
+    crate::support::assert_invalid(&out, "undeclared absent data");
+    let err = stderr(&out);
+    assert!(err.contains("faces.csv"), "{err}");
+    assert!(err.contains("expected = { images = N }"), "{err}");
+    // An identity set must say how many people it has: they size its head.
+    let people = "[data.people]\nkind = \"csv\"\npath = \"people.csv\"\nidentity_column = \"id\"\nexpected = { images = 500 }\n[pretrain.face]\ntask = \"identity\"\ndata = \"people\"\n";
+    let text = format!(
+        "{head}{faces}expected = {{ images = 100 }}\n{people}[defaults]\npretrain = \"face\"\n{tail}"
+    );
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = ablate(dir.path(), &["plan", "--estimate", "s.toml"], &[]);
+    crate::support::assert_invalid(&out, "no identity count");
+    let err = stderr(&out);
+    assert!(err.contains("`identities = N`"), "{err}");
+}

@@ -40,6 +40,15 @@ struct Cost {
     source: String,
 }
 
+/// A dataset estimated from `[data.NAME] expected`: its size, and whether its
+/// labels include ages (the stand-in spreads them over 0-100).
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Declared {
+    #[serde(flatten)]
+    size: ablate_spec::types::Expected,
+    ages_assumed: bool,
+}
+
 /// A trial's shape: what its speed and memory depend on.
 fn shape(t: &Trial) -> String {
     let c = &t.config;
@@ -76,13 +85,50 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
     let mut scans: HashMap<String, ablate_data::Scan> = HashMap::new();
     let mut caches: BTreeMap<String, ablate_data::CacheNeed> = BTreeMap::new();
     let mut history = history(&sweep, db)?;
+    // Datasets not on this machine, estimated from their declared size.
+    let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
+    let mut splits: HashMap<String, ablate_data::Parts> = HashMap::new();
     let mut costs = Vec::new();
     for t in &sweep.trials {
         let Some((name, spec)) = sweep.dataset_of(&t.config) else {
             continue;
         };
         if !scans.contains_key(name) {
-            scans.insert(name.clone(), ablate_data::scan_dataset(spec, &base)?);
+            let scan = match (
+                ablate_data::missing(&spec.source, &base),
+                sweep.expected.get(name),
+            ) {
+                (None, _) => ablate_data::scan_dataset(spec, &base)?,
+                (Some(_), Some(e)) => {
+                    let gaps = ablate_data::declared_gaps(spec, e);
+                    if !gaps.is_empty() {
+                        anyhow::bail!(crate::InvalidInput(format!(
+                            "data `{name}` is not on this machine, and [data.{name}] expected does not say how many {} it has; add {} to it",
+                            gaps.join(" or "),
+                            gaps.iter()
+                                .map(|g| format!("`{g} = N`"))
+                                .collect::<Vec<_>>()
+                                .join(" and ")
+                        )));
+                    }
+                    let scan = ablate_data::declared_scan(spec, e);
+                    let ages = scan.samples.iter().any(|s| s.age.is_some());
+                    declared.insert(
+                        name.clone(),
+                        Declared {
+                            size: *e,
+                            ages_assumed: ages,
+                        },
+                    );
+                    scan
+                }
+                (Some(err), None) => {
+                    return Err(anyhow::Error::new(err).context(format!(
+                        "cannot estimate data `{name}`: it is not on this machine; to estimate before it is, declare its size in [data.{name}]: `expected = {{ images = N }}` (with `identities = K` for a face-recognition set, `classes = C` for a general-purpose one)"
+                    )));
+                }
+            };
+            scans.insert(name.clone(), scan);
         }
         let scan = &scans[name];
         let size = t.config.train.input_size;
@@ -91,7 +137,20 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
         if let std::collections::btree_map::Entry::Vacant(e) = caches.entry(key) {
             e.insert(ablate_data::cache_need(spec, size, &cache, scan));
         }
-        let parts = ablate_data::trial_parts(&scan.samples, &t.config)?;
+        // What a trial's parts depend on (`trial_parts`): splitting a paper-size
+        // set once per trial took most of a minute.
+        let c = &t.config;
+        let by = serde_json::to_string(&(
+            name,
+            &c.within,
+            c.objective == ablate_spec::types::Objective::Identity,
+            &c.data.split,
+            c.fold,
+        ))?;
+        if !splits.contains_key(&by) {
+            splits.insert(by.clone(), ablate_data::trial_parts(&scan.samples, c)?);
+        }
+        let parts = &splits[&by];
         let keep = |idx: &[usize]| {
             idx.iter()
                 .filter(|i| Heads::usable(&t.config.objective, &scan.samples[**i]))
@@ -197,12 +256,21 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
         });
     }
     if json {
-        let v = serde_json::json!({ "trials": costs, "caches": caches.iter().map(|(k, n)| serde_json::json!({"cache": k, "images": n.images, "bytes": n.bytes, "up_to_date": n.reused})).collect::<Vec<_>>() });
+        let v = serde_json::json!({ "trials": costs, "declared": declared, "caches": caches.iter().map(|(k, n)| serde_json::json!({"cache": k, "images": n.images, "bytes": n.bytes, "up_to_date": n.reused})).collect::<Vec<_>>() });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", render(&sweep, &costs, &caches));
+        print!("{}", render(&sweep, &costs, &caches, &declared));
     }
     Ok(())
+}
+
+/// `known` hours (summed over trials with a source) and how many trials have none.
+fn hours_text(known: f64, open: usize) -> String {
+    match open {
+        0 => format!("{known:.2} hours"),
+        _ if known > 0.0 => format!("{known:.2} hours + {open} trial(s) unknown"),
+        _ => format!("hours unknown for {open} trial(s)"),
+    }
 }
 
 /// Exact parameter count: the trial's network, built on the CPU.
@@ -311,6 +379,7 @@ fn render(
     sweep: &Sweep,
     costs: &[Cost],
     caches: &BTreeMap<String, ablate_data::CacheNeed>,
+    declared: &BTreeMap<String, Declared>,
 ) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -319,6 +388,25 @@ fn render(
         sweep.name,
         costs.len()
     );
+    for (name, d) in declared {
+        let e = &d.size;
+        let _ = writeln!(
+            out,
+            "data `{name}` is not on this machine: estimated from its declared size ({} images{}{}; every image counted usable{}), not a scan",
+            e.images,
+            e.identities
+                .map(|k| format!(", {k} people"))
+                .unwrap_or_default(),
+            e.classes
+                .map(|k| format!(", {k} classes"))
+                .unwrap_or_default(),
+            if d.ages_assumed {
+                ", ages 0-100 for the age heads"
+            } else {
+                ""
+            },
+        );
+    }
     let header = [
         "trial",
         "study",
@@ -360,14 +448,10 @@ fn render(
         "\nper study (a trial several studies share counts under its first):"
     );
     for (s, (p, h, open, d)) in &studies {
-        let open = if *open > 0 {
-            format!(" (+ {open} trial(s) unknown)")
-        } else {
-            String::new()
-        };
         let _ = writeln!(
             out,
-            "  {s}: {p} images processed, {h:.2} hours{open}, {} of checkpoints and states",
+            "  {s}: {p} images processed, {}, {} of checkpoints and states",
+            hours_text(*h, *open),
             mib(*d)
         );
     }
@@ -383,16 +467,18 @@ fn render(
     }
     let hours: f64 = costs.iter().filter_map(|c| c.hours).sum();
     let open = costs.iter().filter(|c| c.hours.is_none()).count();
+    let hours = match open {
+        0 => hours_text(hours, 0),
+        _ => format!(
+            "{} (--calibrate, or earlier trials of their shapes, gives them)",
+            hours_text(hours, open)
+        ),
+    };
     let peak = costs.iter().filter_map(|c| c.host_bytes).max();
     let _ = writeln!(
         out,
-        "\ntotal: {} images processed, {hours:.2} hours{}, peak host memory of one trial {}, disk {} (caches {} + checkpoints and states {})",
+        "\ntotal: {} images processed, {hours}, peak host memory of one trial {}, disk {} (caches {} + checkpoints and states {})",
         costs.iter().map(|c| c.processed).sum::<u64>(),
-        if open > 0 {
-            format!(" + {open} trial(s) unknown (--calibrate)")
-        } else {
-            String::new()
-        },
         peak.map_or("?".into(), mib),
         mib(cache_bytes
             + costs

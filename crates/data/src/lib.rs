@@ -7,6 +7,7 @@
 //! every trial on every machine. Bad files are skipped and reported, never a panic.
 
 mod cache;
+mod declared;
 mod decode;
 mod error;
 mod prepare;
@@ -18,6 +19,7 @@ pub mod synth;
 mod synthetic;
 
 pub use cache::{Cache, Meta, Writer as CacheWriter, read_meta_file};
+pub use declared::{declared_gaps, declared_scan};
 pub use decode::{check_decodes, load_square};
 pub use error::DataError;
 pub use prepare::{

@@ -2,7 +2,7 @@
 //! Only validated here; reading images is the data crate's job.
 
 use crate::error::Ctx;
-use crate::types::{CsvColumns, DatasetSpec, Source, Split};
+use crate::types::{CsvColumns, DatasetSpec, Expected, Source, Split};
 use crate::value::{self, Table, Value, join};
 
 pub(crate) const KINDS: &[&str] = &[
@@ -17,7 +17,7 @@ pub(crate) const KINDS: &[&str] = &[
 /// FG-NET has 82 subjects; leave-one-person-out over it is 82 folds.
 const FGNET_SUBJECTS: u32 = 82;
 
-const COMMON_KEYS: &[&str] = &["kind", "split", "strict", "max_images"];
+const COMMON_KEYS: &[&str] = &["kind", "split", "strict", "max_images", "expected"];
 
 fn kind_keys(kind: &str) -> &'static [&'static str] {
     match kind {
@@ -82,6 +82,51 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, section: &str, v: &Value<'_>) -> Option<D
         strict,
         max_images,
     })
+}
+
+/// `expected = { images = N, identities = K, classes = C }` of a `[data.NAME]`
+/// section already parsed by `parse`: `Some(None)` without one, `None` when it
+/// is malformed (reported).
+pub(crate) fn parse_expected(
+    ctx: &mut Ctx<'_>,
+    section: &str,
+    v: &Value<'_>,
+) -> Option<Option<Expected>> {
+    let t = value::table(ctx, section, v)?;
+    let Some(e) = value::get(t, "expected") else {
+        return Some(None);
+    };
+    let key = join(section, "expected");
+    let et = value::table(ctx, &key, e)?;
+    if !value::known_keys(ctx, &key, et, &["images", "identities", "classes"]) {
+        return None;
+    }
+    let count = |ctx: &mut Ctx<'_>, name: &str| match value::get(et, name) {
+        Some(n) => value::unsigned(ctx, &join(&key, name), n, 1..=u32::MAX).map(Some),
+        None => Some(None),
+    };
+    let (images, identities, classes) = (
+        count(ctx, "images")?,
+        count(ctx, "identities")?,
+        count(ctx, "classes")?,
+    );
+    let Some(images) = images else {
+        ctx.error(
+            e.span(),
+            &key,
+            "missing key `images`",
+            Some(
+                "give the size the dataset will have, e.g. `expected = { images = 494414, identities = 10575 }`"
+                    .into(),
+            ),
+        );
+        return None;
+    };
+    Some(Some(Expected {
+        images,
+        identities,
+        classes,
+    }))
 }
 
 fn parse_source(

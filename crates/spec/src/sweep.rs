@@ -12,7 +12,7 @@ use crate::expand;
 use crate::report::ReportSpec;
 use crate::slurm::SlurmSpec;
 use crate::train::{self, Draft, Setting};
-use crate::types::{DatasetSpec, ExecSpec, TrialConfig};
+use crate::types::{DatasetSpec, ExecSpec, Expected, TrialConfig};
 use crate::value::{self, Table, Value, join};
 use crate::{TrialId, data, names};
 
@@ -29,6 +29,9 @@ pub struct Sweep {
     /// SHA-256 of the file's bytes.
     pub spec_hash: String,
     pub datasets: BTreeMap<String, DatasetSpec>,
+    /// `[data.NAME] expected`, by dataset name: sizes for `plan --estimate`
+    /// while the data is not on this machine.
+    pub expected: BTreeMap<String, Expected>,
     pub stages: Vec<Stage>,
     pub studies: Vec<Study>,
     /// Pretraining trials first (each after the ones it starts from), then study trials.
@@ -110,6 +113,7 @@ pub(crate) struct Globals<'i> {
     pub max_trials: u64,
     pub seeds: Vec<u64>,
     pub datasets: BTreeMap<String, DatasetSpec>,
+    pub expected: BTreeMap<String, Expected>,
     pub train: Draft,
     pub defaults: Vec<(String, AxisValue)>,
     pub stages: BTreeMap<String, StageDef>,
@@ -320,7 +324,7 @@ pub(crate) fn parse_globals<'i>(
     root: &'i Table<'i>,
     header: &Header,
 ) -> Option<Globals<'i>> {
-    let mut datasets = BTreeMap::new();
+    let (mut datasets, mut expected) = (BTreeMap::new(), BTreeMap::new());
     if let Some(dv) = value::get(root, "data")
         && let Some(t) = value::table(ctx, "data", dv)
     {
@@ -330,6 +334,9 @@ pub(crate) fn parse_globals<'i>(
                 && let Some(spec) = data::parse(ctx, &section, v)
             {
                 datasets.insert(k.get_ref().to_string(), spec);
+                if let Some(Some(e)) = data::parse_expected(ctx, &section, v) {
+                    expected.insert(k.get_ref().to_string(), e);
+                }
             }
         }
     }
@@ -414,6 +421,7 @@ pub(crate) fn parse_globals<'i>(
         max_trials: header.max_trials,
         seeds: header.seeds.clone(),
         datasets,
+        expected,
         train,
         defaults,
         stages,
@@ -591,6 +599,7 @@ pub(crate) fn build(
         seeds: header.seeds,
         spec_hash,
         datasets: globals.datasets.clone(),
+        expected: globals.expected.clone(),
         stages: out.stages,
         studies: out.studies,
         trials: out.trials,

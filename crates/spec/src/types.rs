@@ -27,6 +27,18 @@ impl DatasetSpec {
     }
 }
 
+/// `[data.NAME] expected`: the size of a dataset that is not on this machine yet,
+/// which `plan --estimate` plans with instead of scanning it. Not part of any
+/// trial's identity (it is outside [`DatasetSpec`]), and never read by a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    pub images: u32,
+    /// People, for identity (face-recognition) pretraining sets.
+    pub identities: Option<u32>,
+    /// Classes, for general-purpose pretraining sets.
+    pub classes: Option<u32>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Source {

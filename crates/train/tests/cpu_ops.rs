@@ -79,6 +79,18 @@ proptest! {
         check_conv(&ConvCase { batch, cin, cout, h, w, k: 3, pad, bias, relu, seed }).expect("conv");
     }
 
+    /// Channel counts the lane-blocked Winograd transforms take (multiples of 16),
+    /// on either side alone or both, on odd and even planes above 16 pixels.
+    #[test]
+    fn conv2d_matches_candle_with_channel_blocks(
+        batch in 1usize..3, cin in prop::sample::select(vec![12usize, 16, 32]),
+        cout in prop::sample::select(vec![12usize, 16, 32]),
+        h in 5usize..14, w in 5usize..14, pad in 0usize..2, bias: bool, relu: bool, seed: u64,
+    ) {
+        prop_assume!(cin % 16 == 0 || cout % 16 == 0);
+        check_conv(&ConvCase { batch, cin, cout, h, w, k: 3, pad, bias, relu, seed }).expect("conv");
+    }
+
     /// Planes of at most 16 pixels with 8+ channels: the batched im2col path
     /// (several images per gemm), including batches split over the threads.
     #[test]

@@ -180,7 +180,7 @@ fn forward_image(g: &Geom, img: &[f32], wt: &[f32], out: &mut [f32], col: &mut [
 pub(crate) enum Prepared {
     /// OIHW, i.e. `K x cout` column-major, for im2col + gemm.
     Im2col(Vec<f32>),
-    /// `U[xi][o][c]`, for Winograd F(2x2, 3x3).
+    /// `U[xi]`, for Winograd F(2x2, 3x3) (`winograd_conv::kernels`).
     Winograd(Vec<f32>),
 }
 
@@ -193,7 +193,7 @@ fn winograd_pays(g: &Geom) -> bool {
 pub(crate) fn prepare_forward(g: &Geom, w: &[f32]) -> Prepared {
     if winograd_pays(g) {
         let k = |o: usize, c: usize| std::array::from_fn(|i| w[(o * g.cin + c) * 9 + i]);
-        Prepared::Winograd(winograd::kernel_transform(g.cout, g.cin, k))
+        Prepared::Winograd(winograd_conv::kernels(g, k))
     } else {
         Prepared::Im2col(w.to_vec())
     }
@@ -206,7 +206,7 @@ pub(crate) fn prepare_input_grad(g: &Geom, w: &[f32]) -> (Geom, Prepared) {
         // Output channel c of the transposed conv reads input channel o with the
         // kernel w[o][c] rotated by 180 degrees, i.e. its 9 taps reversed.
         let k = |c: usize, o: usize| std::array::from_fn(|i| w[(o * g.cin + c) * 9 + 8 - i]);
-        Prepared::Winograd(winograd::kernel_transform(t.cout, t.cin, k))
+        Prepared::Winograd(winograd_conv::kernels(&t, k))
     } else {
         Prepared::Im2col(input_grad_weights(g, w))
     };

@@ -13,8 +13,10 @@
 //! of dY with the flipped kernel; weight gradient) use Winograd F(2x2, 3x3)
 //! (`winograd`), except on planes of 16 pixels or fewer, which stack several
 //! images' im2col rows into one gemm (`conv_batched`); other kernels, such as the
-//! nets' 3-channel first layer, im2col (`conv`). All products go through the `gemm` crate (`gemm.rs`, the only
-//! `unsafe`; built with its AVX-512 kernels). Element-wise loops are compiled per
+//! nets' 3-channel first layer, im2col (`conv`). All products go through the `gemm` crate (`gemm.rs`;
+//! built with its AVX-512 kernels); the Winograd transforms run with the lanes
+//! over channels where counts are multiples of 16 (`winograd_blocked`, staged by
+//! `transpose`, the other `unsafe`). Element-wise loops are compiled per
 //! instruction set and chosen at run time (`simd.rs`). Work is split over images on
 //! `candle_core::utils::get_num_threads()` threads, the trial's budget (`par`).
 //! The gradient bookkeeping between ops is candle's, patched (vendor/README.md) so
@@ -39,7 +41,9 @@ mod par;
 mod pool;
 mod sgd;
 mod simd;
+mod transpose;
 mod winograd;
+mod winograd_blocked;
 mod winograd_conv;
 
 use candle_core::backend::BackendStorage;

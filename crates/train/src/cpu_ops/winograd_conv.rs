@@ -12,6 +12,7 @@ use super::gemm::{Mat, sgemm};
 use super::par;
 use super::simd::vectorized;
 use super::winograd::{CHUNK_FLOATS, grad_tiles, input_tiles, output_tiles, tiles};
+use super::winograd_blocked as blocked;
 
 /// How a group of images is cut into chunks.
 #[derive(Debug, Clone, Copy)]
@@ -94,7 +95,63 @@ fn each_plane(
     );
 }
 
-/// `V[xi][c][t]` for one chunk of `images`.
+/// Where the tile-domain matrices of a convolution sit: `V` (its input's
+/// tiles) and `M` / `dY^` (its output's), each tile-major where `winograd_blocked`
+/// handles its channel count, channel-major otherwise.
+#[derive(Debug, Clone, Copy)]
+struct Layouts {
+    input: bool,
+    output: bool,
+}
+
+impl Layouts {
+    fn new(g: &Geom) -> Self {
+        Layouts {
+            input: blocked::applies(g.cin),
+            output: blocked::applies(g.cout),
+        }
+    }
+
+    /// `V[xi]` of a chunk of `tc` tiles as the `tc x cin` matrix.
+    fn v(self, g: &Geom, tc: usize) -> Mat {
+        if self.input {
+            Mat::row_major(tc, g.cin, g.cin)
+        } else {
+            Mat::col_major(tc, g.cin, tc)
+        }
+    }
+
+    /// `U[xi]` as the `cin x cout` matrix: `[c][o]` beside a tile-major `M`, since
+    /// gemm then computes `M^T = U^T V^T` and packs a unit-stride `U^T` for free.
+    fn u(self, g: &Geom) -> Mat {
+        if self.output {
+            Mat::row_major(g.cin, g.cout, g.cout)
+        } else {
+            Mat::col_major(g.cin, g.cout, g.cin)
+        }
+    }
+
+    /// `M[xi]` or `dY^[xi]` as the `tc x cout` matrix.
+    fn m(self, g: &Geom, tc: usize) -> Mat {
+        if self.output {
+            Mat::row_major(tc, g.cout, g.cout)
+        } else {
+            Mat::col_major(tc, g.cout, tc)
+        }
+    }
+}
+
+/// `U = G k G^T` of the 3x3 kernels `kernel(o, c)` of `g`, laid out as
+/// `Layouts::u` says.
+pub(crate) fn kernels(g: &Geom, kernel: impl Fn(usize, usize) -> [f32; 9] + Sync) -> Vec<f32> {
+    if Layouts::new(g).output {
+        super::winograd::kernel_transform(g.cin, g.cout, |c, o| kernel(o, c))
+    } else {
+        super::winograd::kernel_transform(g.cout, g.cin, kernel)
+    }
+}
+
+/// `V[xi]` for one chunk of `images`.
 fn transform_inputs(
     g: &Geom,
     p: &Plan,
@@ -105,6 +162,18 @@ fn transform_inputs(
 ) {
     let (hw, il) = (g.h * g.w, g.in_len());
     let tc = (chunk.1 - chunk.0) * p.tw;
+    if blocked::applies(g.cin) {
+        vectorized(
+            #[inline(always)]
+            || {
+                for (b, ty0, ty1, t0) in p.segments(chunk) {
+                    let image = &images[b * il..(b + 1) * il];
+                    blocked::input_tiles(g, image, (ty0, ty1), v, (t0, g.cin * tc), sc);
+                }
+            },
+        );
+        return;
+    }
     each_plane(
         p,
         chunk,
@@ -112,6 +181,42 @@ fn transform_inputs(
         (il, hw),
         #[inline(always)]
         |c, plane, rows, t0| input_tiles(g, plane, rows, &mut v[c * tc + t0..], g.cin * tc, sc),
+    );
+}
+
+/// `dY^[xi]` for one chunk of `douts`, like `transform_inputs`.
+fn transform_grads(
+    g: &Geom,
+    p: &Plan,
+    douts: &[f32],
+    chunk: (usize, usize),
+    yh: &mut [f32],
+    sc: &mut Vec<f32>,
+) {
+    let (ohw, ol) = (g.oh * g.ow, g.out_len());
+    let tc = (chunk.1 - chunk.0) * p.tw;
+    if blocked::applies(g.cout) {
+        vectorized(
+            #[inline(always)]
+            || {
+                for (b, ty0, ty1, t0) in p.segments(chunk) {
+                    let image = &douts[b * ol..(b + 1) * ol];
+                    blocked::grad_tiles(g, image, (ty0, ty1), yh, (t0, g.cout * tc), sc);
+                }
+            },
+        );
+        return;
+    }
+    each_plane(
+        p,
+        chunk,
+        douts,
+        (ol, ohw),
+        #[inline(always)]
+        |c, plane, rows, t0| {
+            let yh = &mut yh[c * tc + t0..];
+            grad_tiles(g, plane, rows, yh, g.cout * tc, sc);
+        },
     );
 }
 
@@ -134,17 +239,15 @@ fn forward_images<T>(
     let mut out = par::take(if emit.is_some() { p.images() * ol } else { 0 });
     let mut sc = Vec::new();
     let mut res = Vec::with_capacity(n);
+    let lay = Layouts::new(g);
     for chunk in p.chunks(n) {
         let tc = (chunk.1 - chunk.0) * p.tw;
         transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
         for xi in 0..16 {
             sgemm(
-                (&mut m[xi * g.cout * tc..], Mat::col_major(tc, g.cout, tc)),
-                (&v[xi * g.cin * tc..], Mat::col_major(tc, g.cin, tc)),
-                (
-                    &u[xi * g.cin * g.cout..],
-                    Mat::col_major(g.cin, g.cout, g.cin),
-                ),
+                (&mut m[xi * g.cout * tc..], lay.m(g, tc)),
+                (&v[xi * g.cin * tc..], lay.v(g, tc)),
+                (&u[xi * g.cin * g.cout..], lay.u(g)),
                 false,
                 nt,
             );
@@ -159,6 +262,11 @@ fn forward_images<T>(
             vectorized(
                 #[inline(always)]
                 || {
+                    if lay.output {
+                        let at = (t0, g.cout * tc);
+                        blocked::output_tiles(g, &m, at, (ty0, ty1), o, &mut sc);
+                        return;
+                    }
                     for (c, plane) in o.chunks_exact_mut(ohw).enumerate() {
                         let m = &m[c * tc + t0..];
                         output_tiles(g, m, g.cout * tc, (ty0, ty1), plane, &mut sc);
@@ -195,7 +303,7 @@ where
 /// The weight gradient (OIHW) of a convolution `winograd::applies` to:
 /// `dU[xi][o][c] = sum_t (A dY A^T)[xi][o][t] * V[xi][c][t]`, then `G^T dU G`.
 pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
-    let (il, ol, ohw) = (g.in_len(), g.out_len(), g.oh * g.ow);
+    let (il, ol) = (g.in_len(), g.out_len());
     let du = par::sum_images(g.batch, 16 * g.cout * g.cin, |b0, n, nt| {
         let p = Plan::new(g);
         let images = &inp[b0 * il..(b0 + n) * il];
@@ -205,28 +313,27 @@ pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
         let mut yh = par::take(16 * g.cout * tmax);
         let mut du = vec![0.0f32; 16 * g.cout * g.cin];
         let mut sc = Vec::new();
+        let lay = Layouts::new(g);
         for chunk in p.chunks(n) {
             let tc = (chunk.1 - chunk.0) * p.tw;
             transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
-            each_plane(
-                &p,
-                chunk,
-                douts,
-                (ol, ohw),
-                #[inline(always)]
-                |c, plane, rows, t0| {
-                    let yh = &mut yh[c * tc + t0..];
-                    grad_tiles(g, plane, rows, yh, g.cout * tc, &mut sc);
-                },
-            );
+            transform_grads(g, &p, douts, chunk, &mut yh, &mut sc);
+            // dU[xi] (cin x cout) = V[xi]^T dY^[xi].
+            let vt = lay.v(g, tc);
+            let vt = Mat {
+                rows: vt.cols,
+                cols: vt.rows,
+                rs: vt.cs,
+                cs: vt.rs,
+            };
             for xi in 0..16 {
                 sgemm(
                     (
                         &mut du[xi * g.cout * g.cin..],
                         Mat::col_major(g.cin, g.cout, g.cin),
                     ),
-                    (&v[xi * g.cin * tc..], Mat::row_major(g.cin, tc, tc)),
-                    (&yh[xi * g.cout * tc..], Mat::col_major(tc, g.cout, tc)),
+                    (&v[xi * g.cin * tc..], vt),
+                    (&yh[xi * g.cout * tc..], lay.m(g, tc)),
                     true,
                     nt,
                 );
