@@ -3,7 +3,7 @@
 # that has the driver, python3 with PyTorch (and its CUDA libraries) and no cargo; it builds
 # nothing. Run from the repository root:
 #
-#   bash scripts/gpu-check.sh          # prints the table; OUT (default ./gpu-out) gets 3 files
+#   bash scripts/gpu-check.sh          # prints the table; OUT (default ./gpu-out) gets 4 files
 #
 # What comes back in $OUT, and nothing else (the device tool returns at most 8 files of
 # 16 MiB, at most 2 folders deep):
@@ -11,6 +11,8 @@
 #                  so that a run cut short still leaves what it measured
 #   results.json   the same as data: every step, every loss compared, every benchmark row
 #   logs.tar.gz    logs/STEP.log, the per-step outputs, nvidia-smi samples, the sweeps' records
+#   gpu-throughput.json  step c as a table for `ablate plan --estimate --gpu-model` (merge it
+#                  into docs/gpu-throughput.json: `python3 scripts/gpu_check.py merge ...`)
 # Binaries, trial folders, caches and databases live in $GPU_CHECK_WORK (default
 # /tmp/ablate-gpu-check; its nv-cache/ keeps the driver's compiled PTX across reruns).
 #
@@ -45,13 +47,13 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 WORK=$(realpath -m "${GPU_CHECK_WORK:-/tmp/ablate-gpu-check}")
 case "$WORK/" in "$OUT"/*)
-    echo "error: GPU_CHECK_WORK ($WORK) is inside OUT ($OUT): only the 3 result files may go there; set GPU_CHECK_WORK to a folder outside it" >&2
+    echo "error: GPU_CHECK_WORK ($WORK) is inside OUT ($OUT): only the 4 result files may go there; set GPU_CHECK_WORK to a folder outside it" >&2
     exit 2 ;;
 esac
 mkdir -p "$WORK"
 RUN=$WORK/run
 LOGS=$RUN/logs
-rm -rf "$RUN" "$OUT/gpu-table.md" "$OUT/results.json" "$OUT/logs.tar.gz"
+rm -rf "$RUN" "$OUT/gpu-table.md" "$OUT/results.json" "$OUT/logs.tar.gz" "$OUT/gpu-throughput.json"
 mkdir -p "$LOGS" "$RUN/out"
 PY=${PYTHON:-python3}
 CHECK=$ROOT/scripts/gpu_check.py
@@ -102,7 +104,9 @@ else
     PRESETS=${GPU_CHECK_PRESETS:-"bench vgg7 vgg9 vgg11 vgg13 vgg16 vgg19"}
     SIZES=${GPU_CHECK_SIZES:-"64 224"}
     BATCHES=${GPU_CHECK_BATCHES:-"64 32"}
-    C_EXTRA=()
+    # With BatchNorm, as the paper's nets train (experiments/paper.toml): these rows are
+    # what `ablate plan --estimate --gpu-model` prices its trials with.
+    C_EXTRA=(--batch-norm=on)
     PT_THREADS=2
     START_EXTRA=()
 fi

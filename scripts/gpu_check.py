@@ -3,7 +3,9 @@
 
     gpu_check.py steps RUN      per-step losses, CPU against CUDA, BatchNorm off and on
     gpu_check.py sweep RUN      the 4-trial sweep: scheduling, and each trial's losses on both devices
-    gpu_check.py render RUN OUT gpu-table.md and results.json from everything RUN holds
+    gpu_check.py render RUN OUT gpu-table.md, results.json and gpu-throughput.json from RUN
+    gpu_check.py merge TABLE FILE   put TABLE's GPU (a gpu-throughput.json) into FILE
+                                    (docs/gpu-throughput.json), replacing that GPU's rows
 
 RUN is the check's work folder (outside OUT): steps.tsv, env.txt, nvsmi.csv, out/, d-*/.
 """
@@ -157,6 +159,54 @@ def peak_in(samples, start, end):
     return max(inside) if inside else None
 
 
+def gpu_name(run):
+    """The GPU's model as nvidia-smi names it (step a1), or what stood in for it."""
+    try:
+        first = open(f"{run}/logs/a1-nvidia-smi.log").readline().split(",")[0].strip()
+    except OSError:
+        first = ""
+    return first or "CPU stand-in (GPU_CHECK_CPU_ONLY=1)"
+
+
+def throughput(run, bench_rows):
+    """Step c's measurements as a table `ablate plan --estimate --gpu-table` reads: one row
+    per net, input size and batch (the fast kernel path where a CPU stand-in ran both)."""
+    rows = {}
+    for b in bench_rows:
+        r = b["ablate"]
+        if "images_per_s" not in r or not r.get("forward_ms"):
+            continue
+        key = (r["depth"], r["width"], r["size"], r["batch"], r["batch_norm"])
+        if key in rows and r.get("ops") != "fast":
+            continue
+        rows[key] = {"depth": r["depth"], "width": r["width"], "size": r["size"], "batch": r["batch"],
+                     "batch_norm": r["batch_norm"], "train_images_per_s": r["images_per_s"],
+                     "forward_images_per_s": 1e3 * r["batch"] / r["forward_ms"],
+                     "peak_gpu_mib": b.get("peak_gpu_mib")}
+    day = datetime.date.today().isoformat()
+    return {"gpu": gpu_name(run), "measured": f"{day}, scripts/gpu-check.sh step c ({len(rows)} nets)",
+            "rows": list(rows.values())}
+
+
+def key(name):
+    """As ablate compares GPU models: case, punctuation and a leading "nvidia" do not matter."""
+    words = [w.lower() for w in "".join(c if c.isalnum() else " " for c in name).split()]
+    return "-".join(words[1:] if len(words) > 1 and words[0] == "nvidia" else words)
+
+
+def merge(table_path, file_path):
+    table = json.load(open(table_path))
+    doc = json.load(open(file_path))
+    doc["tables"] = [t for t in doc["tables"] if key(t["gpu"]) != key(table["gpu"])] + [table]
+    tmp = f"{file_path}.tmp"
+    with open(tmp, "w") as f:
+        json.dump(doc, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, file_path)
+    print(f"{file_path}: {table['gpu']}, {len(table['rows'])} rows")
+    return 0
+
+
 def render(run, out):
     steps = []
     for line in open(f"{run}/steps.tsv"):
@@ -252,6 +302,8 @@ def render(run, out):
                "errors": errors, "nvsmi_samples": len(samples)}
     json.dump(results, open(f"{out}/.results.json.tmp", "w"), indent=1)
     os.replace(f"{out}/.results.json.tmp", f"{out}/results.json")
+    json.dump(throughput(run, bench_rows), open(f"{out}/.gpu-throughput.json.tmp", "w"), indent=1)
+    os.replace(f"{out}/.gpu-throughput.json.tmp", f"{out}/gpu-throughput.json")
     return 0
 
 
@@ -263,4 +315,6 @@ if __name__ == "__main__":
         sys.exit(sweep_check(sys.argv[2]))
     if cmd == "render":
         sys.exit(render(sys.argv[2], sys.argv[3]))
+    if cmd == "merge":
+        sys.exit(merge(sys.argv[2], sys.argv[3]))
     sys.exit(__doc__)

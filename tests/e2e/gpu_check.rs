@@ -123,7 +123,12 @@ fn dry_run_fits_the_gpu_machine_and_prints_its_table() {
     let out_dir = dir.path().join("out");
     assert_eq!(
         assert_fits(&out_dir),
-        ["gpu-table.md", "logs.tar.gz", "results.json"]
+        [
+            "gpu-table.md",
+            "gpu-throughput.json",
+            "logs.tar.gz",
+            "results.json"
+        ]
     );
     let table = std::fs::read_to_string(out_dir.join("gpu-table.md")).unwrap();
     assert!(stdout(&out).contains(&table), "the table is not on stdout");
@@ -195,6 +200,116 @@ fn dry_run_fits_the_gpu_machine_and_prints_its_table() {
     assert!(!listed.contains(".safetensors"), "{listed}");
     assert!(!listed.contains(".png"), "{listed}");
     assert!(dir.path().join("work/run/d-gpu/d-mini/ablate.db").exists());
+    prices_a_sweep(dir.path(), &out_dir.join("gpu-throughput.json"));
+}
+
+/// The check's throughput table is what `plan --estimate --gpu-model` reads: a
+/// CUDA sweep of a measured shape gets its hours from it, one of another shape
+/// none.
+fn prices_a_sweep(dir: &Path, table: &Path) {
+    let t: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(table).unwrap()).unwrap();
+    let gpu = t["gpu"].as_str().unwrap();
+    assert!(gpu.starts_with("CPU stand-in"), "{t}");
+    let row = t["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["depth"] == "vgg7")
+        .unwrap_or_else(|| panic!("no vgg7 row: {t}"));
+    assert_eq!(
+        (row["size"].as_u64(), row["batch"].as_u64()),
+        (Some(32), Some(4))
+    );
+    let sweep = "[sweep]\nname = \"g\"\noutput = \"g-out\"\n[data.faces]\nkind = \"synthetic-faces\"\nidentities = 20\nimages_per_identity = 4\n\
+                 [train]\ndevice = \"cuda\"\ninput_size = 32\nepochs = 2\nbatch_size = 4\nbatch_norm = false\n\
+                 [[study]]\nname = \"w\"\nfixed = { depth = \"vgg7\", tasks = [\"gender\"] }\ngrid.width = [0.125, 0.25]\n";
+    std::fs::write(dir.join("g.toml"), sweep).unwrap();
+    let o = Command::new(ABLATE)
+        .args([
+            "plan",
+            "--estimate",
+            "--json",
+            "--gpu-model",
+            gpu,
+            "--gpu-table",
+        ])
+        .arg(table)
+        .arg("g.toml")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let trials = v["trials"].as_array().unwrap();
+    assert_eq!(trials.len(), 2);
+    let narrow = trials
+        .iter()
+        .map(|t| t["parameters"].as_u64().unwrap())
+        .min();
+    for tr in trials {
+        let n = |i: usize| tr["images"][i].as_f64().unwrap();
+        if tr["parameters"].as_u64() == narrow {
+            // width 0.125: the measured row.
+            let want = (2.0 * n(0) / row["train_images_per_s"].as_f64().unwrap()
+                + (2.0 * n(1) + n(2)) / row["forward_images_per_s"].as_f64().unwrap())
+                / 3600.0;
+            let got = tr["hours"].as_f64().unwrap();
+            assert!((got - want).abs() <= 1e-9 * want, "{got} vs {want}: {tr}");
+            assert!(
+                tr["source"]
+                    .as_str()
+                    .unwrap()
+                    .starts_with("GPU table: CPU stand-in"),
+                "{tr}"
+            );
+        } else {
+            assert!(tr["hours"].is_null(), "width 0.25 was not measured: {tr}");
+            assert!(
+                tr["source"].as_str().unwrap().contains("has no row"),
+                "{tr}"
+            );
+        }
+    }
+    // Merged into (a copy of) the built-in table, twice: one table for that GPU.
+    let merged = dir.join("gpu-throughput.json");
+    std::fs::copy(repo().join("docs/gpu-throughput.json"), &merged).unwrap();
+    for _ in 0..2 {
+        let o = Command::new("python3")
+            .arg(repo().join("scripts/gpu_check.py"))
+            .args(["merge".as_ref(), table.as_os_str(), merged.as_os_str()])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&merged).unwrap()).unwrap();
+    assert_eq!(m["tables"].as_array().unwrap().len(), 1, "{m}");
+    assert!(m["about"].is_string(), "the file's own note is kept: {m}");
+    let o = Command::new(ABLATE)
+        .args(["plan", "--estimate", "--gpu-model", gpu, "--gpu-table"])
+        .arg(&merged)
+        .arg("g.toml")
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert!(
+        stdout(&o).contains("GPU table: CPU stand-in"),
+        "{}",
+        stderr(&o)
+    );
+    // A GPU the table does not have is an error that says which it has.
+    let o = Command::new(ABLATE)
+        .args(["plan", "--estimate", "--gpu-model", "h200", "g.toml"])
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("has no measurements of that GPU (it has none yet)"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -35,6 +35,8 @@ struct Cost {
     checkpoint_bytes: u64,
     state_bytes: u64,
     host_bytes: Option<u64>,
+    /// Peak GPU memory, from a GPU table's row.
+    gpu_bytes: Option<u64>,
     hours: Option<f64>,
     /// Where hours and memory come from.
     source: String,
@@ -78,8 +80,29 @@ enum Speed {
     },
 }
 
-pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Result<()> {
+/// `--gpu-model NAME` with the table file it is looked up in (None: built in).
+#[derive(Debug, Clone, Copy)]
+pub struct GpuModel<'a> {
+    pub name: &'a str,
+    pub table: Option<&'a Path>,
+}
+
+pub fn run(
+    file: &Path,
+    calibrate: bool,
+    gpu: Option<GpuModel<'_>>,
+    db: Option<&Path>,
+    json: bool,
+) -> Result<()> {
     let sweep = ablate_spec::load(file)?;
+    let tables = match gpu {
+        Some(g) => crate::gpu_table::load(g.table)?,
+        None => Vec::new(),
+    };
+    let table = match gpu {
+        Some(g) => Some(crate::gpu_table::find(&tables, g.name, g.table)?),
+        None => None,
+    };
     let base = sweep.file.parent().unwrap_or(Path::new("")).to_path_buf();
     let output = std::path::absolute(&sweep.output)?;
     let mut scans: HashMap<String, ablate_data::Scan> = HashMap::new();
@@ -180,6 +203,11 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
             ablate_spec::types::Optimizer::Sgd => u64::from(t.config.train.momentum > 0.0),
         };
         let key = shape(t);
+        // An asked-for GPU model's measurements price the CUDA trials, whatever
+        // the database holds (it may come from another GPU), and they are never
+        // calibrated on this machine instead.
+        let cuda = t.exec.device == ablate_spec::types::Device::Cuda;
+        let measured = table.filter(|_| cuda).map(|tb| (tb, tb.row_for(t)));
         // Calibrated where the database has no trial of this shape, or one
         // that recorded no memory.
         let known = matches!(
@@ -189,7 +217,7 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
                 ..
             }) | Some(Speed::Calibrated { .. })
         );
-        if calibrate && !known {
+        if calibrate && !known && measured.is_none() {
             let c = calibrated(t, heads)?;
             let merged = match (history.remove(&key), c) {
                 (
@@ -208,34 +236,54 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
             };
             history.insert(key.clone(), merged);
         }
-        let (hours, host_bytes, source) = match history.get(&key) {
-            Some(Speed::History {
-                seconds_per_image,
-                host_bytes,
-                trials,
-            }) => (
-                Some(processed as f64 * seconds_per_image / 3600.0),
-                *host_bytes,
-                format!("{trials} earlier trial(s) of this shape"),
-            ),
-            Some(Speed::Calibrated {
-                train_ips,
-                forward_ips,
-                host_bytes,
-            }) => (
-                Some(
-                    (epochs as f64 * images[0] as f64 / train_ips
-                        + (epochs * images[1] as u64 + images[2] as u64) as f64 / forward_ips)
-                        / 3600.0,
+        let mut gpu_bytes = None;
+        let (hours, host_bytes, source) = match (measured, history.get(&key)) {
+            (Some((tb, Some(r))), _) => {
+                gpu_bytes = r.peak_gpu_mib.map(|m| (m * 1048576.0) as u64);
+                (
+                    Some(hours_at(
+                        epochs,
+                        images,
+                        r.train_images_per_s,
+                        r.forward_images_per_s,
+                    )),
+                    None,
+                    format!("GPU table: {} ({})", tb.gpu, tb.measured),
+                )
+            }
+            (Some((tb, None)), _) => (
+                None,
+                None,
+                format!(
+                    "unknown: the {} table has no row of this net, input size and batch",
+                    tb.gpu
                 ),
-                *host_bytes,
-                "calibrated on this machine".to_string(),
             ),
-            None => (
-                None,
-                None,
-                "unknown: --calibrate, or run some trials of this shape".into(),
-            ),
+            (None, h) => match h {
+                Some(Speed::History {
+                    seconds_per_image,
+                    host_bytes,
+                    trials,
+                }) => (
+                    Some(processed as f64 * seconds_per_image / 3600.0),
+                    *host_bytes,
+                    format!("{trials} earlier trial(s) of this shape"),
+                ),
+                Some(Speed::Calibrated {
+                    train_ips,
+                    forward_ips,
+                    host_bytes,
+                }) => (
+                    Some(hours_at(epochs, images, *train_ips, *forward_ips)),
+                    *host_bytes,
+                    "calibrated on this machine".to_string(),
+                ),
+                None => (
+                    None,
+                    None,
+                    "unknown: --calibrate, or run some trials of this shape".into(),
+                ),
+            },
         };
         costs.push(Cost {
             trial: t.id.to_string(),
@@ -251,6 +299,7 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
             checkpoint_bytes: weights * if multi { 2 } else { 1 },
             state_bytes: weights * (1 + moments),
             host_bytes,
+            gpu_bytes,
             hours,
             source,
         });
@@ -262,6 +311,13 @@ pub fn run(file: &Path, calibrate: bool, db: Option<&Path>, json: bool) -> Resul
         print!("{}", render(&sweep, &costs, &caches, &declared));
     }
     Ok(())
+}
+
+/// Hours for `epochs` of training and validation and one test pass at the given
+/// training and forward speeds (images/s).
+fn hours_at(epochs: u64, images: [usize; 3], train_ips: f64, forward_ips: f64) -> f64 {
+    let forward = epochs * images[1] as u64 + images[2] as u64;
+    (epochs as f64 * images[0] as f64 / train_ips + forward as f64 / forward_ips) / 3600.0
 }
 
 /// `known` hours (summed over trials with a source) and how many trials have none.
@@ -414,6 +470,7 @@ fn render(
         "images processed",
         "parameters",
         "host memory",
+        "GPU memory",
         "checkpoints + state",
         "hours",
         "from",
@@ -428,6 +485,7 @@ fn render(
                 c.processed.to_string(),
                 c.parameters.to_string(),
                 c.host_bytes.map_or("?".into(), mib),
+                c.gpu_bytes.map_or("?".into(), mib),
                 mib(c.checkpoint_bytes + c.state_bytes),
                 c.hours.map_or("?".into(), |h| format!("{h:.3}")),
                 c.source.clone(),

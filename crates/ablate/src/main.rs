@@ -8,6 +8,7 @@ mod bench;
 mod bench_train;
 mod data;
 mod estimate;
+mod gpu_table;
 mod plan;
 mod progress;
 mod run;
@@ -74,6 +75,15 @@ enum Command {
         /// this machine where the database has none of that shape.
         #[arg(long, requires = "estimate")]
         calibrate: bool,
+        /// With --estimate: price the CUDA trials with the throughput measured
+        /// on this GPU model (e.g. h200), from the built-in table of GPU checks
+        /// (docs/gpu-throughput.json) or --gpu-table.
+        #[arg(long, requires = "estimate")]
+        gpu_model: Option<String>,
+        /// With --gpu-model: a table file in docs/gpu-throughput.json's format
+        /// (scripts/gpu-check.sh writes one) instead of the built-in one.
+        #[arg(long, requires = "gpu_model")]
+        gpu_table: Option<PathBuf>,
         /// With --estimate: the database (default: <sweep output>/ablate.db).
         #[arg(long, requires = "estimate")]
         db: Option<PathBuf>,
@@ -252,10 +262,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             file,
             estimate: true,
             calibrate,
+            gpu_model,
+            gpu_table,
             db,
             json,
             ..
-        } => estimate::run(&file, calibrate, db.as_deref(), json).and(done),
+        } => {
+            let gpu = gpu_model.as_deref().map(|name| estimate::GpuModel {
+                name,
+                table: gpu_table.as_deref(),
+            });
+            estimate::run(&file, calibrate, gpu, db.as_deref(), json).and(done)
+        }
         Command::Plan {
             file, json, check, ..
         } => plan::run(&file, json, check).and(done),
