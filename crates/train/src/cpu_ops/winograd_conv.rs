@@ -98,7 +98,7 @@ fn each_plane(
 /// Where the tile-domain matrices of a convolution sit: `V` (its input's
 /// tiles) and `M` / `dY^` (its output's), each tile-major where `winograd_blocked`
 /// handles its channel count, channel-major otherwise.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Layouts {
     input: bool,
     output: bool,
@@ -106,9 +106,16 @@ struct Layouts {
 
 impl Layouts {
     fn new(g: &Geom) -> Self {
+        // gemm computes a product of at most 16x16 outputs whose operands have
+        // the inner dimension unit-stride (the weight gradient's, channel-major)
+        // as dot products, summed in another order than its main kernel: tile-
+        // major operands there would round differently. Such layers (8->16,
+        // 16->16 channels) keep the channel-major layouts, so every trial's
+        // numbers stay what they were; they are the cheapest layers anyway.
+        let small = g.cin * g.cout <= 16 * 16;
         Layouts {
-            input: blocked::applies(g.cin),
-            output: blocked::applies(g.cout),
+            input: blocked::applies(g.cin) && !small,
+            output: blocked::applies(g.cout) && !small,
         }
     }
 
@@ -144,7 +151,15 @@ impl Layouts {
 /// `U = G k G^T` of the 3x3 kernels `kernel(o, c)` of `g`, laid out as
 /// `Layouts::u` says.
 pub(crate) fn kernels(g: &Geom, kernel: impl Fn(usize, usize) -> [f32; 9] + Sync) -> Vec<f32> {
-    if Layouts::new(g).output {
+    kernels_in(g, kernel, Layouts::new(g))
+}
+
+fn kernels_in(
+    g: &Geom,
+    kernel: impl Fn(usize, usize) -> [f32; 9] + Sync,
+    lay: Layouts,
+) -> Vec<f32> {
+    if lay.output {
         super::winograd::kernel_transform(g.cin, g.cout, |c, o| kernel(o, c))
     } else {
         super::winograd::kernel_transform(g.cout, g.cin, kernel)
@@ -158,11 +173,11 @@ fn transform_inputs(
     images: &[f32],
     chunk: (usize, usize),
     v: &mut [f32],
-    sc: &mut Vec<f32>,
+    (sc, lay): (&mut Vec<f32>, Layouts),
 ) {
     let (hw, il) = (g.h * g.w, g.in_len());
     let tc = (chunk.1 - chunk.0) * p.tw;
-    if blocked::applies(g.cin) {
+    if lay.input {
         vectorized(
             #[inline(always)]
             || {
@@ -191,11 +206,11 @@ fn transform_grads(
     douts: &[f32],
     chunk: (usize, usize),
     yh: &mut [f32],
-    sc: &mut Vec<f32>,
+    (sc, lay): (&mut Vec<f32>, Layouts),
 ) {
     let (ohw, ol) = (g.oh * g.ow, g.out_len());
     let tc = (chunk.1 - chunk.0) * p.tw;
-    if blocked::applies(g.cout) {
+    if lay.output {
         vectorized(
             #[inline(always)]
             || {
@@ -226,7 +241,7 @@ fn forward_images<T>(
     (inp, u): (&[f32], &[f32]),
     (b0, n): (usize, usize),
     dst: &mut [f32],
-    nt: usize,
+    (nt, lay): (usize, Layouts),
     emit: Option<&(impl Fn(usize, &mut [f32], &mut [f32]) -> T + Sync)>,
 ) -> Vec<T> {
     let p = Plan::new(g);
@@ -239,10 +254,9 @@ fn forward_images<T>(
     let mut out = par::take(if emit.is_some() { p.images() * ol } else { 0 });
     let mut sc = Vec::new();
     let mut res = Vec::with_capacity(n);
-    let lay = Layouts::new(g);
     for chunk in p.chunks(n) {
         let tc = (chunk.1 - chunk.0) * p.tw;
-        transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
+        transform_inputs(g, &p, images, chunk, &mut v, (&mut sc, lay));
         for xi in 0..16 {
             sgemm(
                 (&mut m[xi * g.cout * tc..], lay.m(g, tc)),
@@ -295,14 +309,32 @@ where
     T: Send,
     F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync,
 {
+    forward_in(g, (inp, u), dst, emit, Layouts::new(g))
+}
+
+fn forward_in<T, F>(
+    g: &Geom,
+    (inp, u): (&[f32], &[f32]),
+    dst: &mut [f32],
+    emit: Option<&F>,
+    lay: Layouts,
+) -> Vec<T>
+where
+    T: Send,
+    F: Fn(usize, &mut [f32], &mut [f32]) -> T + Sync,
+{
     par::map_images(g.batch, dst, |b0, n, d, nt| {
-        forward_images(g, (inp, u), (b0, n), d, nt, emit)
+        forward_images(g, (inp, u), (b0, n), d, (nt, lay), emit)
     })
 }
 
 /// The weight gradient (OIHW) of a convolution `winograd::applies` to:
 /// `dU[xi][o][c] = sum_t (A dY A^T)[xi][o][t] * V[xi][c][t]`, then `G^T dU G`.
 pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
+    weight_grad_in(g, inp, dout, Layouts::new(g))
+}
+
+fn weight_grad_in(g: &Geom, inp: &[f32], dout: &[f32], lay: Layouts) -> Vec<f32> {
     let (il, ol) = (g.in_len(), g.out_len());
     let du = par::sum_images(g.batch, 16 * g.cout * g.cin, |b0, n, nt| {
         let p = Plan::new(g);
@@ -313,11 +345,10 @@ pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
         let mut yh = par::take(16 * g.cout * tmax);
         let mut du = vec![0.0f32; 16 * g.cout * g.cin];
         let mut sc = Vec::new();
-        let lay = Layouts::new(g);
         for chunk in p.chunks(n) {
             let tc = (chunk.1 - chunk.0) * p.tw;
-            transform_inputs(g, &p, images, chunk, &mut v, &mut sc);
-            transform_grads(g, &p, douts, chunk, &mut yh, &mut sc);
+            transform_inputs(g, &p, images, chunk, &mut v, (&mut sc, lay));
+            transform_grads(g, &p, douts, chunk, &mut yh, (&mut sc, lay));
             // dU[xi] (cin x cout) = V[xi]^T dY^[xi].
             let vt = lay.v(g, tc);
             let vt = Mat {
@@ -342,4 +373,68 @@ pub(crate) fn weight_grad(g: &Geom, inp: &[f32], dout: &[f32]) -> Vec<f32> {
         du
     });
     super::winograd::kernel_grad(g.cout, g.cin, &du)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(n: usize, seed: u64) -> Vec<f32> {
+        let mut s = seed | 1;
+        (0..n)
+            .map(|_| {
+                s ^= s << 13;
+                s ^= s >> 7;
+                s ^= s << 17;
+                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+            })
+            .collect()
+    }
+
+    /// Whatever layouts a layer gets, its outputs and weight gradient are the
+    /// channel-major layouts' bit for bit, so a trial's numbers do not depend on
+    /// them. Small layers (cin x cout <= 256) are where gemm sums differently with
+    /// tile-major operands: there the layouts stay channel-major.
+    #[test]
+    fn every_layout_gives_the_channel_major_numbers_bit_for_bit() {
+        let channel_major = Layouts {
+            input: false,
+            output: false,
+        };
+        for (cin, cout, side) in [
+            (8, 16, 16),
+            (16, 16, 8),
+            (16, 32, 9),
+            (32, 32, 12),
+            (64, 16, 6),
+        ] {
+            let g = Geom::new((3, cin, side, side), (cout, 3, 3), 1).expect("a geometry");
+            let (w, inp) = (values(cout * cin * 9, 1), values(g.batch * g.in_len(), 2));
+            let dout = values(g.batch * g.out_len(), 3);
+            let k = |o: usize, c: usize| std::array::from_fn(|i| w[(o * cin + c) * 9 + i]);
+            type Direct = fn(usize, &mut [f32], &mut [f32]);
+            let run = |lay: Layouts| {
+                let u = kernels_in(&g, k, lay);
+                let mut out = vec![0.0; g.batch * g.out_len()];
+                forward_in(&g, (&inp, &u), &mut out, None::<&Direct>, lay);
+                (out, weight_grad_in(&g, &inp, &dout, lay))
+            };
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            let (ours, theirs) = (run(Layouts::new(&g)), run(channel_major));
+            assert!(
+                bits(&ours.0) == bits(&theirs.0),
+                "forward {cin}->{cout} at {side}px"
+            );
+            assert!(
+                bits(&ours.1) == bits(&theirs.1),
+                "weight gradient {cin}->{cout} at {side}px"
+            );
+        }
+        let g = Geom::new((1, 32, 8, 8), (32, 3, 3), 1).expect("a geometry");
+        assert_ne!(
+            Layouts::new(&g),
+            channel_major,
+            "the blocked layouts are tested at all"
+        );
+    }
 }
