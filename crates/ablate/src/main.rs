@@ -8,6 +8,7 @@ mod bench;
 mod bench_train;
 mod data;
 mod estimate;
+mod estimate_render;
 mod gpu_table;
 mod plan;
 mod progress;
