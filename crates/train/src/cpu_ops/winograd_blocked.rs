@@ -240,13 +240,13 @@ pub(crate) fn output_tiles(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::super::winograd;
     use super::*;
 
     /// Values with both signs, exact zeros of both signs and a wide range, from a
-    /// fixed xorshift stream.
-    fn values(n: usize, seed: u64) -> Vec<f32> {
+    /// fixed xorshift stream (also `winograd_conv`'s test data).
+    pub(in super::super) fn values(n: usize, seed: u64) -> Vec<f32> {
         let mut s = seed | 1;
         (0..n)
             .map(|i| {

@@ -377,19 +377,8 @@ fn weight_grad_in(g: &Geom, inp: &[f32], dout: &[f32], lay: Layouts) -> Vec<f32>
 
 #[cfg(test)]
 mod tests {
+    use super::super::winograd_blocked::tests::values;
     use super::*;
-
-    fn values(n: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed | 1;
-        (0..n)
-            .map(|_| {
-                s ^= s << 13;
-                s ^= s >> 7;
-                s ^= s << 17;
-                (s >> 40) as f32 / (1u64 << 24) as f32 - 0.5
-            })
-            .collect()
-    }
 
     /// Whatever layouts a layer gets, its outputs and weight gradient are the
     /// channel-major layouts' bit for bit, so a trial's numbers do not depend on
