@@ -27,18 +27,20 @@
 #   b  per-step training losses, CPU against CUDA, BatchNorm off and on (one process each)
 #   d  a 4-trial sweep on GPU 0 with --slots-per-gpu 2, and the same sweep on the CPU:
 #      scheduling, and each trial's per-epoch losses on both devices
+#   e  resume inside a trial: one trial killed with SIGKILL after 3 epochs and resumed from
+#      its state, against the same trial never interrupted
 #   c  throughput of every depth preset at 64px and 224px, ablate then PyTorch (one process
 #      each), with what is left of the budget
 #
 # Environment:
-#   OUT                   where the 3 files go (default ./gpu-out)
+#   OUT                   where the 4 files go (default ./gpu-out)
 #   GPU_CHECK_WORK        everything else (default /tmp/ablate-gpu-check)
 #   GPU_CHECK_CPU_ONLY=1  CPU stand-ins for every CUDA step (tiny nets): the same steps and
 #                         files on a machine without a GPU, to check this script
 #   GPU_CHECK_BUDGET      seconds for all steps (default 300); a step starts only with 15 s left
 #   ABLATE_CUDA, ABLATE_CPU, RUN_ON_GPU, PYTHON   override the paths above (PYTHON: python3)
 #   GPU_CHECK_PRESETS, GPU_CHECK_SIZES, GPU_CHECK_BATCHES   step c's lists
-#   GPU_CHECK_GROUPS      which groups to run (default abdc), e.g. "c" to rerun only step c
+#   GPU_CHECK_GROUPS      which groups to run (default abdec), e.g. "c" to rerun only step c
 set -u
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -294,6 +296,59 @@ group_d() {
     archive
 }
 
+# ---------------------------------------------------------------- (e) resume inside a trial
+sweep_e() { # DEVICE
+    cat <<EOF
+[sweep]
+name = "e-resume"
+output = "e"
+
+[data.faces]
+kind = "synthetic-faces"
+identities = 40
+images_per_identity = 8
+
+[train]
+input_size = 32
+epochs = 10
+batch_size = 16
+lr = 0.01
+threads = 1
+device = "$1"
+checkpoint_minutes = 0.0005
+
+[[study]]
+name = "resume"
+fixed = { depth = "vgg7", width = 0.25, batch_norm = true, encoding = "ldae" }
+grid.tasks = [["gender", "age"]]
+EOF
+}
+
+group_e() {
+    # One trial on the GPU run through (e1), and the same trial killed with SIGKILL after 3 of
+    # its 10 epochs, then resumed from its state by the orchestrator's next attempt (e2): the
+    # resumed run's losses against the uninterrupted one's (e3).
+    mkdir -p "$RUN/e-plain" "$RUN/e-killed"
+    sweep_e "$DEV" >"$RUN/e-plain/e.toml"
+    sweep_e "$DEV" >"$RUN/e-killed/e.toml"
+    cd "$RUN/e-plain" || exit 1
+    run_step e1-trial-gpu 90 - "${GPU_BIN[@]}" run e.toml "${GPU_SLOTS[@]}" --heartbeat-timeout 60
+    e_rc=$RC
+    finish e1-trial-gpu "$(grep -m1 '^sweep ' "$LOGS/e1-trial-gpu.log" 2>/dev/null)"
+    cd "$RUN/e-killed" || exit 1
+    run_step e2-killed-gpu 120 - bash "$ROOT/scripts/kill-after-state.sh" "$RUN/e-killed/e/trials" 3 -- \
+        "${GPU_BIN[@]}" run e.toml "${GPU_SLOTS[@]}" --heartbeat-timeout 60 --retry-backoff 0.5
+    finish e2-killed-gpu "$(grep -m1 'kill-after-state: SIGKILL' "$LOGS/e2-killed-gpu.log" 2>/dev/null | cut -c19-)"
+    cd "$ROOT" || exit 1
+    if [ "$e_rc" = 125 ] || [ "$RC" = 125 ]; then
+        skip e3-check "time budget spent"
+    else
+        run_step e3-check 30 - "$PY" "$CHECK" resume "$RUN"
+        finish e3-check "$(tail -n 1 "$LOGS/e3-check.log")"
+    fi
+    archive
+}
+
 # ---------------------------------------------------------------- (c) every preset, ablate and PyTorch
 group_c() {
     # One process each. ablate gets 60% of what is left (its CUDA convolutions are the slow part),
@@ -320,8 +375,8 @@ group_c() {
 }
 
 # The groups in the order above; GPU_CHECK_GROUPS (e.g. "c") reruns some of them.
-for g in a b d c; do
-    case ${GPU_CHECK_GROUPS:-abdc} in *$g*) "group_$g" ;; esac
+for g in a b d e c; do
+    case ${GPU_CHECK_GROUPS:-abdec} in *$g*) "group_$g" ;; esac
 done
 
 # ---------------------------------------------------------------- the table

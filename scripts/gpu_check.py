@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
-"""The checks and the table of scripts/gpu-check.sh (docs/gpu.md), standard library only:
+"""The checks of scripts/gpu-check.sh (docs/gpu.md; the table: gpu_check_table.py), standard library only:
 
     gpu_check.py steps RUN      per-step losses, CPU against CUDA, BatchNorm off and on
-    gpu_check.py sweep RUN      the 4-trial sweep: scheduling, and each trial's losses on both devices
+    gpu_check.py sweep RUN      the 4-trial sweep: scheduling, each trial's losses on both devices,
+                                each attempt's recorded peak GPU memory
+    gpu_check.py resume RUN     a trial killed mid-run and resumed on the GPU, against the same
+                                trial never interrupted
     gpu_check.py render RUN OUT gpu-table.md, results.json and gpu-throughput.json from RUN
     gpu_check.py merge TABLE FILE   put TABLE's GPU (a gpu-throughput.json) into FILE
                                     (docs/gpu-throughput.json), replacing that GPU's rows
@@ -129,13 +132,109 @@ def sweep_check(run):
         rows_t = [{"what": w, "cpu": a, "other": b, "rel": rel(a, b), "tol": tol, "ok": rel(a, b) <= tol} for w, a, b, tol in checks]
         ok &= all(r["ok"] for r in rows_t)
         trials.append({"trial": t, "rows": rows_t})
-    json.dump({"ok": ok, "succeeded": ok_n, "attempts": len(rows), "at_once": peak, "slots": slots, "trials": trials, "problems": problems},
+    memory, why = memory_check(run, con, gpu)
+    ok &= not why
+    problems += why
+    json.dump({"ok": ok, "succeeded": ok_n, "attempts": len(rows), "at_once": peak, "slots": slots, "trials": trials,
+               "memory": memory, "problems": problems},
               open(f"{run}/out/d3-check.json", "w"), indent=1)
     worst = max((r for t in trials for r in t["rows"]), key=lambda r: r["rel"] / r["tol"], default=None)
     print(f"{ok_n}/4 succeeded, {len(rows)} attempts, at most {peak} at once, slots {' '.join(slots)}; "
           + (f"losses of {len(trials)} trials against the CPU: worst {worst['rel']:.1e} ({worst['what']})" if worst else "no losses compared")
+          + f"; {memory['summary']}"
           + ("; " + "; ".join(problems) if problems else ""))
     return 0 if ok else 1
+
+
+def step_span(run, step):
+    """(start, end) in unix ms of a step that ran, from steps.tsv; None before it is recorded."""
+    try:
+        for line in open(f"{run}/steps.tsv"):
+            f = line.rstrip("\n").split("\t")
+            if f[0] == step and len(f) > 5 and f[4] and f[5]:
+                return int(f[4]), int(f[5])
+    except OSError:
+        pass
+    return None
+
+
+def memory_check(run, con, outcomes):
+    """Each attempt's peak GPU memory as ablate recorded it (the pool's high-water mark of
+    tensor bytes): on a GPU at least the trial's weights (4 bytes a parameter) and at most what
+    nvidia-smi saw in use on the whole device during the sweep; on the CPU, none at all."""
+    rows = con.execute("SELECT trial_id, device, peak_gpu_bytes FROM attempts WHERE state = 'succeeded'").fetchall()
+    span = step_span(run, "d1-sweep-gpu")
+    smi = peak_in(nvsmi_samples(run), *span) if span else None
+    params = {}
+    for trial_dir in glob.glob(f"{run}/d-gpu/d-mini/trials/*"):
+        r = load(f"{trial_dir}/result.json", {}) or {}
+        params[r.get("trial", "")] = r.get("parameters")
+    problems, mibs = [], []
+    for trial, device, peak in rows:
+        short = trial[:12]
+        if not device.startswith("cuda"):
+            if peak is not None:
+                problems.append(f"trial {short} on {device} recorded {peak} bytes of GPU memory")
+            continue
+        if not peak:
+            problems.append(f"trial {short} on {device} recorded no peak GPU memory")
+            continue
+        mibs.append(peak / 2**20)
+        floor = 4 * (params.get(trial) or 0)
+        if peak < floor:
+            problems.append(f"trial {short}: peak GPU memory {peak} bytes is below its weights' {floor}")
+        if smi is not None and peak / 2**20 > smi:
+            problems.append(f"trial {short}: peak GPU memory {peak / 2**20:.1f} MiB is above nvidia-smi's {smi:.0f} MiB for the whole device")
+    if mibs:
+        summary = f"peak GPU memory per attempt {min(mibs):.1f}-{max(mibs):.1f} MiB (nvidia-smi, whole device: {'-' if smi is None else f'{smi:.0f}'} MiB)"
+    else:
+        summary = "no attempt ran on a GPU, and none recorded a GPU peak (right for the CPU)"
+    return {"attempts_mib": mibs, "nvidia_smi_mib": smi, "summary": summary}, problems
+
+
+def attempts_of(db):
+    try:
+        con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+        return con.execute("SELECT state, message FROM attempts ORDER BY id").fetchall()
+    except sqlite3.Error:
+        return []
+
+
+def resume_check(run):
+    """e: one trial run through on the GPU, and the same trial killed (SIGKILL to its worker)
+    after some epochs, resumed by the orchestrator's next attempt from its state. On CUDA the
+    two differ by the rounding the sweep check allows (CUDA's atomics make even two
+    uninterrupted runs differ); on the CPU stand-in they are equal."""
+    plain, killed = metrics(f"{run}/e-plain/e"), metrics(f"{run}/e-killed/e")
+    attempts = attempts_of(f"{run}/e-killed/e/ablate.db")
+    problems = []
+    if len(plain) != 1 or len(killed) != 1 or set(plain) != set(killed):
+        problems.append(f"{len(plain)} uninterrupted and {len(killed)} interrupted trials, not the same one")
+    if len(attempts) < 2 or attempts[-1][0] != "succeeded" or "resumed from" not in (attempts[-1][1] or ""):
+        problems.append(f"attempts {attempts}: not a killed attempt then one resumed from its state")
+    rows = []
+    for t in set(plain) & set(killed):
+        (pe, pt), (ke, kt) = plain[t], killed[t]
+        if len(pe) != len(ke):
+            problems.append(f"{len(pe)} epochs uninterrupted, {len(ke)} resumed")
+        for a, b in zip(pe, ke):
+            e = a["epoch"]
+            for what, x, y in ((f"epoch {e} train_loss", a["train_loss"], b["train_loss"]), (f"epoch {e} val loss", a["val"]["loss"], b["val"]["loss"])):
+                tol = (EPOCH1_TRAIN_TOL if "train" in what else EPOCH1_VAL_TOL) if e == 1 else LATER_TOL
+                rows.append({"what": what, "plain": x, "resumed": y, "rel": rel(x, y), "tol": tol, "ok": rel(x, y) <= tol})
+        if pt is None or kt is None:
+            problems.append("no test loss")
+        else:
+            rows.append({"what": "test loss", "plain": pt, "resumed": kt, "rel": rel(pt, kt), "tol": LATER_TOL, "ok": rel(pt, kt) <= LATER_TOL})
+    problems += [f"{r['what']}: {r['rel']:.1e} over {r['tol']:.0e}" for r in rows if not r["ok"]]
+    resumed = attempts[-1][1] if attempts else None
+    json.dump({"ok": not problems, "attempts": len(attempts), "resumed": resumed, "rows": rows, "problems": problems},
+              open(f"{run}/out/e3-check.json", "w"), indent=1)
+    worst = max(rows, key=lambda r: r["rel"] / r["tol"], default=None)
+    print(f"{len(attempts)} attempts ({resumed or 'no resume'}); "
+          + (f"{len(rows)} values against the uninterrupted run: worst {worst['rel']:.1e} ({worst['what']})" if worst else "nothing compared")
+          + ("; " + "; ".join(problems) if problems else ""))
+    return 0 if not problems else 1
 
 
 def nvsmi_samples(run):
@@ -168,153 +267,17 @@ def gpu_name(run):
     return first or "CPU stand-in (GPU_CHECK_CPU_ONLY=1)"
 
 
-def throughput(run, bench_rows):
-    """Step c's measurements as a table `ablate plan --estimate --gpu-table` reads: one row
-    per net, input size and batch (the fast kernel path where a CPU stand-in ran both)."""
-    rows = {}
-    for b in bench_rows:
-        r = b["ablate"]
-        if "images_per_s" not in r or not r.get("forward_ms"):
-            continue
-        key = (r["depth"], r["width"], r["size"], r["batch"], r["batch_norm"])
-        if key in rows and r.get("ops") != "fast":
-            continue
-        rows[key] = {"depth": r["depth"], "width": r["width"], "size": r["size"], "batch": r["batch"],
-                     "batch_norm": r["batch_norm"], "train_images_per_s": r["images_per_s"],
-                     "forward_images_per_s": 1e3 * r["batch"] / r["forward_ms"],
-                     "peak_gpu_mib": b.get("peak_gpu_mib")}
-    day = datetime.date.today().isoformat()
-    return {"gpu": gpu_name(run), "measured": f"{day}, scripts/gpu-check.sh step c ({len(rows)} nets)",
-            "rows": list(rows.values())}
-
-
-def key(name):
-    """As ablate compares GPU models: case, punctuation and a leading "nvidia" do not matter."""
-    words = [w.lower() for w in "".join(c if c.isalnum() else " " for c in name).split()]
-    return "-".join(words[1:] if len(words) > 1 and words[0] == "nvidia" else words)
-
-
-def merge(table_path, file_path):
-    table = json.load(open(table_path))
-    doc = json.load(open(file_path))
-    doc["tables"] = [t for t in doc["tables"] if key(t["gpu"]) != key(table["gpu"])] + [table]
-    tmp = f"{file_path}.tmp"
-    with open(tmp, "w") as f:
-        json.dump(doc, f, indent=2)
-        f.write("\n")
-    os.replace(tmp, file_path)
-    print(f"{file_path}: {table['gpu']}, {len(table['rows'])} rows")
-    return 0
-
-
-def render(run, out):
-    steps = []
-    for line in open(f"{run}/steps.tsv"):
-        if line.strip():
-            f = line.rstrip("\n").split("\t")
-            steps.append({"id": f[0], "status": f[1], "seconds": float(f[2]), "detail": f[3],
-                          "start_ms": int(f[4]) if len(f) > 4 and f[4] else None, "end_ms": int(f[5]) if len(f) > 5 and f[5] else None})
-    samples = nvsmi_samples(run)
-    for s in steps:
-        s["peak_gpu_mib"] = peak_in(samples, s["start_ms"], s["end_ms"]) if s["start_ms"] else None
-    env = open(f"{run}/env.txt").read().strip() if os.path.exists(f"{run}/env.txt") else ""
-    L = []
-    p = L.append
-    p("# ablate GPU check\n")
-    p("```")
-    p(env)
-    p("```\n")
-    n = {k: sum(1 for s in steps if s["status"] == k) for k in ("ok", "FAILED", "skipped")}
-    p(f"{n['ok']} ok, {n['FAILED']} FAILED, {n['skipped']} skipped (steps in the order they ran). Logs: logs.tar.gz, logs/STEP.log.\n")
-    p("| step | result | seconds | peak GPU MiB | detail |")
-    p("| --- | --- | ---: | ---: | --- |")
-    mib = lambda v: "-" if v is None else f"{v:.0f}"
-    for s in steps:
-        p(f"| {s['id']} | {s['status']} | {s['seconds']:.1f} | {mib(s['peak_gpu_mib'])} | {s['detail'].replace('|', '/')} |")
-    p("\nPeak GPU MiB: the most `nvidia-smi` showed in use on the GPU during the step (sampled every 100 ms, CUDA contexts included).")
-
-    start = [jsonl(f"{run}/out/a{i}-start-{k}.jsonl") for i, k in ((3, 1), (4, 2))]
-    secs = {s["id"]: s["seconds"] for s in steps}
-    if any(start):
-        p("\n## Start-up: the first and second CUDA process\n")
-        p("| process | wall s | device init ms | first step ms (PTX JIT on a cold cache) | CUDA cache |")
-        p("| --- | ---: | ---: | ---: | --- |")
-        for (i, k), rows in zip(((3, 1), (4, 2)), start):
-            r = rows[0] if rows and "warmup_ms" in rows[0] else {}
-            cache = open(f"{run}/out/a{i}-cache.txt").read().strip() if os.path.exists(f"{run}/out/a{i}-cache.txt") else "-"
-            dev_ms = f"{r['device_init_ms']:.0f}" if r.get("device_init_ms") is not None else "-"
-            first = f"{r['warmup_ms']:.0f}" if "warmup_ms" in r else "-"
-            p(f"| {'first' if k == 1 else 'second'} | {secs.get(f'a{i}-start-{k}', 0):.1f} | {dev_ms} | {first} | {cache} |")
-
-    b = load(f"{run}/out/b3-compare-steps.json")
-    p("\n## (b) Training losses per step, CPU and CUDA, same net, data and seed\n")
-    if b:
-        s0 = b["settings"][0]
-        p(f"`bench train --depth {s0['depth']} --width {s0['width']} --size {s0['size']} --batch {s0['batch']}`; "
-          f"relative difference of each step's loss from the CPU's (fast kernels); beside it the CPU's two kernel paths against each other. Tolerance: step 1 {STEP1_TOL:.0e}, later {STEP_TOL:.0e}.\n")
-        p("| step | loss, no BatchNorm | CUDA rel diff | CPU paths | loss, BatchNorm | CUDA rel diff | CPU paths | |")
-        p("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
-        off, on = b["settings"]
-        for r0, r1 in zip(off["rows"], on["rows"]):
-            verdict = "ok" if r0["ok"] and r1["ok"] else "OVER"
-            p(f"| {r0['step']} | {r0['cpu']:.5f} | {r0['rel']:.1e} | {r0['baseline_rel']:.1e} | {r1['cpu']:.5f} | {r1['rel']:.1e} | {r1['baseline_rel']:.1e} | {verdict} |")
-    else:
-        p("not available (see steps b1-b3)")
-
-    d = load(f"{run}/out/d3-check.json")
-    p("\n## (d) The 4-trial sweep on one GPU, 2 slots: each trial against the same trial on the CPU\n")
-    if d:
-        p(f"{d['succeeded']}/4 succeeded, {d['attempts']} attempts, at most {d['at_once']} at once, slots {' '.join(d['slots'])}.\n")
-        p("| trial | values compared | worst relative difference | tolerance | |")
-        p("| --- | ---: | ---: | ---: | --- |")
-        for t in d["trials"]:
-            w = max(t["rows"], key=lambda r: r["rel"] / r["tol"])
-            p(f"| {t['trial'][:12]} | {len(t['rows'])} | {w['rel']:.1e} ({w['what']}) | {w['tol']:.0e} | {'ok' if all(r['ok'] for r in t['rows']) else 'OVER'} |")
-    else:
-        p("not available (see steps d1-d3)")
-
-    ours, theirs = jsonl(f"{run}/out/c1-bench-gpu.jsonl"), jsonl(f"{run}/out/c2-bench-pytorch.jsonl")
-    p("\n## (c) Training throughput, ablate (candle) and PyTorch on the same device\n")
-    p("Random data, 10 classes, SGD; images/s over the timed steps after one warm-up step. PyTorch `default`: its defaults (cuDNN, TF32 convolutions allowed); `fp32`: TF32 off, the arithmetic candle does. Peak MiB: nvidia-smi's during the entry (ablate), `max_memory_allocated` (PyTorch).\n")
-    p("| preset | size | batch | ablate img/s | fwd ms | bwd+upd ms | peak MiB | PyTorch img/s | fp32 img/s | peak MiB | PyTorch / ablate |")
-    p("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    bench_rows = []
-    for r in ours:
-        key = (r.get("depth"), r.get("size"), r.get("batch"), r.get("batch_norm"))
-        t = {x.get("precision"): x for x in theirs if (x.get("depth"), x.get("size"), x.get("batch"), x.get("batch_norm")) == key}
-        td, tf = t.get("default", {}), t.get("fp32", {})
-        peak = peak_in(samples, r["started_unix_ms"], r["ended_unix_ms"]) if "started_unix_ms" in r else None
-        bench_rows.append({"ablate": r, "pytorch": td or None, "pytorch_fp32": tf or None, "peak_gpu_mib": peak})
-        ips = lambda x: f"{x['images_per_s']:.1f}" if "images_per_s" in x else ("error" if "error" in x else "-")
-        ratio = f"{td['images_per_s'] / r['images_per_s']:.2f}x" if "images_per_s" in td and r.get("images_per_s") else "-"
-        f1 = lambda k: f"{r[k]:.1f}" if k in r else "-"
-        bn = "+bn" if r.get("batch_norm") else ""
-        p(f"| {r.get('depth')}{bn} | {r.get('size')} | {r.get('batch')} | {ips(r)} | {f1('forward_ms')} | {f1('backward_update_ms')} | {mib(peak)} | {ips(td)} | {ips(tf)} | {mib(td.get('peak_allocated_mb'))} | {ratio} |")
-    errors = [r for r in ours + theirs if "error" in r]
-    for r in errors[:8]:
-        p(f"\n- {r.get('framework', 'ablate')} {r.get('depth')} {r.get('size')}px: {r['error'][:300]}")
-
-    text = "\n".join(L) + "\n"
-    tmp = f"{out}/.gpu-table.md.tmp"
-    open(tmp, "w").write(text)
-    os.replace(tmp, f"{out}/gpu-table.md")
-    results = {"env": env, "steps": steps, "start": start, "steps_compare": b, "sweep": d, "bench": bench_rows,
-               "errors": errors, "nvsmi_samples": len(samples)}
-    json.dump(results, open(f"{out}/.results.json.tmp", "w"), indent=1)
-    os.replace(f"{out}/.results.json.tmp", f"{out}/results.json")
-    json.dump(throughput(run, bench_rows), open(f"{out}/.gpu-throughput.json.tmp", "w"), indent=1)
-    os.replace(f"{out}/.gpu-throughput.json.tmp", f"{out}/gpu-throughput.json")
-    return 0
-
-
 if __name__ == "__main__":
+    import gpu_check_table as table
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "steps":
         sys.exit(steps_check(sys.argv[2]))
     if cmd == "sweep":
         sys.exit(sweep_check(sys.argv[2]))
+    if cmd == "resume":
+        sys.exit(resume_check(sys.argv[2]))
     if cmd == "render":
-        sys.exit(render(sys.argv[2], sys.argv[3]))
+        sys.exit(table.render(sys.argv[2], sys.argv[3]))
     if cmd == "merge":
-        sys.exit(merge(sys.argv[2], sys.argv[3]))
+        sys.exit(table.merge(sys.argv[2], sys.argv[3]))
     sys.exit(__doc__)

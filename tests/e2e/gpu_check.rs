@@ -142,6 +142,9 @@ fn dry_run_fits_the_gpu_machine_and_prints_its_table() {
         "d1-sweep-gpu",
         "d2-sweep-cpu",
         "d3-check",
+        "e1-trial-gpu",
+        "e2-killed-gpu",
+        "e3-check",
         "c1-bench-gpu",
     ] {
         assert!(
@@ -149,6 +152,16 @@ fn dry_run_fits_the_gpu_machine_and_prints_its_table() {
             "{step} not ok:\n{table}"
         );
     }
+    // (d): attempts on the CPU stand-in must not have recorded GPU memory.
+    assert!(
+        table.contains("none recorded a GPU peak"),
+        "no memory check:\n{table}"
+    );
+    // (e): the killed trial's next attempt resumed from its state, to the same losses.
+    assert!(
+        table.contains("2 attempts; the last: resumed from state.safetensors"),
+        "no resume:\n{table}"
+    );
     // The stand-in nvidia-smi's samples are matched to the steps that ran while it did.
     assert!(
         table.contains("| 1234 |"),

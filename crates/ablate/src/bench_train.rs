@@ -251,7 +251,7 @@ fn emit_line(line: &str) -> Result<()> {
 
 fn print_report(r: &BenchReport) {
     println!(
-        "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}",
+        "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}{}",
         r.depth,
         r.width,
         r.batch_norm,
@@ -266,7 +266,9 @@ fn print_report(r: &BenchReport) {
         r.backward_update_ms,
         r.parameters,
         r.peak_rss_mb
-            .map_or("n/a".to_string(), |m| format!("{m:.0} MB"))
+            .map_or("n/a".to_string(), |m| format!("{m:.0} MB")),
+        r.peak_gpu_allocated_mb
+            .map_or(String::new(), |m| format!(", GPU tensors {m:.0} MiB"))
     );
 }
 

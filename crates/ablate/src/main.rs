@@ -14,6 +14,7 @@ mod plan;
 mod progress;
 mod run;
 mod slurm;
+mod status;
 mod table;
 mod threads;
 mod worker;
@@ -365,7 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             done
         }
         Command::Run(args) => run::run(*args),
-        Command::Status { file, json, db } => run::status(&file, db.as_deref(), json).and(done),
+        Command::Status { file, json, db } => status::status(&file, db.as_deref(), json).and(done),
         Command::Cancel { file, db } => slurm::cancel(&file, db.as_deref()),
     }
 }

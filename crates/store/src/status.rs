@@ -45,9 +45,10 @@ pub struct TrialStatus {
     pub studies: Vec<String>,
     pub attempts: u32,
     pub attempt: Option<AttemptInfo>,
-    /// Peak private host memory of its latest attempt, in bytes (an attempt
-    /// that failed out of memory shows how far it got).
+    /// Peak private host memory and GPU memory of its latest attempt, in
+    /// bytes (an attempt that failed out of memory shows how far it got).
     pub peak_host_bytes: Option<i64>,
+    pub peak_gpu_bytes: Option<i64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -140,6 +141,7 @@ impl Store {
                 attempts: r.get::<i64, _>(5) as u32,
                 attempt: None,
                 peak_host_bytes: None,
+                peak_gpu_bytes: None,
             });
         }
         for t in &mut report.running {
@@ -156,12 +158,15 @@ impl Store {
             &mut report.interrupted,
         ] {
             for t in list.iter_mut() {
-                t.peak_host_bytes = sqlx::query(&q)
+                let row = sqlx::query(&q)
                     .bind(&t.id)
                     .fetch_optional(self.pool())
                     .await
-                    .map_err(|e| self.err(e))?
-                    .and_then(|r| r.get::<Option<i64>, _>(0));
+                    .map_err(|e| self.err(e))?;
+                if let Some(r) = row {
+                    t.peak_host_bytes = r.get::<Option<i64>, _>(0);
+                    t.peak_gpu_bytes = r.get::<Option<i64>, _>(1);
+                }
             }
         }
         // Pretraining stages first, then studies in the order the sweep file gives them.

@@ -46,9 +46,13 @@ async fn fail_once(store: &Store, class: FailureClass) {
         .record_peak_memory(attempt, Some(300 << 20), None)
         .await
         .unwrap();
-    // A peak never goes down.
+    // A peak never goes down, and each of the two is kept on its own.
     store
-        .record_peak_memory(attempt, Some(100 << 20), None)
+        .record_peak_memory(attempt, Some(100 << 20), Some(2 << 30))
+        .await
+        .unwrap();
+    store
+        .record_peak_memory(attempt, None, Some(1 << 30))
         .await
         .unwrap();
     let end = AttemptEnd {
@@ -86,9 +90,10 @@ async fn a_rerun_retries_exactly_the_retryable_classes() {
         assert_eq!(rows[0].state, AttemptState::Failed);
         assert_eq!(rows[0].failure_class, Some(class));
         assert_eq!(rows[0].peak_host_bytes, Some(300 << 20));
-        assert_eq!(rows[0].peak_gpu_bytes, None);
+        assert_eq!(rows[0].peak_gpu_bytes, Some(2 << 30));
         let status = store.status("w").await.unwrap();
         assert_eq!(status.failed[0].peak_host_bytes, Some(300 << 20));
+        assert_eq!(status.failed[0].peak_gpu_bytes, Some(2 << 30));
         store.close().await;
     }
 }

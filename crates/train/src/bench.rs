@@ -73,6 +73,10 @@ pub struct BenchReport {
     pub fc: Vec<u32>,
     /// Peak resident memory of the process (VmHWM), in MB, where the OS reports it.
     pub peak_rss_mb: Option<f64>,
+    /// On a GPU, the peak of this net's tensors on the device in MiB (what PyTorch's
+    /// `max_memory_allocated` counts; see [`crate::memory`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub peak_gpu_allocated_mb: Option<f64>,
 }
 
 pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
@@ -104,6 +108,9 @@ pub fn run_model(
         .flatten()
         .next()
         .ok_or_else(|| TrainError::bad_config("the network has no head"))?;
+    // Each net's own peak, though one process measures them all.
+    o.device.synchronize()?;
+    crate::memory::reset_gpu_peak(&o.device);
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &o.device);
     let net = Net::new(&model, o.size, heads, 0.5, &vb)
@@ -212,6 +219,7 @@ pub fn run_model(
         channels: model.channels,
         fc: model.fc,
         peak_rss_mb: peak_rss_mb(),
+        peak_gpu_allocated_mb: crate::memory::gpu_peak(&o.device).map(|b| b as f64 / 1048576.0),
     })
 }
 

@@ -83,20 +83,21 @@ pub fn run_until(
 ) -> Result<TrialResult, TrainError> {
     let stop_requested = || stop.load(Ordering::SeqCst);
     let peak = crate::memory::Peak::start();
-    let mut reported = 0u64;
-    // A `memory` event whenever the peak grew since the last one.
-    let mut memory = |emit: &mut dyn FnMut(&Event)| {
-        if let Some(h) = peak.host().filter(|h| *h > reported) {
-            reported = h;
-            emit(&Event::Memory {
-                host_private_bytes: Some(h),
-                gpu_bytes: None,
-            });
-        }
-    };
     let cfg = &input.config;
     let spec = &cfg.train;
     let device = device(&input.exec)?;
+    let mut reported = (0u64, 0u64);
+    // A `memory` event whenever a peak grew since the last one.
+    let mut memory = |emit: &mut dyn FnMut(&Event)| {
+        let (host, gpu) = (peak.host(), crate::memory::gpu_peak(&device));
+        if host.unwrap_or(0) > reported.0 || gpu.unwrap_or(0) > reported.1 {
+            reported = (host.unwrap_or(0), gpu.unwrap_or(0));
+            emit(&Event::Memory {
+                host_private_bytes: host,
+                gpu_bytes: gpu,
+            });
+        }
+    };
     std::fs::create_dir_all(&input.run_dir)
         .map_err(|e| TrainError::io(format!("cannot create {}: {e}", input.run_dir.display())))?;
     let data = load_data(input)?;
