@@ -74,10 +74,37 @@ fn the_estimate_counts_what_training_reports_and_says_where_hours_come_from() {
         );
     }
     assert_eq!(after["caches"][0]["up_to_date"], true);
+    for t in after["trials"].as_array().unwrap() {
+        assert!(t["gpu_bytes"].is_null(), "CPU trials have no GPU peak: {t}");
+    }
     let text = ablate(dir.path(), &["plan", "--estimate", "s.toml"], &[]);
     let table = stdout(&text);
     assert!(
         table.contains("per study") && table.contains("total: "),
+        "{table}"
+    );
+    assert!(!table.contains("GPU memory: from"), "{table}");
+
+    // A GPU peak the worker reported (as a CUDA worker does) prices its shape's GPU memory.
+    crate::run::runtime().block_on(async {
+        let store = ablate_store::Store::open(&dir.path().join("out/ablate.db"))
+            .await
+            .unwrap();
+        for a in store.attempts("s").await.unwrap() {
+            store
+                .record_peak_memory(a.id, None, Some(300 << 20))
+                .await
+                .unwrap();
+        }
+        store.close().await;
+    });
+    let gpu = estimate(dir.path(), &[]);
+    for t in gpu["trials"].as_array().unwrap() {
+        assert_eq!(t["gpu_bytes"], 300 << 20, "{t}");
+    }
+    let table = stdout(&ablate(dir.path(), &["plan", "--estimate", "s.toml"], &[]));
+    assert!(
+        table.contains("300 MiB") && table.contains("the largest peak of their tensors"),
         "{table}"
     );
 }

@@ -70,6 +70,8 @@ enum Speed {
     History {
         seconds_per_image: f64,
         host_bytes: Option<u64>,
+        /// The largest tensor peak on a GPU its trials recorded.
+        gpu_bytes: Option<u64>,
         trials: usize,
     },
     Calibrated {
@@ -222,6 +224,7 @@ pub fn run(
                 (
                     Some(Speed::History {
                         seconds_per_image,
+                        gpu_bytes,
                         trials,
                         ..
                     }),
@@ -229,6 +232,7 @@ pub fn run(
                 ) => Speed::History {
                     seconds_per_image,
                     host_bytes,
+                    gpu_bytes,
                     trials,
                 },
                 (_, c) => c,
@@ -262,12 +266,16 @@ pub fn run(
                 Some(Speed::History {
                     seconds_per_image,
                     host_bytes,
+                    gpu_bytes: g,
                     trials,
-                }) => (
-                    Some(processed as f64 * seconds_per_image / 3600.0),
-                    *host_bytes,
-                    format!("{trials} earlier trial(s) of this shape"),
-                ),
+                }) => {
+                    gpu_bytes = *g;
+                    (
+                        Some(processed as f64 * seconds_per_image / 3600.0),
+                        *host_bytes,
+                        format!("{trials} earlier trial(s) of this shape"),
+                    )
+                }
                 Some(Speed::Calibrated {
                     train_ips,
                     forward_ips,
@@ -358,7 +366,7 @@ fn calibrated(t: &Trial, heads: HeadSizes) -> Result<Speed> {
 }
 
 /// Per shape, from succeeded trials in the sweep's database: wall seconds per
-/// processed image and the largest peak private memory.
+/// processed image, the largest peak private memory and GPU tensor peak.
 fn history(sweep: &Sweep, db: Option<&Path>) -> Result<HashMap<String, Speed>> {
     let path = ablate_orchestrator::db_path(sweep, db);
     if !path.exists() {
@@ -375,7 +383,9 @@ fn history(sweep: &Sweep, db: Option<&Path>) -> Result<HashMap<String, Speed>> {
         anyhow::Ok((rows, attempts))
     })?;
     let by_id: HashMap<&str, &Trial> = sweep.trials.iter().map(|t| (t.id.as_str(), t)).collect();
-    let mut acc: HashMap<String, (f64, u64, Option<u64>, usize)> = HashMap::new();
+    // Per shape: seconds, images processed, [host, GPU] peaks, trials.
+    type Acc = (f64, u64, [Option<u64>; 2], usize);
+    let mut acc: HashMap<String, Acc> = HashMap::new();
     for r in rows {
         let (Some(t), Some(result)) = (by_id.get(r.id.as_str()), r.result.as_ref()) else {
             continue;
@@ -398,21 +408,23 @@ fn history(sweep: &Sweep, db: Option<&Path>) -> Result<HashMap<String, Speed>> {
         let Some(seconds) = a.seconds.filter(|_| processed > 0) else {
             continue;
         };
-        let e = acc.entry(shape(t)).or_insert((0.0, 0, None, 0));
+        let e = acc.entry(shape(t)).or_insert((0.0, 0, [None, None], 0));
         e.0 += seconds;
         e.1 += processed;
-        e.2 =
-            e.2.max(a.peak_host_bytes.and_then(|b| u64::try_from(b).ok()));
+        let bytes = |b: Option<i64>| b.and_then(|b| u64::try_from(b).ok());
+        e.2[0] = e.2[0].max(bytes(a.peak_host_bytes));
+        e.2[1] = e.2[1].max(bytes(a.peak_gpu_bytes));
         e.3 += 1;
     }
     Ok(acc
         .into_iter()
-        .map(|(k, (s, n, host, trials))| {
+        .map(|(k, (s, n, [host, gpu], trials))| {
             (
                 k,
                 Speed::History {
                     seconds_per_image: s / n as f64,
                     host_bytes: host,
+                    gpu_bytes: gpu,
                     trials,
                 },
             )

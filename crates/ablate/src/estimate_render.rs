@@ -83,6 +83,13 @@ pub(crate) fn render(
         })
         .collect();
     out.push_str(&crate::table::render(&header, &rows));
+    if costs.iter().any(|c| c.gpu_bytes.is_some()) {
+        // The two sources measure different things; say which is which.
+        let _ = writeln!(
+            out,
+            "GPU memory: from a GPU table, what nvidia-smi showed in use while that net trained alone (its CUDA context included); from earlier trials, the largest peak of their tensors (the CUDA context and library workspaces come on top)."
+        );
+    }
     let mut studies: BTreeMap<&str, (u64, f64, usize, u64)> = BTreeMap::new();
     for c in costs {
         let e = studies.entry(&c.study).or_insert((0, 0.0, 0, 0));
