@@ -155,6 +155,17 @@ finish() {
     render
 }
 skip() { record "$1" skipped 0 "$2"; render; }
+# check ID SUBCOMMAND RC...: `gpu_check.py SUBCOMMAND` on what the steps before it left (their
+# exit codes RC...), skipped when one of them did not start for want of budget.
+check() {
+    local id=$1 sub=$2 rc
+    shift 2
+    for rc in "$@"; do
+        if [ "$rc" = 125 ]; then skip "$id" "time budget spent"; return 0; fi
+    done
+    run_step "$id" 30 - "$PY" "$CHECK" "$sub" "$RUN"
+    finish "$id" "$(tail -n 1 "$LOGS/$id.log")"
+}
 # first JSON line's field(s), formatted: jfield FILE FORMAT KEY...
 jfield() { "$PY" -c 'import json,sys; r=json.loads(open(sys.argv[1]).readline()); print(sys.argv[2] % tuple(r[k] for k in sys.argv[3:]))' "$@" 2>/dev/null; }
 
@@ -230,12 +241,7 @@ group_b() {
     finish b1-steps-cpu "$(wc -l <"$RUN/out/b1-steps-cpu.jsonl" 2>/dev/null) reports"
     run_step b2-steps-gpu 60 b2-steps-gpu.jsonl "${GPU_BIN[@]}" "${STEPNET[@]}" --device "$DEV" --ops candle
     finish b2-steps-gpu "$(wc -l <"$RUN/out/b2-steps-gpu.jsonl" 2>/dev/null) reports"
-    if [ "$RC" = 125 ]; then
-        skip b3-compare-steps "time budget spent"
-    else
-        run_step b3-compare-steps 30 - "$PY" "$CHECK" steps "$RUN"
-        finish b3-compare-steps "$(tail -n 1 "$LOGS/b3-compare-steps.log")"
-    fi
+    check b3-compare-steps steps "$RC"
     archive
 }
 
@@ -287,12 +293,7 @@ group_d() {
     run_step d2-sweep-cpu 120 - "${CPU[@]}" run d.toml --cpu-slots 2 --heartbeat-timeout 60
     finish d2-sweep-cpu "$(grep -m1 '^sweep ' "$LOGS/d2-sweep-cpu.log" 2>/dev/null)"
     cd "$ROOT" || exit 1
-    if [ "$d_rc" = 125 ] || [ "$RC" = 125 ]; then
-        skip d3-check "time budget spent"
-    else
-        run_step d3-check 30 - "$PY" "$CHECK" sweep "$RUN"
-        finish d3-check "$(tail -n 1 "$LOGS/d3-check.log")"
-    fi
+    check d3-check sweep "$d_rc" "$RC"
     archive
 }
 
@@ -340,12 +341,7 @@ group_e() {
         "${GPU_BIN[@]}" run e.toml "${GPU_SLOTS[@]}" --heartbeat-timeout 60 --retry-backoff 0.5
     finish e2-killed-gpu "$(grep -m1 'kill-after-state: SIGKILL' "$LOGS/e2-killed-gpu.log" 2>/dev/null | cut -c19-)"
     cd "$ROOT" || exit 1
-    if [ "$e_rc" = 125 ] || [ "$RC" = 125 ]; then
-        skip e3-check "time budget spent"
-    else
-        run_step e3-check 30 - "$PY" "$CHECK" resume "$RUN"
-        finish e3-check "$(tail -n 1 "$LOGS/e3-check.log")"
-    fi
+    check e3-check resume "$e_rc" "$RC"
     archive
 }
 

@@ -39,6 +39,11 @@ def rel(a, b):
     return abs(a - b) / max(abs(a), abs(b), 1e-12)
 
 
+def worst(rows):
+    """The row closest to (or furthest over) its tolerance."""
+    return max(rows, key=lambda r: r["rel"] / r["tol"], default=None)
+
+
 def jsonl(path):
     try:
         return [json.loads(l) for l in open(path) if l.strip()]
@@ -76,9 +81,9 @@ def steps_check(run):
     json.dump(result, open(f"{run}/out/b3-compare-steps.json", "w"), indent=1)
     parts = []
     for s in result["settings"]:
-        worst = max(s["rows"], key=lambda r: r["rel"] / r["tol"])
+        w = worst(s["rows"])
         parts.append("batch_norm %s: step 1 %.1e, worst %.1e at step %d (CPU paths %.1e)" % (
-            "on" if s["batch_norm"] else "off", s["rows"][0]["rel"], worst["rel"], worst["step"],
+            "on" if s["batch_norm"] else "off", s["rows"][0]["rel"], w["rel"], w["step"],
             max(r["baseline_rel"] for r in s["rows"])))
     print("; ".join(parts))
     return 0 if ok else 1
@@ -132,15 +137,15 @@ def sweep_check(run):
         rows_t = [{"what": w, "cpu": a, "other": b, "rel": rel(a, b), "tol": tol, "ok": rel(a, b) <= tol} for w, a, b, tol in checks]
         ok &= all(r["ok"] for r in rows_t)
         trials.append({"trial": t, "rows": rows_t})
-    memory, why = memory_check(run, con, gpu)
+    memory, why = memory_check(run, con)
     ok &= not why
     problems += why
     json.dump({"ok": ok, "succeeded": ok_n, "attempts": len(rows), "at_once": peak, "slots": slots, "trials": trials,
                "memory": memory, "problems": problems},
               open(f"{run}/out/d3-check.json", "w"), indent=1)
-    worst = max((r for t in trials for r in t["rows"]), key=lambda r: r["rel"] / r["tol"], default=None)
+    w = worst([r for t in trials for r in t["rows"]])
     print(f"{ok_n}/4 succeeded, {len(rows)} attempts, at most {peak} at once, slots {' '.join(slots)}; "
-          + (f"losses of {len(trials)} trials against the CPU: worst {worst['rel']:.1e} ({worst['what']})" if worst else "no losses compared")
+          + (f"losses of {len(trials)} trials against the CPU: worst {w['rel']:.1e} ({w['what']})" if w else "no losses compared")
           + f"; {memory['summary']}"
           + ("; " + "; ".join(problems) if problems else ""))
     return 0 if ok else 1
@@ -158,7 +163,7 @@ def step_span(run, step):
     return None
 
 
-def memory_check(run, con, outcomes):
+def memory_check(run, con):
     """Each attempt's peak GPU memory as ablate recorded it (the pool's high-water mark of
     tensor bytes): on a GPU at least the trial's weights (4 bytes a parameter) and at most what
     nvidia-smi saw in use on the whole device during the sweep; on the CPU, none at all."""
@@ -230,9 +235,9 @@ def resume_check(run):
     resumed = attempts[-1][1] if attempts else None
     json.dump({"ok": not problems, "attempts": len(attempts), "resumed": resumed, "rows": rows, "problems": problems},
               open(f"{run}/out/e3-check.json", "w"), indent=1)
-    worst = max(rows, key=lambda r: r["rel"] / r["tol"], default=None)
+    w = worst(rows)
     print(f"{len(attempts)} attempts ({resumed or 'no resume'}); "
-          + (f"{len(rows)} values against the uninterrupted run: worst {worst['rel']:.1e} ({worst['what']})" if worst else "nothing compared")
+          + (f"{len(rows)} values against the uninterrupted run: worst {w['rel']:.1e} ({w['what']})" if w else "nothing compared")
           + ("; " + "; ".join(problems) if problems else ""))
     return 0 if not problems else 1
 

@@ -6,7 +6,7 @@ import datetime
 import json
 import os
 
-from gpu_check import (STEP1_TOL, STEP_TOL, gpu_name, jsonl, load, nvsmi_samples, peak_in)
+from gpu_check import (STEP1_TOL, STEP_TOL, gpu_name, jsonl, load, nvsmi_samples, peak_in, worst)
 
 
 def throughput(run, bench_rows):
@@ -109,7 +109,7 @@ def render(run, out):
         p("| trial | values compared | worst relative difference | tolerance | |")
         p("| --- | ---: | ---: | ---: | --- |")
         for t in d["trials"]:
-            w = max(t["rows"], key=lambda r: r["rel"] / r["tol"])
+            w = worst(t["rows"])
             p(f"| {t['trial'][:12]} | {len(t['rows'])} | {w['rel']:.1e} ({w['what']}) | {w['tol']:.0e} | {'ok' if all(r['ok'] for r in t['rows']) else 'OVER'} |")
         if d.get("memory"):
             p(f"\nRecorded peak GPU memory (each attempt's tensors, the CUDA pool's high-water mark): {d['memory']['summary']}.")
@@ -121,9 +121,9 @@ def render(run, out):
     e = load(f"{run}/out/e3-check.json")
     p("\n## (e) Resume inside a trial on the GPU: killed after some epochs, resumed, against the trial never interrupted\n")
     if e:
-        worst = max(e["rows"], key=lambda r: r["rel"] / r["tol"], default=None)
+        w = worst(e["rows"])
         p(f"{e['attempts']} attempts; the last: {e['resumed'] or 'no resume'}. "
-          + (f"{len(e['rows'])} values compared, worst relative difference {worst['rel']:.1e} ({worst['what']}, tolerance {worst['tol']:.0e}): {'ok' if e['ok'] else 'OVER'}." if worst else "Nothing compared."))
+          + (f"{len(e['rows'])} values compared, worst relative difference {w['rel']:.1e} ({w['what']}, tolerance {w['tol']:.0e}): {'ok' if e['ok'] else 'OVER'}." if w else "Nothing compared."))
         for why in e["problems"]:
             p(f"- {why}")
     else:
