@@ -140,7 +140,7 @@ fn dependants_of_a_degenerate_pretraining_trial_carry_its_flag() {
     let dir = tempfile::tempdir().unwrap();
     let script = "import json, os, sys\ninp = json.load(open(sys.argv[1]))\nos.makedirs(inp['run_dir'], exist_ok=True)\n\
                   pre = 'stage' in inp['labels']\n\
-                  res = {'trial': inp['id'], 'test': {'gender': {'n': 10, 'accuracy': 0.9}}, 'degenerate': {'evidence': ['identity: every validation image gets the same class']} if pre else None}\n\
+                  res = {'trial': inp['id'], 'test': {'identity': {'n': 10, 'accuracy': 0.1}} if pre else {'gender': {'n': 10, 'accuracy': 0.9}}, 'degenerate': {'evidence': ['identity: every validation image gets the same class']} if pre else None}\n\
                   json.dump(res, open(os.path.join(inp['run_dir'], 'result.json'), 'w'))\n\
                   print(json.dumps({'event': 'finished', 'result': res}), flush=True)\n";
     std::fs::write(dir.path().join("train.py"), script).unwrap();

@@ -32,14 +32,14 @@ fn slurm_up() -> bool {
 }
 
 /// `ablate run s.toml` on Slurm, polling fast, then `extra`.
-fn run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
+pub(crate) fn run_args<'a>(extra: &[&'a str]) -> Vec<&'a str> {
     let mut a = vec!["run", "s.toml", "--backend", "slurm", "--poll", "0.3"];
     a.extend_from_slice(extra);
     a
 }
 
 /// The cluster, one test at a time; None (skip) when no Slurm answers.
-fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
+pub(crate) fn cluster() -> Option<std::sync::MutexGuard<'static, ()>> {
     let one = CLUSTER
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -571,12 +571,18 @@ fn a_signalled_job_saves_its_state_and_the_next_job_resumes_it() {
             .and_then(Result::ok)
             .map(|t| t.path());
         if let Some(t) = state.filter(|t| t.join("state.safetensors").is_file()) {
-            let name = format!("ablate-s-{}", t.file_name().unwrap().to_string_lossy());
+            // Job names are `ablate-<sweep>-<output folder hash>-<short id>`.
+            let short = format!("-{}", t.file_name().unwrap().to_string_lossy());
             let q = Command::new("squeue")
-                .args(["-h", "-o", "%i", "--name", &name])
+                .args(["-h", "-o", "%i|%j"])
                 .output()
                 .unwrap();
-            let id = String::from_utf8_lossy(&q.stdout).trim().to_string();
+            let id = String::from_utf8_lossy(&q.stdout)
+                .lines()
+                .filter_map(|l| l.split_once('|'))
+                .find(|(_, n)| n.starts_with("ablate-s-") && n.ends_with(&short))
+                .map(|(i, _)| i.trim().to_string())
+                .unwrap_or_default();
             if !id.is_empty() {
                 let s = Command::new("scancel")
                     .args(["--signal=TERM", "--batch", &id])

@@ -9,6 +9,7 @@ mod bench_train;
 mod data;
 mod estimate;
 mod estimate_render;
+mod flags;
 mod gpu_table;
 mod plan;
 mod progress;
@@ -240,8 +241,8 @@ enum BenchCommand {
         #[arg(long, conflicts_with = "json")]
         jsonl: bool,
         /// Start no step after this many seconds from the process's start; what
-        /// is left is reported as not run (exit 1).
-        #[arg(long)]
+        /// is left is reported as not run (exit 1). 0 (nothing starts) to 604800.
+        #[arg(long, value_parser = flags::budget_seconds::<604_800>)]
         max_seconds: Option<f64>,
     },
     /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.

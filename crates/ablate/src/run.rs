@@ -26,18 +26,25 @@ pub struct RunArgs {
     /// Attempts per trial for retryable failures (killed, out of memory, I/O).
     #[arg(long, default_value_t = 3)]
     pub max_attempts: u32,
-    /// Seconds before the first retry; doubles with each attempt.
-    #[arg(long, default_value_t = 5.0)]
+    /// Seconds before the first retry; doubles with each attempt (above 0, at most 86400).
+    #[arg(long, default_value_t = 5.0, value_parser = crate::flags::seconds::<86_400>)]
     pub retry_backoff: f64,
-    /// Kill a worker silent (no event, no heartbeat) for this many seconds.
-    #[arg(long, default_value_t = 600.0)]
+    /// Kill a worker silent (no event, no heartbeat) for this many seconds
+    /// (above 0, at most 604800: a week).
+    #[arg(long, default_value_t = 600.0, value_parser = crate::flags::seconds::<604_800>)]
     pub heartbeat_timeout: f64,
-    /// Kill a trial running longer than this many seconds.
-    #[arg(long)]
+    /// Kill a trial running longer than this many seconds (above 0, at most
+    /// 31536000: a year).
+    #[arg(long, value_parser = crate::flags::seconds::<31_536_000>)]
     pub trial_timeout: Option<f64>,
-    /// Seconds between SIGTERM and SIGKILL when stopping.
-    #[arg(long, default_value_t = 10.0)]
+    /// Seconds between SIGTERM and SIGKILL when stopping, and that a worker has
+    /// to exit after its `finished` event (above 0, at most 3600).
+    #[arg(long, default_value_t = 10.0, value_parser = crate::flags::seconds::<3_600>)]
     pub grace: f64,
+    /// The longest line of worker output read whole, in bytes (1024 to
+    /// 1073741824); a longer one is cut and not read as an event.
+    #[arg(long, default_value_t = ablate_orchestrator::DEFAULT_MAX_LINE, value_parser = crate::flags::line_bytes)]
+    pub max_line_bytes: usize,
     /// Also rerun trials that failed for good last time (NaN loss, bad config...).
     #[arg(long)]
     pub rerun_failed: bool,
@@ -257,8 +264,9 @@ fn refuse_gpu_work_without_cuda(sweep: &ablate_spec::Sweep, a: &RunArgs) -> Resu
     Ok(())
 }
 
+/// A value `seconds` accepted.
 fn secs(s: f64) -> Duration {
-    Duration::from_secs_f64(s.max(0.0))
+    Duration::from_secs_f64(s)
 }
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
@@ -298,6 +306,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         rerun_failed: a.rerun_failed,
         keep_stale: a.keep_stale,
         keep_state: a.keep_state,
+        max_line: a.max_line_bytes,
         only: a.only,
         dry_run: a.dry_run,
         db: a.db,

@@ -154,9 +154,8 @@ impl Cache {
         // cache renamed into place meanwhile cannot pair one file's header with
         // another's pixels.
         let (meta, meta_len) = read_header(&mut file, path)?;
-        let labels_at = 16 + meta_len;
-        let pixels_at = labels_at + meta.count * RECORD;
-        let expected = pixels_at + meta.count * (meta.size as usize).pow(2) * 3;
+        let (labels_at, pixels_at, expected) =
+            layout(meta_len, &meta).ok_or_else(|| bad("its header states impossible sizes"))?;
         if meta.paths.len() != meta.count {
             return Err(bad(&format!(
                 "{} paths for {} images",
@@ -165,7 +164,7 @@ impl Cache {
             )));
         }
         let bytes = map(&file).map_err(|e| DataError::io(path, e))?;
-        if bytes.len() != expected {
+        if bytes.len() as u64 != expected {
             return Err(bad(&format!("{} bytes, expected {expected}", bytes.len())));
         }
         let samples = (0..meta.count)
@@ -211,13 +210,28 @@ fn read_header(f: &mut std::fs::File, path: &Path) -> Result<(Meta, usize), Data
         .map_err(|e| bad(e.to_string()))?;
     let meta = read_meta(&buf).map_err(bad)?;
     // A cut-short file (disk full, copied partially) must not pass for up to date.
-    let expected =
-        (16 + meta_len + meta.count * RECORD + meta.count * (meta.size as usize).pow(2) * 3) as u64;
+    let (_, _, expected) = layout(meta_len, &meta).ok_or_else(|| {
+        bad(format!(
+            "its header states impossible sizes ({} images of {} px)",
+            meta.count, meta.size
+        ))
+    })?;
     let actual = f.metadata().map_err(|e| DataError::io(path, e))?.len();
     if actual != expected {
         return Err(bad(format!("{actual} bytes, expected {expected}")));
     }
     Ok((meta, meta_len))
+}
+
+/// Where the labels and the pixels start, and the file's whole length, as a
+/// header states them: None when they overflow (a damaged or foreign file must
+/// fail the length check, not wrap around or panic).
+fn layout(meta_len: usize, meta: &Meta) -> Option<(usize, usize, u64)> {
+    let image = (meta.size as usize).checked_pow(2)?.checked_mul(3)?;
+    let labels_at = 16usize.checked_add(meta_len)?;
+    let pixels_at = labels_at.checked_add(meta.count.checked_mul(RECORD)?)?;
+    let total = pixels_at.checked_add(meta.count.checked_mul(image)?)?;
+    Some((labels_at, pixels_at, u64::try_from(total).ok()?))
 }
 
 fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
@@ -229,7 +243,9 @@ fn read_meta(bytes: &[u8]) -> Result<Meta, String> {
         return Err(format!("format {format}, this ablate reads {FORMAT}"));
     }
     let meta_len = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]) as usize;
-    let json = bytes.get(16..16 + meta_len).ok_or("truncated metadata")?;
+    let json = bytes
+        .get(16..16usize.saturating_add(meta_len))
+        .ok_or("truncated metadata")?;
     serde_json::from_slice(json).map_err(|e| format!("metadata: {e}"))
 }
 

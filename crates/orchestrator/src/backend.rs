@@ -3,14 +3,12 @@
 //! (`crate::slurm`) takes the same place.
 
 use std::path::PathBuf;
-use std::process::Stdio;
 
 use ablate_protocol::FailureClass;
 use nix::sys::signal::Signal;
-use nix::unistd::Pid;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 use tokio::sync::mpsc::UnboundedSender;
+
+use crate::lines::Line;
 
 /// One trial to start.
 #[derive(Debug, Clone)]
@@ -38,9 +36,16 @@ pub enum BackendEvent {
         trial: String,
         pid: Option<u32>,
     },
+    /// A line of the worker's output (its stdout, or a batch job's events file).
     Line {
         trial: String,
-        line: String,
+        line: Line,
+    },
+    /// Something the backend did that the user should know (processes a worker
+    /// left behind, ended).
+    Note {
+        trial: String,
+        text: String,
     },
     Exited {
         trial: String,
@@ -97,94 +102,4 @@ pub trait Backend: Send {
     }
     /// Follows a job submitted by an earlier orchestrator.
     fn adopt(&mut self, _trial: &str, _job: &str, _events: PathBuf) {}
-}
-
-/// Child processes on this machine.
-#[derive(Debug, Default)]
-pub struct LocalBackend {
-    pids: std::collections::HashMap<String, u32>,
-}
-
-impl Backend for LocalBackend {
-    fn launch(&mut self, launch: Launch, events: UnboundedSender<BackendEvent>) {
-        let trial = launch.trial.clone();
-        // Appended, never truncated: an earlier attempt's stderr (why it failed)
-        // stays readable after a retry, each attempt under its own header.
-        let stderr = match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&launch.log)
-        {
-            Ok(mut f) => {
-                use std::io::Write as _;
-                let _ = writeln!(
-                    f,
-                    "--- attempt {} ({}) ---",
-                    launch.attempt,
-                    ablate_store::now_rfc3339()
-                );
-                Stdio::from(f)
-            }
-            Err(_) => Stdio::null(),
-        };
-        let mut cmd = Command::new(&launch.argv[0]);
-        cmd.args(&launch.argv[1..])
-            .envs(launch.env.iter().cloned())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(stderr);
-        // Own process group: a terminal's Ctrl-C reaches the orchestrator only, which
-        // then stops workers in order (SIGTERM, grace, SIGKILL).
-        cmd.process_group(0);
-        let mut child = match cmd.spawn() {
-            Ok(c) => c,
-            Err(e) => {
-                let _ = events.send(BackendEvent::SpawnFailed {
-                    trial,
-                    class: FailureClass::BadConfig,
-                    message: format!("cannot start {:?}: {e}", launch.argv[0]),
-                });
-                return;
-            }
-        };
-        let pid = child.id();
-        if let Some(p) = pid {
-            self.pids.insert(trial.clone(), p);
-        }
-        let _ = events.send(BackendEvent::Spawned {
-            trial: trial.clone(),
-            pid,
-        });
-        let stdout = child.stdout.take();
-        tokio::spawn(async move {
-            if let Some(out) = stdout {
-                let mut lines = BufReader::new(out).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    let _ = events.send(BackendEvent::Line {
-                        trial: trial.clone(),
-                        line,
-                    });
-                }
-            }
-            let (code, signal) = match child.wait().await {
-                Ok(status) => {
-                    use std::os::unix::process::ExitStatusExt;
-                    (status.code(), status.signal())
-                }
-                Err(_) => (None, None),
-            };
-            let _ = events.send(BackendEvent::Exited {
-                trial,
-                code,
-                signal,
-            });
-        });
-    }
-
-    fn signal(&mut self, trial: &str, signal: Signal) {
-        if let Some(pid) = self.pids.get(trial) {
-            // The whole group: a worker may have children of its own (a Python trainer's loaders).
-            let _ = nix::sys::signal::killpg(Pid::from_raw(*pid as i32), signal);
-        }
-    }
 }

@@ -12,7 +12,8 @@ use ablate_spec::Sweep;
 use ablate_store::{AttemptEnd, Store};
 
 use crate::RunError;
-use crate::run::{db_path, lock, lock_holder};
+use crate::lock::{holder, try_lock};
+use crate::run::db_path;
 use crate::slurm::query::{self, Seen};
 use crate::slurm::sbatch::job_name;
 
@@ -69,17 +70,28 @@ pub async fn cancel(
 ) -> Result<Cancelled, RunError> {
     let db = db_path(sweep, db);
     let mut done = Cancelled::default();
-    let guard = match lock(&db) {
-        Ok(g) => g,
-        Err(_) => {
+    let guard = match try_lock(&db)? {
+        Some(g) => g,
+        None => {
             // An orchestrator runs: SIGTERM makes a Slurm run detach and a local run
-            // stop its workers; then the lock is ours.
-            let pid = lock_holder(&db).ok_or_else(|| {
-                RunError::Invalid(format!(
-                    "{} is locked by a process that did not record its pid",
-                    db.display()
-                ))
-            })?;
+            // stop its workers; then the lock is ours. A pid is signalled only on
+            // its own host: on a shared file system the lock may be another
+            // machine's, and its pid here an unrelated process.
+            let here = crate::provenance::host();
+            let pid = match holder(&db) {
+                None => {
+                    return Err(RunError::Invalid(format!(
+                        "{} is locked by a process that did not record who it is; stop it, then run `ablate cancel` again",
+                        db.display()
+                    )));
+                }
+                Some(h) if h.host.as_deref() == Some(here.as_str()) => h.pid,
+                Some(h) => {
+                    return Err(RunError::Invalid(format!(
+                        "the sweep's orchestrator ({h}) is not on this host ({here}); nothing was signalled. Run `ablate cancel` on its host, or stop it there"
+                    )));
+                }
+            };
             nix::sys::signal::kill(
                 nix::unistd::Pid::from_raw(pid),
                 nix::sys::signal::Signal::SIGTERM,
@@ -88,7 +100,7 @@ pub async fn cancel(
             done.stopped_orchestrator = Some(pid);
             let start = Instant::now();
             loop {
-                if let Ok(g) = lock(&db) {
+                if let Some(g) = try_lock(&db)? {
                     break g;
                 }
                 if start.elapsed() > wait {

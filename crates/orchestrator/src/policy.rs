@@ -11,11 +11,14 @@ pub enum Stopped {
     Hung(String),
     /// The sweep is being interrupted (Ctrl-C, SIGTERM).
     Interrupt,
+    /// It sent its result but did not exit within the grace period after it.
+    AfterFinish(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Succeeded,
+    /// With a note when the worker did not end cleanly after its result.
+    Succeeded(Option<String>),
     Interrupted(String),
     Failed {
         class: FailureClass,
@@ -49,8 +52,10 @@ impl Exit {
 /// What the dispatcher saw of an attempt before it ended.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Seen<'a> {
-    /// The worker printed a `finished` event.
+    /// The worker printed a `finished` event whose result passed the checks.
     pub finished: bool,
+    /// Its `finished` event failed the checks (class `protocol` or `nan-loss`).
+    pub rejected: Option<&'a (FailureClass, String)>,
     /// Its own `failed` event (class, message), if any.
     pub failed: Option<&'a (FailureClass, String)>,
     /// Whether the dispatcher itself stopped it, and why.
@@ -58,20 +63,33 @@ pub struct Seen<'a> {
 }
 
 /// Classifies an exit; whether a failure is worth a retry is
-/// `FailureClass::retryable`'s call.
+/// `FailureClass::retryable`'s call. A result that arrived and passed its checks
+/// is kept whenever the worker then exited 0 or was killed (by us after it
+/// lingered, by a stop, or by a signal in its teardown): only an exit code of
+/// its own says it went wrong after all.
 pub fn classify(exit: Exit, seen: Seen<'_>) -> Outcome {
     let Exit { code, signal } = exit;
+    if seen.finished && matches!(code, Some(0) | None) {
+        let note = match (seen.stopped, signal) {
+            (Some(Stopped::AfterFinish(why)), _) => Some(why.clone()),
+            (Some(Stopped::Interrupt), _) => Some(
+                "the sweep was interrupted after its result arrived; the result is kept".into(),
+            ),
+            (_, Some(s)) => Some(format!(
+                "killed by signal {s} after its result arrived; the result is kept"
+            )),
+            _ => None,
+        };
+        return Outcome::Succeeded(note);
+    }
     match seen.stopped {
         Some(Stopped::Interrupt) => {
             return Outcome::Interrupted("the sweep was interrupted".into());
         }
         Some(Stopped::Hung(why)) => return Outcome::failed(FailureClass::Timeout, why.clone()),
-        None => {}
+        Some(Stopped::AfterFinish(_)) | None => {}
     }
-    if code == Some(0) && seen.finished {
-        return Outcome::Succeeded;
-    }
-    if let Some((class, message)) = seen.failed {
+    if let Some((class, message)) = seen.rejected.or(seen.failed) {
         return Outcome::failed(class.clone(), message.clone());
     }
     match (code, signal) {
@@ -115,7 +133,10 @@ mod tests {
             finished: true,
             ..Seen::default()
         };
-        assert_eq!(classify(exit(Some(0), None), finished), Outcome::Succeeded);
+        assert_eq!(
+            classify(exit(Some(0), None), finished),
+            Outcome::Succeeded(None)
+        );
         let class = |o: Outcome| match o {
             Outcome::Failed { class, .. } => Some(class),
             _ => None,
@@ -170,6 +191,60 @@ mod tests {
         let c = class(classify(exit(None, Some(9)), seen));
         assert_eq!(c, Some(FailureClass::Timeout));
         assert!(!c.unwrap().retryable());
+    }
+
+    #[test]
+    fn a_checked_result_is_kept_unless_the_worker_exits_with_a_code_of_its_own() {
+        let exit = |code: Option<i32>, signal: Option<i32>| Exit { code, signal };
+        let finished = Seen {
+            finished: true,
+            ..Seen::default()
+        };
+        // Killed in its teardown (a CUDA or loader crash after the result).
+        let Outcome::Succeeded(Some(note)) = classify(exit(None, Some(11)), finished) else {
+            panic!("a result that arrived is kept");
+        };
+        assert!(note.contains("signal 11"), "{note}");
+        let lingered = Stopped::AfterFinish("did not exit".into());
+        let seen = Seen {
+            stopped: Some(&lingered),
+            ..finished
+        };
+        assert_eq!(
+            classify(exit(None, Some(9)), seen),
+            Outcome::Succeeded(Some("did not exit".into()))
+        );
+        let interrupted = Stopped::Interrupt;
+        let seen = Seen {
+            stopped: Some(&interrupted),
+            ..finished
+        };
+        assert!(matches!(
+            classify(exit(None, Some(15)), seen),
+            Outcome::Succeeded(Some(_))
+        ));
+        // Its own exit code says something went wrong after all.
+        assert!(matches!(
+            classify(exit(Some(6), None), finished),
+            Outcome::Failed {
+                class: FailureClass::Io,
+                ..
+            }
+        ));
+        // A result that failed its checks is the failure, even after exit 0.
+        let rejected = (
+            FailureClass::Protocol,
+            "result.trial is missing".to_string(),
+        );
+        let seen = Seen {
+            rejected: Some(&rejected),
+            ..Seen::default()
+        };
+        assert_eq!(
+            classify(exit(Some(0), None), seen),
+            Outcome::failed(FailureClass::Protocol, "result.trial is missing")
+        );
+        assert!(!FailureClass::Protocol.retryable());
     }
 
     #[test]

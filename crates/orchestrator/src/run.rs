@@ -11,8 +11,10 @@ use ablate_spec::{Sweep, TrialId, TrialKind, short_id};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
 
 use crate::RunError;
-use crate::backend::{Backend, LocalBackend};
+use crate::backend::Backend;
 use crate::dispatch::{Dispatcher, Job, Parts};
+use crate::local::LocalBackend;
+use crate::lock::lock;
 use crate::progress::Reporter;
 use crate::slots;
 use crate::slurm::{SlurmBackend, SlurmOptions};
@@ -45,6 +47,8 @@ pub struct RunOptions {
     pub keep_stale: bool,
     /// Keep a succeeded trial's resumable state instead of deleting it.
     pub keep_state: bool,
+    /// The longest line of worker output read whole (bytes); longer ones are cut.
+    pub max_line: usize,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -106,41 +110,6 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
         .collect()
 }
 
-/// The pid an orchestrator wrote into the lock file beside `db`.
-pub(crate) fn lock_holder(db: &Path) -> Option<i32> {
-    std::fs::read_to_string(db.with_extension("lock"))
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
-}
-
-/// Only one orchestrator per database: an exclusive advisory lock beside it,
-/// holding the pid of its owner (for `ablate cancel`).
-pub(crate) fn lock(db: &Path) -> Result<nix::fcntl::Flock<std::fs::File>, RunError> {
-    let path = db.with_extension("lock");
-    let file = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&path)
-        .map_err(RunError::io("open the lock", &path))?;
-    let held = nix::fcntl::Flock::lock(file, nix::fcntl::FlockArg::LockExclusiveNonblock).map_err(|_| {
-        RunError::Invalid(format!(
-            "another `ablate run` is using {} (lock {} is held); wait for it, stop it, or `ablate cancel` the sweep",
-            db.display(),
-            path.display()
-        ))
-    })?;
-    {
-        use std::io::Write as _;
-        let mut f: &std::fs::File = &held;
-        let _ = f.set_len(0);
-        let _ = writeln!(f, "{}", std::process::id());
-    }
-    Ok(held)
-}
-
 /// A Slurm job an earlier orchestrator submitted, to follow instead of resubmitting.
 #[derive(Debug)]
 struct Open {
@@ -148,6 +117,17 @@ struct Open {
     trial: String,
     job: String,
     events: PathBuf,
+}
+
+/// What recovery found.
+#[derive(Debug, Default)]
+struct Recovered {
+    /// Local attempts closed as interrupted (their trials run again).
+    interrupted: usize,
+    /// Slurm jobs to follow.
+    open: Vec<Open>,
+    /// What the user should know (workers on other hosts left alone).
+    notes: Vec<String>,
 }
 
 /// Attempts left `running` by a dead orchestrator. Local workers are killed if
@@ -159,10 +139,11 @@ async fn recover(
     sweep: &Sweep,
     output: &Path,
     slurm: bool,
-) -> Result<(usize, Vec<Open>), RunError> {
+) -> Result<Recovered, RunError> {
     let host = crate::provenance::host();
     let mut n = 0;
     let mut open = Vec::new();
+    let mut notes = Vec::new();
     let running = store.running_attempts().await?;
     let in_slurm = running
         .iter()
@@ -207,17 +188,30 @@ async fn recover(
             });
             continue;
         }
-        if a.host == host
-            && let Some(pid) = a.pid
-            && is_our_worker(pid as i32, &RunDir::of(output, &a.trial_id).trial_json())
-        {
-            let _ = nix::sys::signal::killpg(
-                nix::unistd::Pid::from_raw(pid as i32),
-                nix::sys::signal::Signal::SIGKILL,
-            );
+        let mut message = "the orchestrator stopped without closing this attempt".to_string();
+        match a.pid {
+            Some(pid) if a.host != host => {
+                // A pid means nothing on another machine (a shared file system
+                // holds the database): say so rather than signal a stranger.
+                let what = format!(
+                    "its worker ran on host {} (pid {pid}), not this one ({host}), and was not signalled; if it still runs there, stop it",
+                    a.host
+                );
+                notes.push(format!("trial {}: {what}", short_id(&a.trial_id)));
+                message = format!("{message}; {what}");
+            }
+            Some(pid)
+                if is_our_worker(pid as i32, &RunDir::of(output, &a.trial_id).trial_json()) =>
+            {
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(pid as i32),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            _ => {}
         }
         let end = AttemptEnd {
-            message: Some("the orchestrator stopped without closing this attempt".into()),
+            message: Some(message),
             ..AttemptEnd::new(AttemptState::Interrupted)
         };
         store
@@ -225,7 +219,11 @@ async fn recover(
             .await?;
         n += 1;
     }
-    Ok((n, open))
+    Ok(Recovered {
+        interrupted: n,
+        open,
+        notes,
+    })
 }
 
 /// A pid is ours only if it still runs this trial's worker: pids are reused, and
@@ -267,9 +265,16 @@ pub async fn run(
     store.sync_sweep(&record, &records(sweep)).await?;
     let output = std::path::absolute(&sweep.output)
         .map_err(RunError::io("resolve the output folder", &sweep.output))?;
-    let (recovered, open) = recover(&store, sweep, &output, opts.slurm.is_some()).await?;
-    if recovered > 0 {
-        reporter.log(&format!("found {recovered} attempt(s) left running by a stopped orchestrator; they will run again"));
+    let Recovered {
+        interrupted,
+        open,
+        notes,
+    } = recover(&store, sweep, &output, opts.slurm.is_some()).await?;
+    if interrupted > 0 {
+        reporter.log(&format!("found {interrupted} attempt(s) left running by a stopped orchestrator; they will run again"));
+    }
+    for note in &notes {
+        reporter.log(&format!("note  {note}"));
     }
 
     // The work set: the selected studies' trials and everything they wait on.
@@ -386,7 +391,7 @@ pub async fn run(
             let n = o
                 .max_queued
                 .map_or(jobs.len().max(1), |m| (m as usize).max(open.len()));
-            let b = SlurmBackend::new(o.clone(), &output)
+            let b = SlurmBackend::new(o.clone(), &output, opts.max_line)
                 .map_err(RunError::io("write the Slurm job script under", &output))?;
             (slots::batch(n), Box::new(b))
         }
@@ -396,7 +401,7 @@ pub async fn run(
                 opts.slots_per_gpu,
                 if needs_cpu { cpu_slots } else { 0 },
             ),
-            Box::new(LocalBackend::default()),
+            Box::new(LocalBackend::new(opts.max_line)),
         ),
     };
 

@@ -55,8 +55,8 @@ pub fn find(
         {
             Some(format!(
                 "its data changed: trained on content {}, the cache now holds {}",
-                &was[..was.len().min(12)],
-                &now[..now.len().min(12)]
+                short_digest(was),
+                short_digest(now)
             ))
         } else if let (Some(was), Some(now)) = (&r.trainer_version, trainer)
             && was != now
@@ -119,6 +119,12 @@ pub async fn in_store(
     Ok((stale, caches.outdated))
 }
 
+/// The first 12 characters of a digest, for messages: a stored one may be any
+/// text (another tool's, a damaged row), so characters, never bytes.
+fn short_digest(d: &str) -> String {
+    d.chars().take(12).collect()
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -171,6 +177,22 @@ mod tests {
 
     fn reasons(found: &[Stale]) -> Vec<&str> {
         found.iter().map(|s| s.reason.as_str()).collect()
+    }
+
+    #[test]
+    fn a_stored_digest_of_any_text_is_shown_without_panicking() {
+        let s = sweep();
+        let d = digests(&s, "f1", "o1");
+        // A digest whose 12th byte falls inside a character.
+        let odd = "ééééééééé-not-hex";
+        let mut r = recorded(&s, &d);
+        r[1].data_digest = Some(odd.into());
+        let found = find(&s, Path::new(OUT), &r, &d, Some("1"));
+        assert!(
+            found[0].reason.contains("trained on content ééééééééé-no,"),
+            "{:?}",
+            reasons(&found)
+        );
     }
 
     #[test]

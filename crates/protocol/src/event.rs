@@ -98,9 +98,18 @@ pub struct TrialResult {
 pub struct Reported(serde_json::Value);
 
 impl Reported {
-    /// Whether the worker flagged the run as collapsed (`degenerate` set, not null).
+    /// Whether the worker flagged the run as collapsed: `degenerate` holds its
+    /// evidence. Absent, null and false all mean not flagged, as the report reads
+    /// it (`check_finished` refuses any other value).
     pub fn degenerate(&self) -> bool {
-        self.0.get("degenerate").is_some_and(|d| !d.is_null())
+        self.0
+            .get("degenerate")
+            .is_some_and(|d| !matches!(d, serde_json::Value::Null | serde_json::Value::Bool(false)))
+    }
+
+    /// The result as the worker wrote it.
+    pub fn value(&self) -> &serde_json::Value {
+        &self.0
     }
 
     pub fn json(&self) -> String {
@@ -233,10 +242,47 @@ pub struct NotAnEvent {
     pub why: String,
 }
 
+/// A line read as an event: the event, and where a line with Python's `NaN` or
+/// `Infinity` tokens held them (read as null; `json` is then the line as stored,
+/// with nulls, so every stored line is JSON).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReadEvent {
+    pub event: Incoming,
+    /// Fields that held a non-finite number, as `result.test.loss (NaN)`.
+    pub nonfinite: Vec<String>,
+    /// The line with those tokens as null, when there were any.
+    pub json: Option<String>,
+}
+
 impl Incoming {
-    /// Reads one line of a worker's stdout.
+    /// Reads one line of a worker's stdout (strict JSON).
     pub fn parse(line: &str) -> Result<Incoming, NotAnEvent> {
         serde_json::from_str(line).map_err(|e| NotAnEvent { why: e.to_string() })
+    }
+
+    /// Reads one line, also when it holds the `NaN`, `Infinity` or `-Infinity`
+    /// tokens Python's `json.dumps` writes: they are read as null and named.
+    pub fn read(line: &str) -> Result<ReadEvent, NotAnEvent> {
+        let strict = match Incoming::parse(line) {
+            Ok(event) => {
+                return Ok(ReadEvent {
+                    event,
+                    nonfinite: Vec::new(),
+                    json: None,
+                });
+            }
+            Err(e) => e,
+        };
+        let Some(lenient) = crate::nonfinite::read(line) else {
+            return Err(strict);
+        };
+        let json = lenient.value.to_string();
+        let event = serde_json::from_value(lenient.value).map_err(|_| strict)?;
+        Ok(ReadEvent {
+            event,
+            nonfinite: lenient.fields,
+            json: Some(json),
+        })
     }
 }
 
@@ -283,6 +329,45 @@ mod tests {
                 val_score: None
             }
         );
+    }
+
+    #[test]
+    fn degenerate_false_and_null_are_not_flagged_evidence_is() {
+        let flag = |d: &str| {
+            let line = format!(r#"{{"event":"finished","result":{{"degenerate":{d}}}}}"#);
+            let Ok(Incoming::Finished { result }) = Incoming::parse(&line) else {
+                panic!("not read as finished");
+            };
+            result.degenerate()
+        };
+        assert!(!flag("null"));
+        assert!(!flag("false"), "false is not flagged");
+        assert!(flag(r#"{"evidence":["one class"]}"#));
+        let line = r#"{"event":"finished","result":{}}"#;
+        let Ok(Incoming::Finished { result }) = Incoming::parse(line) else {
+            panic!("not read as finished");
+        };
+        assert!(!result.degenerate(), "absent is not flagged");
+    }
+
+    #[test]
+    fn pythons_nan_is_read_and_named() {
+        let line = r#"{"event": "epoch", "epoch": 2, "train_loss": NaN, "val_score": 0.5}"#;
+        assert!(Incoming::parse(line).is_err(), "not strict JSON");
+        let r = Incoming::read(line).unwrap();
+        assert_eq!(
+            r.event,
+            Incoming::Epoch {
+                epoch: 2,
+                train_loss: None,
+                images_per_s: None,
+                val_score: Some(0.5)
+            }
+        );
+        assert_eq!(r.nonfinite, ["train_loss (NaN)"]);
+        let stored: serde_json::Value = serde_json::from_str(r.json.as_deref().unwrap()).unwrap();
+        assert_eq!(stored["train_loss"], serde_json::Value::Null);
+        assert!(Incoming::read("loss is NaN").is_err());
     }
 
     #[test]

@@ -38,11 +38,16 @@ pub enum FailureClass {
     NodeFailure,
     /// A batch job the scheduler no longer knows, with no result from its worker.
     Lost,
+    /// The worker broke the protocol: a `finished` result that is not an object,
+    /// names another trial, or lacks a metric its tasks need or holds one out of
+    /// range. Assigned by the orchestrator; not retried (the same worker would do
+    /// it again).
+    Protocol,
     Other(String),
 }
 
 /// Every named class, for documentation and tests.
-const NAMED: [FailureClass; 13] = [
+const NAMED: [FailureClass; 14] = [
     FailureClass::BadConfig,
     FailureClass::NanLoss,
     FailureClass::OutOfMemory,
@@ -56,6 +61,7 @@ const NAMED: [FailureClass; 13] = [
     FailureClass::Preempted,
     FailureClass::NodeFailure,
     FailureClass::Lost,
+    FailureClass::Protocol,
 ];
 
 impl FailureClass {
@@ -74,6 +80,7 @@ impl FailureClass {
             FailureClass::Preempted => "preempted",
             FailureClass::NodeFailure => "node-failure",
             FailureClass::Lost => "lost",
+            FailureClass::Protocol => "protocol",
             FailureClass::Other(s) => s,
         }
     }

@@ -8,19 +8,22 @@
 //! where states are stored: it is types and their wire form, so a worker written in
 //! any language can be checked against docs/worker-protocol.md and this crate.
 
+mod check;
 mod env;
 mod event;
 mod failure;
 mod input;
 mod layout;
 pub mod metrics;
+mod nonfinite;
 mod state;
 
 pub use ablate_spec::TrialId;
+pub use check::{Violation, check_finished, required_metrics};
 pub use env::{Env, MALLOC_TUNABLES};
 pub use event::{
     AgeEvaluation, Counts, Degenerate, EpochReport, Evaluation, Event, Incoming, NotAnEvent,
-    Reported, TrialResult,
+    ReadEvent, Reported, TrialResult,
 };
 pub use failure::FailureClass;
 pub use input::TrialInput;

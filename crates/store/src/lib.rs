@@ -40,6 +40,8 @@ pub enum StoreError {
     },
     #[error("database {} does not exist yet: run `ablate run` on the sweep first", path.display())]
     Missing { path: PathBuf },
+    #[error("database {} is read-only and has a write-ahead log (-wal file) not yet merged into it; copy the database with its -wal file to a writable folder and read it there", path.display())]
+    ReadOnlyWal { path: PathBuf },
     #[error("database {}: cannot create its folder: {source}", path.display())]
     Folder {
         path: PathBuf,
@@ -112,13 +114,40 @@ impl Store {
     }
 
     /// Opens an existing database for reading only; safe while a sweep runs.
+    /// A copy that cannot be written beside (an archive, a read-only mount),
+    /// where WAL cannot keep its shared-memory file, is read as immutable.
     pub async fn open_read_only(path: &Path) -> Result<Store, StoreError> {
         if !path.exists() {
             return Err(StoreError::Missing {
                 path: path.to_path_buf(),
             });
         }
-        let opts = Self::options(path)?.read_only(true);
+        match Self::connect_read_only(path, false).await {
+            Ok(store) => Ok(store),
+            Err(e) if !writable_beside(path) => {
+                // Immutable reads the main file only: changes still in the WAL
+                // file would be missed, so such a copy is refused, not misread.
+                let mut wal = path.as_os_str().to_owned();
+                wal.push("-wal");
+                if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+                    return Err(StoreError::ReadOnlyWal {
+                        path: path.to_path_buf(),
+                    });
+                }
+                Self::connect_read_only(path, true).await.map_err(|_| e)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn connect_read_only(path: &Path, immutable: bool) -> Result<Store, StoreError> {
+        let url = format!("sqlite://{}", path.display());
+        let opts = SqliteConnectOptions::from_str(&url)
+            .map_err(|e| sql(path, e))?
+            .filename(path)
+            .read_only(true)
+            .immutable(immutable)
+            .busy_timeout(BUSY_TIMEOUT);
         let pool = SqlitePoolOptions::new()
             .max_connections(2)
             .connect_with(opts)
@@ -199,6 +228,16 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// Whether files can be created beside `path` (its folder is writable).
+fn writable_beside(path: &Path) -> bool {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    nix::unistd::access(dir, nix::unistd::AccessFlags::W_OK).is_ok()
+        && nix::unistd::access(path, nix::unistd::AccessFlags::W_OK).is_ok()
 }
 
 fn sql(path: &Path, source: sqlx::Error) -> StoreError {

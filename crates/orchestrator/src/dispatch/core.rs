@@ -129,11 +129,18 @@ pub(super) struct Active {
     pub started: Instant,
     pub last_seen: Instant,
     pub view: RunningView,
+    /// Its `finished` result, once it passed the checks, and when it arrived.
     pub finished: Option<Reported>,
+    pub finished_at: Option<Instant>,
+    /// Its `finished` event, when it failed the checks (`protocol`, `nan-loss`).
+    pub rejected: Option<(FailureClass, String)>,
     pub failed: Option<(FailureClass, String)>,
     pub stopped: Option<Stopped>,
     /// Lines of this attempt's stdout that were not protocol events.
     pub other_lines: usize,
+    /// A line cut at the cap, or a non-finite number, was already noted.
+    pub noted_cut: bool,
+    pub noted_nonfinite: bool,
     /// The batch job carrying it, once submitted.
     pub job: Option<String>,
     /// Waiting in a batch queue: no heartbeat expected yet.
@@ -155,9 +162,13 @@ impl Active {
             last_seen: now,
             view,
             finished: None,
+            finished_at: None,
+            rejected: None,
             failed: None,
             stopped: None,
             other_lines: 0,
+            noted_cut: false,
+            noted_nonfinite: false,
             job: None,
             queued: false,
             resume: None,
@@ -399,9 +410,25 @@ impl<'a> Core<'a> {
             }));
         }
         let (heartbeat, timeout) = (self.rules.heartbeat_timeout, self.rules.trial_timeout);
+        let grace = self.rules.grace;
         for j in self.jobs.iter_mut().filter(|j| j.state == State::Running) {
             let Some(a) = j.active.as_mut() else { continue };
             if a.stopped.is_some() || a.queued {
+                continue;
+            }
+            // Its result is in: it only has to exit, and gets the grace period to.
+            if let Some(at) = a.finished_at {
+                if now.duration_since(at) > grace {
+                    let why = format!(
+                        "the worker did not exit within {grace:?} of its `finished` event; it was killed and its result kept"
+                    );
+                    fx.push(Effect::Log(format!("note  {}: {why}", short_id(&j.id))));
+                    a.stopped = Some(Stopped::AfterFinish(why));
+                    fx.push(Effect::Signal {
+                        trial: j.id.to_string(),
+                        signal: Signal::SIGKILL,
+                    });
+                }
                 continue;
             }
             let why = if now.duration_since(a.last_seen) > heartbeat {

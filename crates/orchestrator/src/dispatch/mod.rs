@@ -23,6 +23,9 @@ use crate::run::RunOptions;
 use crate::slots::Slot;
 
 mod core;
+#[cfg(test)]
+mod finished_tests;
+mod output;
 mod react;
 #[cfg(test)]
 mod tests;

@@ -1,17 +1,14 @@
-//! The core's reactions to backend events: worker output, exits (success, retry,
+//! The core's reactions to backend events: exits (success, retry,
 //! failure, interruption), batch jobs submitted, started, failed or withdrawn, and
 //! the dependants that a failure blocks.
 
-use ablate_protocol::{AttemptState, Incoming, TrialState as State};
+use ablate_protocol::{AttemptState, TrialState as State};
 use ablate_spec::short_id;
 use ablate_store::AttemptEnd;
 
 use super::core::{Core, Dep, Effect, Unexpected};
 use crate::backend::BackendEvent;
 use crate::policy::{self, Exit, Outcome, Seen, Stopped};
-
-/// How many lines of an attempt's stdout that are not protocol events are shown.
-pub(super) const OTHER_LINES_SHOWN: usize = 3;
 
 impl Core<'_> {
     pub(super) fn on_event(
@@ -22,6 +19,7 @@ impl Core<'_> {
         let trial = match &ev {
             BackendEvent::Spawned { trial, .. }
             | BackendEvent::Line { trial, .. }
+            | BackendEvent::Note { trial, .. }
             | BackendEvent::Exited { trial, .. }
             | BackendEvent::SpawnFailed { trial, .. }
             | BackendEvent::Submitted { trial, .. }
@@ -49,6 +47,9 @@ impl Core<'_> {
                 }
             }
             BackendEvent::Line { trial, line } => self.on_line(&trial, line, fx),
+            BackendEvent::Note { trial, text } => {
+                fx.push(Effect::Log(format!("note  {}: {text}", short_id(&trial))));
+            }
             BackendEvent::SpawnFailed {
                 trial,
                 class,
@@ -80,8 +81,13 @@ impl Core<'_> {
                 class,
                 message,
             } => {
-                let outcome = match self.active(&trial).and_then(|a| a.stopped.clone()) {
-                    Some(Stopped::Interrupt) => {
+                let outcome = match self.active(&trial) {
+                    // Ended by the scheduler (a time limit in its teardown) after
+                    // a result that passed its checks: the result stands.
+                    Some(a) if a.finished.is_some() => Outcome::Succeeded(Some(format!(
+                        "Slurm ended the job after its result arrived ({class}: {message}); the result is kept"
+                    ))),
+                    Some(a) if a.stopped == Some(Stopped::Interrupt) => {
                         Outcome::Interrupted("the sweep was interrupted".into())
                     }
                     _ => Outcome::Failed { class, message },
@@ -100,6 +106,7 @@ impl Core<'_> {
                         exit,
                         Seen {
                             finished: a.finished.is_some(),
+                            rejected: a.rejected.as_ref(),
                             failed: a.failed.as_ref(),
                             stopped: a.stopped.as_ref(),
                         },
@@ -110,75 +117,6 @@ impl Core<'_> {
             }
         }
         Ok(())
-    }
-
-    fn on_line(&mut self, trial: &str, line: String, fx: &mut Vec<Effect>) {
-        let now = self.now;
-        let Some(a) = self.active(trial) else {
-            return;
-        };
-        a.last_seen = now;
-        let event = match Incoming::parse(&line) {
-            Ok(e) => e,
-            // The protocol allows other output on stdout: shown (the first few of
-            // an attempt), never taken as an event.
-            Err(e) => {
-                a.other_lines += 1;
-                if a.other_lines <= OTHER_LINES_SHOWN {
-                    let more = if a.other_lines == OTHER_LINES_SHOWN {
-                        "; further ones of this attempt are not shown"
-                    } else {
-                        ""
-                    };
-                    let shown: String = line.chars().take(200).collect();
-                    fx.push(Effect::Log(format!(
-                        "note  {}: a line that is not a protocol event ({}): {shown}{more}",
-                        short_id(trial),
-                        e.why
-                    )));
-                }
-                return;
-            }
-        };
-        match event {
-            Incoming::Started { device, resume } => {
-                if let Some(d) = device {
-                    a.view.device = d;
-                }
-                if let Some(note) = resume {
-                    fx.push(Effect::Log(format!("note  {}: {note}", short_id(trial))));
-                    a.resume = Some(note);
-                }
-            }
-            Incoming::State { epoch, batch } => a.saved = Some((epoch, batch)),
-            Incoming::Memory {
-                host_private_bytes,
-                gpu_bytes,
-            } => fx.push(Effect::RecordMemory {
-                trial: trial.to_string(),
-                host: host_private_bytes,
-                gpu: gpu_bytes,
-            }),
-            Incoming::Epoch {
-                epoch,
-                train_loss,
-                images_per_s,
-                val_score,
-            } => {
-                a.view.epoch = Some(epoch);
-                a.view.loss = train_loss;
-                a.view.images_per_s = images_per_s;
-                a.view.metric = val_score.map(|s| format!("val {s:.3}"));
-                fx.push(Effect::RecordEpoch {
-                    trial: trial.to_string(),
-                    epoch,
-                    line,
-                });
-            }
-            Incoming::Heartbeat { loss } => a.view.loss = loss,
-            Incoming::Finished { result } => a.finished = Some(result),
-            Incoming::Failed { class, message } => a.failed = Some((class, message)),
-        }
     }
 
     fn finalize(&mut self, trial: &str, outcome: Outcome, exit: Exit, fx: &mut Vec<Effect>) {
@@ -202,12 +140,16 @@ impl Core<'_> {
             None => m,
         };
         match outcome {
-            Outcome::Succeeded => {
+            Outcome::Succeeded(note) => {
                 let degenerate = a.finished.as_ref().is_some_and(|r| r.degenerate());
+                let mut end = end(AttemptState::Succeeded);
+                if let Some(n) = note {
+                    end.message = Some(with_resume(n));
+                }
                 fx.push(Effect::Succeed {
                     trial: trial.to_string(),
                     result: a.finished,
-                    end: end(AttemptState::Succeeded),
+                    end,
                 });
                 self.jobs[i].state = State::Succeeded;
                 self.durations.push(elapsed);

@@ -12,12 +12,13 @@ use nix::sys::signal::Signal;
 
 use super::core::{Core, Effect, Input, Job, Plan, Rules};
 use crate::backend::BackendEvent;
+use crate::lines::Line;
 use crate::provenance::Provenance;
 use crate::slots;
 
 /// A pretraining trial, two trials that start from it, and two that stand alone
 /// (depth vgg7 and vgg9), all seed 0.
-fn sweep() -> Sweep {
+pub(super) fn sweep() -> Sweep {
     let text = "[sweep]\nname = \"s\"\nseeds = 1\noutput = \"out\"\n[worker]\ncommand = [\"fake\"]\n\
                 [data.faces]\nkind = \"synthetic-faces\"\n[train]\nthreads = 1\n\
                 [pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
@@ -26,7 +27,7 @@ fn sweep() -> Sweep {
     ablate_spec::parse(text, Path::new("/nowhere/s.toml")).expect("a valid sweep")
 }
 
-fn rules(detached: bool) -> Rules {
+pub(super) fn rules(detached: bool) -> Rules {
     Rules {
         max_attempts: 3,
         backoff: Duration::from_secs(10),
@@ -45,13 +46,13 @@ fn rules(detached: bool) -> Rules {
     }
 }
 
-struct Harness<'a> {
-    core: Core<'a>,
+pub(super) struct Harness<'a> {
+    pub(super) core: Core<'a>,
     t0: Instant,
 }
 
 impl<'a> Harness<'a> {
-    fn new(sweep: &'a Sweep, cpu_slots: u32, detached: bool) -> Self {
+    pub(super) fn new(sweep: &'a Sweep, cpu_slots: u32, detached: bool) -> Self {
         let jobs = (sweep.trials.iter().enumerate())
             .map(|(i, t)| Job::new(t, i, 0))
             .collect();
@@ -70,21 +71,21 @@ impl<'a> Harness<'a> {
         Harness { core, t0 }
     }
 
-    fn at(&self, secs: f64) -> Instant {
+    pub(super) fn at(&self, secs: f64) -> Instant {
         self.t0 + Duration::from_secs_f64(secs)
     }
 
-    fn launch(&mut self, secs: f64) -> Vec<Effect> {
+    pub(super) fn launch(&mut self, secs: f64) -> Vec<Effect> {
         self.core.launch_ready(self.at(secs))
     }
 
-    fn send(&mut self, secs: f64, input: Input) -> Vec<Effect> {
+    pub(super) fn send(&mut self, secs: f64, input: Input) -> Vec<Effect> {
         self.core
             .handle(self.at(secs), input)
             .unwrap_or_else(|e| panic!("unexpected: {}", e.0))
     }
 
-    fn exit(
+    pub(super) fn exit(
         &mut self,
         secs: f64,
         trial: &str,
@@ -99,12 +100,12 @@ impl<'a> Harness<'a> {
         self.send(secs, Input::Backend(ev))
     }
 
-    fn state(&self, trial: &str) -> TrialState {
+    pub(super) fn state(&self, trial: &str) -> TrialState {
         self.core.jobs[self.core.by_id[trial]].state
     }
 }
 
-fn started(fx: &[Effect]) -> Vec<String> {
+pub(super) fn started(fx: &[Effect]) -> Vec<String> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Start(s) => Some(s.launch.trial.clone()),
@@ -113,7 +114,7 @@ fn started(fx: &[Effect]) -> Vec<String> {
         .collect()
 }
 
-fn signals(fx: &[Effect]) -> Vec<(String, Signal)> {
+pub(super) fn signals(fx: &[Effect]) -> Vec<(String, Signal)> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::Signal { trial, signal } => Some((trial.clone(), *signal)),
@@ -123,7 +124,7 @@ fn signals(fx: &[Effect]) -> Vec<(String, Signal)> {
 }
 
 /// (trial, new trial state, failure class) of each closed attempt.
-fn finished(fx: &[Effect]) -> Vec<(String, TrialState, Option<FailureClass>)> {
+pub(super) fn finished(fx: &[Effect]) -> Vec<(String, TrialState, Option<FailureClass>)> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::FinishAttempt { trial, end, state } => {
@@ -148,11 +149,20 @@ fn blocked(fx: &[Effect]) -> Vec<String> {
         .collect()
 }
 
-fn line(trial: &str, json: &str) -> Input {
+pub(super) fn line(trial: &str, json: &str) -> Input {
     Input::Backend(BackendEvent::Line {
         trial: trial.to_string(),
-        line: json.to_string(),
+        line: Line::plain(json),
     })
+}
+
+/// A `finished` line whose result passes the checks for a trial with `task`.
+pub(super) fn finished_line(trial: &str, task: &str) -> String {
+    serde_json::json!({
+        "event": "finished",
+        "result": {"trial": trial, "test": {task: {"accuracy": 0.5}}, "degenerate": null}
+    })
+    .to_string()
 }
 
 #[test]
@@ -165,8 +175,7 @@ fn dependants_wait_for_their_pretraining_and_slots_are_never_shared() {
     assert_eq!(first.len(), 2);
     assert_eq!(first[0], pre);
     assert!(started(&h.launch(0.1)).is_empty(), "no free slot");
-    let fin = r#"{"event":"finished","result":{"degenerate":null}}"#;
-    h.send(1.0, line(&pre, fin));
+    h.send(1.0, line(&pre, &finished_line(&pre, "identity")));
     let fx = h.exit(1.0, &pre, Some(0), None);
     assert_eq!(finished(&fx), [(pre.clone(), TrialState::Succeeded, None)]);
     let next = started(&h.launch(1.0));
@@ -324,7 +333,7 @@ fn a_silent_worker_is_killed_as_hung_and_not_retried() {
 }
 
 /// The message recorded with each closed attempt.
-fn messages(fx: &[Effect]) -> Vec<String> {
+pub(super) fn messages(fx: &[Effect]) -> Vec<String> {
     fx.iter()
         .filter_map(|e| match e {
             Effect::FinishAttempt { end, .. } => end.message.clone(),

@@ -22,6 +22,7 @@ use nix::sys::signal::Signal;
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::backend::{Backend, BackendEvent, Launch};
+use crate::lines::Line;
 use follow::Follower;
 use query::{EndKind, Seen};
 pub use sbatch::SlurmOptions;
@@ -45,22 +46,39 @@ pub struct SlurmBackend {
     script: PathBuf,
     jobs: HashMap<String, Tracked>,
     last_query: Option<Instant>,
+    /// The longest line of a job's events read whole (bytes).
+    max_line: usize,
 }
 
 /// The job-name prefix of a sweep's jobs: a job is `<prefix>-<short trial id>`.
+/// It carries a hash of the sweep's output folder, so two copies of a sweep
+/// (another folder, the same trials) never share job names: one's `ablate
+/// cancel` or recovery never takes the other's jobs.
 pub fn job_prefix(sweep: &ablate_spec::Sweep) -> String {
-    format!("ablate-{}", sweep.name)
+    use sha2::Digest as _;
+    let hash = sha2::Sha256::digest(
+        lexical_absolute(&sweep.output)
+            .as_os_str()
+            .as_encoded_bytes(),
+    );
+    let short: String = hash.iter().take(4).map(|b| format!("{b:02x}")).collect();
+    format!("ablate-{}-{short}", sweep.name)
 }
 
 impl SlurmBackend {
     /// `dir`: where the job script goes (the sweep's output folder, which compute
     /// nodes must see).
-    pub fn new(opts: SlurmOptions, dir: &std::path::Path) -> std::io::Result<Self> {
+    pub fn new(
+        opts: SlurmOptions,
+        dir: &std::path::Path,
+        max_line: usize,
+    ) -> std::io::Result<Self> {
         Ok(SlurmBackend {
             script: sbatch::write_job_script(dir)?,
             opts,
             jobs: HashMap::new(),
             last_query: None,
+            max_line,
         })
     }
 
@@ -69,7 +87,7 @@ impl SlurmBackend {
             trial.to_string(),
             Tracked {
                 job,
-                follow: Follower::new(events),
+                follow: Follower::new(events, self.max_line),
                 running: false,
                 withdrawing: false,
                 signalled: false,
@@ -199,14 +217,33 @@ impl Backend for SlurmBackend {
     }
 }
 
+/// `path` made absolute with `.` and `..` resolved by name (not through symlinks,
+/// so a folder not yet created has the same form as once it exists).
+fn lexical_absolute(path: &std::path::Path) -> PathBuf {
+    use std::path::Component;
+    let abs = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut out = PathBuf::new();
+    for c in abs.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// The worker's last word: a `finished` or `failed` event.
-fn is_final(line: &str) -> bool {
-    serde_json::from_str::<serde_json::Value>(line).is_ok_and(|v| {
-        matches!(
-            v.get("event").and_then(|e| e.as_str()),
-            Some("finished" | "failed")
-        )
-    })
+fn is_final(line: &Line) -> bool {
+    line.intact()
+        && serde_json::from_str::<serde_json::Value>(&line.text).is_ok_and(|v| {
+            matches!(
+                v.get("event").and_then(|e| e.as_str()),
+                Some("finished" | "failed")
+            )
+        })
 }
 
 impl SlurmBackend {
@@ -272,7 +309,8 @@ impl SlurmBackend {
             let Some(mut t) = self.jobs.remove(&trial) else {
                 continue;
             };
-            for line in t.follow.read_lines() {
+            // The job has ended: its last line counts even without a newline.
+            for line in t.follow.finish() {
                 t.final_event |= is_final(&line);
                 let _ = events.send(BackendEvent::Line {
                     trial: trial.clone(),
@@ -317,5 +355,29 @@ impl SlurmBackend {
             };
             let _ = events.send(ev);
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use std::path::Path;
+
+    fn sweep_in(file: &str) -> ablate_spec::Sweep {
+        let text = "[sweep]\nname = \"s\"\noutput = \"out\"\n[worker]\ncommand = [\"w\"]\n[data.faces]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"d\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
+        ablate_spec::parse(text, Path::new(file)).unwrap()
+    }
+
+    #[test]
+    fn two_copies_of_a_sweep_never_share_job_names() {
+        let a = super::job_prefix(&sweep_in("/home/u/copy-a/s.toml"));
+        let b = super::job_prefix(&sweep_in("/home/u/copy-b/s.toml"));
+        assert!(
+            a.starts_with("ablate-s-") && b.starts_with("ablate-s-"),
+            "{a} {b}"
+        );
+        assert_ne!(a, b, "same trials, other output folders");
+        let same = super::job_prefix(&sweep_in("/home/u/x/../copy-a/s.toml"));
+        assert_eq!(a, same, "one folder, however it is written");
     }
 }

@@ -56,6 +56,19 @@ pub fn job_name(prefix: &str, trial: &str) -> String {
     format!("{prefix}-{}", short_id(trial))
 }
 
+/// A path as sbatch's `--output`/`--error` take it: they are patterns, where
+/// `%j` and the like are replaced; a path of ours means itself. Slurm reads
+/// `%%` as `%`, and a name with a backslash is taken literally once its
+/// escaping backslashes are removed (`\\` is one backslash).
+pub fn file_pattern(path: &Path) -> String {
+    let p = path.display().to_string();
+    if p.contains('\\') {
+        p.replace('\\', "\\\\")
+    } else {
+        p.replace('%', "%%")
+    }
+}
+
 /// Seconds before a job's end at which Slurm signals its worker to save its state.
 pub const SIGNAL_LEAD_S: u32 = 120;
 
@@ -78,8 +91,8 @@ pub fn argv(o: &SlurmOptions, l: &Launch, script: &Path) -> Vec<String> {
         "--export=ALL".into(),
         format!("--job-name={}", job_name(&o.job_prefix, &l.trial)),
         format!("--chdir={}", l.run_dir.display()),
-        format!("--output={}", events.display()),
-        format!("--error={}", log.display()),
+        format!("--output={}", file_pattern(&events)),
+        format!("--error={}", file_pattern(&log)),
         "--ntasks=1".into(),
         format!("--cpus-per-task={}", l.threads.max(1)),
     ];
@@ -178,6 +191,16 @@ mod tests {
             .position(|x| x == "/o/ablate-job.sh")
             .expect("script");
         assert_eq!(&a[script + 1..], &l.argv[..]);
+    }
+
+    #[test]
+    fn output_paths_are_never_expanded_by_slurm() {
+        assert_eq!(
+            file_pattern(Path::new("/r/out%j/e.jsonl")),
+            "/r/out%%j/e.jsonl"
+        );
+        assert_eq!(file_pattern(Path::new("/r/a\\b%j/e")), "/r/a\\\\b%j/e");
+        assert_eq!(file_pattern(Path::new("/r/plain/e")), "/r/plain/e");
     }
 
     #[test]
