@@ -20,6 +20,24 @@ pub fn truncated_jpeg(path: &Path) {
     std::fs::write(path, &bytes[..bytes.len() / 3]).unwrap();
 }
 
+/// The metadata of a cache of `count` images of `size` px, named `paths`.
+pub fn meta(count: usize, size: u32, paths: Vec<String>) -> ablate_data::Meta {
+    ablate_data::Meta {
+        fingerprint: "test".into(),
+        kind: "synthetic-faces".into(),
+        size,
+        count,
+        paths,
+        identities: Vec::new(),
+        classes: Vec::new(),
+        skipped: Vec::new(),
+        excluded: 0,
+        exclusion_rule: None,
+        writer: "test".into(),
+        content: String::new(),
+    }
+}
+
 pub fn write(path: &Path, text: &str) {
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, text).unwrap();

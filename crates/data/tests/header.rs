@@ -4,23 +4,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod fixtures;
+
 use ablate_data::{Cache, Meta, read_meta_file};
 
 fn meta(count: usize, size: u32) -> Meta {
-    Meta {
-        fingerprint: "test".into(),
-        kind: "synthetic-faces".into(),
-        size,
-        count,
-        paths: Vec::new(),
-        identities: Vec::new(),
-        classes: Vec::new(),
-        skipped: Vec::new(),
-        excluded: 0,
-        exclusion_rule: None,
-        writer: "test".into(),
-        content: String::new(),
-    }
+    fixtures::meta(count, size, Vec::new())
 }
 
 /// A cache file holding only a header (no labels, no pixels).

@@ -4,7 +4,9 @@
 
 #![allow(clippy::unwrap_used)]
 
-use ablate_data::{Cache, CacheWriter, Meta, Sample};
+mod fixtures;
+
+use ablate_data::{Cache, CacheWriter, Sample};
 
 /// RssAnon of this process in KiB (Linux).
 fn rss_anon_kib() -> Option<u64> {
@@ -35,20 +37,11 @@ fn reading_a_loaded_cache_does_not_grow_private_memory() {
     let samples: Vec<Sample> = (0..count)
         .map(|i| Sample::unlabelled(format!("#{i}")))
         .collect();
-    let mut meta = Meta {
-        fingerprint: "test".into(),
-        kind: "synthetic-faces".into(),
-        size,
+    let mut meta = fixtures::meta(
         count,
-        paths: samples.iter().map(|s| s.path.clone()).collect(),
-        identities: Vec::new(),
-        classes: Vec::new(),
-        skipped: Vec::new(),
-        excluded: 0,
-        exclusion_rule: None,
-        writer: "test".into(),
-        content: String::new(),
-    };
+        size,
+        samples.iter().map(|sm| sm.path.clone()).collect(),
+    );
     w.finish(&mut meta, &samples).unwrap();
     drop(piece);
 
