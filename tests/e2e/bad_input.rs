@@ -43,6 +43,15 @@ fn every_bad_file_gives_its_expected_error() {
                 failures.push(format!("{rel}: expected `{e}` in:\n{err}"));
             }
         }
+        // `# expect-not:` lines: what one root cause must not also report.
+        for e in text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# expect-not: "))
+        {
+            if err.contains(e) {
+                failures.push(format!("{rel}: a second error `{e}` in:\n{err}"));
+            }
+        }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

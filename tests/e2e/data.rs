@@ -295,3 +295,69 @@ fn the_real_study_without_its_data_names_the_folder_and_the_source() {
         "nothing prepared or started"
     );
 }
+
+/// Messages and defaults name public sources and layouts, never this
+/// repository's development data.
+#[test]
+fn no_message_or_default_points_at_the_development_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"s\"\n[data.utk]\nkind = \"utkface\"\n[data.people]\nkind = \"lfw\"\npath = \"nowhere/lfw\"\n[[study]]\nname = \"d\"\nfixed = { data = \"utk\", tasks = [\"gender\"] }\ngrid.depth = [\"vgg7\", \"vgg9\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let no_path = ablate_in(dir.path(), &["plan", "--check", "s.toml"]);
+    assert_invalid(&no_path, "utkface without path");
+    std::fs::write(
+        dir.path().join("s.toml"),
+        text.replace(
+            "kind = \"utkface\"\n",
+            "kind = \"utkface\"\npath = \"nowhere/utk\"\n",
+        ),
+    )
+    .unwrap();
+    let missing = ablate_in(dir.path(), &["run", "s.toml"]);
+    assert_invalid(&missing, "utkface folder missing");
+    let inspect = ablate_in(dir.path(), &["data", "inspect", "s.toml", "people"]);
+    assert_invalid(&inspect, "lfw folder missing");
+    let bench = ablate_in(dir.path(), &["bench", "data"]);
+    assert_invalid(&bench, "bench data without --path");
+    for (what, out) in [
+        ("plan", &no_path),
+        ("run", &missing),
+        ("inspect", &inspect),
+        ("bench", &bench),
+    ] {
+        let err = stderr(out);
+        assert!(
+            !err.contains("shared") && !err.contains("this project"),
+            "{what}: {err}"
+        );
+    }
+    assert!(stderr(&missing).contains("https://susanqq.github.io/UTKFace/"));
+    assert!(stderr(&inspect).contains("male_names.txt and female_names.txt"));
+    assert!(stderr(&bench).contains("--path"), "{}", stderr(&bench));
+}
+
+/// `data inspect` on a csv manifest names the manifest and the folder its
+/// image paths are relative to.
+#[test]
+fn inspect_of_a_csv_manifest_names_where_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3u8 {
+        jpeg(&dir.path().join(format!("img/{i}.jpg")), i * 60);
+    }
+    std::fs::write(
+        dir.path().join("m.csv"),
+        "path,age,gender\nimg/0.jpg,20,male\nimg/1.jpg,30,F\nimg/2.jpg,NaN,female\n",
+    )
+    .unwrap();
+    let sweep = "[sweep]\nname = \"t\"\n[data.faces]\nkind = \"csv\"\npath = \"m.csv\"\nage_column = \"age\"\ngender_column = \"gender\"\n[[study]]\nname = \"s\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
+    std::fs::write(dir.path().join("t.toml"), sweep).unwrap();
+    let out = ablate_in(dir.path(), &["data", "inspect", "t.toml", "faces"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let first = stdout(&out).lines().next().unwrap_or_default().to_string();
+    assert_eq!(first, "csv dataset at m.csv (image paths relative to .)");
+    assert!(
+        stdout(&out).contains("images: 3 usable, 0 skipped"),
+        "a missing age keeps the image: {}",
+        stdout(&out)
+    );
+}

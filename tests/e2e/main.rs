@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod bench;
+mod csv_study;
 mod data;
 mod estimate;
 mod flags_paths;

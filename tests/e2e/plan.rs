@@ -138,3 +138,21 @@ fn quick_pretraining_learns_other_people_than_its_studies_test() {
         "quick.toml has trials that start from pretraining"
     );
 }
+
+/// `plan --check` works without the data (a sweep is planned on a laptop for a
+/// cluster), and says which datasets are not on this machine.
+#[test]
+fn plan_check_names_datasets_missing_here() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = "[sweep]\nname = \"s\"\n[data.utk]\nkind = \"utkface\"\npath = \"no/such/folder\"\n[[study]]\nname = \"d\"\nfixed = { data = \"utk\", tasks = [\"gender\"] }\ngrid.depth = [\"vgg7\", \"vgg9\"]\n";
+    std::fs::write(dir.path().join("s.toml"), text).unwrap();
+    let out = crate::support::ablate_in(dir.path(), &["plan", "--check", "s.toml"]);
+    assert!(out.status.success(), "{}", crate::support::stderr(&out));
+    let text = stdout(&out);
+    assert!(text.starts_with("ok: s.toml"), "{text}");
+    assert!(
+        text.contains("note: dataset utk is not on this machine")
+            && text.contains("no/such/folder"),
+        "{text}"
+    );
+}

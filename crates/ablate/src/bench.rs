@@ -10,7 +10,7 @@ use crate::progress::Progress;
 pub fn data(kind: &str, path: &Path, size: u32, json: bool) -> Result<()> {
     if !path.exists() {
         bail!(crate::InvalidInput(format!(
-            "{} does not exist; pass --path to a {kind} folder (e.g. ../shared/data/utkface-64)",
+            "{} does not exist; pass --path to a {kind} dataset folder",
             path.display()
         )));
     }

@@ -33,7 +33,7 @@ pub fn spec_from_kind(kind: &str, path: &Path, min_images: u32) -> Result<Datase
         "csv" => Source::Csv {
             path: p,
             root: None,
-            columns: ablate_data::csv_default_columns(path)?,
+            columns: Box::new(ablate_data::csv_default_columns(path)?),
         },
         other => bail!(crate::InvalidInput(format!(
             "unknown dataset kind {other:?}: expected one of {}",
@@ -77,8 +77,19 @@ pub fn inspect(spec: &DatasetSpec, base: &Path, json: bool, strict: bool) -> Res
         decode_all(&mut scan, &root);
     }
     let summary = ablate_data::summarize(&scan);
-    let location = ablate_data::root(&spec.source, base)
-        .map_or_else(|| "(generated)".to_string(), |r| r.display().to_string());
+    let folder = |r: PathBuf| match r.display().to_string() {
+        s if s.is_empty() => ".".to_string(),
+        s => s,
+    };
+    let location = match (&spec.source, ablate_data::root(&spec.source, base)) {
+        (Source::Csv { path, .. }, root) => format!(
+            "{} (image paths relative to {})",
+            base.join(path).display(),
+            root.map_or_else(|| ".".to_string(), folder)
+        ),
+        (_, Some(root)) => folder(root),
+        (_, None) => "(generated)".to_string(),
+    };
     if json {
         let v =
             serde_json::json!({ "kind": spec.source.kind(), "path": location, "summary": summary });

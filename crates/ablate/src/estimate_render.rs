@@ -8,12 +8,26 @@ use ablate_spec::Sweep;
 
 use crate::estimate::{Cost, Declared};
 
-/// `known` hours (summed over trials with a source) and how many trials have none.
+/// A duration in the unit that fits it: seconds, minutes or hours.
+pub(crate) fn duration_text(hours: f64) -> String {
+    let s = hours * 3600.0;
+    if s < 10.0 {
+        format!("{s:.1} s")
+    } else if s < 90.0 {
+        format!("{s:.0} s")
+    } else if s < 5400.0 {
+        format!("{:.1} min", s / 60.0)
+    } else {
+        format!("{hours:.2} h")
+    }
+}
+
+/// The `known` time (summed over trials with a source) and how many trials have none.
 fn hours_text(known: f64, open: usize) -> String {
     match open {
-        0 => format!("{known:.2} hours"),
-        _ if known > 0.0 => format!("{known:.2} hours + {open} trial(s) unknown"),
-        _ => format!("hours unknown for {open} trial(s)"),
+        0 => duration_text(known),
+        _ if known > 0.0 => format!("{} + {open} trial(s) unknown", duration_text(known)),
+        _ => format!("time unknown for {open} trial(s)"),
     }
 }
 
@@ -62,7 +76,7 @@ pub(crate) fn render(
         "host memory",
         "GPU memory",
         "checkpoints + state",
-        "hours",
+        "time",
         "from",
     ];
     let rows: Vec<Vec<String>> = costs
@@ -77,7 +91,7 @@ pub(crate) fn render(
                 c.host_bytes.map_or("?".into(), mib),
                 c.gpu_bytes.map_or("?".into(), mib),
                 mib(c.checkpoint_bytes + c.state_bytes),
-                c.hours.map_or("?".into(), |h| format!("{h:.3}")),
+                c.hours.map_or("?".into(), duration_text),
                 c.source.clone(),
             ]
         })
@@ -147,4 +161,17 @@ pub(crate) fn render(
             .sum::<u64>()),
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::duration_text;
+
+    #[test]
+    fn durations_are_shown_in_the_unit_that_fits() {
+        assert_eq!(duration_text(2.0 / 3600.0), "2.0 s");
+        assert_eq!(duration_text(40.0 / 3600.0), "40 s");
+        assert_eq!(duration_text(0.25), "15.0 min");
+        assert_eq!(duration_text(73.0), "73.00 h");
+    }
 }

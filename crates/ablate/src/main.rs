@@ -247,7 +247,8 @@ enum BenchCommand {
     },
     /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.
     Data {
-        #[arg(long, default_value = "../shared/data/utkface-64")]
+        /// The dataset folder (required: there is no default dataset).
+        #[arg(long)]
         path: PathBuf,
         #[arg(long, default_value = "utkface")]
         kind: String,

@@ -14,6 +14,14 @@ pub fn run(file: &Path, json: bool, check: bool) -> Result<()> {
     let sweep = ablate_spec::load(file)?;
     if check {
         println!("ok: {}: {}", file.display(), summary(&sweep));
+        // A sweep may be planned on a laptop for a cluster: data absent here is
+        // no error, but the user should know before `run` says so.
+        let base = sweep.file.parent().unwrap_or(Path::new(""));
+        for (name, spec) in &sweep.datasets {
+            if let Some(e) = ablate_data::missing(&spec.source, base) {
+                println!("note: dataset {name} is not on this machine: {e}");
+            }
+        }
     } else if json {
         println!("{}", serde_json::to_string_pretty(&sweep)?);
     } else {
@@ -242,6 +250,13 @@ pub fn describe(d: &DatasetSpec) -> String {
             .map(|(n, _)| *n)
             .collect();
             parts.push(format!("labels: {}", cols.join(", ")));
+            if let Some(g) = &columns.gender_values {
+                parts.push(format!(
+                    "gender codes: male {}, female {}",
+                    g.male.join("/"),
+                    g.female.join("/")
+                ));
+            }
         }
         Source::Utkface { path } | Source::Fgnet { path } => parts.push(path.clone()),
     }

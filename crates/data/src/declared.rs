@@ -89,14 +89,15 @@ mod tests {
             source: Source::Csv {
                 path: "m.csv".into(),
                 root: None,
-                columns: CsvColumns {
+                columns: Box::new(CsvColumns {
                     path: "path".into(),
                     age: (!identity).then(|| "age".into()),
                     age_std: None,
                     gender: (!identity).then(|| "gender".into()),
                     identity: identity.then(|| "identity".into()),
                     class: None,
-                },
+                    gender_values: None,
+                }),
             },
             split: Split::Fractions {
                 train: 0.8,

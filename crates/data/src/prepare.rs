@@ -97,6 +97,11 @@ pub fn fingerprint(spec: &DatasetSpec, size: u32, scan: &Scan) -> String {
         synth::GENERATOR_VERSION
     ));
     h.update(serde_json::to_vec(&spec.source).unwrap_or_default());
+    if matches!(spec.source, ablate_spec::types::Source::Csv { .. }) {
+        // Since this marker a missing cell drops one label (not the row) and
+        // gender codes are read only as declared: older csv caches are rebuilt.
+        h.update(b"\ncsv labels v2");
+    }
     h.update(format!("\nmax_images={:?}\nsize={size}\n", spec.max_images));
     if spec.max_images.is_some() {
         // Before this marker, a generated subset rendered each image at its position

@@ -116,7 +116,7 @@ pub fn csv(root: &Path) {
          img/0.jpg,23,3.5,m,p1\n\
          img/1.jpg,31.5,2,F,p2\n\
          img/2.jpg,40,,female,p1\n\
-         img/3.jpg,,,0,p3\n\
+         img/3.jpg,NaN,,M,p3\n\
          img/4.jpg,abc,1,m,p2\n\
          img/5.jpg,50,1,x,p2\n\
          img/missing.jpg,20,1,m,p4\n\

@@ -117,11 +117,12 @@ fn csv_fixture() {
         gender: Some("gender".into()),
         identity: Some("person".into()),
         class: None,
+        gender_values: None,
     };
     let source = Source::Csv {
         path: dir.path().join("manifest.csv").to_string_lossy().into(),
         root: None,
-        columns: columns.clone(),
+        columns: Box::new(columns.clone()),
     };
     let s = scan(&source, Path::new("")).unwrap();
     let by: BTreeMap<&str, &ablate_data::Sample> =
@@ -157,7 +158,7 @@ fn csv_fixture() {
     let source = Source::Csv {
         path: dir.path().join("manifest.csv").to_string_lossy().into(),
         root: None,
-        columns: wrong,
+        columns: Box::new(wrong),
     };
     let err = scan(&source, Path::new("")).unwrap_err().to_string();
     assert!(

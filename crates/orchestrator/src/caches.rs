@@ -23,6 +23,38 @@ pub fn cache_of(sweep: &Sweep, output: &Path, config: &TrialConfig) -> PathBuf {
     ablate_data::cache_path(&output.join("cache"), &name, config.train.input_size)
 }
 
+/// Looks at every dataset `configs` read, building nothing: each folder or
+/// manifest is there (all missing ones named at once), readable, its labels
+/// readable as declared, and the caches to build fit on their disk. What `run`
+/// checks before it prepares anything, and all `run --dry-run` checks. Returns
+/// each dataset's scan.
+pub fn check(
+    sweep: &Sweep,
+    output: &Path,
+    configs: &[&TrialConfig],
+) -> Result<HashMap<String, ablate_data::Scan>, RunError> {
+    let base = sweep.file.parent().unwrap_or(Path::new(""));
+    // Every dataset is looked for before any is prepared: a missing one is
+    // reported with all the others at once, and no time goes into caches first.
+    let mut missing: Vec<(&String, ablate_data::DataError)> = Vec::new();
+    for config in configs {
+        if let Some((name, spec)) = sweep.dataset_of(config)
+            && !missing.iter().any(|(n, _)| *n == name)
+            && let Some(e) = ablate_data::missing(&spec.source, base)
+        {
+            missing.push((name, e));
+        }
+    }
+    match missing.len() {
+        0 => check_space(sweep, output, configs),
+        1 => Err(missing.remove(0).1.into()),
+        _ => Err(ablate_data::DataError::Missing {
+            list: missing.into_iter().map(|(_, e)| e).collect(),
+        }
+        .into()),
+    }
+}
+
 /// Builds (or reuses) the cache of every dataset and size `configs` read.
 pub fn prepare<'a>(
     sweep: &Sweep,
@@ -33,28 +65,7 @@ pub fn prepare<'a>(
     let mut digests = Digests::new();
     let base = sweep.file.parent().unwrap_or(Path::new(""));
     let configs: Vec<&TrialConfig> = configs.collect();
-    // Every dataset is looked for before any is prepared: a missing one is
-    // reported with all the others at once, and no time goes into caches first.
-    let mut missing: Vec<(&String, ablate_data::DataError)> = Vec::new();
-    for config in &configs {
-        if let Some((name, spec)) = sweep.dataset_of(config)
-            && !missing.iter().any(|(n, _)| *n == name)
-            && let Some(e) = ablate_data::missing(&spec.source, base)
-        {
-            missing.push((name, e));
-        }
-    }
-    match missing.len() {
-        0 => {}
-        1 => return Err(missing.remove(0).1.into()),
-        _ => {
-            return Err(ablate_data::DataError::Missing {
-                list: missing.into_iter().map(|(_, e)| e).collect(),
-            }
-            .into());
-        }
-    }
-    let scans = check_space(sweep, output, &configs)?;
+    let scans = check(sweep, output, &configs)?;
     for config in configs {
         let Some((name, spec)) = sweep.dataset_of(config) else {
             continue;

@@ -311,6 +311,10 @@ pub async fn run(
     let digests = if sweep.worker.is_none() && !opts.dry_run {
         caches::prepare(sweep, &output, configs(), reporter)?
     } else {
+        if sweep.worker.is_none() {
+            // A dry run fails where the run would, before it would train.
+            caches::check(sweep, &output, &configs().collect::<Vec<_>>())?;
+        }
         caches::existing(sweep, &output, configs()).digests
     };
     let stale = find_stale(&store, sweep, &output, &wanted, &digests).await?;

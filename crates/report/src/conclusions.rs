@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use ablate_protocol::TrialState;
-use ablate_verdict::{Decision, Judgement, Kind, Stat, Test, Verdict};
+use ablate_verdict::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
 
 use crate::input::Input;
 use crate::markdown::esc;
@@ -211,48 +211,168 @@ fn test_line(t: &Test) -> String {
     format!("{}: {body} → {}{seeds}", esc(&t.what), esc(&decision(t)))
 }
 
-/// The verdicts section of report.md.
-/// The verdicts as Markdown; `hours`: compute hours per study, shown with each
-/// verdict's study.
-pub fn markdown(j: &Judgement, hours: &std::collections::BTreeMap<String, f64>) -> String {
-    let mut out = String::new();
-    let _ = writeln!(out, "## The paper's conclusions on this sweep\n");
-    let _ = writeln!(
-        out,
-        "All {} tests behind these verdicts are adjusted together (Holm, family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when the adjusted tests say so, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it. The rules are in docs/statistics.md.\n",
-        j.family, j.alpha
-    );
-    let _ = writeln!(
-        out,
-        "| claim | verdict | key comparison | difference [CI] | adjusted p | N | seeds per arm to settle |"
-    );
-    let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
-    for v in &j.verdicts {
-        let (what, diff, adj, n) = match key(j, v) {
-            Some(t) => {
-                let diff = t.stat.as_ref().ok().map_or("-".into(), |s| {
-                    let w = s.welch();
-                    format!("{} [{}, {}]", num(w.diff), num(w.ci.0), num(w.ci.1))
-                });
-                (
-                    esc(&t.what),
-                    diff,
-                    t.adjusted_p.map_or("-".into(), p_text),
-                    format!("{} vs {}", t.a.values.len(), t.b.values.len()),
-                )
+/// A verdict as the report shows it: settled only when it does not rest on
+/// flagged (degenerate) runs.
+struct Shown<'a> {
+    v: &'a Verdict,
+    verdict: VerdictKind,
+    /// What the flagged runs behind it do to it, if there are any.
+    flagged: Option<String>,
+}
+
+/// Each verdict with what leaving out its study's flagged runs does to it:
+/// a supported or contradicted verdict that would change without them is
+/// shown as inconclusive, saying so in its own row.
+fn shown<'a>(input: &Input, all: &'a Judgement, kept: &Judgement) -> Vec<Shown<'a>> {
+    all.verdicts
+        .iter()
+        .zip(&kept.verdicts)
+        .map(|(v, k)| {
+            let n = v.study.as_ref().map_or(0, |s| {
+                input
+                    .trials
+                    .iter()
+                    .filter(|t| t.kind == "train" && t.degenerate.is_some())
+                    .filter(|t| t.studies.contains(s))
+                    .count()
+            });
+            let settled = matches!(
+                v.verdict,
+                VerdictKind::Supported | VerdictKind::Contradicted
+            );
+            let (runs, them) = if n == 1 {
+                ("1 flagged run".to_string(), "it")
+            } else {
+                (format!("{n} flagged runs"), "them")
+            };
+            let (verdict, flagged) = match n {
+                0 => (v.verdict, None),
+                _ if v.verdict == k.verdict => (
+                    v.verdict,
+                    Some(format!("{runs} in its study; the same without {them}")),
+                ),
+                _ if settled => (
+                    VerdictKind::Inconclusive,
+                    Some(format!(
+                        "{} only with the {runs} of its study, {} without {them}: not settled",
+                        v.verdict, k.verdict
+                    )),
+                ),
+                _ => (
+                    v.verdict,
+                    Some(format!("{runs} in its study; {} without {them}", k.verdict)),
+                ),
+            };
+            Shown {
+                v,
+                verdict,
+                flagged,
             }
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
-        };
-        let seeds = v.seeds_needed.map_or("-".into(), |s| s.to_string());
+        })
+        .collect()
+}
+
+/// One row of the verdict table.
+fn row(j: &Judgement, s: &Shown<'_>) -> String {
+    let v = s.v;
+    let (what, diff, adj, n) = match key(j, v) {
+        Some(t) => {
+            let diff = t.stat.as_ref().ok().map_or("-".into(), |s| {
+                let w = s.welch();
+                format!("{} [{}, {}]", num(w.diff), num(w.ci.0), num(w.ci.1))
+            });
+            (
+                esc(&t.what),
+                diff,
+                t.adjusted_p.map_or("-".into(), p_text),
+                format!("{} vs {}", t.a.values.len(), t.b.values.len()),
+            )
+        }
+        None => ("-".into(), "-".into(), "-".into(), "-".into()),
+    };
+    let seeds = v.seeds_needed.map_or("-".into(), |s| s.to_string());
+    let note = s
+        .flagged
+        .as_ref()
+        .map(|f| format!(" ({})", esc(f)))
+        .unwrap_or_default();
+    format!(
+        "| {} | **{}**{note} | {what} | {diff} | {adj} | {n} | {seeds} |",
+        esc(&v.claim),
+        s.verdict
+    )
+}
+
+/// The verdicts section of report.md: the sweep's own claims first, then the
+/// paper's where its studies can judge them, one line for those they cannot.
+pub fn markdown(input: &Input) -> String {
+    let all = judge(input);
+    let mut rest = input.clone();
+    rest.trials.retain(|t| t.degenerate.is_none());
+    let kept = judge(&rest);
+    let shown = shown(input, &all, &kept);
+    let hours = &input.provenance.study_hours;
+    let mut order: Vec<&Shown<'_>> = shown.iter().filter(|s| !s.v.builtin).collect();
+    order.extend(
+        shown
+            .iter()
+            .filter(|s| s.v.builtin && s.v.verdict != VerdictKind::NotJudged),
+    );
+    let not_judged: Vec<&Verdict> = all
+        .verdicts
+        .iter()
+        .filter(|v| v.builtin && v.verdict == VerdictKind::NotJudged)
+        .collect();
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "## Verdicts on the claims of {}
+",
+        esc(&input.sweep)
+    );
+    if order.is_empty() {
         let _ = writeln!(
             out,
-            "| {} | **{}** | {what} | {diff} | {adj} | {n} | {seeds} |",
-            esc(&v.claim),
-            v.verdict
+            "This sweep states no claims of its own (`[[claim]]` in the sweep file, docs/sweep.md), and its studies can judge none of the paper's.
+"
+        );
+    } else {
+        let tests = if all.family == 1 {
+            "The one test behind these verdicts is adjusted".to_string()
+        } else {
+            format!(
+                "All {} tests behind these verdicts are adjusted together",
+                all.family
+            )
+        };
+        let _ = writeln!(
+            out,
+            "{tests} (Holm, family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when the adjusted tests say so, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it; one that rests on runs flagged degenerate is not settled. The rules are in docs/statistics.md.\n",
+            all.alpha
+        );
+        let _ = writeln!(
+            out,
+            "| claim | verdict | key comparison | difference [CI] | adjusted p | N | seeds per arm to settle |"
+        );
+        let _ = writeln!(out, "| --- | --- | --- | --- | --- | --- | --- |");
+        for s in &order {
+            let _ = writeln!(out, "{}", row(&all, s));
+        }
+        out.push('\n');
+    }
+    if !not_judged.is_empty() {
+        let list: Vec<String> = not_judged
+            .iter()
+            .map(|v| format!("\"{}\" ({})", esc(&v.claim), esc(&v.why)))
+            .collect();
+        let _ = writeln!(
+            out,
+            "Not judged on this sweep, for want of the studies they need: the paper's {} ([report] paper_claims = false leaves them out).\n",
+            list.join("; ")
         );
     }
-    out.push('\n');
-    for v in &j.verdicts {
+    for s in &order {
+        let v = s.v;
         let study = v
             .study
             .as_ref()
@@ -265,18 +385,23 @@ pub fn markdown(j: &Judgement, hours: &std::collections::BTreeMap<String, f64>) 
             .seeds_needed
             .map(|s| format!(" About {s} seeds per arm would settle it."))
             .unwrap_or_default();
+        let flagged = s
+            .flagged
+            .as_ref()
+            .map(|f| format!(" {}.", esc(&sentence(f))))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "- **{}**: {}.{study} {}.{settle}",
+            "- **{}**: {}.{study} {}.{flagged}{settle}",
             esc(&v.claim),
-            v.verdict,
+            s.verdict,
             esc(&sentence(&v.why))
         );
         if !v.rule.is_empty() {
             let _ = writeln!(out, "  - Rule: {}.", esc(&v.rule));
         }
         for i in &v.tests {
-            let _ = writeln!(out, "  - {}", test_line(&j.tests[*i]));
+            let _ = writeln!(out, "  - {}", test_line(&all.tests[*i]));
         }
     }
     out.push('\n');

@@ -145,10 +145,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         );
     }
     out.push_str(&crate::datasets::banner(&input.data));
-    out.push_str(&conclusions::markdown(
-        &conclusions::judge(input),
-        &input.provenance.study_hours,
-    ));
+    out.push_str(&conclusions::markdown(input));
     out.push_str(&crate::datasets::markdown(&input.data));
 
     for study in &input.studies {

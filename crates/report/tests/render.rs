@@ -142,7 +142,9 @@ fn report_markdown_snapshot() {
     );
     assert!(
         r.markdown
-            .contains("**Age needs a deeper network than gender (from scratch)**: not judged. No study varies \\`depth\\`")
+            .contains("\"Age needs a deeper network than gender (from scratch)\" (no study varies \\`depth\\`)"),
+        "{}",
+        r.markdown
     );
 }
 
@@ -160,7 +162,7 @@ fn kept_stale_results_are_called_out_first() {
     let warning = md
         .find("**1 result is stale**")
         .unwrap_or_else(|| panic!("{md}"));
-    assert!(warning < md.find("## The paper's conclusions").unwrap());
+    assert!(warning < md.find("## Verdicts on the claims of fixture").unwrap());
     assert!(
         md.contains(&format!("- `{}`", ablate_spec::short_id(&id))),
         "{md}"

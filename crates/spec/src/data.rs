@@ -33,6 +33,7 @@ fn kind_keys(kind: &str) -> &'static [&'static str] {
             "gender_column",
             "identity_column",
             "class_column",
+            "gender_values",
         ],
         _ => &["path"],
     }
@@ -163,8 +164,8 @@ fn parse_source(
         let p = text(ctx, "path")?;
         if p.is_none() {
             let example = match kind {
-                "utkface" => "../../shared/data/utkface-64",
-                "lfw" => "../../shared/data/lfw-64",
+                "utkface" => "/data/UTKFace",
+                "lfw" => "/data/lfw-deepfunneled",
                 "csv" => "/data/morph/manifest.csv",
                 _ => "/data/FGNET/images",
             };
@@ -205,7 +206,20 @@ fn parse_source(
                 gender: text(ctx, "gender_column")?,
                 identity: text(ctx, "identity_column")?,
                 class: text(ctx, "class_column")?,
+                gender_values: crate::gender::parse(ctx, section, value::get(t, "gender_values"))?,
             };
+            if columns.gender_values.is_some() && columns.gender.is_none() {
+                ctx.error(
+                    whole.span(),
+                    section,
+                    "`gender_values` without `gender_column`",
+                    Some(
+                        "name the column the values are in, e.g. `gender_column = \"gender\"`"
+                            .into(),
+                    ),
+                );
+                return None;
+            }
             if columns.age.is_none()
                 && columns.gender.is_none()
                 && columns.identity.is_none()
@@ -222,7 +236,7 @@ fn parse_source(
             Source::Csv {
                 path,
                 root: text(ctx, "root")?,
-                columns,
+                columns: Box::new(columns),
             }
         }
     })

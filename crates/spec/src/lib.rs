@@ -14,6 +14,7 @@ pub mod claims;
 mod data;
 mod error;
 mod expand;
+mod gender;
 mod hash;
 mod id;
 pub mod names;

@@ -26,9 +26,12 @@ pub struct ReportSpec {
     pub power: Option<f64>,
     /// Metric key -> smallest effect of interest (the equivalence margin).
     pub smallest_effect: BTreeMap<String, f64>,
+    /// Judge the paper's four built-in claims where the studies allow (default
+    /// true); false leaves them out of the report and of the error control.
+    pub paper_claims: Option<bool>,
 }
 
-const KEYS: &[&str] = &["alpha", "power", "smallest_effect"];
+const KEYS: &[&str] = &["alpha", "power", "smallest_effect", "paper_claims"];
 
 fn fraction(ctx: &mut Ctx<'_>, key: &str, v: &Value<'_>) -> Option<f64> {
     value::number(
@@ -51,6 +54,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<ReportSpec> {
     if let Some(x) = value::get(t, "power") {
         r.power = fraction(ctx, "report.power", x);
         ok &= r.power.is_some();
+    }
+    if let Some(x) = value::get(t, "paper_claims") {
+        r.paper_claims = value::boolean(ctx, "report.paper_claims", x);
+        ok &= r.paper_claims.is_some();
     }
     if let Some(x) = value::get(t, "smallest_effect") {
         let table = value::table(ctx, "report.smallest_effect", x)?;

@@ -325,6 +325,9 @@ pub(crate) fn parse_globals<'i>(
     header: &Header,
 ) -> Option<Globals<'i>> {
     let (mut datasets, mut expected) = (BTreeMap::new(), BTreeMap::new());
+    // Sections that failed (and were reported): naming one elsewhere is no
+    // second error.
+    let mut failed = Vec::new();
     if let Some(dv) = value::get(root, "data")
         && let Some(t) = value::table(ctx, "data", dv)
     {
@@ -337,6 +340,8 @@ pub(crate) fn parse_globals<'i>(
                 if let Some(Some(e)) = data::parse_expected(ctx, &section, v) {
                     expected.insert(k.get_ref().to_string(), e);
                 }
+            } else {
+                failed.push(k.get_ref().to_string());
             }
         }
     }
@@ -357,7 +362,7 @@ pub(crate) fn parse_globals<'i>(
         }
     }
 
-    let stages = parse_stages(ctx, root, &dataset_names);
+    let stages = parse_stages(ctx, root, &dataset_names, &failed);
     let stage_names: Vec<String> = stages.keys().cloned().collect();
     let names = Names {
         datasets: &dataset_names,
@@ -435,6 +440,7 @@ fn parse_stages(
     ctx: &mut Ctx<'_>,
     root: &Table<'_>,
     datasets: &[String],
+    failed: &[String],
 ) -> BTreeMap<String, StageDef> {
     let mut stages = BTreeMap::new();
     let Some(pv) = value::get(root, "pretrain") else {
@@ -481,6 +487,8 @@ fn parse_stages(
             Some(dv) => value::string(ctx, &join(&section, "data"), dv).and_then(|d| {
                 if datasets.iter().any(|n| n == d) {
                     Some(d.to_string())
+                } else if failed.iter().any(|n| n == d) {
+                    None
                 } else {
                     let valid: Vec<&str> = datasets.iter().map(String::as_str).collect();
                     ctx.error(

@@ -67,7 +67,8 @@ pub enum Source {
         path: String,
         /// Folder the manifest's image paths are relative to; default: the manifest's folder.
         root: Option<String>,
-        columns: CsvColumns,
+        /// Boxed: the other sources are a few words.
+        columns: Box<CsvColumns>,
     },
 }
 
@@ -80,6 +81,20 @@ pub struct CsvColumns {
     pub identity: Option<String>,
     /// A class label, for a general-purpose (non-face) pretraining set.
     pub class: Option<String>,
+    /// Which codes of the gender column mean male and which female. Required
+    /// when the column holds codes (0/1): conventions differ (UTKFace 0 = male,
+    /// IMDB-WIKI 1 = male). Left out of the JSON when absent, so ids of csv
+    /// sweeps that need none are what they were.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gender_values: Option<GenderValues>,
+}
+
+/// `gender_values = { male = ["1"], female = ["0"] }`: the column's values for
+/// each gender, compared trimmed and without regard to case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenderValues {
+    pub male: Vec<String>,
+    pub female: Vec<String>,
 }
 
 /// Which labels a dataset provides; decides which objectives it can serve.

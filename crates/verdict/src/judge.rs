@@ -125,6 +125,8 @@ impl std::fmt::Display for VerdictKind {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Verdict {
     pub claim: String,
+    /// One of the paper's built-in claims (else the sweep's own `[[claim]]`).
+    pub builtin: bool,
     pub verdict: VerdictKind,
     /// The study it was judged on.
     pub study: Option<String>,
@@ -184,11 +186,15 @@ pub(crate) enum Planned {
 pub fn judge(input: &Input<'_>) -> Judgement {
     let s = &input.settings;
     let alpha = s.alpha;
-    let mut planned = builtin::plans(input);
-    planned.extend(custom::plans(input));
+    // (built in, plan): the paper's claims first, then the sweep's own.
+    let mut planned: Vec<(bool, Planned)> = Vec::new();
+    if s.paper_claims {
+        planned.extend(builtin::plans(input).into_iter().map(|p| (true, p)));
+    }
+    planned.extend(custom::plans(input).into_iter().map(|p| (false, p)));
     let mut tests: Vec<Test> = Vec::new();
     let mut owned: Vec<Vec<usize>> = Vec::new();
-    for p in &planned {
+    for (_, p) in &planned {
         let mut mine = Vec::new();
         if let Planned::Plan { claim, specs, .. } = p {
             for spec in specs {
@@ -275,9 +281,10 @@ pub fn judge(input: &Input<'_>) -> Judgement {
     let verdicts = planned
         .into_iter()
         .zip(owned)
-        .map(|(p, mine)| match p {
+        .map(|((builtin, p), mine)| match p {
             Planned::NotJudged { claim, why } => Verdict {
                 claim,
+                builtin,
                 verdict: VerdictKind::NotJudged,
                 study: None,
                 rule: String::new(),
@@ -299,6 +306,7 @@ pub fn judge(input: &Input<'_>) -> Judgement {
                     .flatten();
                 Verdict {
                     claim,
+                    builtin,
                     verdict,
                     study: Some(study),
                     rule: rule_text,

@@ -64,6 +64,9 @@ pub struct Settings {
     pub alpha: f64,
     pub power: f64,
     pub smallest_effect: BTreeMap<String, f64>,
+    /// Judge the paper's built-in claims (`[report] paper_claims`); when false
+    /// they are neither judged nor in the family-wise adjustment.
+    pub paper_claims: bool,
 }
 
 impl Default for Settings {
@@ -84,6 +87,7 @@ impl Default for Settings {
             alpha: 0.05,
             power: 0.8,
             smallest_effect,
+            paper_claims: true,
         }
     }
 }
@@ -100,6 +104,9 @@ impl Settings {
         }
         for (k, v) in &r.smallest_effect {
             s.smallest_effect.insert(k.clone(), *v);
+        }
+        if let Some(p) = r.paper_claims {
+            s.paper_claims = p;
         }
         s
     }

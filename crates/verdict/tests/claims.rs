@@ -141,3 +141,38 @@ fn a_clear_loss_contradicts_no_worse() {
         v.iter().map(|x| x[1]).collect::<Vec<_>>()
     );
 }
+
+/// `[report] paper_claims = false`: the paper's claims are neither judged nor in
+/// the family, so the sweep's own claims are adjusted among themselves only.
+#[test]
+fn without_the_paper_claims_only_the_sweeps_own_are_judged() {
+    let text = format!("{SWEEP}\n[report]\npaper_claims = false\n");
+    let sweep = ablate_spec::parse(&text, Path::new("c.toml")).unwrap();
+    let mut rng = Rng(5);
+    let (studies, trials) = draw(&truth, 6, &mut rng);
+    let judge = |settings: ablate_verdict::Settings| {
+        ablate_verdict::judge(&ablate_verdict::Input {
+            studies: &studies,
+            trials: &trials,
+            face_stages: vec!["face".into()],
+            claims: &sweep.claims,
+            settings,
+        })
+    };
+    let with = judge(ablate_verdict::Settings::default());
+    let without = judge(ablate_verdict::Settings::from_spec(&sweep.report));
+    assert_eq!(with.verdicts.len(), 7);
+    assert_eq!(
+        with.verdicts.iter().filter(|v| v.builtin).count(),
+        4,
+        "the paper's four, first"
+    );
+    assert_eq!(without.verdicts.len(), 3);
+    assert!(without.verdicts.iter().all(|v| !v.builtin));
+    assert!(
+        without.family < with.family,
+        "{} vs {}",
+        without.family,
+        with.family
+    );
+}

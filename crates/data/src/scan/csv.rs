@@ -1,10 +1,10 @@
 //! A csv manifest: a header row, a path column and any of age, age_std, gender,
 //! identity and class columns (MORPH-II, IMDB-WIKI or ChaLearn LAP exports).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use ablate_spec::types::CsvColumns;
+use ablate_spec::types::{CsvColumns, GenderValues};
 
 use super::stamp;
 use crate::error::DataError;
@@ -66,13 +66,17 @@ pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result
     let mut identities: BTreeMap<String, u32> = BTreeMap::new();
     let mut classes: BTreeMap<String, u32> = BTreeMap::new();
     let mut rows = Vec::new();
+    // Gender codes met without a declaration of what they mean, and where first.
+    let mut codes: BTreeSet<String> = BTreeSet::new();
+    let mut first_code_line = 0;
+    let declared = columns.gender_values.as_ref();
     for record in reader.records() {
         let record = record.map_err(|e| manifest_error(manifest, &e))?;
         let line = record.position().map_or(0, |p| p.line());
         let get = |c: Option<usize>| {
             c.and_then(|i| record.get(i))
                 .map(str::trim)
-                .filter(|v| !v.is_empty())
+                .filter(|v| !missing(v))
         };
         let Some(rel) = get(Some(path_col)) else {
             scan.skipped.push(Skipped {
@@ -81,17 +85,26 @@ pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result
             });
             continue;
         };
-        match parse_row(get(age_col), get(std_col), get(gender_col)) {
+        match parse_row(get(age_col), get(std_col), get(gender_col), declared) {
             Ok((age, age_std, gender)) => {
                 let id = get(id_col).map(str::to_string);
                 let class = get(class_col).map(str::to_string);
                 rows.push((rel.to_string(), line, age, age_std, gender, id, class));
             }
-            Err(why) => scan.skipped.push(Skipped {
+            Err(RowError::Code(code)) => {
+                if codes.is_empty() {
+                    first_code_line = line;
+                }
+                codes.insert(code);
+            }
+            Err(RowError::Bad(why)) => scan.skipped.push(Skipped {
                 path: rel.to_string(),
                 reason: SkipReason::BadRow(format!("line {line}: {why}")),
             }),
         }
+    }
+    if !codes.is_empty() {
+        return Err(undeclared_codes(manifest, first_code_line, columns, &codes));
     }
     for (_, _, _, _, _, id, class) in &rows {
         if let Some(id) = id {
@@ -163,35 +176,99 @@ fn manifest_error(path: &Path, e: &::csv::Error) -> DataError {
 
 type Row = (Option<f32>, Option<f32>, Option<u8>);
 
+/// Why a row's labels cannot be read.
+enum RowError {
+    /// A value that is wrong whatever the conventions: the row is skipped.
+    Bad(String),
+    /// A gender code (0, 1, ...) with no declaration of what it means.
+    Code(String),
+}
+
+/// A cell that holds no label: empty, or what spreadsheets and pandas write
+/// for a missing value. It drops that label only; the row keeps the others.
+fn missing(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "" | "nan" | "na" | "n/a" | "none" | "null"
+    )
+}
+
+/// Gender words read without a declaration: they say what they mean.
+const MALE_WORDS: [&str; 3] = ["m", "male", "man"];
+const FEMALE_WORDS: [&str; 3] = ["f", "female", "woman"];
+
+/// A gender cell as 0 (male) or 1 (female): a declared value, or a word.
+fn gender_of(v: &str, declared: Option<&GenderValues>) -> Result<u8, RowError> {
+    let is = |list: &[String]| list.iter().any(|x| x.eq_ignore_ascii_case(v));
+    let lower = v.to_ascii_lowercase();
+    match declared {
+        Some(d) if is(&d.male) => return Ok(0),
+        Some(d) if is(&d.female) => return Ok(1),
+        _ => {}
+    }
+    if MALE_WORDS.contains(&lower.as_str()) {
+        return Ok(0);
+    }
+    if FEMALE_WORDS.contains(&lower.as_str()) {
+        return Ok(1);
+    }
+    match declared {
+        Some(d) => Err(RowError::Bad(format!(
+            "gender {v:?} is none of the declared values (male: {}; female: {}) nor a word (male/female, m/f, man/woman)",
+            d.male.join(", "),
+            d.female.join(", ")
+        ))),
+        None if v.parse::<f64>().is_ok() => Err(RowError::Code(v.to_string())),
+        None => Err(RowError::Bad(format!(
+            "gender {v:?} is not one of male/female, m/f, man/woman (codes need `gender_values`)"
+        ))),
+    }
+}
+
 fn parse_row(
     age: Option<&str>,
     age_std: Option<&str>,
     gender: Option<&str>,
-) -> Result<Row, String> {
-    let number = |v: Option<&str>, what: &str, max: f32| -> Result<Option<f32>, String> {
+    declared: Option<&GenderValues>,
+) -> Result<Row, RowError> {
+    let number = |v: Option<&str>, what: &str, max: f32| -> Result<Option<f32>, RowError> {
         match v {
             None => Ok(None),
             Some(s) => match s.parse::<f32>() {
                 Ok(x) if x.is_finite() && (0.0..=max).contains(&x) => Ok(Some(x)),
-                _ => Err(format!("{what} {s:?} is not a number from 0 to {max}")),
+                _ => Err(RowError::Bad(format!(
+                    "{what} {s:?} is not a number from 0 to {max}"
+                ))),
             },
         }
     };
-    let gender = match gender.map(str::to_ascii_lowercase).as_deref() {
-        None => None,
-        Some("0" | "m" | "male") => Some(0),
-        Some("1" | "f" | "female") => Some(1),
-        Some(other) => {
-            return Err(format!(
-                "gender {other:?} is not one of 0/1, m/f, male/female"
-            ));
-        }
-    };
+    let gender = gender.map(|g| gender_of(g, declared)).transpose()?;
     Ok((
         number(age, "age", 150.0)?,
         number(age_std, "age_std", 100.0)?,
         gender,
     ))
+}
+
+/// A gender column of bare codes with no `gender_values`: reading it either way
+/// could flip every label, so the manifest is refused, saying how to declare them.
+fn undeclared_codes(
+    manifest: &Path,
+    line: u64,
+    columns: &CsvColumns,
+    codes: &BTreeSet<String>,
+) -> DataError {
+    let shown: Vec<String> = codes.iter().take(6).map(|c| format!("{c:?}")).collect();
+    let more = if codes.len() > 6 { ", ..." } else { "" };
+    DataError::Manifest {
+        path: manifest.to_path_buf(),
+        line,
+        message: format!(
+            "column {:?} holds gender codes ({}{more}) without a declaration of what they mean, and datasets differ: UTKFace codes 0 = male, 1 = female; IMDB-WIKI codes 1 = male, 0 = female. Declare them in the dataset's [data.NAME] section of the sweep file, e.g. `gender_values = {{ male = [\"1\"], female = [\"0\"] }}` for IMDB-WIKI (words such as male/female or m/f need none)",
+            columns.gender.as_deref().unwrap_or("gender"),
+            shown.join(", ")
+        ),
+    }
 }
 
 /// Columns of a manifest inspected without a sweep file: the conventional names
@@ -235,5 +312,6 @@ pub fn default_columns(manifest: &Path) -> Result<CsvColumns, DataError> {
         gender: has("gender"),
         identity: has("identity"),
         class: has("class"),
+        gender_values: None,
     })
 }

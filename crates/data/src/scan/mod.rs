@@ -43,8 +43,8 @@ pub fn missing(source: &Source, base: &Path) -> Option<DataError> {
 /// Where a user gets a dataset of this kind, for the "does not exist" error.
 fn where_to_get(source: &Source) -> String {
     match source {
-        Source::Utkface { .. } => "UTKFace (aligned and cropped faces, AGE_GENDER_RACE_DATETIME.jpg.chip.jpg) is at https://susanqq.github.io/UTKFace/; this project's machines have a 64x64 copy in ../shared/data/utkface-64 (its README says how it was made)".into(),
-        Source::Lfw { .. } => "LFW (deep-funneled, PERSON/PERSON_NNNN.jpg, with male_names.txt and female_names.txt) is at https://vis-www.cs.umass.edu/lfw/; this project's machines have a 64x64 copy in ../shared/data/lfw-64".into(),
+        Source::Utkface { .. } => "UTKFace is downloaded from https://susanqq.github.io/UTKFace/ (its \"Aligned&Cropped Faces\"); point `path` at the folder of its images, named AGE_GENDER_RACE_DATETIME.jpg.chip.jpg".into(),
+        Source::Lfw { .. } => "LFW is downloaded from https://vis-www.cs.umass.edu/lfw/ (its deep-funneled images); point `path` at the folder that holds one PERSON/PERSON_NNNN.jpg folder per person and the gender lists male_names.txt and female_names.txt".into(),
         Source::Fgnet { .. } => "FG-NET (SSSAnn.JPG images) is distributed by its authors on request; point `path` at its images folder".into(),
         Source::Csv { .. } => "write a csv manifest with one row per image (a path column plus label columns) and point `path` at it".into(),
         Source::SyntheticFaces { .. } | Source::SyntheticObjects { .. } => String::new(),
