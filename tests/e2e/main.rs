@@ -10,6 +10,7 @@ mod estimate;
 mod flags_paths;
 mod gpu;
 mod gpu_check;
+mod habits;
 mod hostile_worker;
 mod plan;
 mod pretrain;

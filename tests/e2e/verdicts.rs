@@ -25,12 +25,18 @@ fn sweep(dir: &Path, seeds: u32) {
         .join("\n");
     let text = text
         .replace("output = \"../runs/quick\"", "output = \"out\"")
+        .replace("reports = \"../reports\"", "reports = \"reports\"")
         .replacen(
             "\n[data.faces]",
             &format!("\n[worker]\ncommand = [\"{FAKE}\"]\n\n[data.faces]"),
             1,
         );
-    assert!(text.contains(&format!("seeds = {seeds} ")) && text.contains("[worker]"));
+    assert!(
+        text.contains(&format!("seeds = {seeds} "))
+            && text.contains("[worker]")
+            && text.contains("reports = \"reports\""),
+        "quick.toml changed: adapt this copy"
+    );
     std::fs::write(dir.join("s.toml"), text).unwrap();
 }
 

@@ -89,13 +89,12 @@ pub struct GpuModel<'a> {
 }
 
 pub fn run(
-    file: &Path,
+    sweep: &Sweep,
     calibrate: bool,
     gpu: Option<GpuModel<'_>>,
     db: Option<&Path>,
     json: bool,
 ) -> Result<()> {
-    let sweep = ablate_spec::load(file)?;
     let tables = match gpu {
         Some(g) => crate::gpu_table::load(g.table)?,
         None => Vec::new(),
@@ -108,7 +107,7 @@ pub fn run(
     let output = std::path::absolute(&sweep.output)?;
     let mut scans: HashMap<String, ablate_data::Scan> = HashMap::new();
     let mut caches: BTreeMap<String, ablate_data::CacheNeed> = BTreeMap::new();
-    let mut history = history(&sweep, db)?;
+    let mut history = history(sweep, db)?;
     // Datasets not on this machine, estimated from their declared size.
     let mut declared: BTreeMap<String, Declared> = BTreeMap::new();
     let mut splits: HashMap<String, ablate_data::Parts> = HashMap::new();
@@ -156,7 +155,7 @@ pub fn run(
         }
         let scan = &scans[name];
         let size = t.config.train.input_size;
-        let cache = ablate_orchestrator::cache_of(&sweep, &output, &t.config);
+        let cache = ablate_orchestrator::cache_of(sweep, &output, &t.config);
         let key = format!("{name} at {size}px");
         if let std::collections::btree_map::Entry::Vacant(e) = caches.entry(key) {
             e.insert(ablate_data::cache_need(spec, size, &cache, scan));
@@ -317,7 +316,7 @@ pub fn run(
     } else {
         print!(
             "{}",
-            crate::estimate_render::render(&sweep, &costs, &caches, &declared)
+            crate::estimate_render::render(sweep, &costs, &caches, &declared)
         );
     }
     Ok(())

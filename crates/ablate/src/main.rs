@@ -11,11 +11,14 @@ mod estimate;
 mod estimate_render;
 mod flags;
 mod gpu_table;
+mod init;
+mod list;
 mod plan;
 mod progress;
 mod run;
 mod slurm;
 mod status;
+mod sweep_arg;
 mod table;
 mod threads;
 mod worker;
@@ -60,8 +63,8 @@ struct Cli {
 enum Command {
     /// Show which trials a sweep file declares, in run order, without running anything.
     Plan {
-        /// The sweep file, e.g. experiments/quick.toml.
-        file: PathBuf,
+        #[command(flatten)]
+        sweep: sweep_arg::SweepArg,
         /// Print the plan as JSON (each trial with its full id and resolved config).
         #[arg(long, conflicts_with = "check")]
         json: bool,
@@ -95,24 +98,45 @@ enum Command {
     Run(Box<run::RunArgs>),
     /// Counts by state per study; running trials; failed and blocked ones with the reason.
     Status {
-        file: PathBuf,
+        #[command(flatten)]
+        sweep: sweep_arg::SweepArg,
         #[arg(long)]
         json: bool,
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Write a commented starter sweep to FILE (default sweep.toml), to copy from.
+    Init {
+        #[arg(default_value = "sweep.toml")]
+        file: PathBuf,
+        /// quick (synthetic faces, minutes on a CPU), utkface, or csv (your own
+        /// faces in a manifest).
+        #[arg(long, default_value = "quick")]
+        example: String,
+    },
+    /// The sweeps whose databases lie under DIR (default: this folder), with
+    /// their trials by state.
+    List {
+        #[arg(default_value = ".")]
+        dir: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
     /// Cancel a sweep: stop its orchestrator and scancel its Slurm jobs (a later `ablate run` resumes).
     Cancel {
-        file: PathBuf,
+        #[command(flatten)]
+        sweep: sweep_arg::SweepArg,
         #[arg(long)]
         db: Option<PathBuf>,
     },
     /// Write the sweep's report (report.md, results.csv, results.json); partial sweeps give partial reports.
     Report {
-        file: PathBuf,
+        #[command(flatten)]
+        sweep: sweep_arg::SweepArg,
         #[arg(long)]
         db: Option<PathBuf>,
-        /// Output folder (default: reports/<sweep name>).
+        /// Output folder (default: the sweep's `[sweep] reports` folder, or
+        /// `reports` beside the sweep file, then the sweep's name).
         #[arg(long)]
         out: Option<PathBuf>,
     },
@@ -263,7 +287,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let done = Ok(ExitCode::SUCCESS);
     match cli.command {
         Command::Plan {
-            file,
+            sweep,
             estimate: true,
             calibrate,
             gpu_model,
@@ -276,11 +300,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 name,
                 table: gpu_table.as_deref(),
             });
-            estimate::run(&file, calibrate, gpu, db.as_deref(), json).and(done)
+            estimate::run(&sweep.sweep()?, calibrate, gpu, db.as_deref(), json).and(done)
         }
         Command::Plan {
-            file, json, check, ..
-        } => plan::run(&file, json, check).and(done),
+            sweep, json, check, ..
+        } => plan::run(&sweep.sweep()?, json, check).and(done),
         Command::Data(DataCommand::Inspect {
             target,
             name,
@@ -362,14 +386,18 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             .and(done)
         }
         Command::Worker { trial } => worker::run(&trial),
-        Command::Report { file, db, out } => {
-            let dir = run::report(&file, db.as_deref(), out.as_deref())?;
+        Command::Report { sweep, db, out } => {
+            let dir = run::report(&sweep.sweep()?, db.as_deref(), out.as_deref())?;
             println!("wrote {}", dir.join("report.md").display());
             done
         }
         Command::Run(args) => run::run(*args),
-        Command::Status { file, json, db } => status::status(&file, db.as_deref(), json).and(done),
-        Command::Cancel { file, db } => slurm::cancel(&file, db.as_deref()),
+        Command::Status { sweep, json, db } => {
+            status::status(&sweep.sweep()?, db.as_deref(), json).and(done)
+        }
+        Command::Cancel { sweep, db } => slurm::cancel(&sweep.sweep()?, db.as_deref()),
+        Command::Init { file, example } => init::init(&file, &example).and(done),
+        Command::List { dir, json } => list::list(&dir, json).and(done),
     }
 }
 

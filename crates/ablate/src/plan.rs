@@ -10,10 +10,9 @@ use anyhow::Result;
 
 use crate::table;
 
-pub fn run(file: &Path, json: bool, check: bool) -> Result<()> {
-    let sweep = ablate_spec::load(file)?;
+pub fn run(sweep: &Sweep, json: bool, check: bool) -> Result<()> {
     if check {
-        println!("ok: {}: {}", file.display(), summary(&sweep));
+        println!("ok: {}: {}", sweep.file.display(), summary(sweep));
         // A sweep may be planned on a laptop for a cluster: data absent here is
         // no error, but the user should know before `run` says so.
         let base = sweep.file.parent().unwrap_or(Path::new(""));
@@ -23,9 +22,9 @@ pub fn run(file: &Path, json: bool, check: bool) -> Result<()> {
             }
         }
     } else if json {
-        println!("{}", serde_json::to_string_pretty(&sweep)?);
+        println!("{}", serde_json::to_string_pretty(sweep)?);
     } else {
-        print!("{}", render(&sweep));
+        print!("{}", render(sweep));
     }
     Ok(())
 }

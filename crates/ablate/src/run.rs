@@ -5,15 +5,15 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 
 use crate::InvalidInput;
 
 /// `ablate run`'s options.
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
-    /// The sweep file, e.g. experiments/quick.toml.
-    pub file: PathBuf,
+    #[command(flatten)]
+    pub sweep: crate::sweep_arg::SweepArg,
     /// GPUs to use: `all` (nvidia-smi; honours CUDA_VISIBLE_DEVICES) or indices such as 0,1,3.
     #[arg(long)]
     pub gpus: Option<String>,
@@ -270,9 +270,7 @@ fn secs(s: f64) -> Duration {
 }
 
 pub fn run(a: RunArgs) -> Result<ExitCode> {
-    let sweep = ablate_spec::load(&a.file)?;
-    let text = std::fs::read_to_string(&a.file)
-        .with_context(|| format!("cannot read {}", a.file.display()))?;
+    let (sweep, text) = a.sweep.load()?;
     if sweep.worker.is_none() && !cfg!(feature = "cuda") {
         refuse_gpu_work_without_cuda(&sweep, &a)?;
     }
@@ -359,7 +357,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    match report(&a.file, opts.db.as_deref(), None) {
+    match report(&sweep, opts.db.as_deref(), None) {
         Ok(dir) => println!("report: {}", dir.join("report.md").display()),
         Err(e) => eprintln!("error: the sweep ran, but its report could not be written: {e:#}"),
     }
@@ -397,24 +395,28 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     })
 }
 
-/// Writes the sweep's report to `out` (default `reports/<sweep name>`); returns the folder.
-pub fn report(file: &Path, db: Option<&Path>, out: Option<&Path>) -> Result<PathBuf> {
-    let sweep = ablate_spec::load(file)?;
-    let path = ablate_orchestrator::db_path(&sweep, db);
+/// Writes the sweep's report to `out` (default: its `report_dir`, whatever the
+/// working folder); returns the folder.
+pub fn report(
+    sweep: &ablate_spec::Sweep,
+    db: Option<&Path>,
+    out: Option<&Path>,
+) -> Result<PathBuf> {
+    let path = ablate_orchestrator::db_path(sweep, db);
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let input = rt.block_on(async {
         let store = ablate_store::Store::open_read_only(&path).await?;
-        let r = ablate_report::load(&store, &sweep).await;
-        let stale = ablate_orchestrator::stale_results(&store, &sweep).await;
+        let r = ablate_report::load(&store, sweep).await;
+        let stale = ablate_orchestrator::stale_results(&store, sweep).await;
         store.close().await;
         let mut input = r?;
         input.stale = stale?.0.into_iter().map(|s| (s.trial, s.reason)).collect();
         anyhow::Ok(input)
     });
     let input = input?;
-    let dir = out.map_or_else(|| Path::new("reports").join(&sweep.name), Path::to_path_buf);
+    let dir = out.map_or_else(|| sweep.report_dir.clone(), Path::to_path_buf);
     ablate_report::write(&ablate_report::render(&input), &dir)?;
     Ok(dir)
 }

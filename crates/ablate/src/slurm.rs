@@ -126,13 +126,12 @@ pub fn options(a: &SlurmArgs, sweep: &ablate_spec::Sweep) -> Result<Option<Slurm
 }
 
 /// `ablate cancel`: stops the sweep's orchestrator and cancels its Slurm jobs.
-pub fn cancel(file: &Path, db: Option<&Path>) -> Result<ExitCode> {
-    let sweep = ablate_spec::load(file)?;
+pub fn cancel(sweep: &ablate_spec::Sweep, db: Option<&Path>) -> Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
     let done = rt.block_on(ablate_orchestrator::cancel(
-        &sweep,
+        sweep,
         db,
         Duration::from_secs(60),
     ))?;

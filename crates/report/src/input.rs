@@ -94,6 +94,8 @@ pub struct TrialRow {
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Provenance {
     pub spec_hash: String,
+    /// Command-line overrides the sweep was read with (`ablate run FILE k=v`).
+    pub overrides: Vec<String>,
     pub versions: Vec<String>,
     pub commits: Vec<String>,
     pub devices: Vec<String>,
@@ -245,6 +247,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
     let trials = inherit_degenerate(sweep, trials);
     let mut p = Provenance {
         spec_hash: sweep.spec_hash.clone(),
+        overrides: sweep.overrides.clone(),
         ..Provenance::default()
     };
     for a in store.provenance(&sweep.name).await? {

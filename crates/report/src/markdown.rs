@@ -278,6 +278,13 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
     let p = &input.provenance;
     let _ = writeln!(out, "## Provenance\n");
     let _ = writeln!(out, "- sweep file sha256: `{}`", esc(&p.spec_hash));
+    if !p.overrides.is_empty() {
+        let _ = writeln!(
+            out,
+            "- command-line overrides: `{}` (the sha256 is of the file with them written in)",
+            esc(&p.overrides.join(" "))
+        );
+    }
     let _ = writeln!(out, "- ablate versions: {}", esc(&p.versions.join(", ")));
     let _ = writeln!(
         out,

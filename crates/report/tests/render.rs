@@ -105,6 +105,7 @@ fn input() -> Input {
         trials,
         provenance: Provenance {
             spec_hash: "abc123".into(),
+            overrides: Vec::new(),
             versions: vec!["0.1.0".into()],
             commits: vec!["deadbeef".into()],
             devices: vec!["cpu on host".into()],

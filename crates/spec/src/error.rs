@@ -36,6 +36,8 @@ pub enum SpecError {
         file: String,
         diagnostics: Vec<Diagnostic>,
     },
+    #[error("override {arg:?}: {why}")]
+    Override { arg: String, why: String },
 }
 
 impl SpecError {

@@ -18,6 +18,7 @@ mod gender;
 mod hash;
 mod id;
 pub mod names;
+mod overrides;
 pub mod presets;
 pub mod report;
 mod resolve;
@@ -53,9 +54,46 @@ pub fn load(path: &Path) -> Result<Sweep, SpecError> {
 /// Validates and expands sweep text; `file` names it in messages and anchors
 /// relative paths (`[sweep] output`, dataset paths) at its folder.
 pub fn parse(text: &str, file: &Path) -> Result<Sweep, SpecError> {
-    let label = file.display().to_string();
+    parse_labelled(text, file, &file.display().to_string())
+}
+
+/// Reads a sweep file with command-line overrides (`train.epochs=1`) written
+/// into it, checked as the file's own keys are. Returns the sweep and the text
+/// it was parsed from (the file's, with a first line naming the overrides), the
+/// text a run records.
+pub fn load_with(path: &Path, overrides: &[String]) -> Result<(Sweep, String), SpecError> {
+    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let text = std::str::from_utf8(&bytes).map_err(|e| SpecError::NotUtf8 {
+        path: path.to_path_buf(),
+        offset: e.valid_up_to(),
+    })?;
+    if overrides.is_empty() {
+        return Ok((parse(text, path)?, text.to_string()));
+    }
+    let effective = overrides::apply(text, overrides).map_err(|b| SpecError::Override {
+        arg: b.arg,
+        why: b.why,
+    })?;
+    let label = format!("{} (with {})", path.display(), overrides.join(" "));
+    let mut sweep = parse_labelled(&effective, path, &label)?;
+    sweep.overrides = overrides.to_vec();
+    Ok((sweep, effective))
+}
+
+/// The overrides a sweep text was made with (its first line), if any.
+pub fn overrides_in(text: &str) -> Option<&str> {
+    text.lines()
+        .next()?
+        .strip_prefix(overrides::MARK)
+        .map(str::trim)
+}
+
+fn parse_labelled(text: &str, file: &Path, label: &str) -> Result<Sweep, SpecError> {
     let invalid = |ctx: Ctx<'_>| SpecError::Invalid {
-        file: label.clone(),
+        file: label.to_string(),
         diagnostics: ctx.diagnostics,
     };
     let mut ctx = Ctx::new(text);
@@ -89,13 +127,14 @@ pub fn parse(text: &str, file: &Path) -> Result<Sweep, SpecError> {
     }
     let base = file.parent().unwrap_or(Path::new(""));
     let output = normalize(&base.join(&header.output));
+    let report_dir = normalize(&base.join(&header.reports).join(&header.name));
     let spec_hash = sha256_hex(text.as_bytes());
     match sweep::build(
         &mut ctx,
         header,
         &globals,
         file.to_path_buf(),
-        output,
+        (output, report_dir),
         spec_hash,
     ) {
         Some(sweep) if !ctx.has_errors() => Ok(sweep),

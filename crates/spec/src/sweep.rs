@@ -25,6 +25,9 @@ pub struct Sweep {
     pub file: PathBuf,
     /// Where runs and the database go: `[sweep] output`, relative to the file's folder.
     pub output: PathBuf,
+    /// Where the report goes: `<[sweep] reports>/<name>`, relative to the file's
+    /// folder (default `reports/<name>` beside the file), whatever the working folder.
+    pub report_dir: PathBuf,
     pub seeds: Vec<u64>,
     /// SHA-256 of the file's bytes.
     pub spec_hash: String,
@@ -48,6 +51,9 @@ pub struct Sweep {
     pub report: ReportSpec,
     /// `[[claim]]`: the user's own claims, judged with the paper's.
     pub claims: Vec<ClaimSpec>,
+    /// Command-line overrides applied to the file (`ablate run FILE key=value`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub overrides: Vec<String>,
 }
 
 /// A `[pretrain.NAME]` stage.
@@ -137,7 +143,14 @@ pub(crate) struct StageDef {
 const TOP_KEYS: &[&str] = &[
     "sweep", "data", "train", "defaults", "pretrain", "study", "worker", "slurm", "report", "claim",
 ];
-const SWEEP_KEYS: &[&str] = &["name", "description", "seeds", "output", "max_trials"];
+const SWEEP_KEYS: &[&str] = &[
+    "name",
+    "description",
+    "seeds",
+    "output",
+    "reports",
+    "max_trials",
+];
 const STAGE_KEYS: &[&str] = &["task", "data", "from", "description"];
 
 /// Header of `[sweep]`: name, description, output, seeds, max_trials.
@@ -148,6 +161,8 @@ pub(crate) struct Header {
     pub name: String,
     pub description: Option<String>,
     pub output: String,
+    /// `[sweep] reports`: the folder reports go into (one per sweep name).
+    pub reports: String,
     pub seeds: Vec<u64>,
     pub max_trials: u64,
 }
@@ -188,22 +203,24 @@ pub(crate) fn parse_header(
         Some(d) => Some(value::string(ctx, "sweep.description", d)?.to_string()),
         None => None,
     };
-    let output = match value::get(t, "output") {
-        Some(o) => {
-            let s = value::string(ctx, "sweep.output", o)?;
-            if s.trim().is_empty() {
-                ctx.error(
-                    o.span(),
-                    "sweep.output",
-                    "must not be empty",
-                    Some("for example output = \"../runs/my-study\"".into()),
-                );
-                return None;
-            }
-            s.to_string()
+    let folder = |ctx: &mut Ctx<'_>, key: &str, example: &str| -> Option<Option<String>> {
+        let Some(o) = value::get(t, key) else {
+            return Some(None);
+        };
+        let s = value::string(ctx, &format!("sweep.{key}"), o)?;
+        if s.trim().is_empty() {
+            ctx.error(
+                o.span(),
+                &format!("sweep.{key}"),
+                "must not be empty",
+                Some(format!("for example {key} = \"{example}\"")),
+            );
+            return None;
         }
-        None => format!("runs/{name}"),
+        Some(Some(s.to_string()))
     };
+    let output = folder(ctx, "output", "../runs/my-study")?.unwrap_or(format!("runs/{name}"));
+    let reports = folder(ctx, "reports", "../reports")?.unwrap_or("reports".into());
     let seeds = match value::get(t, "seeds") {
         Some(s) => parse_seeds(ctx, s)?,
         None => vec![0],
@@ -231,6 +248,7 @@ pub(crate) fn parse_header(
         name,
         description,
         output,
+        reports,
         seeds,
         max_trials,
     })
@@ -593,7 +611,7 @@ pub(crate) fn build(
     header: Header,
     globals: &Globals<'_>,
     file: PathBuf,
-    output: PathBuf,
+    (output, report_dir): (PathBuf, PathBuf),
     spec_hash: String,
 ) -> Option<Sweep> {
     let out = expand::expand(ctx, globals)?;
@@ -604,6 +622,7 @@ pub(crate) fn build(
         description: header.description,
         file,
         output,
+        report_dir,
         seeds: header.seeds,
         spec_hash,
         datasets: globals.datasets.clone(),
@@ -615,5 +634,6 @@ pub(crate) fn build(
         worker: header.worker.map(|w| w.0),
         slurm: header.slurm,
         report: header.report,
+        overrides: Vec::new(),
     })
 }

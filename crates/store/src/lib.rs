@@ -24,7 +24,7 @@ pub use records::{
 };
 pub use stale::{RecordedResult, SupersededResult};
 pub use status::{
-    AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, TrialStatus,
+    AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, SweepRow, TrialStatus,
 };
 pub use success::{Artifact, FAULT_ENV, Success};
 pub use time::now_rfc3339;

@@ -51,6 +51,19 @@ pub struct TrialStatus {
     pub peak_gpu_bytes: Option<i64>,
 }
 
+/// A sweep the database holds, as its last run recorded it.
+#[derive(Debug, Clone, Serialize)]
+pub struct SweepRow {
+    pub name: String,
+    /// The sweep file it ran from.
+    pub file: String,
+    /// The text it ran with (the file's, with any command-line overrides).
+    pub spec_text: String,
+    pub updated_at: String,
+    /// Trials by state.
+    pub counts: BTreeMap<String, usize>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct StatusReport {
     pub sweep: String,
@@ -79,6 +92,31 @@ pub struct ResultRow {
 }
 
 impl Store {
+    /// Every sweep the database holds, by name, with its trials' states.
+    pub async fn sweeps(&self) -> Result<Vec<SweepRow>, StoreError> {
+        let rows =
+            sqlx::query("SELECT name, file, spec_text, updated_at FROM sweeps ORDER BY name")
+                .fetch_all(self.pool())
+                .await
+                .map_err(|e| self.err(e))?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows {
+            let name: String = r.get(0);
+            let mut counts = BTreeMap::new();
+            for (_, state) in self.states(&name).await? {
+                *counts.entry(state.to_string()).or_insert(0) += 1;
+            }
+            out.push(SweepRow {
+                name,
+                file: r.get(1),
+                spec_text: r.get(2),
+                updated_at: r.get(3),
+                counts,
+            });
+        }
+        Ok(out)
+    }
+
     pub async fn status(&self, sweep: &str) -> Result<StatusReport, StoreError> {
         let spec_hash: Option<String> =
             sqlx::query_scalar("SELECT spec_hash FROM sweeps WHERE name = ?")
