@@ -69,14 +69,7 @@ pub fn list(dir: &Path, json: bool) -> Result<()> {
     if rows.is_empty() {
         println!("no ablate database under {}", dir.display());
     } else {
-        let states = [
-            "succeeded",
-            "running",
-            "pending",
-            "failed",
-            "blocked",
-            "interrupted",
-        ];
+        let states = table::STATES;
         let mut header = vec!["sweep", "file", "database", "trials"];
         header.extend(states);
         header.push("last run");

@@ -188,14 +188,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         return Ok(());
     }
     let mut out = String::new();
-    let states = [
-        "succeeded",
-        "running",
-        "pending",
-        "failed",
-        "blocked",
-        "interrupted",
-    ];
+    let states = table::STATES;
     let _ = writeln!(
         out,
         "sweep {} ({} trials, database {})",

@@ -1,5 +1,15 @@
 //! Plain-text tables with aligned columns, for terminal output.
 
+/// Trial states in the order tables show them.
+pub const STATES: [&str; 6] = [
+    "succeeded",
+    "running",
+    "pending",
+    "failed",
+    "blocked",
+    "interrupted",
+];
+
 /// Renders rows under a header, columns padded to their widest cell (in chars).
 pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();

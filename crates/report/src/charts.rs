@@ -1,7 +1,9 @@
 //! Charts with plotters, as PNG (text drawn with the embedded DejaVu font, so no
-//! system font is needed) and SVG: per-study bars of the mean with its 95%
-//! interval and every seed as a dot, learning curves (seeds thin, mean thick),
-//! and CS(θ) curves. Legends sit in their own strip, never over the data.
+//! system font is needed) and SVG: per-study means with their 95% intervals and
+//! every seed as a dot, on an axis scaled to the data; learning curves (seeds
+//! thin, mean thick), and CS(θ) curves; light grids. Legends sit in their own
+//! strip, never over the data. The forest plot of the verdicts' tests is in
+//! `forest.rs`.
 
 use std::sync::Once;
 
@@ -21,7 +23,7 @@ pub struct Chart {
 
 pub const WIDTH: u32 = 900;
 pub const HEIGHT: u32 = 480;
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 fn fonts() {
     static ONCE: Once = Once::new();
@@ -32,7 +34,7 @@ fn fonts() {
     });
 }
 
-const PALETTE: [RGBColor; 8] = [
+pub(crate) const PALETTE: [RGBColor; 8] = [
     RGBColor(31, 119, 180),
     RGBColor(255, 127, 14),
     RGBColor(44, 160, 44),
@@ -81,33 +83,46 @@ pub struct Lines {
     pub colors: Vec<usize>,
 }
 
-enum Spec<'a> {
-    Bars(&'a Bars),
-    Lines(&'a Lines),
+/// Something drawn on a chart, the same way into PNG and SVG.
+pub(crate) trait Figure {
+    /// Width and height in pixels.
+    fn size(&self) -> (u32, u32) {
+        (WIDTH, HEIGHT)
+    }
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String>;
 }
 
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, spec: &Spec<'_>) -> Result<(), String> {
-    match spec {
-        Spec::Bars(b) => draw_bars(root, b),
-        Spec::Lines(l) => draw_lines(root, l),
+impl Figure for Bars {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
+        draw_bars(root, self)
     }
 }
 
-fn render(name: &str, title: &str, series: Vec<String>, spec: &Spec<'_>) -> Result<Chart, String> {
+/// Grid lines light enough to read values by, not to compete with the data.
+pub(crate) const GRID: RGBColor = RGBColor(232, 232, 232);
+pub(crate) const GRID_BOLD: RGBColor = RGBColor(210, 210, 210);
+
+pub(crate) fn render<F: Figure>(
+    name: &str,
+    title: &str,
+    series: Vec<String>,
+    f: &F,
+) -> Result<Chart, String> {
     fonts();
-    let mut rgb = vec![255u8; (WIDTH * HEIGHT * 3) as usize];
+    let (w, h) = f.size();
+    let mut rgb = vec![255u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, spec)?;
+        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        f.draw(&root)?;
         root.present().map_err(|e| e.to_string())?;
     }
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-        draw(&root, spec)?;
+        let root = SVGBackend::with_string(&mut svg, (w, h)).into_drawing_area();
+        f.draw(&root)?;
         root.present().map_err(|e| e.to_string())?;
     }
-    let img = image::RgbImage::from_raw(WIDTH, HEIGHT, rgb).ok_or("chart buffer size")?;
+    let img = image::RgbImage::from_raw(w, h, rgb).ok_or("chart buffer size")?;
     let mut png = Vec::new();
     img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
         .map_err(|e| e.to_string())?;
@@ -122,11 +137,11 @@ fn render(name: &str, title: &str, series: Vec<String>, spec: &Spec<'_>) -> Resu
 
 pub fn bars(name: &str, b: &Bars) -> Result<Chart, String> {
     let series = b.series.iter().map(|(s, _)| s.clone()).collect();
-    render(name, &b.title, series, &Spec::Bars(b))
+    render(name, &b.title, series, b)
 }
 
 /// A legend in its own strip: a swatch and a name per series, left to right.
-fn legend<DB: DrawingBackend>(
+pub(crate) fn legend<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     items: &[(String, RGBColor)],
 ) -> Result<(), String> {
@@ -152,6 +167,33 @@ fn legend<DB: DrawingBackend>(
     Ok(())
 }
 
+/// The value range a bar chart shows: its means, intervals and seeds, padded,
+/// so a 0.854 vs 0.900 difference is not flattened onto a 0-1 axis.
+pub(crate) fn value_range(b: &Bars) -> (f64, f64) {
+    let values = b.series.iter().flat_map(|(_, bars)| {
+        bars.iter().flat_map(|x| {
+            x.points
+                .iter()
+                .copied()
+                .chain(x.ci.into_iter().flat_map(|c| [c.0, c.1]))
+                .chain(x.mean)
+        })
+    });
+    let (lo, hi) = values
+        .filter(|v| v.is_finite())
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), v| {
+            (a.min(v), b.max(v))
+        });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    let span = (hi - lo).max(hi.abs() * 0.02).max(1e-6);
+    // Room below for "n/a", above for the value labels.
+    (lo - span * 0.12, hi + span * 0.22)
+}
+
+/// Each configuration's mean (a bar across its slot) with its 95% interval
+/// (whiskers) and every seed (dots), on an axis scaled to the data.
 fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &Bars) -> Result<(), String> {
     let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
     root.fill(&WHITE).map_err(err)?;
@@ -161,24 +203,14 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &Bars) -> Res
     } else {
         (None, root.clone())
     };
-    let highs = b.series.iter().flat_map(|(_, bars)| {
-        bars.iter().flat_map(|x| {
-            x.points
-                .iter()
-                .copied()
-                .chain(x.ci.map(|c| c.1))
-                .chain(x.mean)
-        })
-    });
-    // Room above the highest dot or interval for the value labels.
-    let top = highs.fold(0.0f64, f64::max).max(1e-9) * 1.15;
+    let (y0, y1) = value_range(b);
     let n = b.groups.len().max(1);
     let mut chart = ChartBuilder::on(&plot)
-        .caption(&b.title, (FONT, 20))
+        .caption(&b.title, (FONT, 18))
         .margin(12)
         .x_label_area_size(60)
-        .y_label_area_size(60)
-        .build_cartesian_2d(-0.5f64..n as f64 - 0.5, 0f64..top)
+        .y_label_area_size(70)
+        .build_cartesian_2d(-0.5f64..n as f64 - 0.5, y0..y1)
         .map_err(err)?;
     let groups = b.groups.clone();
     chart
@@ -193,12 +225,16 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &Bars) -> Res
                 String::new()
             }
         })
+        .max_light_lines(1)
+        .light_line_style(GRID)
+        .bold_line_style(GRID_BOLD)
         .y_desc(&b.y_label)
         .label_style((FONT, 13))
         .draw()
         .map_err(err)?;
     let k = b.series.len().max(1) as f64;
     let width = 0.8 / k;
+    let span = y1 - y0;
     for (s, (_, bars)) in b.series.iter().enumerate() {
         let color = PALETTE[s % PALETTE.len()];
         for (g, bar) in bars.iter().enumerate() {
@@ -217,34 +253,42 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &Bars) -> Res
                 chart
                     .draw_series(std::iter::once(Text::new(
                         text.to_string(),
-                        (x0, top * 0.03),
+                        (x0, y0 + span * 0.06),
                         style,
                     )))
                     .map_err(err)?;
                 continue;
             };
-            chart
-                .draw_series(std::iter::once(Rectangle::new(
-                    [(x0, 0.0), (x1, m)],
-                    color.mix(0.35).filled(),
-                )))
-                .map_err(err)?;
-            if let Some((lo, hi)) = bar.ci {
-                chart
-                    .draw_series(std::iter::once(PathElement::new(
-                        vec![(mid, lo.max(0.0)), (mid, hi)],
-                        BLACK.stroke_width(2),
-                    )))
-                    .map_err(err)?;
-            }
-            // Every seed, spread across the bar so equal values stay visible.
-            let spread = (x1 - x0) * 0.6;
+            // Every seed first, spread across the slot so equal values stay visible.
+            let spread = (x1 - x0) * 0.7;
             let count = bar.points.len().max(1) as f64;
             chart
                 .draw_series(bar.points.iter().enumerate().map(|(i, v)| {
                     let x = mid - spread / 2.0 + spread * (i as f64 + 0.5) / count;
-                    Circle::new((x, *v), 3, color.filled())
+                    Circle::new((x, *v), 3, color.mix(0.55).filled())
                 }))
+                .map_err(err)?;
+            if let Some((lo, hi)) = bar.ci {
+                let cap = (x1 - x0) * 0.18;
+                for path in [
+                    vec![(mid, lo), (mid, hi)],
+                    vec![(mid - cap, lo), (mid + cap, lo)],
+                    vec![(mid - cap, hi), (mid + cap, hi)],
+                ] {
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            path,
+                            BLACK.stroke_width(2),
+                        )))
+                        .map_err(err)?;
+                }
+            }
+            let half = (x1 - x0) * 0.32;
+            chart
+                .draw_series(std::iter::once(PathElement::new(
+                    vec![(mid - half, m), (mid + half, m)],
+                    color.stroke_width(4),
+                )))
                 .map_err(err)?;
             let label_at = bar
                 .ci
@@ -252,8 +296,8 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &Bars) -> Res
                 .max(bar.points.iter().copied().fold(m, f64::max));
             chart
                 .draw_series(std::iter::once(Text::new(
-                    format!("{m:.3} (N={})", bar.n),
-                    (x0, label_at + top * 0.015),
+                    format!("{} (N={})", short(m), bar.n),
+                    (x0, label_at + span * 0.03),
                     (FONT, 11).into_font(),
                 )))
                 .map_err(err)?;
@@ -271,88 +315,11 @@ fn draw_bars<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, b: &Bars) -> Res
     Ok(())
 }
 
-pub fn lines(name: &str, l: &Lines) -> Result<Chart, String> {
-    let series = l
-        .lines
-        .iter()
-        .filter(|(_, _, thick)| *thick)
-        .map(|(s, _, _)| s.clone())
-        .collect();
-    render(name, &l.title, series, &Spec::Lines(l))
-}
-
-fn draw_lines<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, l: &Lines) -> Result<(), String> {
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
-    let named: Vec<(String, RGBColor)> = l
-        .lines
-        .iter()
-        .zip(&l.colors)
-        .filter(|((_, _, thick), _)| *thick)
-        .map(|((name, _, _), c)| (name.clone(), PALETTE[c % PALETTE.len()]))
-        .collect();
-    // One legend row holds about six names; the strip grows with them.
-    let rows = named.len().div_ceil(6).max(1) as u32;
-    let (strip, plot) = root.split_vertically(12 + 18 * rows);
-    legend(&strip, &named)?;
-    let pts = l.lines.iter().flat_map(|(_, p, _)| p.iter());
-    let (mut x1, mut y0, mut y1) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for (x, y) in pts {
-        x1 = x1.max(*x);
-        y0 = y0.min(*y);
-        y1 = y1.max(*y);
+/// A value for a label: three decimals below 10, two above.
+pub(crate) fn short(v: f64) -> String {
+    if v.abs() < 10.0 {
+        format!("{v:.3}")
+    } else {
+        format!("{v:.2}")
     }
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
-    let pad = ((y1 - y0) * 0.1).max(1e-6);
-    let (xs, ticks) = match &l.x_ticks {
-        Some(t) => (-0.5..t.len() as f64 - 0.5, t.clone()),
-        None => (0f64..x1, Vec::new()),
-    };
-    let mut chart = ChartBuilder::on(&plot)
-        .caption(&l.title, (FONT, 20))
-        .margin(12)
-        .x_label_area_size(45)
-        .y_label_area_size(60)
-        .build_cartesian_2d(xs, (y0 - pad)..(y1 + pad))
-        .map_err(err)?;
-    let categorical = l.x_ticks.is_some();
-    let fmt = move |x: &f64| {
-        if !categorical {
-            return format!("{x}");
-        }
-        if (x - x.round()).abs() < 0.01 && *x >= 0.0 {
-            ticks.get(x.round() as usize).cloned().unwrap_or_default()
-        } else {
-            String::new()
-        }
-    };
-    let mut mesh = chart.configure_mesh();
-    mesh.x_desc(&l.x_label)
-        .y_desc(&l.y_label)
-        .label_style((FONT, 13))
-        .x_label_formatter(&fmt);
-    if let Some(t) = &l.x_ticks {
-        mesh.x_labels(t.len()).disable_x_mesh();
-    }
-    mesh.draw().map_err(err)?;
-    for ((name, points, thick), c) in l.lines.iter().zip(&l.colors) {
-        let color = PALETTE[c % PALETTE.len()];
-        let style = if *thick {
-            color.stroke_width(3)
-        } else {
-            color.mix(0.45).stroke_width(1)
-        };
-        let _ = name;
-        chart
-            .draw_series(LineSeries::new(points.iter().copied(), style))
-            .map_err(err)?;
-        if categorical && *thick {
-            chart
-                .draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))
-                .map_err(err)?;
-        }
-    }
-    Ok(())
 }

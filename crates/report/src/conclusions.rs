@@ -305,7 +305,8 @@ fn row(j: &Judgement, s: &Shown<'_>) -> String {
 
 /// The verdicts section of report.md: the sweep's own claims first, then the
 /// paper's where its studies can judge them, one line for those they cannot.
-pub fn markdown(input: &Input) -> String {
+/// `forests`: the forest plots of the tests, shown after the table.
+pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
     let all = judge(input);
     let mut rest = input.clone();
     rest.trials.retain(|t| t.degenerate.is_none());
@@ -370,6 +371,9 @@ pub fn markdown(input: &Input) -> String {
             "Not judged on this sweep, for want of the studies they need: the paper's {} ([report] paper_claims = false leaves them out).\n",
             list.join("; ")
         );
+    }
+    for c in forests {
+        let _ = writeln!(out, "![{}]({}.png)\n", esc(&c.title), c.name);
     }
     for s in &order {
         let v = s.v;

@@ -4,6 +4,7 @@
 
 use ablate_protocol::TrialState;
 
+use crate::chart_lines;
 use crate::charts::{self, Bar, Bars, Chart, Lines};
 use crate::input::{Input, TrialRow};
 use crate::markdown::{Config, configs};
@@ -139,7 +140,7 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                 lines,
                 colors,
             };
-            if let Ok(c) = charts::lines(
+            if let Ok(c) = chart_lines::lines(
                 &file_stem(&study.name, if kind { "curves-age" } else { "curves" }),
                 &l,
             ) {
@@ -167,7 +168,7 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                 lines,
                 colors,
             };
-            if let Ok(c) = charts::lines(&file_stem(&study.name, "cs"), &l) {
+            if let Ok(c) = chart_lines::lines(&file_stem(&study.name, "cs"), &l) {
                 charts.push(c);
             }
         }
@@ -245,7 +246,7 @@ fn interaction(study: &str, cfgs: &[Config<'_>], first: &str, second: &str) -> V
             colors,
         };
         let what = format!("interaction-{}", metric.split('_').next().unwrap_or(metric));
-        if let Ok(c) = charts::lines(&file_stem(study, &what), &chart) {
+        if let Ok(c) = chart_lines::lines(&file_stem(study, &what), &chart) {
             out.push(c);
         }
     }

@@ -1,15 +1,19 @@
 //! `ablate-report` owns what a finished (or partial) sweep says: per-study tables
-//! of mean ± sd across seeds, the paper's four conclusions judged with Welch's
-//! t-test, provenance, and exports (`report.md`, `results.csv`, `results.json`).
+//! of mean ± sd across seeds and charts, the sweep's claims (its own first, the
+//! paper's where its studies can judge them) with every test behind them and a
+//! forest plot of those tests, provenance, and exports (`report.md`,
+//! `results.csv`, `results.json`).
 //!
 //! It reads the store only and writes files; it knows nothing of scheduling or
 //! training. Every string from a sweep file or the database is escaped.
 
+mod chart_lines;
 mod charts;
 mod conclusions;
 mod datasets;
 mod export;
 mod figures;
+mod forest;
 mod html;
 mod importance;
 mod input;
@@ -79,7 +83,8 @@ pub fn render_text(input: &Input) -> Report {
 
 /// Renders everything, charts included.
 pub fn render(input: &Input) -> Report {
-    let charts = figures::study_charts(input);
+    let mut charts = figures::study_charts(input);
+    charts.push((markdown::VERDICT_CHARTS.to_string(), forest::charts(input)));
     let markdown = markdown::render(input, &charts);
     let images: HashMap<String, Vec<u8>> = charts
         .iter()

@@ -114,6 +114,10 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<&'static Metric> {
         .collect()
 }
 
+/// The key of the verdicts' charts among the per-study ones (no study name has
+/// a `#`).
+pub const VERDICT_CHARTS: &str = "#verdicts";
+
 pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Ablation report: {}\n", esc(&input.sweep));
@@ -145,7 +149,12 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         );
     }
     out.push_str(&crate::datasets::banner(&input.data));
-    out.push_str(&conclusions::markdown(input));
+    let forests: Vec<&crate::charts::Chart> = charts
+        .iter()
+        .filter(|(s, _)| s == VERDICT_CHARTS)
+        .flat_map(|(_, cs)| cs)
+        .collect();
+    out.push_str(&conclusions::markdown(input, &forests));
     out.push_str(&crate::datasets::markdown(&input.data));
 
     for study in &input.studies {

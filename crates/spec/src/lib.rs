@@ -40,15 +40,7 @@ use error::Ctx;
 
 /// Reads, validates and expands a sweep file.
 pub fn load(path: &Path) -> Result<Sweep, SpecError> {
-    let bytes = std::fs::read(path).map_err(|source| SpecError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let text = std::str::from_utf8(&bytes).map_err(|e| SpecError::NotUtf8 {
-        path: path.to_path_buf(),
-        offset: e.valid_up_to(),
-    })?;
-    parse(text, path)
+    load_with(path, &[]).map(|(sweep, _)| sweep)
 }
 
 /// Validates and expands sweep text; `file` names it in messages and anchors
