@@ -338,7 +338,9 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
 "
         );
     } else {
-        let tests = if all.family == 1 {
+        let tests = if all.family == 0 {
+            "No test behind these verdicts could be computed yet (each needs at least 2 finished seeds per arm); once they can, they are adjusted together".to_string()
+        } else if all.family == 1 {
             "The one test behind these verdicts is adjusted".to_string()
         } else {
             format!(

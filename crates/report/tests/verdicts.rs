@@ -78,3 +78,14 @@ fn a_verdict_that_rests_on_flagged_runs_is_not_shown_settled() {
     let md = render_text(&i).markdown;
     assert!(section(&md).contains("| **supported** |"), "{md}");
 }
+
+#[test]
+fn with_no_test_computable_yet_the_section_says_so() {
+    let i = input(&[0.8], &[0.9], &[], "[report]\npaper_claims = false\n");
+    let md = render_text(&i).markdown;
+    assert!(
+        section(&md).contains("No test behind these verdicts could be computed yet"),
+        "{md}"
+    );
+    assert!(!md.contains("All 0 tests"), "{md}");
+}
