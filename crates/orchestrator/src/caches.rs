@@ -183,11 +183,13 @@ pub struct Existing {
 
 /// The digests the caches `configs` read hold now. A cache that is missing,
 /// unreadable or from before digests is left out: its results cannot be judged
-/// until a run builds it.
+/// until a run builds it. `scans`: datasets already scanned (by name), each
+/// other one is scanned once here.
 pub fn existing<'a>(
     sweep: &Sweep,
     output: &Path,
     configs: impl Iterator<Item = &'a TrialConfig>,
+    mut scans: HashMap<String, ablate_data::Scan>,
 ) -> Existing {
     let mut out = Existing::default();
     let base = sweep.file.parent().unwrap_or(Path::new(""));
@@ -203,12 +205,17 @@ pub fn existing<'a>(
         if !meta.content.is_empty() {
             out.digests.insert(path.clone(), meta.content);
         }
-        let current = sweep.dataset_of(config).and_then(|(_, spec)| {
-            let scan = ablate_data::scan_dataset(spec, base).ok()?;
+        let current = sweep.dataset_of(config).and_then(|(name, spec)| {
+            let scan = match scans.entry(name.clone()) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    e.insert(ablate_data::scan_dataset(spec, base).ok()?)
+                }
+            };
             Some(ablate_data::fingerprint(
                 spec,
                 config.train.input_size,
-                &scan,
+                scan,
             ))
         });
         if current.is_some_and(|fp| fp != meta.fingerprint) {

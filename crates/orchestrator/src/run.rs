@@ -311,11 +311,14 @@ pub async fn run(
     let digests = if sweep.worker.is_none() && !opts.dry_run {
         caches::prepare(sweep, &output, configs(), reporter)?
     } else {
-        if sweep.worker.is_none() {
-            // A dry run fails where the run would, before it would train.
-            caches::check(sweep, &output, &configs().collect::<Vec<_>>())?;
-        }
-        caches::existing(sweep, &output, configs()).digests
+        // A dry run fails where the run would, before it would train; its
+        // scans serve the digests too.
+        let scans = if sweep.worker.is_none() {
+            caches::check(sweep, &output, &configs().collect::<Vec<_>>())?
+        } else {
+            HashMap::new()
+        };
+        caches::existing(sweep, &output, configs(), scans).digests
     };
     let stale = find_stale(&store, sweep, &output, &wanted, &digests).await?;
     if !stale.is_empty() {

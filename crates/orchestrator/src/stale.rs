@@ -107,7 +107,12 @@ pub async fn in_store(
         &sweep.output,
     ))?;
     let recorded = store.recorded_results(&sweep.name).await?;
-    let caches = caches::existing(sweep, &output, sweep.trials.iter().map(|t| &t.config));
+    let caches = caches::existing(
+        sweep,
+        &output,
+        sweep.trials.iter().map(|t| &t.config),
+        HashMap::new(),
+    );
     let trainer = current_trainer(sweep);
     let stale = find(
         sweep,

@@ -130,8 +130,7 @@ pub(super) struct Active {
     pub last_seen: Instant,
     pub view: RunningView,
     /// Its `finished` result, once it passed the checks, and when it arrived.
-    pub finished: Option<Reported>,
-    pub finished_at: Option<Instant>,
+    pub finished: Option<(Reported, Instant)>,
     /// Its `finished` event, when it failed the checks (`protocol`, `nan-loss`).
     pub rejected: Option<(FailureClass, String)>,
     pub failed: Option<(FailureClass, String)>,
@@ -162,7 +161,6 @@ impl Active {
             last_seen: now,
             view,
             finished: None,
-            finished_at: None,
             rejected: None,
             failed: None,
             stopped: None,
@@ -417,7 +415,7 @@ impl<'a> Core<'a> {
                 continue;
             }
             // Its result is in: it only has to exit, and gets the grace period to.
-            if let Some(at) = a.finished_at {
+            if let Some((_, at)) = a.finished {
                 if now.duration_since(at) > grace {
                     let why = format!(
                         "the worker did not exit within {grace:?} of its `finished` event; it was killed and its result kept"

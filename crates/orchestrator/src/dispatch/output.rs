@@ -98,8 +98,7 @@ impl Core<'_> {
                 });
                 match checked {
                     Ok(()) => {
-                        a.finished = Some(result);
-                        a.finished_at = Some(now);
+                        a.finished = Some((result, now));
                         a.rejected = None;
                     }
                     Err(v) => {
@@ -109,7 +108,6 @@ impl Core<'_> {
                             v.message
                         )));
                         a.finished = None;
-                        a.finished_at = None;
                         a.rejected = Some((v.class, v.message));
                     }
                 }

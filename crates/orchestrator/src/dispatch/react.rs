@@ -141,14 +141,14 @@ impl Core<'_> {
         };
         match outcome {
             Outcome::Succeeded(note) => {
-                let degenerate = a.finished.as_ref().is_some_and(|r| r.degenerate());
+                let degenerate = a.finished.as_ref().is_some_and(|(r, _)| r.degenerate());
                 let mut end = end(AttemptState::Succeeded);
                 if let Some(n) = note {
                     end.message = Some(with_resume(n));
                 }
                 fx.push(Effect::Succeed {
                     trial: trial.to_string(),
-                    result: a.finished,
+                    result: a.finished.map(|(r, _)| r),
                     end,
                 });
                 self.jobs[i].state = State::Succeeded;
