@@ -14,7 +14,7 @@ pub fn data(kind: &str, path: &Path, size: u32, json: bool) -> Result<()> {
             path.display()
         )));
     }
-    let spec = crate::data::spec_from_kind(kind, path, 1)?;
+    let spec = ablate_data::inspect::spec_of_kind(kind, path, 1)?;
     let dir = tempfile::tempdir()?;
     let cache = ablate_data::cache_path(dir.path(), "bench", size);
     let threads = rayon::current_num_threads();

@@ -1,57 +1,12 @@
 //! `ablate data`: inspect a dataset, prepare a sweep's caches, preview synthetic faces.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use ablate_data::{Scan, Skipped, Summary};
-use ablate_spec::types::{DatasetSpec, Source, Split};
+use ablate_data::inspect;
+use ablate_spec::types::DatasetSpec;
 use anyhow::{Context, Result, bail};
-use rayon::prelude::*;
 
 use crate::progress::Progress;
-
-/// Dataset kinds `--kind` accepts.
-pub const KINDS: &[&str] = &[
-    "utkface",
-    "lfw",
-    "fgnet",
-    "csv",
-    "synthetic-faces",
-    "synthetic-objects",
-];
-
-/// A dataset given on the command line (`--kind KIND PATH`) rather than by a sweep file.
-pub fn spec_from_kind(kind: &str, path: &Path, min_images: u32) -> Result<DatasetSpec> {
-    let p = path.to_string_lossy().into_owned();
-    let source = match kind {
-        "utkface" => Source::Utkface { path: p },
-        "lfw" => Source::Lfw {
-            path: p,
-            min_images,
-        },
-        "fgnet" => Source::Fgnet { path: p },
-        "csv" => Source::Csv {
-            path: p,
-            root: None,
-            columns: Box::new(ablate_data::csv_default_columns(path)?),
-        },
-        other => bail!(crate::InvalidInput(format!(
-            "unknown dataset kind {other:?}: expected one of {}",
-            KINDS.join(", ")
-        ))),
-    };
-    Ok(DatasetSpec {
-        source,
-        split: Split::Fractions {
-            train: 0.7,
-            val: 0.15,
-            test: 0.15,
-            seed: 0,
-        },
-        strict: false,
-        max_images: None,
-    })
-}
 
 /// A named dataset of a sweep file, with the folder its paths are relative to.
 pub fn spec_from_sweep(file: &Path, name: &str) -> Result<(DatasetSpec, PathBuf)> {
@@ -74,28 +29,18 @@ pub fn spec_from_sweep(file: &Path, name: &str) -> Result<(DatasetSpec, PathBuf)
 pub fn inspect(spec: &DatasetSpec, base: &Path, json: bool, strict: bool) -> Result<()> {
     let mut scan = ablate_data::scan(&spec.source, base)?;
     if let Some(root) = ablate_data::root(&spec.source, base) {
-        decode_all(&mut scan, &root);
+        let progress = Progress::new("decoding");
+        inspect::decode_all(&mut scan, &root, &|n, total| progress.update(n, total));
+        progress.finish();
     }
     let summary = ablate_data::summarize(&scan);
-    let folder = |r: PathBuf| match r.display().to_string() {
-        s if s.is_empty() => ".".to_string(),
-        s => s,
-    };
-    let location = match (&spec.source, ablate_data::root(&spec.source, base)) {
-        (Source::Csv { path, .. }, root) => format!(
-            "{} (image paths relative to {})",
-            base.join(path).display(),
-            root.map_or_else(|| ".".to_string(), folder)
-        ),
-        (_, Some(root)) => folder(root),
-        (_, None) => "(generated)".to_string(),
-    };
+    let location = inspect::location(&spec.source, base);
     if json {
         let v =
             serde_json::json!({ "kind": spec.source.kind(), "path": location, "summary": summary });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        print!("{}", render(spec.source.kind(), &location, &summary));
+        print!("{}", inspect::text(spec.source.kind(), &location, &summary));
     }
     if strict && summary.skipped > 0 {
         bail!(crate::InvalidInput(format!(
@@ -106,132 +51,32 @@ pub fn inspect(spec: &DatasetSpec, base: &Path, json: bool, strict: bool) -> Res
     Ok(())
 }
 
-fn decode_all(scan: &mut Scan, root: &Path) {
-    let progress = Progress::new("decoding");
-    let total = scan.samples.len();
-    let done = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<Result<(), ablate_data::SkipReason>> = scan
-        .samples
-        .par_iter()
-        .map(|s| {
-            let r = ablate_data::check_decodes(&root.join(&s.path));
-            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
-            if n.is_multiple_of(256) || n == total {
-                progress.update(n, total);
-            }
-            r
-        })
-        .collect();
-    progress.finish();
-    let samples = std::mem::take(&mut scan.samples);
-    for (s, r) in samples.into_iter().zip(results) {
-        match r {
-            Ok(()) => scan.samples.push(s),
-            Err(reason) => scan.skipped.push(Skipped {
-                path: s.path,
-                reason,
-            }),
-        }
-    }
-}
-
-fn render(kind: &str, location: &str, s: &Summary) -> String {
-    use std::fmt::Write as _;
-    let mut out = String::new();
-    let _ = writeln!(out, "{kind} dataset at {location}");
-    let _ = writeln!(
-        out,
-        "  images: {} usable, {} skipped{}",
-        s.images,
-        s.skipped,
-        if s.excluded > 0 {
-            format!(
-                ", {} excluded ({})",
-                s.excluded,
-                s.exclusion_rule.as_deref().unwrap_or("")
-            )
-        } else {
-            String::new()
-        }
-    );
-    if s.with_age > 0 {
-        let _ = writeln!(
-            out,
-            "  ages: {} labelled, mean {:.1}",
-            s.with_age,
-            s.age_mean.unwrap_or(0.0)
-        );
-        let max = s
-            .age_histogram
-            .iter()
-            .map(|(_, n)| *n)
-            .max()
-            .unwrap_or(1)
-            .max(1);
-        for (bin, n) in &s.age_histogram {
-            let _ = writeln!(out, "    {bin:>5}  {n:>6}  {}", "#".repeat(n * 40 / max));
-        }
-    }
-    if s.male + s.female > 0 {
-        let total = (s.male + s.female) as f64;
-        let _ = writeln!(
-            out,
-            "  gender: {} male ({:.1}%), {} female ({:.1}%), {} without a label",
-            s.male,
-            100.0 * s.male as f64 / total,
-            s.female,
-            100.0 * s.female as f64 / total,
-            s.without_gender
-        );
-    }
-    if s.identities > 0 {
-        let _ = writeln!(
-            out,
-            "  identities: {} people; {} with 2+ images, {} with 10+; at most {} images of one person",
-            s.identities, s.identities_2plus, s.identities_10plus, s.images_per_identity_max
-        );
-    }
-    if s.classes > 0 {
-        let _ = writeln!(out, "  classes: {}", s.classes);
-    }
-    if s.skipped > 0 {
-        let _ = writeln!(out, "skipped by reason:");
-        for (reason, n) in &s.skipped_by_reason {
-            let _ = writeln!(out, "  {reason}: {n}");
-        }
-        let _ = writeln!(out, "first {} skipped:", s.first_skipped.len());
-        for k in &s.first_skipped {
-            let _ = writeln!(out, "  {}: {}", k.path, k.reason);
-        }
-    }
-    out
-}
-
-/// Builds every (dataset, input size) cache the sweep's trials use, in `<output>/cache`.
+/// Builds every (dataset, input size) cache the sweep's trials use, in
+/// `<output>/cache`, checked and built as `ablate run` builds them.
 pub fn prepare(file: &Path, only: Option<&str>) -> Result<()> {
     let sweep = ablate_spec::load(file)?;
-    let base = file.parent().unwrap_or(Path::new(""));
-    let dir = sweep.output.join("cache");
-    let mut wanted = BTreeSet::new();
-    for t in &sweep.trials {
-        if let Some((name, _)) = sweep.dataset_of(&t.config) {
-            wanted.insert((name.clone(), t.config.train.input_size));
-        }
+    if let Some(only) = only
+        && !sweep.datasets.contains_key(only)
+    {
+        bail!(crate::InvalidInput(format!(
+            "{} has no dataset {only:?}",
+            file.display()
+        )));
     }
-    if let Some(only) = only {
-        if !sweep.datasets.contains_key(only) {
-            bail!(crate::InvalidInput(format!(
-                "{} has no dataset {only:?}",
-                file.display()
-            )));
-        }
-        wanted.retain(|(n, _)| n == only);
-    }
-    for (name, size) in wanted {
-        let spec = &sweep.datasets[&name];
-        let path = ablate_data::cache_path(&dir, &name, size);
+    let output = std::path::absolute(&sweep.output)?;
+    let configs: Vec<_> = sweep
+        .trials
+        .iter()
+        .map(|t| &t.config)
+        .filter(|c| only.is_none_or(|o| sweep.dataset_of(c).is_some_and(|(n, _)| n == o)))
+        .collect();
+    let mut jobs = ablate_orchestrator::cache_jobs(&sweep, &output, &configs)?;
+    jobs.sort_by(|a, b| (a.name, a.size).cmp(&(b.name, b.size)));
+    for job in jobs {
+        let (name, size, path) = (job.name.to_string(), job.size, job.path.clone());
         let progress = Progress::new(&format!("{name} {size}px"));
-        let done = ablate_data::prepare(spec, base, size, &path, &|d, t| progress.update(d, t))
+        let done = job
+            .build(&|d, t| progress.update(d, t))
             .with_context(|| format!("dataset {name:?} of {}", file.display()))?;
         progress.finish();
         if done.reused {

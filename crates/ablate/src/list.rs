@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 
-use crate::table;
+use ablate_report::text as table;
 
 /// Folders never searched: build output and version control, not sweeps.
 const SKIP: [&str; 4] = ["target", ".git", "node_modules", "cache"];
@@ -37,18 +37,16 @@ struct Row {
 }
 
 pub fn list(dir: &Path, json: bool) -> Result<()> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let mut rows = Vec::new();
     let mut unreadable = Vec::new();
     for db in databases(dir) {
-        let read = rt.block_on(async {
+        let read = crate::rt::block_on(async {
             let store = ablate_store::Store::open_read_only(&db).await?;
             let s = store.sweeps().await;
             store.close().await;
             anyhow::Ok(s?)
-        });
+        })
+        .and_then(|r| r);
         match read {
             Ok(sweeps) => rows.extend(sweeps.into_iter().map(|s| Row {
                 database: db.display().to_string(),
@@ -94,7 +92,7 @@ pub fn list(dir: &Path, json: bool) -> Result<()> {
                 c
             })
             .collect();
-        print!("{}", table::render(&header, &cells));
+        print!("{}", table::table(&header, &cells));
     }
     for u in unreadable {
         println!("not an ablate database: {u}");

@@ -7,19 +7,16 @@
 mod bench;
 mod bench_train;
 mod data;
-mod estimate;
-mod estimate_render;
 mod flags;
-mod gpu_table;
 mod init;
 mod list;
 mod plan;
 mod progress;
+mod rt;
 mod run;
 mod slurm;
 mod status;
 mod sweep_arg;
-mod table;
 mod threads;
 mod worker;
 
@@ -296,11 +293,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             json,
             ..
         } => {
-            let gpu = gpu_model.as_deref().map(|name| estimate::GpuModel {
+            let gpu = gpu_model.as_deref().map(|name| plan::GpuModel {
                 name,
                 table: gpu_table.as_deref(),
             });
-            estimate::run(&sweep.sweep()?, calibrate, gpu, db.as_deref(), json).and(done)
+            plan::estimate(&sweep.sweep()?, calibrate, gpu, db.as_deref(), json).and(done)
         }
         Command::Plan {
             sweep, json, check, ..
@@ -315,7 +312,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         }) => {
             let (spec, base) = match (kind, name) {
                 (Some(kind), None) => (
-                    data::spec_from_kind(&kind, &target, min_images)?,
+                    ablate_data::inspect::spec_of_kind(&kind, &target, min_images)?,
                     PathBuf::new(),
                 ),
                 (None, Some(name)) => data::spec_from_sweep(&target, &name)?,
@@ -324,7 +321,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 )),
                 (None, None) => anyhow::bail!(InvalidInput(format!(
                     "which dataset? use `ablate data inspect --kind KIND PATH` or `ablate data inspect SWEEP.toml NAME` (kinds: {})",
-                    data::KINDS.join(", ")
+                    ablate_data::inspect::KINDS.join(", ")
                 ))),
             };
             let strict = strict || spec.strict;
@@ -437,6 +434,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
                 .is_some_and(ablate_orchestrator::RunError::is_invalid_input)
             || c.downcast_ref::<ablate_report::ReportError>()
                 .is_some_and(ablate_report::ReportError::is_invalid_input)
+            || c.downcast_ref::<ablate_cost::CostError>()
+                .is_some_and(ablate_cost::CostError::is_invalid_input)
     });
     if invalid {
         exit::INVALID_INPUT

@@ -8,7 +8,52 @@ use ablate_spec::types::{DatasetSpec, Source, Split};
 use ablate_spec::{Sweep, TrialKind};
 use anyhow::Result;
 
-use crate::table;
+use ablate_report::text as table;
+
+/// `--gpu-model NAME` with the table file it is looked up in (None: built in).
+#[derive(Debug, Clone, Copy)]
+pub struct GpuModel<'a> {
+    pub name: &'a str,
+    pub table: Option<&'a Path>,
+}
+
+/// `ablate plan --estimate`: hours and memory from the sweep's database, a
+/// calibration or a GPU model's table (`ablate-cost`).
+pub fn estimate(
+    sweep: &Sweep,
+    calibrate: bool,
+    gpu: Option<GpuModel<'_>>,
+    db: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    let tables = match gpu {
+        Some(g) => ablate_cost::gpu_table::load(g.table)?,
+        None => Vec::new(),
+    };
+    let gpu = match gpu {
+        Some(g) => Some(ablate_cost::gpu_table::find(&tables, g.name, g.table)?),
+        None => None,
+    };
+    let path = ablate_orchestrator::db_path(sweep, db);
+    let history = if path.exists() {
+        crate::rt::block_on(async {
+            let store = ablate_store::Store::open_read_only(&path).await?;
+            let h = ablate_cost::History::load(&store, sweep).await;
+            store.close().await;
+            h
+        })??
+    } else {
+        ablate_cost::History::default()
+    };
+    let sources = ablate_cost::Sources { calibrate, gpu };
+    let e = ablate_cost::estimate(sweep, sources, history)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&e.to_json())?);
+    } else {
+        print!("{}", ablate_cost::render(sweep, &e));
+    }
+    Ok(())
+}
 
 pub fn run(sweep: &Sweep, json: bool, check: bool) -> Result<()> {
     if check {
@@ -71,7 +116,7 @@ pub fn render(sweep: &Sweep) -> String {
         .iter()
         .map(|(name, d)| vec![name.clone(), d.source.kind().to_string(), describe(d)])
         .collect();
-    out.push_str(&indent(&table::render(&["name", "kind", "details"], &rows)));
+    out.push_str(&indent(&table::table(&["name", "kind", "details"], &rows)));
 
     if !sweep.stages.is_empty() {
         let _ = writeln!(out, "\npretraining stages");
@@ -90,7 +135,7 @@ pub fn render(sweep: &Sweep) -> String {
                 ]
             })
             .collect();
-        out.push_str(&indent(&table::render(
+        out.push_str(&indent(&table::table(
             &["stage", "task", "init", "trials", "trials waiting on it"],
             &rows,
         )));
@@ -191,7 +236,7 @@ pub fn render(sweep: &Sweep) -> String {
             row
         })
         .collect();
-    out.push_str(&table::render(&header, &rows));
+    out.push_str(&table::table(&header, &rows));
     out
 }
 

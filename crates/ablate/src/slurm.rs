@@ -127,14 +127,11 @@ pub fn options(a: &SlurmArgs, sweep: &ablate_spec::Sweep) -> Result<Option<Slurm
 
 /// `ablate cancel`: stops the sweep's orchestrator and cancels its Slurm jobs.
 pub fn cancel(sweep: &ablate_spec::Sweep, db: Option<&Path>) -> Result<ExitCode> {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
-    let done = rt.block_on(ablate_orchestrator::cancel(
+    let done = crate::rt::block_on(ablate_orchestrator::cancel(
         sweep,
         db,
         Duration::from_secs(60),
-    ))?;
+    ))??;
     if let Some(pid) = done.stopped_orchestrator {
         println!("stopped the orchestrator (pid {pid})");
     }

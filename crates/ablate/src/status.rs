@@ -10,7 +10,7 @@ use ablate_spec::Sweep;
 use ablate_store::{StatusReport, StudyCounts};
 use anyhow::Result;
 
-use crate::table;
+use ablate_report::text as table;
 
 /// Bytes as MiB for people.
 fn mib(bytes: i64) -> String {
@@ -155,11 +155,8 @@ fn notes(sweep: &Sweep, path: &Path, sweeps: Option<&[(String, String)]>) -> Vec
 
 pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
     let path = ablate_orchestrator::db_path(sweep, db);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
     let read = if path.exists() {
-        Some(rt.block_on(read(sweep, &path))?)
+        Some(crate::rt::block_on(read(sweep, &path))??)
     } else {
         None
     };
@@ -211,7 +208,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
             row
         })
         .collect();
-    out.push_str(&table::render(&header, &rows));
+    out.push_str(&table::table(&header, &rows));
     for t in &report.running {
         let a = t.attempt.as_ref();
         let epoch = a

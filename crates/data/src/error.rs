@@ -50,6 +50,8 @@ pub enum DataError {
     },
     #[error("fold {fold} does not exist: the split has {folds} folds")]
     NoSuchFold { fold: u32, folds: u32 },
+    #[error("unknown dataset kind {kind:?}: expected one of {}", crate::inspect::KINDS.join(", "))]
+    UnknownKind { kind: String },
 }
 
 impl DataError {

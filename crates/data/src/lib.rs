@@ -10,6 +10,7 @@ mod cache;
 mod declared;
 mod decode;
 mod error;
+pub mod inspect;
 mod prepare;
 mod sample;
 mod scan;

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use ablate_spec::Sweep;
-use ablate_spec::types::TrialConfig;
+use ablate_spec::types::{DatasetSpec, TrialConfig};
 
 use crate::RunError;
 use crate::progress::Reporter;
@@ -55,6 +55,68 @@ pub fn check(
     }
 }
 
+/// One cache a run's trials read, checked and ready to build (or reuse).
+#[derive(Debug)]
+pub struct CacheJob<'a> {
+    pub name: &'a str,
+    pub size: u32,
+    pub path: PathBuf,
+    spec: &'a DatasetSpec,
+    base: &'a Path,
+    scan: ablate_data::Scan,
+}
+
+impl CacheJob<'_> {
+    /// Builds the cache, or reuses it when its fingerprint matches.
+    pub fn build(
+        self,
+        progress: ablate_data::Progress<'_>,
+    ) -> Result<ablate_data::Prepared, ablate_data::DataError> {
+        let (spec, base, size) = (self.spec, self.base, self.size);
+        ablate_data::prepare_scanned(spec, base, size, &self.path, self.scan, progress)
+    }
+}
+
+/// Every cache `configs` read, once each, in their order, after [`check`]:
+/// every dataset is there and the caches to build fit on their disk. The one
+/// way caches are prepared, by a run and by `ablate data prepare`.
+pub fn jobs<'a>(
+    sweep: &'a Sweep,
+    output: &Path,
+    configs: &[&TrialConfig],
+) -> Result<Vec<CacheJob<'a>>, RunError> {
+    let base = sweep.file.parent().unwrap_or(Path::new(""));
+    let mut scans = check(sweep, output, configs)?;
+    let mut jobs: Vec<CacheJob<'a>> = Vec::new();
+    for config in configs {
+        let Some((name, spec)) = sweep.dataset_of(config) else {
+            continue;
+        };
+        let path = cache_of(sweep, output, config);
+        if jobs.iter().any(|j| j.path == path) {
+            continue;
+        }
+        let scan = match scans.get(name) {
+            Some(s) => s.clone(),
+            None => {
+                let s = ablate_data::scan_dataset(spec, base)?;
+                scans.insert(name.clone(), s.clone());
+                s
+            }
+        };
+        let size = config.train.input_size;
+        jobs.push(CacheJob {
+            name,
+            size,
+            path,
+            spec,
+            base,
+            scan,
+        });
+    }
+    Ok(jobs)
+}
+
 /// Builds (or reuses) the cache of every dataset and size `configs` read.
 pub fn prepare<'a>(
     sweep: &Sweep,
@@ -63,23 +125,10 @@ pub fn prepare<'a>(
     reporter: &mut dyn Reporter,
 ) -> Result<Digests, RunError> {
     let mut digests = Digests::new();
-    let base = sweep.file.parent().unwrap_or(Path::new(""));
     let configs: Vec<&TrialConfig> = configs.collect();
-    let scans = check(sweep, output, &configs)?;
-    for config in configs {
-        let Some((name, spec)) = sweep.dataset_of(config) else {
-            continue;
-        };
-        let path = cache_of(sweep, output, config);
-        if digests.contains_key(&path) {
-            continue;
-        }
-        let size = config.train.input_size;
-        let scan = match scans.get(name) {
-            Some(s) => s.clone(),
-            None => ablate_data::scan_dataset(spec, base)?,
-        };
-        let p = ablate_data::prepare_scanned(spec, base, size, &path, scan, &|_, _| {})?;
+    for job in jobs(sweep, output, &configs)? {
+        let (name, size, path) = (job.name, job.size, job.path.clone());
+        let p = job.build(&|_, _| {})?;
         if !p.reused {
             reporter.log(&format!(
                 "prepared {name} at {size}px: {} images, {} skipped ({:.1} s)",

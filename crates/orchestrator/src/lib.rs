@@ -15,6 +15,7 @@ mod backend;
 mod caches;
 mod cancel;
 mod dispatch;
+pub mod gpus;
 mod lines;
 mod local;
 mod lock;
@@ -28,7 +29,7 @@ mod stale;
 mod tree;
 
 pub use backend::{Backend, BackendEvent, Launch};
-pub use caches::cache_of;
+pub use caches::{CacheJob, cache_of, jobs as cache_jobs};
 pub use cancel::{Cancelled, cancel};
 pub use lines::{DEFAULT_MAX_LINE, Line, LineDecoder};
 pub use local::LocalBackend;

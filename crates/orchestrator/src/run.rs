@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use ablate_protocol::{AttemptState, RunDir, TrialState};
 use ablate_spec::types::Device;
-use ablate_spec::{Sweep, TrialId, TrialKind, short_id};
+use ablate_spec::{Sweep, TrialKind, short_id};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
 
 use crate::RunError;
@@ -278,26 +278,13 @@ pub async fn run(
     }
 
     // The work set: the selected studies' trials and everything they wait on.
-    let mut wanted: HashSet<&str> = sweep
-        .trials
-        .iter()
-        .filter(|t| opts.only.as_ref().is_none_or(|s| t.studies.contains(s)))
-        .map(|t| t.id.as_str())
-        .collect();
-    if let Some(s) = &opts.only
-        && !sweep.studies.iter().any(|x| &x.name == s)
-    {
-        let names: Vec<&str> = sweep.studies.iter().map(|x| x.name.as_str()).collect();
-        return Err(RunError::Invalid(format!(
-            "--only {s:?}: no such study; studies are: {}",
+    let wanted = sweep.work_set(opts.only.as_deref()).map_err(|names| {
+        RunError::Invalid(format!(
+            "--only {:?}: no such study; studies are: {}",
+            opts.only.as_deref().unwrap_or_default(),
             names.join(", ")
-        )));
-    }
-    for t in sweep.trials.iter().rev() {
-        if wanted.contains(t.id.as_str()) {
-            wanted.extend(t.depends_on.iter().map(TrialId::as_str));
-        }
-    }
+        ))
+    })?;
     let mut states: HashMap<String, TrialState> =
         store.states(&sweep.name).await?.into_iter().collect();
     let configs = || {

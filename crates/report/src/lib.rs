@@ -20,6 +20,7 @@ mod input;
 mod latex;
 mod markdown;
 mod sensitivity;
+pub mod text;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

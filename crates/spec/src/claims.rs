@@ -7,8 +7,8 @@
 use serde::Serialize;
 
 use crate::error::Ctx;
+use crate::model::Study;
 use crate::report::METRICS;
-use crate::sweep::Study;
 use crate::value::{self, Table, Value, join};
 
 /// Levels: (axis, value label) pairs, e.g. `[("encoding", "ldae-s2")]`.
@@ -129,6 +129,127 @@ impl Checker<'_, '_, '_> {
         }
         true
     }
+
+    /// The one relation a claim states: `better`, `no_worse` or `effect_of`.
+    fn form(&mut self, t: &Table<'_>, v: &Value<'_>) -> Option<&'static str> {
+        let forms: Vec<&str> = ["better", "no_worse", "effect_of"]
+            .into_iter()
+            .filter(|k| value::get(t, k).is_some())
+            .collect();
+        if forms.len() != 1 {
+            self.ctx.error(v.span(), &self.path, format!("a claim states one relation, and this one has {}", if forms.is_empty() { "none".to_string() } else { forms.join(" and ") }), Some("use one of: better = {..} with than = {..}; no_worse = {..} with than = {..}; effect_of = { AXIS = [\"FROM\", \"TO\"] } with larger_when = {..} and than_when = {..}".into()));
+            return None;
+        }
+        Some(forms[0])
+    }
+
+    /// `better` or `no_worse` (`form`) with `than`: two arms, each one configuration.
+    fn comparison(
+        &mut self,
+        t: &Table<'_>,
+        v: &Value<'_>,
+        form: &str,
+        at: Levels,
+    ) -> Option<Relation> {
+        let a = self.levels(form, value::get(t, form)?)?;
+        let Some(bv) = value::get(t, "than") else {
+            self.ctx.error(
+                v.span(),
+                &self.path,
+                "missing key `than`",
+                Some("add than = { AXIS = \"VALUE\" }: what it is compared with".into()),
+            );
+            return None;
+        };
+        let b = self.levels("than", bv)?;
+        if !self.pins_all(v.span(), &format!("`{form}` with `where`"), &[&a, &at])
+            || !self.pins_all(v.span(), "`than` with `where`", &[&b, &at])
+        {
+            return None;
+        }
+        if form == "better" {
+            return Some(Relation::Better { a, b, at });
+        }
+        let margin = match value::get(t, "margin") {
+            Some(m) => Some(value::number(
+                self.ctx,
+                &join(&self.path, "margin"),
+                m,
+                |x| x > 0.0,
+                "a positive number in the metric's units",
+            )?),
+            None => None,
+        };
+        Some(Relation::NoWorse { a, b, at, margin })
+    }
+
+    /// `effect_of` with `larger_when` and `than_when`: four arms, each one configuration.
+    fn larger_effect(&mut self, t: &Table<'_>, v: &Value<'_>, at: Levels) -> Option<Relation> {
+        let (axis, from, to) = self.effect_of(t)?;
+        let (Some(lv), Some(sv)) = (value::get(t, "larger_when"), value::get(t, "than_when"))
+        else {
+            self.ctx.error(v.span(), &self.path, "effect_of needs `larger_when` and `than_when`", Some("e.g. larger_when = { pretrain = \"none\" } and than_when = { pretrain = \"face\" }".into()));
+            return None;
+        };
+        let (larger, smaller) = (
+            self.levels("larger_when", lv)?,
+            self.levels("than_when", sv)?,
+        );
+        let pin = vec![(axis.clone(), from.clone())];
+        if !self.pins_all(
+            v.span(),
+            "`effect_of` with `larger_when` and `where`",
+            &[&pin, &larger, &at],
+        ) || !self.pins_all(
+            v.span(),
+            "`effect_of` with `than_when` and `where`",
+            &[&pin, &smaller, &at],
+        ) {
+            return None;
+        }
+        Some(Relation::LargerEffect {
+            axis,
+            from,
+            to,
+            larger,
+            smaller,
+            at,
+        })
+    }
+
+    /// `effect_of = { AXIS = ["FROM", "TO"] }`: one varied axis and two of its values.
+    fn effect_of(&mut self, t: &Table<'_>) -> Option<(String, String, String)> {
+        let key = join(&self.path, "effect_of");
+        let ev = value::get(t, "effect_of")?;
+        let et = value::table(self.ctx, &key, ev)?;
+        let Some((k, pair)) = et.iter().next().filter(|_| et.len() == 1) else {
+            self.ctx.error(
+                ev.span(),
+                &key,
+                "effect_of names one axis and two of its values",
+                Some("e.g. effect_of = { depth = [\"vgg7\", \"vgg11\"] }".into()),
+            );
+            return None;
+        };
+        let axis = k.get_ref().to_string();
+        let items = value::array(self.ctx, &key, pair)?;
+        let mut ends = Vec::new();
+        for item in items.iter() {
+            ends.push(self.level(&key, k.span(), &axis, item)?);
+        }
+        if ends.len() != 2 || ends[0] == ends[1] {
+            self.ctx.error(
+                pair.span(),
+                &key,
+                "effect_of names two different values of its axis: from and to",
+                Some(format!("e.g. {axis} = [\"FROM\", \"TO\"]")),
+            );
+            return None;
+        }
+        let to = ends.pop()?;
+        let from = ends.pop()?;
+        Some((axis, from, to))
+    }
 }
 
 fn text<'a>(
@@ -153,14 +274,14 @@ fn text<'a>(
     }
 }
 
-fn one(
+/// The claim's name, which no earlier claim has.
+fn claim_name(
     ctx: &mut Ctx<'_>,
     path: &str,
     t: &Table<'_>,
     v: &Value<'_>,
-    studies: &[Study],
     seen: &mut Vec<String>,
-) -> Option<ClaimSpec> {
+) -> Option<String> {
     let name = text(
         ctx,
         path,
@@ -180,6 +301,17 @@ fn one(
         return None;
     }
     seen.push(name.clone());
+    Some(name)
+}
+
+/// The study the claim is about, one of the sweep's.
+fn claim_study<'s>(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    t: &Table<'_>,
+    v: &Value<'_>,
+    studies: &'s [Study],
+) -> Option<&'s Study> {
     let study_name = text(
         ctx,
         path,
@@ -199,6 +331,20 @@ fn one(
         );
         return None;
     };
+    Some(study)
+}
+
+/// One `[[claim]]`, checked against the study it names.
+fn one(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    t: &Table<'_>,
+    v: &Value<'_>,
+    studies: &[Study],
+    seen: &mut Vec<String>,
+) -> Option<ClaimSpec> {
+    let name = claim_name(ctx, path, t, v, seen)?;
+    let study = claim_study(ctx, path, t, v, studies)?;
     let metric_v = value::get(t, "metric");
     let metric = value::choice(ctx, &join(path, "metric"), metric_v.unwrap_or(v), METRICS)?;
     let mut c = Checker {
@@ -210,105 +356,9 @@ fn one(
         Some(w) => c.levels("where", w)?,
         None => Vec::new(),
     };
-    let forms: Vec<&str> = ["better", "no_worse", "effect_of"]
-        .into_iter()
-        .filter(|k| value::get(t, k).is_some())
-        .collect();
-    if forms.len() != 1 {
-        c.ctx.error(v.span(), path, format!("a claim states one relation, and this one has {}", if forms.is_empty() { "none".to_string() } else { forms.join(" and ") }), Some("use one of: better = {..} with than = {..}; no_worse = {..} with than = {..}; effect_of = { AXIS = [\"FROM\", \"TO\"] } with larger_when = {..} and than_when = {..}".into()));
-        return None;
-    }
-    let relation = match forms[0] {
-        "better" | "no_worse" => {
-            let a = c.levels(forms[0], value::get(t, forms[0])?)?;
-            let Some(bv) = value::get(t, "than") else {
-                c.ctx.error(
-                    v.span(),
-                    path,
-                    "missing key `than`",
-                    Some("add than = { AXIS = \"VALUE\" }: what it is compared with".into()),
-                );
-                return None;
-            };
-            let b = c.levels("than", bv)?;
-            if !c.pins_all(
-                v.span(),
-                &format!("`{}` with `where`", forms[0]),
-                &[&a, &at],
-            ) || !c.pins_all(v.span(), "`than` with `where`", &[&b, &at])
-            {
-                return None;
-            }
-            if forms[0] == "better" {
-                Relation::Better { a, b, at }
-            } else {
-                let margin = match value::get(t, "margin") {
-                    Some(m) => Some(value::number(
-                        c.ctx,
-                        &join(path, "margin"),
-                        m,
-                        |x| x > 0.0,
-                        "a positive number in the metric's units",
-                    )?),
-                    None => None,
-                };
-                Relation::NoWorse { a, b, at, margin }
-            }
-        }
-        _ => {
-            let ev = value::get(t, "effect_of")?;
-            let et = value::table(c.ctx, &join(path, "effect_of"), ev)?;
-            let Some((k, pair)) = et.iter().next().filter(|_| et.len() == 1) else {
-                c.ctx.error(
-                    ev.span(),
-                    &join(path, "effect_of"),
-                    "effect_of names one axis and two of its values",
-                    Some("e.g. effect_of = { depth = [\"vgg7\", \"vgg11\"] }".into()),
-                );
-                return None;
-            };
-            let axis = k.get_ref().to_string();
-            let items = value::array(c.ctx, &join(path, "effect_of"), pair)?;
-            let mut ends = Vec::new();
-            for item in items.iter() {
-                ends.push(c.level(&join(path, "effect_of"), k.span(), &axis, item)?);
-            }
-            if ends.len() != 2 || ends[0] == ends[1] {
-                c.ctx.error(
-                    pair.span(),
-                    &join(path, "effect_of"),
-                    "effect_of names two different values of its axis: from and to",
-                    Some(format!("e.g. {axis} = [\"FROM\", \"TO\"]")),
-                );
-                return None;
-            }
-            let (Some(lv), Some(sv)) = (value::get(t, "larger_when"), value::get(t, "than_when"))
-            else {
-                c.ctx.error(v.span(), path, "effect_of needs `larger_when` and `than_when`", Some("e.g. larger_when = { pretrain = \"none\" } and than_when = { pretrain = \"face\" }".into()));
-                return None;
-            };
-            let (larger, smaller) = (c.levels("larger_when", lv)?, c.levels("than_when", sv)?);
-            let pin = vec![(axis.clone(), ends[0].clone())];
-            if !c.pins_all(
-                v.span(),
-                "`effect_of` with `larger_when` and `where`",
-                &[&pin, &larger, &at],
-            ) || !c.pins_all(
-                v.span(),
-                "`effect_of` with `than_when` and `where`",
-                &[&pin, &smaller, &at],
-            ) {
-                return None;
-            }
-            Relation::LargerEffect {
-                axis,
-                from: ends[0].clone(),
-                to: ends[1].clone(),
-                larger,
-                smaller,
-                at,
-            }
-        }
+    let relation = match c.form(t, v)? {
+        form @ ("better" | "no_worse") => c.comparison(t, v, form, at)?,
+        _ => c.larger_effect(t, v, at)?,
     };
     Some(ClaimSpec {
         name,

@@ -6,8 +6,8 @@ use std::ops::Range;
 
 use crate::axes::{self, AxisValue, Names};
 use crate::error::Ctx;
+use crate::model::{Globals, Stage, Study, Trial, TrialKind};
 use crate::names;
-use crate::sweep::{Globals, Stage, Study, Trial, TrialKind};
 use crate::value::{self, Table, Value, join};
 
 pub(crate) struct Expanded {
@@ -185,7 +185,93 @@ fn combinations(sizes: &[usize]) -> impl Iterator<Item = Vec<usize>> + '_ {
     })
 }
 
+/// A study's table, its checked name and description.
+struct Head<'a, 'i> {
+    t: &'a Table<'i>,
+    /// The `name` value: where problems of the whole study are reported.
+    nv: &'a Value<'i>,
+    name: String,
+    /// `study.NAME`, the key its diagnostics name.
+    path: String,
+    description: Option<String>,
+}
+
+/// The axes a study varies: its grid, and its zip group (varied together).
+struct Varied {
+    grid: Vec<AxisList>,
+    zip: Vec<AxisList>,
+}
+
+impl Varied {
+    fn axes(&self) -> impl Iterator<Item = &AxisList> {
+        self.grid.iter().chain(&self.zip)
+    }
+
+    fn names(&self) -> Vec<&str> {
+        self.axes().map(|(a, _, _)| a.as_str()).collect()
+    }
+
+    /// One odometer digit per grid axis, plus one for the zip group (varied together).
+    fn sizes(&self) -> Vec<usize> {
+        let mut sizes: Vec<usize> = self.grid.iter().map(|(_, _, v)| v.len()).collect();
+        if let Some(first) = self.zip.first() {
+            sizes.insert(0, first.2.len());
+        }
+        sizes
+    }
+
+    /// `fixed` plus the values one combination (odometer digits, zip group first) gives the varied axes.
+    fn assign(&self, fixed: &[Assigned], combo: &[usize]) -> Vec<Assigned> {
+        let mut assigned = fixed.to_vec();
+        let mut digits = combo.iter();
+        if !self.zip.is_empty() {
+            let z = *digits.next().unwrap_or(&0);
+            for (axis, _, values) in &self.zip {
+                assigned.push(Assigned {
+                    axis: axis.clone(),
+                    value: values[z].0.clone(),
+                    span: values[z].1.clone(),
+                    explicit: true,
+                    varied: true,
+                });
+            }
+        }
+        for ((axis, _, values), d) in self.grid.iter().zip(digits) {
+            assigned.push(Assigned {
+                axis: axis.clone(),
+                value: values[*d].0.clone(),
+                span: values[*d].1.clone(),
+                explicit: true,
+                varied: true,
+            });
+        }
+        assigned
+    }
+
+    /// Each varied axis with its value labels, as `Study::axes` lists them.
+    fn summary(&self) -> Vec<(String, Vec<String>)> {
+        self.axes()
+            .map(|(a, _, v)| (a.clone(), v.iter().map(|(x, _)| x.to_string()).collect()))
+            .collect()
+    }
+}
+
+/// An exclude rule: (axis, value label) pairs that together leave a combination out.
+type Exclude = Vec<(String, String)>;
+
+/// Whether some rule matches every one of its (axis, value) pairs in `assigned`.
+fn excluded_by(excludes: &[Exclude], assigned: &[Assigned]) -> bool {
+    excludes.iter().any(|rule| {
+        rule.iter().all(|(axis, label)| {
+            assigned
+                .iter()
+                .any(|a| &a.axis == axis && &a.value.to_string() == label)
+        })
+    })
+}
+
 impl Builder<'_, '_> {
+    /// One `[[study]]`: its axes checked, then every combination's trials.
     fn study(
         &mut self,
         ctx: &mut Ctx<'_>,
@@ -193,38 +279,67 @@ impl Builder<'_, '_> {
         sv: &Value<'_>,
         seen: &mut HashMap<String, Range<usize>>,
     ) -> Option<Study> {
-        let anon = format!("study[{i}]");
-        let t = value::table(ctx, &anon, sv)?;
-        value::known_keys(ctx, &anon, t, STUDY_KEYS);
-        let Some(nv) = value::get(t, "name") else {
-            ctx.error(
-                sv.span(),
-                &anon,
-                "study has no `name`",
-                Some("add name = \"encoding\" (or another safe name) to this [[study]]".into()),
-            );
-            return None;
-        };
-        let name = names::check(ctx, &join(&anon, "name"), nv)?;
-        if seen.insert(name.clone(), nv.span()).is_some() {
-            ctx.error(
-                nv.span(),
-                &join(&anon, "name"),
-                format!("study name \"{name}\" is used twice"),
-                Some("give each [[study]] its own name".into()),
-            );
-            return None;
-        }
-        let path = format!("study.{name}");
-        let description = match value::get(t, "description") {
-            Some(d) => Some(value::string(ctx, &join(&path, "description"), d)?.to_string()),
-            None => None,
-        };
+        let head = study_head(ctx, i, sv, seen)?;
         let names = Names {
             datasets: &self.g.dataset_names,
             stages: &self.g.stage_names,
         };
+        let mut fixed = self.fixed_axes(ctx, &head, &names)?;
+        let varied = varied_axes(ctx, &head, &names)?;
+        check_zip(ctx, &head.path, &varied.zip)?;
+        check_overlaps(ctx, &head.path, &varied, &fixed)?;
+        let varied_names = varied.names();
+        fixed.retain(|f| !varied_names.contains(&f.axis.as_str()));
+        let excludes = match value::get(head.t, "exclude") {
+            Some(ev) => {
+                parse_excludes(ctx, &join(&head.path, "exclude"), ev, &varied_names, &names)?
+            }
+            None => Vec::new(),
+        };
+        if ctx.has_errors() {
+            return None;
+        }
 
+        let sizes = varied.sizes();
+        self.check_size(ctx, &head, &sizes)?;
+        let total = sizes.iter().product::<usize>();
+        let (ids, excluded) =
+            self.combination_trials(ctx, &head, &fixed, &varied, &excludes, &sizes)?;
+        self.check_encoding_used(ctx, &head, &fixed, &ids)?;
+        if excluded == total {
+            ctx.error(
+                head.nv.span(),
+                &head.path,
+                format!(
+                    "study \"{}\" expands to 0 trials: `exclude` removes all {total} combinations",
+                    head.name
+                ),
+                Some("loosen the exclude rules".into()),
+            );
+            return None;
+        }
+        Some(Study {
+            name: head.name,
+            description: head.description,
+            axes: varied.summary(),
+            fixed: fixed
+                .iter()
+                .map(|f| (f.axis.clone(), f.value.to_string()))
+                .collect(),
+            combinations: total,
+            excluded,
+            trials: ids,
+        })
+    }
+
+    /// `[defaults]`, overridden by the study's `fixed`.
+    fn fixed_axes(
+        &self,
+        ctx: &mut Ctx<'_>,
+        head: &Head<'_, '_>,
+        names: &Names<'_>,
+    ) -> Option<Vec<Assigned>> {
+        let path = &head.path;
         let mut fixed: Vec<Assigned> = self
             .g
             .defaults
@@ -232,22 +347,22 @@ impl Builder<'_, '_> {
             .map(|(axis, value)| Assigned {
                 axis: axis.clone(),
                 value: value.clone(),
-                span: nv.span(),
+                span: head.nv.span(),
                 explicit: false,
                 varied: false,
             })
             .collect();
-        if let Some(fv) = value::get(t, "fixed") {
-            let ft = value::table(ctx, &join(&path, "fixed"), fv)?;
+        if let Some(fv) = value::get(head.t, "fixed") {
+            let ft = value::table(ctx, &join(path, "fixed"), fv)?;
             let axes = axes::all_axes();
-            value::known_keys(ctx, &join(&path, "fixed"), ft, &axes);
+            value::known_keys(ctx, &join(path, "fixed"), ft, &axes);
             for (k, v) in ft.iter() {
                 if let Some(a) = axes::parse(
                     ctx,
-                    &join(&path, &format!("fixed.{}", k.get_ref())),
+                    &join(path, &format!("fixed.{}", k.get_ref())),
                     k.get_ref(),
                     v,
-                    &names,
+                    names,
                 ) {
                     fixed.retain(|f| f.axis != k.get_ref().as_ref());
                     fixed.push(Assigned {
@@ -260,114 +375,11 @@ impl Builder<'_, '_> {
                 }
             }
         }
-        let grid = match value::get(t, "grid") {
-            Some(gv) => {
-                let table = value::table(ctx, &join(&path, "grid"), gv)?;
-                parse_axis_table(ctx, &join(&path, "grid"), table, &names, true)
-            }
-            None => Vec::new(),
-        };
-        let zip = match value::get(t, "zip") {
-            Some(zv) => {
-                let table = value::table(ctx, &join(&path, "zip"), zv)?;
-                parse_axis_table(ctx, &join(&path, "zip"), table, &names, false)
-            }
-            None => Vec::new(),
-        };
-        if grid.is_empty() && zip.is_empty() {
-            if value::get(t, "grid").is_none() && value::get(t, "zip").is_none() {
-                ctx.error(
-                    nv.span(),
-                    &path,
-                    format!("study \"{name}\" varies nothing"),
-                    Some("add a grid, e.g. grid.depth = [\"vgg7\", \"vgg11\"]".into()),
-                );
-            } else if !ctx.has_errors() {
-                ctx.error(
-                    nv.span(),
-                    &join(&path, "grid"),
-                    "empty grid",
-                    Some("give the grid at least one axis with values".into()),
-                );
-            }
-            return None;
-        }
-        if let Some(first) = zip.first() {
-            for (axis, span, values) in &zip[1..] {
-                if values.len() != first.2.len() {
-                    ctx.error(
-                        span.clone(),
-                        &join(&path, &format!("zip.{axis}")),
-                        format!(
-                            "zip axes vary together, but `{axis}` has {} values and `{}` has {}",
-                            values.len(),
-                            first.0,
-                            first.2.len()
-                        ),
-                        Some("give every zip axis the same number of values".into()),
-                    );
-                    return None;
-                }
-            }
-            // Values may repeat within one zip axis, but not a whole zipped tuple.
-            let mut tuples: Vec<String> = Vec::new();
-            for k in 0..first.2.len() {
-                let tuple = zip
-                    .iter()
-                    .map(|(axis, _, v)| format!("{axis} = {}", v[k].0))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                if tuples.contains(&tuple) {
-                    ctx.error(
-                        first.2[k].1.clone(),
-                        &join(&path, &format!("zip.{}", first.0)),
-                        format!("the zipped values ({tuple}) are listed twice"),
-                        Some("each position of the zip lists must differ in some axis".into()),
-                    );
-                    return None;
-                }
-                tuples.push(tuple);
-            }
-        }
-        let varied: Vec<&str> = grid
-            .iter()
-            .chain(&zip)
-            .map(|(a, _, _)| a.as_str())
-            .collect();
-        for (axis, span, _) in grid.iter().chain(&zip) {
-            if varied.iter().filter(|v| **v == axis.as_str()).count() > 1 {
-                ctx.error(
-                    span.clone(),
-                    &join(&path, axis),
-                    format!("axis `{axis}` is in both grid and zip"),
-                    Some("vary each axis in one place".into()),
-                );
-                return None;
-            }
-            if let Some(f) = fixed.iter().find(|f| f.explicit && &f.axis == axis) {
-                ctx.error(
-                    f.span.clone(),
-                    &join(&path, &format!("fixed.{axis}")),
-                    format!("axis `{axis}` is both fixed and varied"),
-                    Some(format!("remove `{axis}` from `fixed` or from the grid")),
-                );
-                return None;
-            }
-        }
-        fixed.retain(|f| !varied.contains(&f.axis.as_str()));
-        let excludes = match value::get(t, "exclude") {
-            Some(ev) => parse_excludes(ctx, &join(&path, "exclude"), ev, &varied, &names)?,
-            None => Vec::new(),
-        };
-        if ctx.has_errors() {
-            return None;
-        }
+        Some(fixed)
+    }
 
-        // One odometer digit per grid axis, plus one for the zip group (varied together).
-        let mut sizes: Vec<usize> = grid.iter().map(|(_, _, v)| v.len()).collect();
-        if let Some(first) = zip.first() {
-            sizes.insert(0, first.2.len());
-        }
+    /// The number of trials must stay within `max_trials` (checked before any is made).
+    fn check_size(&self, ctx: &mut Ctx<'_>, head: &Head<'_, '_>, sizes: &[usize]) -> Option<()> {
         let combos = sizes
             .iter()
             .try_fold(1u64, |acc, s| acc.checked_mul(*s as u64));
@@ -375,69 +387,67 @@ impl Builder<'_, '_> {
         if upper.is_none_or(|n| n > self.g.max_trials) {
             let shown = upper.map_or("more than 2^64".to_string(), |n| n.to_string());
             ctx.error(
-                nv.span(),
-                &path,
+                head.nv.span(),
+                &head.path,
                 format!(
-                    "study \"{name}\" expands to {shown} trials, past max_trials = {}",
-                    self.g.max_trials
+                    "study \"{}\" expands to {shown} trials, past max_trials = {}",
+                    head.name, self.g.max_trials
                 ),
                 Some("shrink the grid, or raise [sweep] max_trials if you mean it".into()),
             );
             return None;
         }
+        Some(())
+    }
 
+    /// The trials of every combination not excluded, in run order, and how many
+    /// combinations `exclude` removed.
+    fn combination_trials(
+        &mut self,
+        ctx: &mut Ctx<'_>,
+        head: &Head<'_, '_>,
+        fixed: &[Assigned],
+        varied: &Varied,
+        excludes: &[Exclude],
+        sizes: &[usize],
+    ) -> Option<(Vec<String>, usize)> {
         let mut ids = Vec::new();
         let mut own = HashSet::new();
         let mut reported = HashSet::new();
         let mut excluded = 0;
-        let total = sizes.iter().product::<usize>();
-        for combo in combinations(&sizes) {
-            let mut assigned = fixed.clone();
-            let mut digits = combo.iter();
-            if !zip.is_empty() {
-                let z = *digits.next().unwrap_or(&0);
-                for (axis, _, values) in &zip {
-                    assigned.push(Assigned {
-                        axis: axis.clone(),
-                        value: values[z].0.clone(),
-                        span: values[z].1.clone(),
-                        explicit: true,
-                        varied: true,
-                    });
-                }
-            }
-            for ((axis, _, values), d) in grid.iter().zip(digits) {
-                assigned.push(Assigned {
-                    axis: axis.clone(),
-                    value: values[*d].0.clone(),
-                    span: values[*d].1.clone(),
-                    explicit: true,
-                    varied: true,
-                });
-            }
-            if excludes.iter().any(|rule| {
-                rule.iter().all(|(axis, label)| {
-                    assigned
-                        .iter()
-                        .any(|a| &a.axis == axis && &a.value.to_string() == label)
-                })
-            }) {
+        for combo in combinations(sizes) {
+            let assigned = varied.assign(fixed, &combo);
+            if excluded_by(excludes, &assigned) {
                 excluded += 1;
                 continue;
             }
-            for id in self.combination(ctx, &path, nv.span(), &name, &assigned, &mut reported)? {
+            let span = head.nv.span();
+            for id in
+                self.combination(ctx, &head.path, span, &head.name, &assigned, &mut reported)?
+            {
                 if !own.insert(id.clone()) {
                     let combo_label: Vec<String> = assigned
                         .iter()
                         .filter(|a| a.explicit)
                         .map(|a| format!("{}={}", a.axis, a.value))
                         .collect();
-                    ctx.error(nv.span(), &path, format!("two combinations of study \"{name}\" give the same trial (one is {})", combo_label.join(", ")), Some("an axis value has no effect here (e.g. an encoding on a gender-only trial); remove the duplicate values".into()));
+                    ctx.error(head.nv.span(), &head.path, format!("two combinations of study \"{}\" give the same trial (one is {})", head.name, combo_label.join(", ")), Some("an axis value has no effect here (e.g. an encoding on a gender-only trial); remove the duplicate values".into()));
                     return None;
                 }
                 ids.push(id);
             }
         }
+        Some((ids, excluded))
+    }
+
+    /// A fixed encoding is a mistake when none of the study's trials predicts age.
+    fn check_encoding_used(
+        &self,
+        ctx: &mut Ctx<'_>,
+        head: &Head<'_, '_>,
+        fixed: &[Assigned],
+        ids: &[String],
+    ) -> Option<()> {
         let trains_age = ids.iter().any(|id| {
             let t = &self.trials[self.index[id]];
             matches!(
@@ -452,35 +462,172 @@ impl Builder<'_, '_> {
         {
             ctx.error(
                 enc.span.clone(),
-                &join(&path, "fixed.encoding"),
+                &join(&head.path, "fixed.encoding"),
                 format!(
-                    "study \"{name}\" sets an age encoding, but none of its trials predicts age"
+                    "study \"{}\" sets an age encoding, but none of its trials predicts age",
+                    head.name
                 ),
                 Some("add \"age\" to tasks, or remove `encoding` from this study".into()),
             );
             return None;
         }
-        if excluded == total {
-            ctx.error(nv.span(), &path, format!("study \"{name}\" expands to 0 trials: `exclude` removes all {total} combinations"), Some("loosen the exclude rules".into()));
+        Some(())
+    }
+}
+
+/// The study's table, with a name that is valid and not taken by an earlier study.
+fn study_head<'a, 'i>(
+    ctx: &mut Ctx<'_>,
+    i: usize,
+    sv: &'a Value<'i>,
+    seen: &mut HashMap<String, Range<usize>>,
+) -> Option<Head<'a, 'i>> {
+    let anon = format!("study[{i}]");
+    let t = value::table(ctx, &anon, sv)?;
+    value::known_keys(ctx, &anon, t, STUDY_KEYS);
+    let Some(nv) = value::get(t, "name") else {
+        ctx.error(
+            sv.span(),
+            &anon,
+            "study has no `name`",
+            Some("add name = \"encoding\" (or another safe name) to this [[study]]".into()),
+        );
+        return None;
+    };
+    let name = names::check(ctx, &join(&anon, "name"), nv)?;
+    if seen.insert(name.clone(), nv.span()).is_some() {
+        ctx.error(
+            nv.span(),
+            &join(&anon, "name"),
+            format!("study name \"{name}\" is used twice"),
+            Some("give each [[study]] its own name".into()),
+        );
+        return None;
+    }
+    let path = format!("study.{name}");
+    let description = match value::get(t, "description") {
+        Some(d) => Some(value::string(ctx, &join(&path, "description"), d)?.to_string()),
+        None => None,
+    };
+    Some(Head {
+        t,
+        nv,
+        name,
+        path,
+        description,
+    })
+}
+
+/// The study's grid and zip axes; a study must vary something.
+fn varied_axes(ctx: &mut Ctx<'_>, head: &Head<'_, '_>, names: &Names<'_>) -> Option<Varied> {
+    let (t, path) = (head.t, &head.path);
+    let grid = match value::get(t, "grid") {
+        Some(gv) => {
+            let table = value::table(ctx, &join(path, "grid"), gv)?;
+            parse_axis_table(ctx, &join(path, "grid"), table, names, true)
+        }
+        None => Vec::new(),
+    };
+    let zip = match value::get(t, "zip") {
+        Some(zv) => {
+            let table = value::table(ctx, &join(path, "zip"), zv)?;
+            parse_axis_table(ctx, &join(path, "zip"), table, names, false)
+        }
+        None => Vec::new(),
+    };
+    if grid.is_empty() && zip.is_empty() {
+        if value::get(t, "grid").is_none() && value::get(t, "zip").is_none() {
+            ctx.error(
+                head.nv.span(),
+                path,
+                format!("study \"{}\" varies nothing", head.name),
+                Some("add a grid, e.g. grid.depth = [\"vgg7\", \"vgg11\"]".into()),
+            );
+        } else if !ctx.has_errors() {
+            ctx.error(
+                head.nv.span(),
+                &join(path, "grid"),
+                "empty grid",
+                Some("give the grid at least one axis with values".into()),
+            );
+        }
+        return None;
+    }
+    Some(Varied { grid, zip })
+}
+
+/// Zip axes have one length, and no zipped tuple is listed twice.
+fn check_zip(ctx: &mut Ctx<'_>, path: &str, zip: &[AxisList]) -> Option<()> {
+    let Some(first) = zip.first() else {
+        return Some(());
+    };
+    for (axis, span, values) in &zip[1..] {
+        if values.len() != first.2.len() {
+            ctx.error(
+                span.clone(),
+                &join(path, &format!("zip.{axis}")),
+                format!(
+                    "zip axes vary together, but `{axis}` has {} values and `{}` has {}",
+                    values.len(),
+                    first.0,
+                    first.2.len()
+                ),
+                Some("give every zip axis the same number of values".into()),
+            );
             return None;
         }
-        Some(Study {
-            name,
-            description,
-            axes: grid
-                .iter()
-                .chain(&zip)
-                .map(|(a, _, v)| (a.clone(), v.iter().map(|(x, _)| x.to_string()).collect()))
-                .collect(),
-            fixed: fixed
-                .iter()
-                .map(|f| (f.axis.clone(), f.value.to_string()))
-                .collect(),
-            combinations: total,
-            excluded,
-            trials: ids,
-        })
     }
+    // Values may repeat within one zip axis, but not a whole zipped tuple.
+    let mut tuples: Vec<String> = Vec::new();
+    for k in 0..first.2.len() {
+        let tuple = zip
+            .iter()
+            .map(|(axis, _, v)| format!("{axis} = {}", v[k].0))
+            .collect::<Vec<_>>()
+            .join(", ");
+        if tuples.contains(&tuple) {
+            ctx.error(
+                first.2[k].1.clone(),
+                &join(path, &format!("zip.{}", first.0)),
+                format!("the zipped values ({tuple}) are listed twice"),
+                Some("each position of the zip lists must differ in some axis".into()),
+            );
+            return None;
+        }
+        tuples.push(tuple);
+    }
+    Some(())
+}
+
+/// Each axis is varied in one place, and never also fixed by the study.
+fn check_overlaps(
+    ctx: &mut Ctx<'_>,
+    path: &str,
+    varied: &Varied,
+    fixed: &[Assigned],
+) -> Option<()> {
+    let names = varied.names();
+    for (axis, span, _) in varied.axes() {
+        if names.iter().filter(|v| **v == axis.as_str()).count() > 1 {
+            ctx.error(
+                span.clone(),
+                &join(path, axis),
+                format!("axis `{axis}` is in both grid and zip"),
+                Some("vary each axis in one place".into()),
+            );
+            return None;
+        }
+        if let Some(f) = fixed.iter().find(|f| f.explicit && &f.axis == axis) {
+            ctx.error(
+                f.span.clone(),
+                &join(path, &format!("fixed.{axis}")),
+                format!("axis `{axis}` is both fixed and varied"),
+                Some(format!("remove `{axis}` from `fixed` or from the grid")),
+            );
+            return None;
+        }
+    }
+    Some(())
 }
 
 fn parse_excludes(
@@ -489,7 +636,7 @@ fn parse_excludes(
     v: &Value<'_>,
     varied: &[&str],
     names: &Names<'_>,
-) -> Option<Vec<Vec<(String, String)>>> {
+) -> Option<Vec<Exclude>> {
     let items = value::array(ctx, path, v)?;
     let mut rules = Vec::new();
     for (n, item) in items.iter().enumerate() {

@@ -17,6 +17,7 @@ mod expand;
 mod gender;
 mod hash;
 mod id;
+mod model;
 pub mod names;
 mod overrides;
 pub mod presets;
@@ -28,13 +29,15 @@ mod train;
 pub mod types;
 mod value;
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 pub use axes::EncodingLabel;
 pub use error::{Diagnostic, SpecError};
 pub use hash::{canonical_json, sha256_hex, trial_id};
 pub use id::{TrialId, short_id};
-pub use sweep::{Stage, Study, Sweep, Trial, TrialKind};
+pub use model::{Stage, Study, Trial, TrialKind};
+pub use sweep::Sweep;
 
 use error::Ctx;
 
@@ -182,5 +185,30 @@ impl Sweep {
         self.datasets
             .iter()
             .find(|(_, d)| d.same_images(&config.data))
+    }
+
+    /// The ids of the trials a run of study `only` covers (every study's:
+    /// `None`): its trials and every trial they wait on, transitively. `Err`
+    /// holds the sweep's study names when `only` names none of them.
+    pub fn work_set(&self, only: Option<&str>) -> Result<HashSet<&str>, Vec<&str>> {
+        if let Some(s) = only
+            && !self.studies.iter().any(|x| x.name == s)
+        {
+            return Err(self.studies.iter().map(|x| x.name.as_str()).collect());
+        }
+        let mut wanted: HashSet<&str> = self
+            .trials
+            .iter()
+            .filter(|t| only.is_none_or(|s| t.studies.iter().any(|x| x == s)))
+            .map(|t| t.id.as_str())
+            .collect();
+        // Trials come in run order, each after what it waits on: one pass
+        // backwards closes the set.
+        for t in self.trials.iter().rev() {
+            if wanted.contains(t.id.as_str()) {
+                wanted.extend(t.depends_on.iter().map(TrialId::as_str));
+            }
+        }
+        Ok(wanted)
     }
 }

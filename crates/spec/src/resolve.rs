@@ -5,14 +5,16 @@ use std::collections::{BTreeMap, HashSet};
 use std::ops::Range;
 
 use crate::TrialId;
-use crate::axes::{AxisValue, EncodingLabel};
+use crate::axes::{AxisValue, EncodingLabel, Tasks};
 use crate::error::Ctx;
 use crate::expand::{Assigned, Builder};
 use crate::hash;
-use crate::sweep::{Globals, Trial, TrialKind};
-use crate::train::Setting;
+use crate::model::{Globals, Trial, TrialKind};
+use crate::presets::Preset;
+use crate::train::{Draft, Setting};
 use crate::types::{
-    AgeTask, DatasetSpec, ExecSpec, ModelSpec, Objective, Split, TrialConfig, Within,
+    AgeTask, DatasetSpec, Encoding, ExecSpec, ModelSpec, Objective, Split, TrainSpec, TrialConfig,
+    Within,
 };
 
 /// Reports each distinct problem once per study, however many combinations share it.
@@ -29,6 +31,69 @@ impl Once<'_, '_, '_> {
     }
 }
 
+/// Where one combination's problems are reported: the study's key, the span of
+/// its name, and the name.
+struct At<'a> {
+    path: &'a str,
+    span: Range<usize>,
+    study: &'a str,
+}
+
+/// What one combination's axes set (factors not set are `None`, width 1), with the
+/// `[train]` draft they changed and the labels of those `[train]` axes.
+struct Chosen<'a> {
+    draft: Draft,
+    data: Option<String>,
+    encoding: Option<(Encoding, &'a Assigned)>,
+    depth: Option<&'static Preset>,
+    width: f64,
+    pretrain: Option<String>,
+    tasks: Option<Tasks>,
+    labels: BTreeMap<String, String>,
+}
+
+fn choose<'a>(train: &Draft, assigned: &'a [Assigned]) -> Chosen<'a> {
+    let mut c = Chosen {
+        draft: train.clone(),
+        data: None,
+        encoding: None,
+        depth: None,
+        width: 1.0,
+        pretrain: None,
+        tasks: None,
+        labels: BTreeMap::new(),
+    };
+    for a in assigned {
+        match &a.value {
+            AxisValue::Data(d) => c.data = Some(d.clone()),
+            AxisValue::Encoding(e) => c.encoding = Some((e.clone(), a)),
+            AxisValue::Depth(p) => c.depth = Some(*p),
+            AxisValue::Width(w) => c.width = *w,
+            AxisValue::Pretrain(p) => c.pretrain = p.clone(),
+            AxisValue::Tasks(t) => c.tasks = Some(t.clone()),
+            AxisValue::Train(s) => {
+                c.draft.apply(s);
+                c.labels.insert(a.axis.clone(), s.to_string());
+            }
+        }
+    }
+    c
+}
+
+/// A combination's settings, complete and checked: what its trials (one per
+/// seed and fold) share.
+struct Resolved<'g> {
+    data: String,
+    dataset: &'g DatasetSpec,
+    tasks: Tasks,
+    age: Option<AgeTask>,
+    train: TrainSpec,
+    model: ModelSpec,
+    exec: ExecSpec,
+    pretrain: Option<String>,
+    labels: BTreeMap<String, String>,
+}
+
 impl Builder<'_, '_> {
     /// The trials of one combination of a study's axes, or `None` after reporting why not.
     pub(crate) fn combination(
@@ -40,162 +105,43 @@ impl Builder<'_, '_> {
         assigned: &[Assigned],
         reported: &mut HashSet<String>,
     ) -> Option<Vec<String>> {
-        let g = self.g;
         let mut once = Once {
             ctx,
             seen: reported,
         };
-        let mut draft = g.train.clone();
-        let (mut data, mut encoding, mut depth, mut width, mut pretrain, mut tasks) =
-            (None, None, None, 1.0, None, None);
-        let mut labels = BTreeMap::new();
-        for a in assigned {
-            match &a.value {
-                AxisValue::Data(d) => data = Some(d.clone()),
-                AxisValue::Encoding(e) => encoding = Some((e.clone(), a)),
-                AxisValue::Depth(p) => depth = Some(*p),
-                AxisValue::Width(w) => width = *w,
-                AxisValue::Pretrain(p) => pretrain = p.clone(),
-                AxisValue::Tasks(t) => tasks = Some(t.clone()),
-                AxisValue::Train(s) => {
-                    draft.apply(s);
-                    labels.insert(a.axis.clone(), s.to_string());
-                }
-            }
-        }
-        let Some(depth) = depth else {
-            let help = format!(
-                "add depth to the study's `fixed` or grid, or to [defaults]: one of {}",
-                crate::presets::names().join(", ")
-            );
-            once.error(
-                span,
-                path,
-                format!("study \"{study}\" sets no `depth`"),
-                Some(help),
-            );
-            return None;
-        };
-        let Some(tasks) = tasks else {
-            once.error(span, path, format!("study \"{study}\" sets no `tasks`"), Some("add tasks = [\"gender\"], [\"age\"] or [\"gender\", \"age\"] to `fixed`, the grid, or [defaults]".into()));
-            return None;
-        };
-        let data = match data {
-            Some(d) => d,
-            None => {
-                let faces: Vec<&String> = g
-                    .datasets
-                    .iter()
-                    .filter(|(_, d)| d.source.labels().age || d.source.labels().gender)
-                    .map(|(n, _)| n)
-                    .collect();
-                if let [only] = faces.as_slice() {
-                    (*only).clone()
-                } else {
-                    once.error(
-                        span,
-                        path,
-                        format!("study \"{study}\" does not say which dataset it trains on"),
-                        Some(format!(
-                            "set data = \"NAME\" in `fixed` or [defaults]; face datasets: {}",
-                            faces
-                                .iter()
-                                .map(|s| s.as_str())
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        )),
-                    );
-                    return None;
-                }
-            }
-        };
-        let dataset = g.datasets.get(&data)?;
-        let have = dataset.source.labels();
-        for (task, on, has) in [
-            ("gender", tasks.gender.is_some(), have.gender),
-            ("age", tasks.age.is_some(), have.age),
-        ] {
-            if on && !has {
-                once.error(span, path, format!("task \"{task}\" needs {task} labels, and dataset `{data}` ({}) has none", dataset.source.kind()), Some("train that task on a dataset that has those labels, or drop it from `tasks`".into()));
-                return None;
-            }
-        }
-        let age = match (tasks.age, encoding) {
-            (Some(weight), Some((encoding, _))) => {
-                if matches!(
-                    encoding,
-                    crate::types::Encoding::Ldae {
-                        use_age_std: true,
-                        ..
-                    }
-                ) && !have.age_std
-                {
-                    once.error(
-                        span,
-                        path,
-                        format!(
-                            "use_age_std needs per-image age_std, and dataset `{data}` has none"
-                        ),
-                        Some("set age_std_column on a csv dataset, or drop use_age_std".into()),
-                    );
-                    return None;
-                }
-                labels.insert("encoding".into(), EncodingLabel(&encoding).to_string());
-                Some(AgeTask { weight, encoding })
-            }
-            (Some(_), None) => {
-                once.error(span, path, format!("study \"{study}\" trains age but sets no `encoding`"), Some("add encoding = \"classification\", \"regression\" or \"ldae\" (or a table such as { kind = \"ldae\", sigma = 2.5 })".into()));
-                return None;
-            }
-            (None, Some((encoding, a))) if a.varied => {
-                let enc = EncodingLabel(&encoding);
-                once.error(a.span.clone(), path, format!("study \"{study}\" varies the age encoding ({enc}) on a gender-only trial, where it has no effect"), Some("add \"age\" to tasks, or exclude the gender-only combinations from the encoding grid".into()));
-                return None;
-            }
-            (None, _) => None,
-        };
-        let train = match draft.finish() {
-            Ok(t) => t,
-            Err(msg) => {
-                once.error(span, path, msg, None);
-                return None;
-            }
-        };
-        if train.input_size < depth.min_input() {
-            once.error(span, path, format!("input_size = {} is too small for depth {} ({} pooling stages need at least {})", train.input_size, depth.name, depth.convs.len(), depth.min_input()), None);
-            return None;
-        }
-        let model = depth.scaled(width, draft.batch_norm);
-        labels.insert("data".into(), data.clone());
-        labels.insert("depth".into(), depth.name.to_string());
-        labels.insert("width".into(), width.to_string());
-        labels.insert(
-            "pretrain".into(),
-            pretrain.clone().unwrap_or_else(|| "none".into()),
-        );
-        labels.insert("tasks".into(), AxisValue::Tasks(tasks.clone()).to_string());
+        let at = At { path, span, study };
+        let resolved = settings(&mut once, &at, self.g, assigned)?;
+        self.seed_trials(&mut once, &at, &resolved)
+    }
 
-        let folds: Vec<Option<u32>> = match dataset.split.folds() {
+    /// One study trial per seed and fold, each after the pretraining trial it starts from.
+    fn seed_trials(
+        &mut self,
+        once: &mut Once<'_, '_, '_>,
+        at: &At<'_>,
+        r: &Resolved<'_>,
+    ) -> Option<Vec<String>> {
+        let folds: Vec<Option<u32>> = match r.dataset.split.folds() {
             Some(k) => (0..k).map(Some).collect(),
             None => vec![None],
         };
         let mut ids = Vec::new();
-        for &seed in &g.seeds {
+        for &seed in &self.g.seeds {
             for &fold in &folds {
                 let consumer = Consumer {
-                    study,
-                    data: &data,
-                    spec: dataset,
+                    study: at.study,
+                    data: &r.data,
+                    spec: r.dataset,
                     fold,
-                    labels: &labels,
+                    labels: &r.labels,
                 };
-                let init = match &pretrain {
+                let init = match &r.pretrain {
                     Some(stage) => Some(self.pretrain_trial(
-                        &mut once,
-                        span.clone(),
+                        once,
+                        at.span.clone(),
                         stage,
-                        &model,
-                        train.input_size,
+                        &r.model,
+                        r.train.input_size,
                         seed,
                         &consumer,
                         0,
@@ -204,13 +150,13 @@ impl Builder<'_, '_> {
                 };
                 let config = TrialConfig {
                     objective: Objective::Faces {
-                        gender: tasks.gender,
-                        age: age.clone(),
+                        gender: r.tasks.gender,
+                        age: r.age.clone(),
                     },
-                    data: dataset.clone(),
+                    data: r.dataset.clone(),
                     fold,
-                    train: train.clone(),
-                    model: model.clone(),
+                    train: r.train.clone(),
+                    model: r.model.clone(),
                     init: init.clone(),
                     seed,
                     within: None,
@@ -219,12 +165,12 @@ impl Builder<'_, '_> {
                 let id = self.insert(
                     config,
                     TrialKind::Train,
-                    draft.exec.clone(),
-                    labels.clone(),
-                    (Some(study), None),
+                    r.exec.clone(),
+                    r.labels.clone(),
+                    (Some(at.study), None),
                     depends,
                 );
-                if let Some(stage) = &pretrain {
+                if let Some(stage) = &r.pretrain {
                     let list = self.stage_dependants.entry(stage.clone()).or_default();
                     if !list.contains(&id) {
                         list.push(id.clone());
@@ -357,6 +303,202 @@ impl Builder<'_, '_> {
             t.stages.push(s.to_string());
         }
         id
+    }
+}
+
+/// A combination's axes checked and completed into what its trials share, or
+/// `None` after reporting why not.
+fn settings<'g>(
+    once: &mut Once<'_, '_, '_>,
+    at: &At<'_>,
+    g: &'g Globals<'_>,
+    assigned: &[Assigned],
+) -> Option<Resolved<'g>> {
+    let Chosen {
+        draft,
+        data,
+        encoding,
+        depth,
+        width,
+        pretrain,
+        tasks,
+        mut labels,
+    } = choose(&g.train, assigned);
+    let (path, study) = (at.path, at.study);
+    let Some(depth) = depth else {
+        let help = format!(
+            "add depth to the study's `fixed` or grid, or to [defaults]: one of {}",
+            crate::presets::names().join(", ")
+        );
+        once.error(
+            at.span.clone(),
+            path,
+            format!("study \"{study}\" sets no `depth`"),
+            Some(help),
+        );
+        return None;
+    };
+    let Some(tasks) = tasks else {
+        once.error(at.span.clone(), path, format!("study \"{study}\" sets no `tasks`"), Some("add tasks = [\"gender\"], [\"age\"] or [\"gender\", \"age\"] to `fixed`, the grid, or [defaults]".into()));
+        return None;
+    };
+    let data = match data {
+        Some(d) => d,
+        None => only_face_dataset(once, at, g)?,
+    };
+    let dataset = g.datasets.get(&data)?;
+    check_task_labels(once, at, &tasks, &data, dataset)?;
+    let has_age_std = dataset.source.labels().age_std;
+    let age = age_task(once, at, &tasks, encoding, &data, has_age_std, &mut labels)?;
+    let train = match draft.finish() {
+        Ok(t) => t,
+        Err(msg) => {
+            once.error(at.span.clone(), path, msg, None);
+            return None;
+        }
+    };
+    if train.input_size < depth.min_input() {
+        once.error(
+            at.span.clone(),
+            path,
+            format!(
+                "input_size = {} is too small for depth {} ({} pooling stages need at least {})",
+                train.input_size,
+                depth.name,
+                depth.convs.len(),
+                depth.min_input()
+            ),
+            None,
+        );
+        return None;
+    }
+    let model = depth.scaled(width, draft.batch_norm);
+    labels.insert("data".into(), data.clone());
+    labels.insert("depth".into(), depth.name.to_string());
+    labels.insert("width".into(), width.to_string());
+    labels.insert(
+        "pretrain".into(),
+        pretrain.clone().unwrap_or_else(|| "none".into()),
+    );
+    labels.insert("tasks".into(), AxisValue::Tasks(tasks.clone()).to_string());
+    Some(Resolved {
+        data,
+        dataset,
+        tasks,
+        age,
+        train,
+        model,
+        exec: draft.exec,
+        pretrain,
+        labels,
+    })
+}
+
+/// Each task a combination trains needs its labels in the dataset.
+fn check_task_labels(
+    once: &mut Once<'_, '_, '_>,
+    at: &At<'_>,
+    tasks: &Tasks,
+    data: &str,
+    dataset: &DatasetSpec,
+) -> Option<()> {
+    let have = dataset.source.labels();
+    for (task, on, has) in [
+        ("gender", tasks.gender.is_some(), have.gender),
+        ("age", tasks.age.is_some(), have.age),
+    ] {
+        if on && !has {
+            once.error(
+                at.span.clone(),
+                at.path,
+                format!(
+                    "task \"{task}\" needs {task} labels, and dataset `{data}` ({}) has none",
+                    dataset.source.kind()
+                ),
+                Some(
+                    "train that task on a dataset that has those labels, or drop it from `tasks`"
+                        .into(),
+                ),
+            );
+            return None;
+        }
+    }
+    Some(())
+}
+
+/// A study that names no dataset trains on the sweep's one face dataset, if it has one.
+fn only_face_dataset(once: &mut Once<'_, '_, '_>, at: &At<'_>, g: &Globals<'_>) -> Option<String> {
+    let faces: Vec<&String> = g
+        .datasets
+        .iter()
+        .filter(|(_, d)| d.source.labels().age || d.source.labels().gender)
+        .map(|(n, _)| n)
+        .collect();
+    if let [only] = faces.as_slice() {
+        return Some((*only).clone());
+    }
+    once.error(
+        at.span.clone(),
+        at.path,
+        format!(
+            "study \"{}\" does not say which dataset it trains on",
+            at.study
+        ),
+        Some(format!(
+            "set data = \"NAME\" in `fixed` or [defaults]; face datasets: {}",
+            faces
+                .iter()
+                .map(|s| s.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )),
+    );
+    None
+}
+
+/// The age task of a combination (`Some(None)`: it trains no age), labelling its
+/// encoding; an encoding without age is refused where the study varies it.
+fn age_task(
+    once: &mut Once<'_, '_, '_>,
+    at: &At<'_>,
+    tasks: &Tasks,
+    encoding: Option<(Encoding, &Assigned)>,
+    data: &str,
+    has_age_std: bool,
+    labels: &mut BTreeMap<String, String>,
+) -> Option<Option<AgeTask>> {
+    let (path, study) = (at.path, at.study);
+    match (tasks.age, encoding) {
+        (Some(weight), Some((encoding, _))) => {
+            if matches!(
+                encoding,
+                Encoding::Ldae {
+                    use_age_std: true,
+                    ..
+                }
+            ) && !has_age_std
+            {
+                once.error(
+                    at.span.clone(),
+                    path,
+                    format!("use_age_std needs per-image age_std, and dataset `{data}` has none"),
+                    Some("set age_std_column on a csv dataset, or drop use_age_std".into()),
+                );
+                return None;
+            }
+            labels.insert("encoding".into(), EncodingLabel(&encoding).to_string());
+            Some(Some(AgeTask { weight, encoding }))
+        }
+        (Some(_), None) => {
+            once.error(at.span.clone(), path, format!("study \"{study}\" trains age but sets no `encoding`"), Some("add encoding = \"classification\", \"regression\" or \"ldae\" (or a table such as { kind = \"ldae\", sigma = 2.5 })".into()));
+            None
+        }
+        (None, Some((encoding, a))) if a.varied => {
+            let enc = EncodingLabel(&encoding);
+            once.error(a.span.clone(), path, format!("study \"{study}\" varies the age encoding ({enc}) on a gender-only trial, where it has no effect"), Some("add \"age\" to tasks, or exclude the gender-only combinations from the encoding grid".into()));
+            None
+        }
+        (None, _) => Some(None),
     }
 }
 

@@ -5,16 +5,17 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use crate::axes::{self, AxisValue, Names};
+use crate::axes::{self, Names};
 use crate::claims::ClaimSpec;
 use crate::error::{Ctx, choices_help};
 use crate::expand;
+use crate::model::{Globals, Stage, StageDef, Study, Trial};
 use crate::report::ReportSpec;
 use crate::slurm::SlurmSpec;
-use crate::train::{self, Draft, Setting};
-use crate::types::{DatasetSpec, ExecSpec, Expected, TrialConfig};
+use crate::train::{self, Draft};
+use crate::types::{DatasetSpec, Expected};
 use crate::value::{self, Table, Value, join};
-use crate::{TrialId, data, names};
+use crate::{data, names};
 
 /// A validated sweep file with every trial expanded, in run order.
 #[derive(Debug, Clone, Serialize)]
@@ -54,90 +55,6 @@ pub struct Sweep {
     /// Command-line overrides applied to the file (`ablate run FILE key=value`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overrides: Vec<String>,
-}
-
-/// A `[pretrain.NAME]` stage.
-#[derive(Debug, Clone, Serialize)]
-pub struct Stage {
-    pub name: String,
-    pub task: String,
-    pub data: String,
-    /// Stage whose trained trunk this stage starts from.
-    pub from: Option<String>,
-    /// Its trials (one per model shape and seed that some study asks for).
-    pub trials: Vec<String>,
-    /// Study trials that wait on this stage.
-    pub dependants: Vec<String>,
-}
-
-/// A `[[study]]` group.
-#[derive(Debug, Clone, Serialize)]
-pub struct Study {
-    pub name: String,
-    pub description: Option<String>,
-    /// Axes the study varies (grid and zip), in declaration order, with their values.
-    pub axes: Vec<(String, Vec<String>)>,
-    /// Axes held fixed by the study or `[defaults]`.
-    pub fixed: Vec<(String, String)>,
-    pub combinations: usize,
-    pub excluded: usize,
-    /// Its trials, in run order; shared trials appear in every study that lists them.
-    pub trials: Vec<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum TrialKind {
-    Pretrain,
-    Train,
-}
-
-/// One unit of work: a config (its identity) plus how to run it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Trial {
-    /// SHA-256 of the canonical config; see `trial_id`.
-    pub id: TrialId,
-    pub kind: TrialKind,
-    pub config: TrialConfig,
-    pub exec: ExecSpec,
-    /// Human-readable factor values (axis -> label), for plans and reports.
-    pub labels: BTreeMap<String, String>,
-    pub studies: Vec<String>,
-    pub stages: Vec<String>,
-    pub depends_on: Vec<TrialId>,
-}
-
-impl Trial {
-    pub fn short_id(&self) -> &str {
-        self.id.short()
-    }
-}
-
-/// Settings shared by the whole sweep that expansion needs.
-#[derive(Debug)]
-pub(crate) struct Globals<'i> {
-    pub max_trials: u64,
-    pub seeds: Vec<u64>,
-    pub datasets: BTreeMap<String, DatasetSpec>,
-    pub expected: BTreeMap<String, Expected>,
-    pub train: Draft,
-    pub defaults: Vec<(String, AxisValue)>,
-    pub stages: BTreeMap<String, StageDef>,
-    pub studies: Vec<&'i Value<'i>>,
-    /// `[[claim]]` sections, checked once the studies are expanded.
-    pub claims: Vec<&'i Value<'i>>,
-    pub dataset_names: Vec<String>,
-    pub stage_names: Vec<String>,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct StageDef {
-    pub task: &'static str,
-    pub data: String,
-    pub from: Option<String>,
-    pub from_span: std::ops::Range<usize>,
-    pub overrides: Vec<Setting>,
-    pub span: std::ops::Range<usize>,
 }
 
 const TOP_KEYS: &[&str] = &[

@@ -18,6 +18,7 @@ pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod parts;
+pub mod pool;
 pub mod protocol;
 pub mod resume;
 pub mod rng;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::arms::Arm;
-use crate::judge::{Decision, Kind, Planned, Rule, Spec, Test};
+use crate::model::{Decision, Kind, Planned, Rule, Spec, Test};
 use crate::{Input, Study, Trial, VerdictKind};
 
 pub(crate) const ENCODING: &str = "LDAE is the best age encoding";

@@ -7,20 +7,11 @@ use ablate_spec::claims::{ClaimSpec, Levels, Relation};
 use crate::Input;
 use crate::arms::Arm;
 use crate::builtin::{describe, not_judged, pick, plan, trials_of};
-use crate::judge::{Decision, Kind, Planned, Rule, Spec, Test};
-use crate::{Trial, VerdictKind};
+use crate::model::{Decision, Kind, Planned, Rule, Spec, Test};
+use crate::{Study, Trial, VerdictKind};
 
 fn pairs(l: &Levels) -> Vec<(&str, &str)> {
     l.iter().map(|(a, v)| (a.as_str(), v.as_str())).collect()
-}
-
-fn arm(trials: &[&Trial], levels: &[&Levels], metric: &str) -> Arm {
-    let all: Vec<(&str, &str)> = levels.iter().flat_map(|l| pairs(l)).collect();
-    let shown: Vec<(&str, &str)> = levels[0]
-        .iter()
-        .map(|(a, v)| (a.as_str(), v.as_str()))
-        .collect();
-    Arm::new(describe(&shown), &pick(trials, &all), metric)
 }
 
 fn context(at: &Levels) -> String {
@@ -42,104 +33,19 @@ fn one(input: &Input<'_>, c: &ClaimSpec) -> Planned {
             format!("study `{}` is not in this report", c.study),
         );
     };
-    let trials = trials_of(input, study);
-    let m = c.metric.as_str();
-    let margin = |own: Option<f64>| {
-        own.or_else(|| input.settings.smallest_effect.get(m).copied())
-            .unwrap_or(f64::NAN)
+    let claim = Claim {
+        name: &c.name,
+        study,
+        trials: trials_of(input, study),
+        metric: c.metric.as_str(),
     };
     match &c.relation {
-        Relation::Better { a, b, at } => {
-            let (arm_a, arm_b) = (arm(&trials, &[a, at], m), arm(&trials, &[b, at], m));
-            let what = format!("{m}: {} vs {}{}", arm_a.label, arm_b.label, context(at));
-            let spec = Spec {
-                what,
-                metric: m.into(),
-                kind: Kind::Difference,
-                a: arm_a,
-                b: arm_b,
-                others: Vec::new(),
-            };
-            let rule: Rule = Box::new(|t: &[&Test]| match t[0].decision {
-                Decision::ABetter => (
-                    VerdictKind::Supported,
-                    format!("{} is significantly better", t[0].a.label),
-                ),
-                Decision::BBetter => (
-                    VerdictKind::Contradicted,
-                    format!("{} is significantly better", t[0].b.label),
-                ),
-                _ => (
-                    VerdictKind::Inconclusive,
-                    "the difference is not significant".into(),
-                ),
-            });
-            plan(
-                &c.name,
-                study,
-                "supported when the first arm is significantly better than the second (Welch); contradicted when the second is",
-                vec![spec],
-                rule,
-            )
-        }
-        Relation::NoWorse {
-            a,
-            b,
-            at,
-            margin: own,
-        } => {
-            let mg = margin(*own);
-            let (arm_a, arm_b) = (arm(&trials, &[a, at], m), arm(&trials, &[b, at], m));
-            let what = format!("{m}: {} vs {}{}", arm_a.label, arm_b.label, context(at));
-            let specs = vec![
-                Spec {
-                    what: format!("{what}, no worse by {mg} or more"),
-                    metric: m.into(),
-                    kind: Kind::NoWorse { margin: mg },
-                    a: arm_a.clone(),
-                    b: arm_b.clone(),
-                    others: Vec::new(),
-                },
-                Spec {
-                    what: format!("{what}, worse by more than {mg}"),
-                    metric: m.into(),
-                    kind: Kind::Worse { margin: mg },
-                    a: arm_a,
-                    b: arm_b,
-                    others: Vec::new(),
-                },
-            ];
-            let rule: Rule = Box::new(|t: &[&Test]| {
-                if t[0].decision == Decision::NoWorse {
-                    (
-                        VerdictKind::Supported,
-                        format!(
-                            "{} is shown no worse than {} beyond the margin",
-                            t[0].a.label, t[0].b.label
-                        ),
-                    )
-                } else if t[1].decision == Decision::Worse {
-                    (
-                        VerdictKind::Contradicted,
-                        format!(
-                            "{} is shown worse than {} by more than the margin",
-                            t[1].a.label, t[1].b.label
-                        ),
-                    )
-                } else {
-                    (
-                        VerdictKind::Inconclusive,
-                        "neither non-inferiority nor inferiority beyond the margin is shown".into(),
-                    )
-                }
-            });
-            plan(
-                &c.name,
-                study,
-                "non-inferiority: supported when a one-sided Welch test shows the first arm worse than the second by less than the margin; contradicted when one shows it worse by more",
-                specs,
-                rule,
-            )
+        Relation::Better { a, b, at } => claim.better(a, b, at),
+        Relation::NoWorse { a, b, at, margin } => {
+            let margin = margin
+                .or_else(|| input.settings.smallest_effect.get(claim.metric).copied())
+                .unwrap_or(f64::NAN);
+            claim.no_worse(a, b, at, margin)
         }
         Relation::LargerEffect {
             axis,
@@ -148,48 +54,173 @@ fn one(input: &Input<'_>, c: &ClaimSpec) -> Planned {
             larger,
             smaller,
             at,
-        } => {
-            let lv = |v: &str| vec![(axis.clone(), v.to_string())];
-            let (to_l, from_l, to_s, from_s) = (lv(to), lv(from), lv(to), lv(from));
-            let a = arm(&trials, &[larger, &to_l, at], m);
-            let a0 = arm(&trials, &[larger, &from_l, at], m);
-            let b = arm(&trials, &[smaller, &to_s, at], m);
-            let b0 = arm(&trials, &[smaller, &from_s, at], m);
-            let what = format!(
-                "{m}: effect of {axis} {from} -> {to} with {} vs with {}{}",
-                a.label,
-                b.label,
-                context(at)
-            );
-            let spec = Spec {
-                what,
+        } => claim.larger_effect(axis, (from, to), larger, smaller, at),
+    }
+}
+
+/// A claim on a study that is in the report: its trials and metric.
+struct Claim<'a> {
+    name: &'a str,
+    study: &'a Study,
+    trials: Vec<&'a Trial>,
+    metric: &'a str,
+}
+
+impl Claim<'_> {
+    /// The arm of the trials with every level of `levels` (labelled by the first).
+    fn arm(&self, levels: &[&Levels]) -> Arm {
+        let all: Vec<(&str, &str)> = levels.iter().flat_map(|l| pairs(l)).collect();
+        let shown: Vec<(&str, &str)> = levels[0]
+            .iter()
+            .map(|(a, v)| (a.as_str(), v.as_str()))
+            .collect();
+        Arm::new(describe(&shown), &pick(&self.trials, &all), self.metric)
+    }
+
+    /// `a` is significantly better than `b` (Welch).
+    fn better(&self, a: &Levels, b: &Levels, at: &Levels) -> Planned {
+        let m = self.metric;
+        let (arm_a, arm_b) = (self.arm(&[a, at]), self.arm(&[b, at]));
+        let what = format!("{m}: {} vs {}{}", arm_a.label, arm_b.label, context(at));
+        let spec = Spec {
+            what,
+            metric: m.into(),
+            kind: Kind::Difference,
+            a: arm_a,
+            b: arm_b,
+            others: Vec::new(),
+        };
+        let rule: Rule = Box::new(|t: &[&Test]| match t[0].decision {
+            Decision::ABetter => (
+                VerdictKind::Supported,
+                format!("{} is significantly better", t[0].a.label),
+            ),
+            Decision::BBetter => (
+                VerdictKind::Contradicted,
+                format!("{} is significantly better", t[0].b.label),
+            ),
+            _ => (
+                VerdictKind::Inconclusive,
+                "the difference is not significant".into(),
+            ),
+        });
+        plan(
+            self.name,
+            self.study,
+            "supported when the first arm is significantly better than the second (Welch); contradicted when the second is",
+            vec![spec],
+            rule,
+        )
+    }
+
+    /// `a` is no worse than `b` by `mg` or more (non-inferiority), tested with
+    /// its converse (worse by more than `mg`).
+    fn no_worse(&self, a: &Levels, b: &Levels, at: &Levels, mg: f64) -> Planned {
+        let m = self.metric;
+        let (arm_a, arm_b) = (self.arm(&[a, at]), self.arm(&[b, at]));
+        let what = format!("{m}: {} vs {}{}", arm_a.label, arm_b.label, context(at));
+        let specs = vec![
+            Spec {
+                what: format!("{what}, no worse by {mg} or more"),
                 metric: m.into(),
-                kind: Kind::Contrast,
-                a,
-                b,
-                others: vec![a0, b0],
-            };
-            let rule: Rule = Box::new(|t: &[&Test]| match t[0].decision {
-                Decision::ABetter => (
+                kind: Kind::NoWorse { margin: mg },
+                a: arm_a.clone(),
+                b: arm_b.clone(),
+                others: Vec::new(),
+            },
+            Spec {
+                what: format!("{what}, worse by more than {mg}"),
+                metric: m.into(),
+                kind: Kind::Worse { margin: mg },
+                a: arm_a,
+                b: arm_b,
+                others: Vec::new(),
+            },
+        ];
+        let rule: Rule = Box::new(|t: &[&Test]| {
+            if t[0].decision == Decision::NoWorse {
+                (
                     VerdictKind::Supported,
-                    format!("the effect is significantly larger with {}", t[0].a.label),
-                ),
-                Decision::BBetter => (
+                    format!(
+                        "{} is shown no worse than {} beyond the margin",
+                        t[0].a.label, t[0].b.label
+                    ),
+                )
+            } else if t[1].decision == Decision::Worse {
+                (
                     VerdictKind::Contradicted,
-                    format!("the effect is significantly larger with {}", t[0].b.label),
-                ),
-                _ => (
+                    format!(
+                        "{} is shown worse than {} by more than the margin",
+                        t[1].a.label, t[1].b.label
+                    ),
+                )
+            } else {
+                (
                     VerdictKind::Inconclusive,
-                    "the difference between the two effects is not significant".into(),
-                ),
-            });
-            plan(
-                &c.name,
-                study,
-                "a difference of differences (Welch-Satterthwaite contrast over the four configurations, in the metric's better direction): supported when the effect is significantly larger where claimed, contradicted when significantly smaller",
-                vec![spec],
-                rule,
-            )
-        }
+                    "neither non-inferiority nor inferiority beyond the margin is shown".into(),
+                )
+            }
+        });
+        plan(
+            self.name,
+            self.study,
+            "non-inferiority: supported when a one-sided Welch test shows the first arm worse than the second by less than the margin; contradicted when one shows it worse by more",
+            specs,
+            rule,
+        )
+    }
+
+    /// Going from `from` to `to` on `axis` improves the metric more with
+    /// `larger` than with `smaller` (a contrast over four configurations).
+    fn larger_effect(
+        &self,
+        axis: &str,
+        (from, to): (&str, &str),
+        larger: &Levels,
+        smaller: &Levels,
+        at: &Levels,
+    ) -> Planned {
+        let m = self.metric;
+        let lv = |v: &str| vec![(axis.to_string(), v.to_string())];
+        let (to_l, from_l) = (lv(to), lv(from));
+        let a = self.arm(&[larger, &to_l, at]);
+        let a0 = self.arm(&[larger, &from_l, at]);
+        let b = self.arm(&[smaller, &to_l, at]);
+        let b0 = self.arm(&[smaller, &from_l, at]);
+        let what = format!(
+            "{m}: effect of {axis} {from} -> {to} with {} vs with {}{}",
+            a.label,
+            b.label,
+            context(at)
+        );
+        let spec = Spec {
+            what,
+            metric: m.into(),
+            kind: Kind::Contrast,
+            a,
+            b,
+            others: vec![a0, b0],
+        };
+        let rule: Rule = Box::new(|t: &[&Test]| match t[0].decision {
+            Decision::ABetter => (
+                VerdictKind::Supported,
+                format!("the effect is significantly larger with {}", t[0].a.label),
+            ),
+            Decision::BBetter => (
+                VerdictKind::Contradicted,
+                format!("the effect is significantly larger with {}", t[0].b.label),
+            ),
+            _ => (
+                VerdictKind::Inconclusive,
+                "the difference between the two effects is not significant".into(),
+            ),
+        });
+        plan(
+            self.name,
+            self.study,
+            "a difference of differences (Welch-Satterthwaite contrast over the four configurations, in the metric's better direction): supported when the effect is significantly larger where claimed, contradicted when significantly smaller",
+            vec![spec],
+            rule,
+        )
     }
 }

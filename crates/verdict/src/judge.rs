@@ -3,184 +3,9 @@
 //! (a better, b better, equivalent, or open) and each claim's rule turns its
 //! tests' decisions into a verdict.
 
-use crate::arms::Arm;
-use crate::stats::{self, Tost, Untestable, Welch};
+use crate::model::{Decision, Judgement, Kind, Planned, Spec, Stat, Test, Verdict, VerdictKind};
+use crate::stats::{self, Untestable};
 use crate::{Input, builtin, custom};
-
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub enum Kind {
-    /// Two-sided Welch test of a difference.
-    Difference,
-    /// TOST: the difference lies within ±margin.
-    Equivalence { margin: f64 },
-    /// One-sided: `a` is not worse than `b` by `margin` or more (non-inferiority).
-    NoWorse { margin: f64 },
-    /// One-sided: `a` is worse than `b` by more than `margin`.
-    Worse { margin: f64 },
-    /// A difference of differences over four arms (`a`, `others[0]`, `b`,
-    /// `others[1]`), oriented so positive means a larger improvement on the `a` side.
-    Contrast,
-    /// A linear trend over ordered arms (`others`, shallow to deep), oriented so
-    /// positive is improvement; its estimate is the gain per step. Descriptive:
-    /// never in the family, never decides.
-    Trend,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
-pub enum Stat {
-    Welch(Welch),
-    Tost(Tost),
-    /// A one-sided test against a bound, with its p.
-    OneSided {
-        welch: Welch,
-        bound: f64,
-        p: f64,
-    },
-}
-
-impl Stat {
-    pub fn p(&self) -> f64 {
-        match self {
-            Stat::Welch(w) => w.p,
-            Stat::Tost(t) => t.p,
-            Stat::OneSided { p, .. } => *p,
-        }
-    }
-
-    pub fn welch(&self) -> &Welch {
-        match self {
-            Stat::Welch(w) | Stat::OneSided { welch: w, .. } => w,
-            Stat::Tost(t) => &t.welch,
-        }
-    }
-}
-
-/// What a test shows after the family-wise adjustment.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum Decision {
-    /// `a` is significantly better than `b` (by the metric's direction).
-    ABetter,
-    BBetter,
-    /// The difference is shown to lie within the smallest effect of interest.
-    Equivalent,
-    /// `a` is shown not worse than `b` by the margin or more.
-    NoWorse,
-    /// `a` is shown worse than `b` by more than the margin.
-    Worse,
-    /// Not shown either way.
-    Open,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Test {
-    pub claim: String,
-    /// What is compared, e.g. `age_mae: depth = vgg11 vs vgg7 (pretrain = none)`.
-    pub what: String,
-    pub metric: String,
-    pub lower_is_better: bool,
-    pub kind: Kind,
-    pub a: Arm,
-    pub b: Arm,
-    /// A contrast's other two arms (the `from` level on each side).
-    pub others: Vec<Arm>,
-    pub stat: Result<Stat, Untestable>,
-    /// Holm-adjusted over every test of the sweep.
-    pub adjusted_p: Option<f64>,
-    pub decision: Decision,
-    /// Seeds per arm that would likely settle an open test (power calculation
-    /// from the observed spread and the smallest effect of interest).
-    pub seeds_needed: Option<usize>,
-    /// Shown for information only: left out of the family and of every rule.
-    pub descriptive: bool,
-}
-
-impl Test {
-    /// `a`'s improvement over `b` in standardised units (positive: a better).
-    pub fn standardised_gain(&self) -> Option<f64> {
-        let g = self.stat.as_ref().ok()?.welch().g;
-        Some(if self.lower_is_better { -g } else { g })
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub enum VerdictKind {
-    Supported,
-    Contradicted,
-    Inconclusive,
-    /// The sweep lacks what the claim needs (no matching study, wrong condition).
-    NotJudged,
-}
-
-impl std::fmt::Display for VerdictKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            VerdictKind::Supported => "supported",
-            VerdictKind::Contradicted => "contradicted",
-            VerdictKind::Inconclusive => "inconclusive",
-            VerdictKind::NotJudged => "not judged",
-        })
-    }
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Verdict {
-    pub claim: String,
-    /// One of the paper's built-in claims (else the sweep's own `[[claim]]`).
-    pub builtin: bool,
-    pub verdict: VerdictKind,
-    /// The study it was judged on.
-    pub study: Option<String>,
-    /// The rule, in words (docs/statistics.md has each one).
-    pub rule: String,
-    /// Why this verdict, in words.
-    pub why: String,
-    /// Indices into `Judgement::tests`.
-    pub tests: Vec<usize>,
-    /// For an inconclusive verdict: seeds per arm that would likely settle it.
-    pub seeds_needed: Option<usize>,
-}
-
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-pub struct Judgement {
-    pub alpha: f64,
-    /// How many tests the adjustment covered.
-    pub family: usize,
-    pub tests: Vec<Test>,
-    pub verdicts: Vec<Verdict>,
-}
-
-/// A comparison a claim asks for.
-pub(crate) struct Spec {
-    pub what: String,
-    pub metric: String,
-    pub kind: Kind,
-    pub a: Arm,
-    pub b: Arm,
-    pub others: Vec<Arm>,
-}
-
-impl Spec {
-    pub fn descriptive(&self) -> bool {
-        self.kind == Kind::Trend
-    }
-}
-
-/// A claim's rule over its tests (in plan order): the verdict and why.
-pub(crate) type Rule = Box<dyn Fn(&[&Test]) -> (VerdictKind, String)>;
-
-pub(crate) enum Planned {
-    Plan {
-        claim: String,
-        study: String,
-        rule_text: String,
-        specs: Vec<Spec>,
-        rule: Rule,
-    },
-    NotJudged {
-        claim: String,
-        why: String,
-    },
-}
 
 /// Judges every claim of `input` together.
 pub fn judge(input: &Input<'_>) -> Judgement {
@@ -192,9 +17,28 @@ pub fn judge(input: &Input<'_>) -> Judgement {
         planned.extend(builtin::plans(input).into_iter().map(|p| (true, p)));
     }
     planned.extend(custom::plans(input).into_iter().map(|p| (false, p)));
+    let (mut tests, owned) = test_all(&planned, alpha);
+    let family = decide(&mut tests, alpha);
+    estimate_seeds(&mut tests, input, family);
+    let verdicts = planned
+        .into_iter()
+        .zip(owned)
+        .map(|((builtin, p), mine)| verdict(builtin, p, mine, &tests))
+        .collect();
+    Judgement {
+        alpha,
+        family,
+        tests,
+        verdicts,
+    }
+}
+
+/// Every planned comparison's test, in plan order, and the indices of each
+/// plan's own tests.
+fn test_all(planned: &[(bool, Planned)], alpha: f64) -> (Vec<Test>, Vec<Vec<usize>>) {
     let mut tests: Vec<Test> = Vec::new();
     let mut owned: Vec<Vec<usize>> = Vec::new();
-    for (_, p) in &planned {
+    for (_, p) in planned {
         let mut mine = Vec::new();
         if let Planned::Plan { claim, specs, .. } = p {
             for spec in specs {
@@ -221,6 +65,12 @@ pub fn judge(input: &Input<'_>) -> Judgement {
         }
         owned.push(mine);
     }
+    (tests, owned)
+}
+
+/// Holm-adjusts every testable test together and decides those significant at
+/// `alpha`; returns the family's size.
+fn decide(tests: &mut [Test], alpha: f64) -> usize {
     // Descriptive tests (trends) are shown, never adjusted or decided.
     let testable: Vec<usize> = (0..tests.len())
         .filter(|i| tests[*i].stat.is_ok() && !tests[*i].descriptive)
@@ -229,7 +79,6 @@ pub fn judge(input: &Input<'_>) -> Judgement {
         .iter()
         .filter_map(|i| tests[*i].stat.as_ref().ok().map(Stat::p))
         .collect();
-    let family = testable.len();
     for (i, adj) in testable.iter().zip(stats::holm(&raw)) {
         let t = &mut tests[*i];
         t.adjusted_p = Some(adj);
@@ -252,9 +101,15 @@ pub fn judge(input: &Input<'_>) -> Judgement {
             };
         }
     }
+    testable.len()
+}
+
+/// Seeds per arm that would likely settle each open test.
+fn estimate_seeds(tests: &mut [Test], input: &Input<'_>, family: usize) {
+    let s = &input.settings;
     // Seeds for open tests, at the first (strictest) step of Holm's procedure.
-    let level = alpha / family.max(1) as f64;
-    for t in &mut tests {
+    let level = s.alpha / family.max(1) as f64;
+    for t in tests {
         if t.decision != Decision::Open || t.descriptive {
             continue;
         }
@@ -278,50 +133,44 @@ pub fn judge(input: &Input<'_>) -> Judgement {
             }
         };
     }
-    let verdicts = planned
-        .into_iter()
-        .zip(owned)
-        .map(|((builtin, p), mine)| match p {
-            Planned::NotJudged { claim, why } => Verdict {
+}
+
+/// A plan's verdict: its rule over its own tests (`mine`), or why it was not judged.
+fn verdict(builtin: bool, p: Planned, mine: Vec<usize>, tests: &[Test]) -> Verdict {
+    match p {
+        Planned::NotJudged { claim, why } => Verdict {
+            claim,
+            builtin,
+            verdict: VerdictKind::NotJudged,
+            study: None,
+            rule: String::new(),
+            why,
+            tests: Vec::new(),
+            seeds_needed: None,
+        },
+        Planned::Plan {
+            claim,
+            study,
+            rule_text,
+            rule,
+            ..
+        } => {
+            let own: Vec<&Test> = mine.iter().map(|i| &tests[*i]).collect();
+            let (verdict, why) = rule(&own);
+            let seeds_needed = (verdict == VerdictKind::Inconclusive)
+                .then(|| own.iter().filter_map(|t| t.seeds_needed).max())
+                .flatten();
+            Verdict {
                 claim,
                 builtin,
-                verdict: VerdictKind::NotJudged,
-                study: None,
-                rule: String::new(),
+                verdict,
+                study: Some(study),
+                rule: rule_text,
                 why,
-                tests: Vec::new(),
-                seeds_needed: None,
-            },
-            Planned::Plan {
-                claim,
-                study,
-                rule_text,
-                rule,
-                ..
-            } => {
-                let own: Vec<&Test> = mine.iter().map(|i| &tests[*i]).collect();
-                let (verdict, why) = rule(&own);
-                let seeds_needed = (verdict == VerdictKind::Inconclusive)
-                    .then(|| own.iter().filter_map(|t| t.seeds_needed).max())
-                    .flatten();
-                Verdict {
-                    claim,
-                    builtin,
-                    verdict,
-                    study: Some(study),
-                    rule: rule_text,
-                    why,
-                    tests: mine,
-                    seeds_needed,
-                }
+                tests: mine,
+                seeds_needed,
             }
-        })
-        .collect();
-    Judgement {
-        alpha,
-        family,
-        tests,
-        verdicts,
+        }
     }
 }
 

@@ -15,12 +15,14 @@ mod arms;
 mod builtin;
 mod custom;
 mod judge;
+mod model;
 pub mod stats;
 
 use std::collections::BTreeMap;
 
 pub use arms::Arm;
-pub use judge::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind, judge};
+pub use judge::judge;
+pub use model::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
 
 /// One trial as judging sees it.
 #[derive(Debug, Clone, PartialEq)]

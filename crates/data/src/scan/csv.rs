@@ -2,15 +2,58 @@
 //! identity and class columns (MORPH-II, IMDB-WIKI or ChaLearn LAP exports).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
 use std::path::Path;
 
+use ::csv::StringRecord;
 use ablate_spec::types::{CsvColumns, GenderValues};
 
 use super::stamp;
 use crate::error::DataError;
 use crate::sample::{Sample, Scan, SkipReason, Skipped, is_image};
 
+/// The manifest's rows as samples, and every row left out with the reason.
 pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result<Scan, DataError> {
+    let (mut reader, headers) = open(manifest)?;
+    let at = Positions::find(manifest, &headers, columns)?;
+    let mut scan = Scan::default();
+    let manifest_name = manifest
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(dir) = manifest.parent() {
+        scan.stamps.push(stamp(dir, &manifest_name)?);
+    }
+    let rows = read_rows(
+        &mut reader,
+        manifest,
+        &manifest_name,
+        &at,
+        columns,
+        &mut scan.skipped,
+    )?;
+    let identities = index(rows.iter().filter_map(|r| r.identity.as_deref()));
+    let classes = index(rows.iter().filter_map(|r| r.class.as_deref()));
+    add_samples(&mut scan, root, rows, &identities, &classes);
+    scan.identities = identities.into_keys().collect();
+    scan.classes = classes.into_keys().collect();
+    if scan.samples.is_empty() {
+        return Err(DataError::NothingUsable {
+            path: manifest.to_path_buf(),
+            kind: "csv",
+            layout: "a header row and one row per image with its path (relative to `root`) and labels",
+            skipped: scan.skipped.len(),
+            first_reason: scan
+                .skipped
+                .first()
+                .map(|s| format!("{}: {}", s.path, s.reason)),
+        });
+    }
+    Ok(scan)
+}
+
+/// The manifest's reader, past its header row, and the header.
+fn open(manifest: &Path) -> Result<(::csv::Reader<File>, StringRecord), DataError> {
     if !manifest.is_file() {
         return Err(if manifest.exists() {
             DataError::WrongKind {
@@ -32,39 +75,72 @@ pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result
         .headers()
         .map_err(|e| manifest_error(manifest, &e))?
         .clone();
-    let find = |name: &Option<String>| -> Result<Option<usize>, DataError> {
-        let Some(name) = name else { return Ok(None) };
-        match headers.iter().position(|h| h.trim() == name) {
-            Some(i) => Ok(Some(i)),
-            None => Err(DataError::Manifest {
-                path: manifest.to_path_buf(),
-                line: 1,
-                message: format!(
-                    "no column {name:?} in the header; columns are: {}",
-                    headers.iter().collect::<Vec<_>>().join(", ")
-                ),
-            }),
-        }
-    };
-    let path_col = find(&Some(columns.path.clone()))?.unwrap_or(0);
-    let (age_col, std_col, gender_col, id_col, class_col) = (
-        find(&columns.age)?,
-        find(&columns.age_std)?,
-        find(&columns.gender)?,
-        find(&columns.identity)?,
-        find(&columns.class)?,
-    );
+    Ok((reader, headers))
+}
 
-    let mut scan = Scan::default();
-    let manifest_name = manifest
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if let Some(dir) = manifest.parent() {
-        scan.stamps.push(stamp(dir, &manifest_name)?);
+/// Where each named column is in the header (the path column is always read).
+struct Positions {
+    path: usize,
+    age: Option<usize>,
+    age_std: Option<usize>,
+    gender: Option<usize>,
+    identity: Option<usize>,
+    class: Option<usize>,
+}
+
+impl Positions {
+    /// Every column `columns` names must be in the header.
+    fn find(
+        manifest: &Path,
+        headers: &StringRecord,
+        columns: &CsvColumns,
+    ) -> Result<Positions, DataError> {
+        let find = |name: &Option<String>| -> Result<Option<usize>, DataError> {
+            let Some(name) = name else { return Ok(None) };
+            match headers.iter().position(|h| h.trim() == name) {
+                Some(i) => Ok(Some(i)),
+                None => Err(DataError::Manifest {
+                    path: manifest.to_path_buf(),
+                    line: 1,
+                    message: format!(
+                        "no column {name:?} in the header; columns are: {}",
+                        headers.iter().collect::<Vec<_>>().join(", ")
+                    ),
+                }),
+            }
+        };
+        Ok(Positions {
+            path: find(&Some(columns.path.clone()))?.unwrap_or(0),
+            age: find(&columns.age)?,
+            age_std: find(&columns.age_std)?,
+            gender: find(&columns.gender)?,
+            identity: find(&columns.identity)?,
+            class: find(&columns.class)?,
+        })
     }
-    let mut identities: BTreeMap<String, u32> = BTreeMap::new();
-    let mut classes: BTreeMap<String, u32> = BTreeMap::new();
+}
+
+/// A row whose labels were read: its image's path (relative to `root`), its
+/// labels, and its identity and class names (not yet numbered).
+struct Listed {
+    rel: String,
+    age: Option<f32>,
+    age_std: Option<f32>,
+    gender: Option<u8>,
+    identity: Option<String>,
+    class: Option<String>,
+}
+
+/// The manifest's rows in file order; a row that cannot be read is skipped with
+/// the reason, and gender codes without a declaration refuse the whole manifest.
+fn read_rows(
+    reader: &mut ::csv::Reader<File>,
+    manifest: &Path,
+    manifest_name: &str,
+    at: &Positions,
+    columns: &CsvColumns,
+    skipped: &mut Vec<Skipped>,
+) -> Result<Vec<Listed>, DataError> {
     let mut rows = Vec::new();
     // Gender codes met without a declaration of what they mean, and where first.
     let mut codes: BTreeSet<String> = BTreeSet::new();
@@ -78,26 +154,29 @@ pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result
                 .map(str::trim)
                 .filter(|v| !missing(v))
         };
-        let Some(rel) = get(Some(path_col)) else {
-            scan.skipped.push(Skipped {
+        let Some(rel) = get(Some(at.path)) else {
+            skipped.push(Skipped {
                 path: format!("{manifest_name}:{line}"),
                 reason: SkipReason::BadRow("empty path".into()),
             });
             continue;
         };
-        match parse_row(get(age_col), get(std_col), get(gender_col), declared) {
-            Ok((age, age_std, gender)) => {
-                let id = get(id_col).map(str::to_string);
-                let class = get(class_col).map(str::to_string);
-                rows.push((rel.to_string(), line, age, age_std, gender, id, class));
-            }
+        match parse_row(get(at.age), get(at.age_std), get(at.gender), declared) {
+            Ok((age, age_std, gender)) => rows.push(Listed {
+                rel: rel.to_string(),
+                age,
+                age_std,
+                gender,
+                identity: get(at.identity).map(str::to_string),
+                class: get(at.class).map(str::to_string),
+            }),
             Err(RowError::Code(code)) => {
                 if codes.is_empty() {
                     first_code_line = line;
                 }
                 codes.insert(code);
             }
-            Err(RowError::Bad(why)) => scan.skipped.push(Skipped {
+            Err(RowError::Bad(why)) => skipped.push(Skipped {
                 path: rel.to_string(),
                 reason: SkipReason::BadRow(format!("line {line}: {why}")),
             }),
@@ -106,63 +185,55 @@ pub(crate) fn scan(manifest: &Path, root: &Path, columns: &CsvColumns) -> Result
     if !codes.is_empty() {
         return Err(undeclared_codes(manifest, first_code_line, columns, &codes));
     }
-    for (_, _, _, _, _, id, class) in &rows {
-        if let Some(id) = id {
-            identities.entry(id.clone()).or_insert(0);
-        }
-        if let Some(c) = class {
-            classes.entry(c.clone()).or_insert(0);
-        }
-    }
-    // Indices follow sorted names, so they do not depend on row order.
-    for (i, v) in identities.values_mut().enumerate() {
+    Ok(rows)
+}
+
+/// Each distinct name with its index. Indices follow sorted names, so they do
+/// not depend on row order.
+fn index<'a>(names: impl Iterator<Item = &'a str>) -> BTreeMap<String, u32> {
+    let mut index: BTreeMap<String, u32> = names.map(|n| (n.to_string(), 0)).collect();
+    for (i, v) in index.values_mut().enumerate() {
         *v = i as u32;
     }
-    for (i, v) in classes.values_mut().enumerate() {
-        *v = i as u32;
-    }
-    for (rel, _line, age, age_std, gender, id, class) in rows {
-        if !is_image(&rel) {
+    index
+}
+
+/// The rows naming an image that is there, as samples; the others are skipped
+/// with the reason.
+fn add_samples(
+    scan: &mut Scan,
+    root: &Path,
+    rows: Vec<Listed>,
+    identities: &BTreeMap<String, u32>,
+    classes: &BTreeMap<String, u32>,
+) {
+    for row in rows {
+        if !is_image(&row.rel) {
             scan.skipped.push(Skipped {
-                path: rel,
+                path: row.rel,
                 reason: SkipReason::NotAnImage,
             });
             continue;
         }
-        match stamp(root, &rel) {
+        match stamp(root, &row.rel) {
             Ok(s) => scan.stamps.push(s),
             Err(_) => {
                 scan.skipped.push(Skipped {
-                    path: rel,
+                    path: row.rel,
                     reason: SkipReason::Missing,
                 });
                 continue;
             }
         }
         scan.samples.push(Sample {
-            path: rel,
-            age,
-            age_std,
-            gender,
-            identity: id.and_then(|i| identities.get(&i).copied()),
-            class: class.and_then(|c| classes.get(&c).copied()),
+            path: row.rel,
+            age: row.age,
+            age_std: row.age_std,
+            gender: row.gender,
+            identity: row.identity.and_then(|i| identities.get(&i).copied()),
+            class: row.class.and_then(|c| classes.get(&c).copied()),
         });
     }
-    scan.identities = identities.into_keys().collect();
-    scan.classes = classes.into_keys().collect();
-    if scan.samples.is_empty() {
-        return Err(DataError::NothingUsable {
-            path: manifest.to_path_buf(),
-            kind: "csv",
-            layout: "a header row and one row per image with its path (relative to `root`) and labels",
-            skipped: scan.skipped.len(),
-            first_reason: scan
-                .skipped
-                .first()
-                .map(|s| format!("{}: {}", s.path, s.reason)),
-        });
-    }
-    Ok(scan)
 }
 
 fn manifest_error(path: &Path, e: &::csv::Error) -> DataError {

@@ -1,4 +1,4 @@
-//! The text form of `ablate plan --estimate`: the per-trial table, the sums per
+//! The text form of an estimate (`ablate plan --estimate`): the per-trial table, the sums per
 //! study, the caches and the total, with every open number shown as open.
 
 use std::collections::BTreeMap;
@@ -6,10 +6,8 @@ use std::fmt::Write as _;
 
 use ablate_spec::Sweep;
 
-use crate::estimate::{Cost, Declared};
-
 /// A duration in the unit that fits it: seconds, minutes or hours.
-pub(crate) fn duration_text(hours: f64) -> String {
+pub fn duration_text(hours: f64) -> String {
     let s = hours * 3600.0;
     if s < 10.0 {
         format!("{s:.1} s")
@@ -35,12 +33,12 @@ fn mib(b: u64) -> String {
     format!("{:.0} MiB", b as f64 / f64::from(1u32 << 20))
 }
 
-pub(crate) fn render(
-    sweep: &Sweep,
-    costs: &[Cost],
-    caches: &BTreeMap<String, ablate_data::CacheNeed>,
-    declared: &BTreeMap<String, Declared>,
-) -> String {
+pub fn render(sweep: &Sweep, estimate: &crate::Estimate) -> String {
+    let crate::Estimate {
+        costs,
+        caches,
+        declared,
+    } = estimate;
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -96,7 +94,7 @@ pub(crate) fn render(
             ]
         })
         .collect();
-    out.push_str(&crate::table::render(&header, &rows));
+    out.push_str(&ablate_report::text::table(&header, &rows));
     if costs.iter().any(|c| c.gpu_bytes.is_some()) {
         // The two sources measure different things; say which is which.
         let _ = writeln!(

@@ -8,8 +8,9 @@
 use std::path::Path;
 
 use ablate_spec::Trial;
-use anyhow::{Context, Result};
 use serde::Deserialize;
+
+use crate::CostError;
 
 /// docs/gpu-throughput.json as this binary was built.
 const BUILT_IN: &str = include_str!("../../../docs/gpu-throughput.json");
@@ -60,10 +61,13 @@ pub fn key(name: &str) -> String {
 }
 
 /// The tables of `file`, or the built-in ones.
-pub fn load(file: Option<&Path>) -> Result<Vec<Table>> {
+pub fn load(file: Option<&Path>) -> Result<Vec<Table>, CostError> {
     let (text, what) = match file {
         Some(f) => (
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+            std::fs::read_to_string(f).map_err(|source| CostError::Read {
+                path: f.to_path_buf(),
+                source,
+            })?,
             f.display().to_string(),
         ),
         None => (
@@ -71,11 +75,8 @@ pub fn load(file: Option<&Path>) -> Result<Vec<Table>> {
             "docs/gpu-throughput.json (built in)".into(),
         ),
     };
-    let parsed: File = serde_json::from_str(&text).map_err(|e| {
-        crate::InvalidInput(format!(
-            "{what}: not a GPU throughput table ({e}); expected a check's gpu-throughput.json ({{\"gpu\", \"measured\", \"rows\": [...]}}) or {{\"tables\": [...]}} of them, as scripts/gpu_check.py writes"
-        ))
-    })?;
+    let parsed: File =
+        serde_json::from_str(&text).map_err(|source| CostError::NotATable { what, source })?;
     Ok(match parsed {
         File::Tables { tables } => tables,
         File::One(t) => vec![t],
@@ -83,23 +84,21 @@ pub fn load(file: Option<&Path>) -> Result<Vec<Table>> {
 }
 
 /// The table of GPU model `name`, or an error naming the models there are.
-pub fn find<'a>(tables: &'a [Table], name: &str, file: Option<&Path>) -> Result<&'a Table> {
+pub fn find<'a>(
+    tables: &'a [Table],
+    name: &str,
+    file: Option<&Path>,
+) -> Result<&'a Table, CostError> {
     if let Some(t) = tables.iter().find(|t| key(&t.gpu) == key(name)) {
         return Ok(t);
     }
-    let known: Vec<&str> = tables.iter().map(|t| t.gpu.as_str()).collect();
-    let source = file.map_or("the built-in table".to_string(), |f| {
-        f.display().to_string()
-    });
-    Err(crate::InvalidInput(format!(
-        "--gpu-model {name}: {source} has no measurements of that GPU (it has {}); measure it with scripts/gpu-check.sh on that GPU (docs/gpu.md) and pass its gpu-throughput.json with --gpu-table, or use --calibrate on that machine",
-        if known.is_empty() {
-            "none yet".to_string()
-        } else {
-            known.join(", ")
-        }
-    ))
-    .into())
+    Err(CostError::UnknownGpu {
+        name: name.to_string(),
+        source_name: file.map_or("the built-in table".to_string(), |f| {
+            f.display().to_string()
+        }),
+        known: tables.iter().map(|t| t.gpu.clone()).collect(),
+    })
 }
 
 impl Table {

@@ -11,7 +11,7 @@ pub const STATES: [&str; 6] = [
 ];
 
 /// Renders rows under a header, columns padded to their widest cell (in chars).
-pub fn render(header: &[&str], rows: &[Vec<String>]) -> String {
+pub fn table(header: &[&str], rows: &[Vec<String>]) -> String {
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
     for row in rows {
         for (w, cell) in widths.iter_mut().zip(row) {
