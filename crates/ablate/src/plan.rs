@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use ablate_spec::types::{DatasetSpec, Source, Split};
-use ablate_spec::{Sweep, TrialKind};
+use ablate_spec::{Membership, Sweep, TrialKind};
 use anyhow::Result;
 
 use ablate_report::text as table;
@@ -209,7 +209,7 @@ pub fn render(sweep: &Sweep) -> String {
         .enumerate()
         .map(|(i, t)| {
             let owner = match t.kind {
-                TrialKind::Pretrain => format!("pretrain:{}", t.stages.join(",")),
+                TrialKind::Pretrain => Membership::Pretrain(t.stages.join(",")).to_string(),
                 TrialKind::Train => t.studies.join(","),
             };
             let mut row = vec![(i + 1).to_string(), short(&t.id), owner];

@@ -1,13 +1,11 @@
-//! `ablate status`: where a sweep stands, read from its database (read-only:
-//! the orchestrator stays the only writer), as a table or as JSON.
+//! `ablate status`: where a sweep stands (`ablate_orchestrator::status`), as a
+//! table or as JSON.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use ablate_protocol::TrialState;
 use ablate_spec::Sweep;
-use ablate_store::{StatusReport, StudyCounts};
 use anyhow::Result;
 
 use ablate_report::text as table;
@@ -31,144 +29,14 @@ fn peaks(host: Option<i64>, gpu: Option<i64>) -> Option<String> {
     }
 }
 
-/// What the database says of a sweep, and what it does not hold.
-struct Read {
-    report: Option<StatusReport>,
-    known: HashMap<String, TrialState>,
-    stale: Vec<ablate_orchestrator::Stale>,
-    outdated: Vec<std::path::PathBuf>,
-    /// The sweeps the database holds (name, text its last run used).
-    sweeps: Vec<(String, String)>,
-}
-
-async fn read(sweep: &Sweep, path: &Path) -> Result<Read> {
-    let store = ablate_store::Store::open_read_only(path).await?;
-    let report = store.status(&sweep.name).await;
-    let known = store.states(&sweep.name).await;
-    let sweeps = store.sweeps().await;
-    let stale = ablate_orchestrator::stale_results(&store, sweep).await;
-    store.close().await;
-    let (stale, outdated) = stale?;
-    let sweeps = sweeps?;
-    let held = sweeps.iter().any(|s| s.name == sweep.name);
-    Ok(Read {
-        report: held.then_some(report?),
-        known: known?.into_iter().collect(),
-        stale,
-        outdated,
-        sweeps: sweeps.into_iter().map(|s| (s.name, s.spec_text)).collect(),
-    })
-}
-
-/// The database's report completed with the sweep's own trials: one the
-/// database has not seen (a sweep never run, another sweep's database, trials
-/// an edit or an override added) is pending.
-fn complete(
-    report: Option<StatusReport>,
-    sweep: &Sweep,
-    known: &HashMap<String, TrialState>,
-) -> StatusReport {
-    let state = |id: &str| {
-        known
-            .get(id)
-            .copied()
-            .unwrap_or(TrialState::Pending)
-            .to_string()
-    };
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    for t in &sweep.trials {
-        *counts.entry(state(t.id.as_str())).or_insert(0) += 1;
-    }
-    let groups = sweep
-        .stages
-        .iter()
-        .map(|s| format!("pretrain:{}", s.name))
-        .chain(sweep.studies.iter().map(|s| s.name.clone()));
-    let studies = groups
-        .map(|g| {
-            let mut c = StudyCounts {
-                study: g.clone(),
-                total: 0,
-                counts: BTreeMap::new(),
-            };
-            let members = sweep.trials.iter().filter(|t| {
-                t.studies.contains(&g) || t.stages.iter().any(|s| format!("pretrain:{s}") == g)
-            });
-            for t in members {
-                c.total += 1;
-                *c.counts.entry(state(t.id.as_str())).or_insert(0) += 1;
-            }
-            c
-        })
-        .collect();
-    let base = report.unwrap_or_else(|| StatusReport {
-        sweep: sweep.name.clone(),
-        spec_hash: sweep.spec_hash.clone(),
-        total: 0,
-        counts: BTreeMap::new(),
-        studies: Vec::new(),
-        running: Vec::new(),
-        failed: Vec::new(),
-        blocked: Vec::new(),
-        interrupted: Vec::new(),
-    });
-    StatusReport {
-        total: sweep.trials.len(),
-        counts,
-        studies,
-        ..base
-    }
-}
-
-/// What the user should know about where the states come from.
-fn notes(sweep: &Sweep, path: &Path, sweeps: Option<&[(String, String)]>) -> Vec<String> {
-    let Some(sweeps) = sweeps else {
-        return vec![format!(
-            "no database at {} yet: nothing of this sweep has run, every trial is pending",
-            path.display()
-        )];
-    };
-    let Some((_, text)) = sweeps.iter().find(|(n, _)| *n == sweep.name) else {
-        let names: Vec<&str> = sweeps.iter().map(|(n, _)| n.as_str()).collect();
-        return vec![format!(
-            "{} holds no run of sweep {} (it holds: {}): every trial is pending",
-            path.display(),
-            sweep.name,
-            if names.is_empty() {
-                "none".into()
-            } else {
-                names.join(", ")
-            }
-        )];
-    };
-    let now = sweep.overrides.join(" ");
-    match ablate_spec::overrides_in(text) {
-        Some(then) if then != now => vec![format!(
-            "its last run used the overrides `{then}`: pass them again to see that run's trials"
-        )],
-        None if !now.is_empty() => vec![format!(
-            "its last run used no overrides; with `{now}` these are other trials"
-        )],
-        _ => Vec::new(),
-    }
-}
-
 pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
     let path = ablate_orchestrator::db_path(sweep, db);
-    let read = if path.exists() {
-        Some(crate::rt::block_on(read(sweep, &path))??)
-    } else {
-        None
-    };
-    let notes = notes(sweep, &path, read.as_ref().map(|r| r.sweeps.as_slice()));
-    let (report, stale, outdated) = match read {
-        Some(r) => (complete(r.report, sweep, &r.known), r.stale, r.outdated),
-        None => (
-            complete(None, sweep, &HashMap::new()),
-            Vec::new(),
-            Vec::new(),
-        ),
-    };
+    let ablate_orchestrator::SweepStatus {
+        report,
+        stale,
+        outdated,
+        notes,
+    } = crate::rt::block_on(ablate_orchestrator::status(sweep, &path))??;
     let jobs: Vec<String> = report
         .running
         .iter()

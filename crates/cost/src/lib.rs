@@ -18,7 +18,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use ablate_spec::{Sweep, Trial};
+use ablate_spec::{Membership, Sweep, Trial};
 use ablate_train::tasks::Heads;
 use serde::Serialize;
 
@@ -215,7 +215,11 @@ fn first_study(t: &Trial) -> String {
     t.studies
         .first()
         .cloned()
-        .or_else(|| t.stages.first().map(|s| format!("pretrain:{s}")))
+        .or_else(|| {
+            t.stages
+                .first()
+                .map(|s| Membership::Pretrain(s.clone()).to_string())
+        })
         .unwrap_or_default()
 }
 

@@ -1,6 +1,6 @@
 //! Where trials run. The dispatcher hands a backend argument vectors and gets
 //! events back on a channel; process details stay here, and the Slurm backend
-//! (`crate::slurm`) takes the same place.
+//! (the `slurm` module) takes the same place.
 
 use std::path::PathBuf;
 

@@ -13,7 +13,7 @@ use ablate_store::{AttemptEnd, Store};
 
 use crate::RunError;
 use crate::lock::{holder, try_lock};
-use crate::run::db_path;
+use crate::options::db_path;
 use crate::slurm::query::{self, Seen};
 use crate::slurm::sbatch::job_name;
 

@@ -19,6 +19,7 @@ pub mod gpus;
 mod lines;
 mod local;
 mod lock;
+mod options;
 mod policy;
 pub mod progress;
 mod provenance;
@@ -26,6 +27,7 @@ mod run;
 mod slots;
 pub mod slurm;
 mod stale;
+mod status;
 mod tree;
 
 pub use backend::{Backend, BackendEvent, Launch};
@@ -34,10 +36,12 @@ pub use cancel::{Cancelled, cancel};
 pub use lines::{DEFAULT_MAX_LINE, Line, LineDecoder};
 pub use local::LocalBackend;
 pub use lock::lock_path;
+pub use options::{RunOptions, Summary, db_path};
 pub use progress::{Reporter, Snapshot};
-pub use run::{RunOptions, Summary, db_path, run};
+pub use run::run;
 pub use slurm::SlurmOptions;
 pub use stale::{Stale, in_store as stale_results};
+pub use status::{SweepStatus, status};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -3,7 +3,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use ablate_protocol::{AttemptState, RunDir, TrialState};
 use ablate_spec::types::Device;
@@ -15,61 +14,12 @@ use crate::backend::Backend;
 use crate::dispatch::{Dispatcher, Job, Parts};
 use crate::local::LocalBackend;
 use crate::lock::lock;
+use crate::options::{RunOptions, Summary, db_path};
 use crate::progress::Reporter;
 use crate::slots;
-use crate::slurm::{SlurmBackend, SlurmOptions};
+use crate::slurm::SlurmBackend;
 use crate::stale::{self, Stale};
 use crate::{attempt_files, caches};
-
-#[derive(Debug, Clone)]
-pub struct RunOptions {
-    pub gpus: Vec<u32>,
-    pub slots_per_gpu: u32,
-    pub cpu_slots: u32,
-    pub max_attempts: u32,
-    pub backoff: Duration,
-    /// Kill a worker silent for this long (no event, no heartbeat).
-    pub heartbeat_timeout: Duration,
-    pub trial_timeout: Option<Duration>,
-    /// Between SIGTERM and SIGKILL when stopping.
-    pub grace: Duration,
-    pub rerun_failed: bool,
-    pub only: Option<String>,
-    pub dry_run: bool,
-    pub db: Option<PathBuf>,
-    /// The `ablate` executable that runs `ablate worker`.
-    pub ablate_exe: PathBuf,
-    /// GPU index -> model name, for provenance.
-    pub gpu_names: HashMap<u32, String>,
-    /// Run trials as Slurm jobs instead of local processes.
-    pub slurm: Option<SlurmOptions>,
-    /// Keep stale results (other data or trainer) instead of rerunning their trials.
-    pub keep_stale: bool,
-    /// Keep a succeeded trial's resumable state instead of deleting it.
-    pub keep_state: bool,
-    /// The longest line of worker output read whole (bytes); longer ones are cut.
-    pub max_line: usize,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Summary {
-    pub total: usize,
-    pub already_done: usize,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub blocked: usize,
-    pub interrupted: usize,
-    /// Batch jobs left queued or running in Slurm when this process stopped.
-    pub in_slurm: usize,
-    pub would_run: Vec<String>,
-    /// Results found stale; rerun unless `keep_stale`.
-    pub stale: Vec<Stale>,
-    pub stale_kept: bool,
-}
-
-pub fn db_path(sweep: &Sweep, db: Option<&Path>) -> PathBuf {
-    db.map_or_else(|| sweep.output.join("ablate.db"), Path::to_path_buf)
-}
 
 fn records(sweep: &Sweep) -> Vec<TrialRecord> {
     let mut memberships: HashMap<&str, Vec<(String, usize)>> = HashMap::new();
@@ -81,16 +31,8 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
         .collect();
     for t in &sweep.trials {
         let list = memberships.entry(&t.id).or_default();
-        list.extend(
-            t.studies
-                .iter()
-                .map(|s| (s.clone(), position[t.id.as_str()])),
-        );
-        list.extend(
-            t.stages
-                .iter()
-                .map(|s| (format!("pretrain:{s}"), position[t.id.as_str()])),
-        );
+        let at = position[t.id.as_str()];
+        list.extend(t.memberships().map(|m| (m.to_string(), at)));
     }
     sweep
         .trials
@@ -247,22 +189,7 @@ pub async fn run(
     }
     let _lock = lock(&db)?;
     let store = Store::open(&db).await?;
-    // Pretraining stages first, then studies in the order the file declares them.
-    let studies: Vec<String> = sweep
-        .stages
-        .iter()
-        .map(|s| format!("pretrain:{}", s.name))
-        .chain(sweep.studies.iter().map(|s| s.name.clone()))
-        .collect();
-    let file = sweep.file.display().to_string();
-    let record = SweepRecord {
-        name: &sweep.name,
-        file: &file,
-        spec_text,
-        spec_hash: &sweep.spec_hash,
-        studies: &studies,
-    };
-    store.sync_sweep(&record, &records(sweep)).await?;
+    sync(&store, sweep, spec_text).await?;
     let output = std::path::absolute(&sweep.output)
         .map_err(RunError::io("resolve the output folder", &sweep.output))?;
     let Recovered {
@@ -276,7 +203,6 @@ pub async fn run(
     for note in &notes {
         reporter.log(&format!("note  {note}"));
     }
-
     // The work set: the selected studies' trials and everything they wait on.
     let wanted = sweep.work_set(opts.only.as_deref()).map_err(|names| {
         RunError::Invalid(format!(
@@ -287,118 +213,22 @@ pub async fn run(
     })?;
     let mut states: HashMap<String, TrialState> =
         store.states(&sweep.name).await?.into_iter().collect();
-    let configs = || {
-        sweep
-            .trials
-            .iter()
-            .filter(|t| wanted.contains(t.id.as_str()))
-            .map(|t| &t.config)
-    };
-    // Caches first: their digests decide which stored results still stand.
-    let digests = if sweep.worker.is_none() && !opts.dry_run {
-        caches::prepare(sweep, &output, configs(), reporter)?
-    } else {
-        // A dry run fails where the run would, before it would train; its
-        // scans serve the digests too.
-        let scans = if sweep.worker.is_none() {
-            caches::check(sweep, &output, &configs().collect::<Vec<_>>())?
-        } else {
-            HashMap::new()
-        };
-        caches::existing(sweep, &output, configs(), scans).digests
-    };
+    let digests = digests(sweep, &output, &wanted, opts, reporter)?;
     let stale = find_stale(&store, sweep, &output, &wanted, &digests).await?;
-    if !stale.is_empty() {
-        let first = &stale[0];
-        let what = format!(
-            "{} stale result(s), e.g. {}: {}",
-            stale.len(),
-            short_id(&first.trial),
-            first.reason
-        );
-        if opts.keep_stale {
-            reporter.log(&format!("keeping {what} (--keep-stale)"));
-        } else {
-            if !opts.dry_run {
-                reporter.log(&format!("rerunning {what}; the old results are kept aside"));
-                for s in &stale {
-                    store.mark_stale(&s.trial, &s.reason).await?;
-                    attempt_files::keep_stale(&output, &s.trial, s.attempt)?;
-                }
-            }
-            for s in &stale {
-                states.insert(s.trial.clone(), TrialState::Pending);
-            }
-        }
-    }
+    set_aside(&store, &output, &stale, opts, reporter, &mut states).await?;
     let mut summary = Summary {
         total: wanted.len(),
         stale_kept: opts.keep_stale && !stale.is_empty(),
         stale,
         ..Summary::default()
     };
-    let mut jobs = Vec::new();
-    for (index, t) in sweep
-        .trials
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| wanted.contains(t.id.as_str()))
-    {
-        let state = states
-            .get(t.id.as_str())
-            .copied()
-            .unwrap_or(TrialState::Pending);
-        let run_it = match state {
-            _ if open.iter().any(|o| o.trial == t.id) => true,
-            TrialState::Succeeded => false,
-            TrialState::Failed => opts.rerun_failed || store.last_failure_retryable(&t.id).await?,
-            _ => true,
-        };
-        if state == TrialState::Succeeded {
-            summary.already_done += 1;
-        }
-        if run_it {
-            jobs.push(Job::new(t, index, store.attempt_count(&t.id).await?));
-        } else if state == TrialState::Failed {
-            summary.failed += 1;
-        }
-    }
+    let jobs = to_run(&store, sweep, &wanted, &states, &open, opts, &mut summary).await?;
     if opts.dry_run {
         summary.would_run = jobs.iter().map(|j| j.id.to_string()).collect();
         store.close().await;
         return Ok(summary);
     }
-    let needs_gpu = jobs.iter().any(|j| j.device == Device::Cuda);
-    let needs_cpu = jobs.iter().any(|j| j.device == Device::Cpu);
-    if needs_gpu && opts.gpus.is_empty() && opts.slurm.is_none() {
-        return Err(RunError::Invalid("trials of this sweep ask for device = \"cuda\", but no GPU was given: pass --gpus 0,1 or --gpus all".into()));
-    }
-    let cpu_slots = if needs_cpu && opts.cpu_slots == 0 {
-        1
-    } else {
-        opts.cpu_slots
-    };
-    let (slots, backend): (_, Box<dyn Backend>) = match &opts.slurm {
-        Some(o) => {
-            // Jobs found open are followed even beyond --max-queued: they are
-            // in Slurm already, and left unadopted they would be submitted again.
-            let n = o
-                .max_queued
-                .map_or(jobs.len().max(1), |m| (m as usize).max(open.len()));
-            let b = SlurmBackend::new(o.clone(), &output, opts.max_line)
-                .map_err(RunError::io("write the Slurm job script under", &output))?;
-            (slots::batch(n), Box::new(b))
-        }
-        None => (
-            slots::build(
-                &opts.gpus,
-                opts.slots_per_gpu,
-                if needs_cpu { cpu_slots } else { 0 },
-            ),
-            Box::new(LocalBackend::new(opts.max_line)),
-        ),
-    };
-
+    let (slots, backend) = backend(opts, &jobs, open.len(), &output)?;
     let parts = Parts {
         sweep,
         output,
@@ -433,6 +263,171 @@ pub async fn run(
     summary.interrupted = counts.interrupted;
     summary.in_slurm = counts.running;
     Ok(summary)
+}
+
+/// Records the sweep, its trials and their memberships in the store.
+async fn sync(store: &Store, sweep: &Sweep, spec_text: &str) -> Result<(), RunError> {
+    // Pretraining stages first, then studies in the order the file declares them.
+    let studies: Vec<String> = sweep
+        .memberships()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let file = sweep.file.display().to_string();
+    let record = SweepRecord {
+        name: &sweep.name,
+        file: &file,
+        spec_text,
+        spec_hash: &sweep.spec_hash,
+        studies: &studies,
+    };
+    store.sync_sweep(&record, &records(sweep)).await?;
+    Ok(())
+}
+
+/// The content digests of the caches the work set reads: built first by a
+/// run (their digests decide which stored results still stand); a dry run
+/// builds nothing and fails where the run would, before it would train.
+fn digests(
+    sweep: &Sweep,
+    output: &Path,
+    wanted: &HashSet<&str>,
+    opts: &RunOptions,
+    reporter: &mut dyn Reporter,
+) -> Result<caches::Digests, RunError> {
+    let configs = || {
+        sweep
+            .trials
+            .iter()
+            .filter(|t| wanted.contains(t.id.as_str()))
+            .map(|t| &t.config)
+    };
+    if sweep.worker.is_none() && !opts.dry_run {
+        return caches::prepare(sweep, output, configs(), reporter);
+    }
+    // The dry run's scans serve the digests too.
+    let scans = if sweep.worker.is_none() {
+        caches::check(sweep, output, &configs().collect::<Vec<_>>())?
+    } else {
+        HashMap::new()
+    };
+    Ok(caches::existing(sweep, output, configs(), scans).digests)
+}
+
+/// Sets stale results aside (a dry run only counts them) and makes their
+/// trials pending, unless `--keep-stale`.
+async fn set_aside(
+    store: &Store,
+    output: &Path,
+    stale: &[Stale],
+    opts: &RunOptions,
+    reporter: &mut dyn Reporter,
+    states: &mut HashMap<String, TrialState>,
+) -> Result<(), RunError> {
+    let Some(first) = stale.first() else {
+        return Ok(());
+    };
+    let what = format!(
+        "{} stale result(s), e.g. {}: {}",
+        stale.len(),
+        short_id(&first.trial),
+        first.reason
+    );
+    if opts.keep_stale {
+        reporter.log(&format!("keeping {what} (--keep-stale)"));
+        return Ok(());
+    }
+    if !opts.dry_run {
+        reporter.log(&format!("rerunning {what}; the old results are kept aside"));
+        for s in stale {
+            store.mark_stale(&s.trial, &s.reason).await?;
+            attempt_files::keep_stale(output, &s.trial, s.attempt)?;
+        }
+    }
+    for s in stale {
+        states.insert(s.trial.clone(), TrialState::Pending);
+    }
+    Ok(())
+}
+
+/// The work set's trials that run now, counting in `summary` those done before
+/// and those that failed for good.
+async fn to_run(
+    store: &Store,
+    sweep: &Sweep,
+    wanted: &HashSet<&str>,
+    states: &HashMap<String, TrialState>,
+    open: &[Open],
+    opts: &RunOptions,
+    summary: &mut Summary,
+) -> Result<Vec<Job>, RunError> {
+    let mut jobs = Vec::new();
+    for (index, t) in sweep
+        .trials
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| wanted.contains(t.id.as_str()))
+    {
+        let state = states
+            .get(t.id.as_str())
+            .copied()
+            .unwrap_or(TrialState::Pending);
+        let run_it = match state {
+            _ if open.iter().any(|o| o.trial == t.id) => true,
+            TrialState::Succeeded => false,
+            TrialState::Failed => opts.rerun_failed || store.last_failure_retryable(&t.id).await?,
+            _ => true,
+        };
+        if state == TrialState::Succeeded {
+            summary.already_done += 1;
+        }
+        if run_it {
+            jobs.push(Job::new(t, index, store.attempt_count(&t.id).await?));
+        } else if state == TrialState::Failed {
+            summary.failed += 1;
+        }
+    }
+    Ok(jobs)
+}
+
+/// The slots and the backend the jobs run on: Slurm's queue places, or this
+/// machine's GPU and CPU slots.
+fn backend(
+    opts: &RunOptions,
+    jobs: &[Job],
+    open: usize,
+    output: &Path,
+) -> Result<(Vec<slots::Slot>, Box<dyn Backend>), RunError> {
+    let needs_gpu = jobs.iter().any(|j| j.device == Device::Cuda);
+    let needs_cpu = jobs.iter().any(|j| j.device == Device::Cpu);
+    if needs_gpu && opts.gpus.is_empty() && opts.slurm.is_none() {
+        return Err(RunError::Invalid("trials of this sweep ask for device = \"cuda\", but no GPU was given: pass --gpus 0,1 or --gpus all".into()));
+    }
+    let cpu_slots = if needs_cpu && opts.cpu_slots == 0 {
+        1
+    } else {
+        opts.cpu_slots
+    };
+    Ok(match &opts.slurm {
+        Some(o) => {
+            // Jobs found open are followed even beyond --max-queued: they are
+            // in Slurm already, and left unadopted they would be submitted again.
+            let n = o
+                .max_queued
+                .map_or(jobs.len().max(1), |m| (m as usize).max(open));
+            let b = SlurmBackend::new(o.clone(), output, opts.max_line)
+                .map_err(RunError::io("write the Slurm job script under", output))?;
+            (slots::batch(n), Box::new(b))
+        }
+        None => (
+            slots::build(
+                &opts.gpus,
+                opts.slots_per_gpu,
+                if needs_cpu { cpu_slots } else { 0 },
+            ),
+            Box::new(LocalBackend::new(opts.max_line)),
+        ),
+    })
 }
 
 /// Stale results among the work set's (see `stale::find`).

@@ -18,7 +18,7 @@ pub mod metrics;
 mod nonfinite;
 mod state;
 
-pub use ablate_spec::TrialId;
+pub use ablate_spec::{Membership, Metric, TrialId};
 pub use check::{Violation, check_finished, required_metrics};
 pub use env::{Env, MALLOC_TUNABLES};
 pub use event::{
@@ -28,7 +28,7 @@ pub use event::{
 pub use failure::FailureClass;
 pub use input::TrialInput;
 pub use layout::RunDir;
-pub use metrics::{AgeMetrics, ClassMetrics};
+pub use metrics::{AgeMetrics, ClassMetrics, pointer};
 pub use state::{AttemptState, TrialState, UnknownState};
 
 /// The version of what training means in ablate's own worker: the data pipeline,

@@ -4,6 +4,7 @@
 //! inputs give n = 0 with every metric 0 rather than NaN; a reader must check `n`
 //! before trusting a value.
 
+use ablate_spec::Metric;
 use serde::{Deserialize, Serialize};
 
 /// Age metrics of predictions against true ages.
@@ -41,4 +42,19 @@ pub struct ClassMetrics {
     pub majority_rate: f64,
     /// How many distinct classes were predicted (1 = collapsed).
     pub distinct_predictions: usize,
+}
+
+/// Where metric `m` sits in a `finished` event's result (a JSON pointer into
+/// [`crate::TrialResult`]'s form): the one place a metric meets the result's
+/// layout.
+pub fn pointer(m: Metric) -> &'static str {
+    match m {
+        Metric::GenderAccuracy => "/test/gender/accuracy",
+        Metric::AgeMae => "/test/age/expected/mae",
+        Metric::AgeMaeArgmax => "/test/age/argmax/mae",
+        Metric::AgeCs5 => "/test/age/expected/cs/5",
+        Metric::AgeEpsilon => "/test/age/expected/epsilon_error",
+        Metric::IdentityAccuracy => "/test/identity/accuracy",
+        Metric::GeneralAccuracy => "/test/general/accuracy",
+    }
 }

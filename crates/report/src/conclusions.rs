@@ -4,55 +4,11 @@
 
 use std::fmt::Write as _;
 
-use ablate_protocol::TrialState;
 use ablate_verdict::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
 
+use crate::configs::judge;
+use crate::format::{esc, p_text};
 use crate::input::Input;
-use crate::markdown::esc;
-
-/// A report row as judging sees it.
-pub fn verdict_trial(t: &crate::input::TrialRow) -> ablate_verdict::Trial {
-    ablate_verdict::Trial {
-        id: t.id.clone(),
-        studies: t.studies.clone(),
-        labels: t.labels.clone(),
-        seed: t.seed,
-        fold: t.fold,
-        finished: t.state == TrialState::Succeeded.as_str(),
-        metrics: t.metrics.clone(),
-    }
-}
-
-/// Judges the report's trials (study trials only; pretraining trials are no arm).
-pub fn judge(input: &Input) -> Judgement {
-    let studies: Vec<ablate_verdict::Study> = input
-        .studies
-        .iter()
-        .map(|s| ablate_verdict::Study {
-            name: s.name.clone(),
-            axes: s.axes.clone(),
-        })
-        .collect();
-    let trials: Vec<ablate_verdict::Trial> = input
-        .trials
-        .iter()
-        .filter(|t| t.kind == "train")
-        .map(verdict_trial)
-        .collect();
-    let face_stages = input
-        .stages
-        .iter()
-        .filter(|(_, task)| *task == "identity")
-        .map(|(n, _)| n.clone())
-        .collect();
-    ablate_verdict::judge(&ablate_verdict::Input {
-        studies: &studies,
-        trials: &trials,
-        face_stages,
-        claims: &input.claims,
-        settings: input.settings.clone(),
-    })
-}
 
 fn num(x: f64) -> String {
     if !x.is_finite() {
@@ -65,17 +21,6 @@ fn num(x: f64) -> String {
         format!("{x:.4}")
     } else {
         format!("{x:.3}")
-    }
-}
-
-/// `p = 0.0123`, or `p < 0.0001`.
-pub(crate) fn p_text(p: f64) -> String {
-    if !p.is_finite() {
-        "-".into()
-    } else if p < 0.0001 {
-        "< 0.0001".into()
-    } else {
-        format!("{p:.4}")
     }
 }
 

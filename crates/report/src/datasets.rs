@@ -9,8 +9,7 @@ use ablate_spec::types::{Objective, Source};
 use ablate_spec::{Sweep, TrialKind};
 use serde::Serialize;
 
-use crate::input::TrialRow;
-use crate::markdown::esc;
+use crate::format::esc;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DataInfo {
@@ -38,10 +37,11 @@ fn names_people(source: &Source) -> bool {
     }
 }
 
-/// `rows` are `sweep.trials`' rows, in the same order.
-pub fn collect(sweep: &Sweep, rows: &[TrialRow]) -> Vec<DataInfo> {
+/// `images` are the finished trials' image counts, one per `sweep.trials`, in
+/// the same order.
+pub fn collect(sweep: &Sweep, images: &[Option<[u64; 3]>]) -> Vec<DataInfo> {
     let mut out: Vec<DataInfo> = Vec::new();
-    for (t, row) in sweep.trials.iter().zip(rows) {
+    for (t, images) in sweep.trials.iter().zip(images) {
         let Some((name, spec)) = sweep.dataset_of(&t.config) else {
             continue;
         };
@@ -70,8 +70,8 @@ pub fn collect(sweep: &Sweep, rows: &[TrialRow]) -> Vec<DataInfo> {
             }
         }
         let study_trial = t.kind == TrialKind::Train;
-        if row.images.is_some() && (d.images.is_none() || (study_trial && !d.studied)) {
-            d.images = row.images;
+        if images.is_some() && (d.images.is_none() || (study_trial && !d.studied)) {
+            d.images = *images;
         }
         d.recognition |= t.config.objective == Objective::Identity;
         d.studied |= study_trial;

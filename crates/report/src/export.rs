@@ -40,7 +40,7 @@ pub fn csv(input: &Input) -> String {
         .map(|s| s.to_string())
         .collect();
     header.extend(factors.iter().map(|f| f.to_string()));
-    header.extend(METRICS.iter().map(|m| m.key.to_string()));
+    header.extend(METRICS.iter().map(|m| m.key().to_string()));
     header.push("degenerate".into());
     let mut rows = vec![header];
     for t in &input.trials {
@@ -59,7 +59,7 @@ pub fn csv(input: &Input) -> String {
         );
         row.extend(METRICS.iter().map(|m| {
             t.metrics
-                .get(m.key)
+                .get(m.key())
                 .map_or(String::new(), |v| format!("{v}"))
         }));
         row.push(guard(

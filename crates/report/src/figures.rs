@@ -6,15 +6,16 @@ use ablate_protocol::TrialState;
 
 use crate::chart_lines;
 use crate::charts::{self, Bar, Bars, Chart, Lines};
+use crate::configs::{Config, configs};
+use crate::input::Metric;
 use crate::input::{Input, TrialRow};
-use crate::markdown::{Config, configs};
 use ablate_verdict::stats::{self, mean_sd};
 
 /// A bar panel: file suffix, y label, and (metric, series name) pairs.
 type Panel = (
     &'static str,
     &'static str,
-    &'static [(&'static str, &'static str)],
+    &'static [(Metric, &'static str)],
 );
 
 fn bar(c: &Config<'_>, metric: &str) -> Bar {
@@ -62,23 +63,32 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
             (
                 "gender",
                 "gender accuracy",
-                &[("gender_accuracy", "accuracy")],
+                &[(Metric::GenderAccuracy, "accuracy")],
             ),
             (
                 "age",
                 "age MAE (years)",
-                &[("age_mae", "Expected value"), ("age_mae_argmax", "ArgMax")],
+                &[
+                    (Metric::AgeMae, "Expected value"),
+                    (Metric::AgeMaeArgmax, "ArgMax"),
+                ],
             ),
             (
                 "identity",
                 "identity top-1",
-                &[("identity_accuracy", "top-1")],
+                &[(Metric::IdentityAccuracy, "top-1")],
             ),
-            ("general", "general top-1", &[("general_accuracy", "top-1")]),
+            (
+                "general",
+                "general top-1",
+                &[(Metric::GeneralAccuracy, "top-1")],
+            ),
         ];
         for (what, y, metrics) in panels {
-            let shown: Vec<&Config<'_>> =
-                cfgs.iter().filter(|c| applies(c, metrics[0].0)).collect();
+            let shown: Vec<&Config<'_>> = cfgs
+                .iter()
+                .filter(|c| applies(c, metrics[0].0.key()))
+                .collect();
             if shown.is_empty() {
                 continue;
             }
@@ -87,10 +97,13 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                 .filter(|(m, _)| {
                     shown
                         .iter()
-                        .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(*m)))
+                        .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m.key())))
                         || *m == metrics[0].0
                 })
-                .map(|(m, name)| (name.to_string(), shown.iter().map(|c| bar(c, m)).collect()))
+                .map(|(m, name)| {
+                    let bars = shown.iter().map(|c| bar(c, m.key())).collect();
+                    (name.to_string(), bars)
+                })
                 .collect();
             let groups = shown
                 .iter()
@@ -185,8 +198,8 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
 fn interaction(study: &str, cfgs: &[Config<'_>], first: &str, second: &str) -> Vec<Chart> {
     let mut out = Vec::new();
     for (metric, y) in [
-        ("gender_accuracy", "gender accuracy"),
-        ("age_mae", "age MAE (years)"),
+        (Metric::GenderAccuracy.key(), "gender accuracy"),
+        (Metric::AgeMae.key(), "age MAE (years)"),
     ] {
         let level = |c: &Config<'_>, axis: &str| {
             c.key

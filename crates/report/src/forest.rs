@@ -91,7 +91,7 @@ fn cut(s: &str, n: usize) -> String {
 
 /// The forest plots of `input`'s verdicts, one per metric with tests.
 pub fn charts(input: &Input) -> Vec<Chart> {
-    let j = crate::conclusions::judge(input);
+    let j = crate::configs::judge(input);
     let mut order: Vec<&ablate_verdict::Verdict> =
         j.verdicts.iter().filter(|v| !v.builtin).collect();
     order.extend(j.verdicts.iter().filter(|v| v.builtin));
@@ -103,7 +103,7 @@ pub fn charts(input: &Input) -> Vec<Chart> {
                 .tests
                 .iter()
                 .map(|i| &j.tests[*i])
-                .filter(|t| t.metric == m.key && !t.descriptive && t.stat.is_ok())
+                .filter(|t| t.metric == m.key() && !t.descriptive && t.stat.is_ok())
                 .collect();
             if tests.is_empty() {
                 continue;
@@ -139,10 +139,10 @@ pub fn charts(input: &Input) -> Vec<Chart> {
             continue;
         }
         let f = Forest {
-            title: format!("Tests behind the verdicts: {}", m.label),
+            title: format!("Tests behind the verdicts: {}", m.label()),
             x_label: format!(
                 "difference, first minus second ({}); 95% interval (90% for margin tests); colour: the Holm-adjusted decision",
-                if m.lower_is_better {
+                if m.lower_is_better() {
                     "below 0: first better"
                 } else {
                     "above 0: first better"
@@ -150,7 +150,7 @@ pub fn charts(input: &Input) -> Vec<Chart> {
             ),
             rows,
         };
-        if let Ok(c) = render(&format!("verdicts-{}", m.key), &f.title, Vec::new(), &f) {
+        if let Ok(c) = render(&format!("verdicts-{}", m.key()), &f.title, Vec::new(), &f) {
             out.push(c);
         }
     }

@@ -6,9 +6,10 @@ use std::fmt::Write as _;
 
 use ablate_verdict::anova::{Row, anova};
 
-use crate::conclusions::p_text;
+use crate::configs::{configs, metrics_of};
+use crate::format::esc;
+use crate::format::p_text;
 use crate::input::Input;
-use crate::markdown::{configs, esc, metrics_of};
 
 /// The "Factor importance" part of one study, or nothing when no metric has an
 /// ANOVA (fewer than two levels of every factor, or no residual degrees of freedom).
@@ -19,7 +20,7 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
         // One row per complete seed of each configuration that has the metric.
         let mut rows: Vec<(Vec<String>, f64)> = Vec::new();
         for c in &cs {
-            let arm = c.arm(m.key);
+            let arm = c.arm(m.key());
             let levels: Vec<String> = c.key.iter().map(|(_, v)| v.clone()).collect();
             rows.extend(arm.values.iter().map(|v| (levels.clone(), *v)));
         }
@@ -49,7 +50,7 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
                 "Factor importance (type II ANOVA with interactions on one value per seed and configuration; partial η²; reach: the range of a factor's level means in seed standard deviations; descriptive, not among the tests behind the verdicts):\n"
             );
         }
-        let _ = writeln!(out, "| {} | df | F | p | partial η² |", esc(m.label));
+        let _ = writeln!(out, "| {} | df | F | p | partial η² |", esc(m.label()));
         let _ = writeln!(out, "|---|---|---|---|---|");
         for t in &a.terms {
             // A term the design cannot estimate (no degrees of freedom) has no F.
@@ -83,7 +84,7 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
                 }
             })
             .collect();
-        let _ = writeln!(out, "{}: {}.\n", esc(m.label), reach.join("; "));
+        let _ = writeln!(out, "{}: {}.\n", esc(m.label()), reach.join("; "));
     }
     out
 }

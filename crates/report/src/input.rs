@@ -8,60 +8,10 @@ use ablate_spec::Sweep;
 use ablate_store::Store;
 use serde::Serialize;
 
-/// A metric a report can show.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Metric {
-    pub key: &'static str,
-    pub label: &'static str,
-    pub lower_is_better: bool,
-    /// JSON pointer into a trial's result.
-    pub pointer: &'static str,
-}
+pub use ablate_spec::Metric;
 
-pub const METRICS: &[Metric] = &[
-    Metric {
-        key: "gender_accuracy",
-        label: "gender accuracy",
-        lower_is_better: false,
-        pointer: "/test/gender/accuracy",
-    },
-    Metric {
-        key: "age_mae",
-        label: "age MAE (expected value)",
-        lower_is_better: true,
-        pointer: "/test/age/expected/mae",
-    },
-    Metric {
-        key: "age_mae_argmax",
-        label: "age MAE (argmax)",
-        lower_is_better: true,
-        pointer: "/test/age/argmax/mae",
-    },
-    Metric {
-        key: "age_cs5",
-        label: "age CS(5)",
-        lower_is_better: false,
-        pointer: "/test/age/expected/cs/5",
-    },
-    Metric {
-        key: "age_epsilon",
-        label: "age ε-error",
-        lower_is_better: true,
-        pointer: "/test/age/expected/epsilon_error",
-    },
-    Metric {
-        key: "identity_accuracy",
-        label: "identity top-1",
-        lower_is_better: false,
-        pointer: "/test/identity/accuracy",
-    },
-    Metric {
-        key: "general_accuracy",
-        label: "general top-1",
-        lower_is_better: false,
-        pointer: "/test/general/accuracy",
-    },
-];
+/// The metrics a report can show, in its order.
+pub const METRICS: [Metric; 7] = Metric::ALL;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StudyInfo {
@@ -167,7 +117,7 @@ fn inherit_degenerate(sweep: &Sweep, mut rows: Vec<TrialRow>) -> Vec<TrialRow> {
 pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::StoreError> {
     // Trials come from the sweep file, so ones that never ran show as missing
     // (a partial sweep gives a partial report); results come from the store.
-    let mut rows: std::collections::HashMap<String, ablate_store::ResultRow> = store
+    let rows: std::collections::HashMap<String, ablate_store::ResultRow> = store
         .results(&sweep.name)
         .await?
         .into_iter()
@@ -176,81 +126,109 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
     let trials = sweep
         .trials
         .iter()
-        .map(|t| {
-            let row = rows.remove(t.id.as_str());
-            let state = row
-                .as_ref()
-                .map_or_else(|| TrialState::Pending.to_string(), |r| r.state.to_string());
-            let result = row
-                .as_ref()
-                .and_then(|r| r.result.clone())
-                .unwrap_or(serde_json::Value::Null);
-            let metrics = METRICS
-                .iter()
-                .filter_map(|m| {
-                    result
-                        .pointer(m.pointer)
-                        .and_then(serde_json::Value::as_f64)
-                        .map(|v| (m.key.to_string(), v))
-                })
-                .collect();
-            let degenerate = result
-                .pointer("/degenerate/evidence")
-                .and_then(|e| serde_json::from_value(e.clone()).ok());
-            let curve = row
-                .as_ref()
-                .map(|r| {
-                    r.epochs
-                        .iter()
-                        .filter_map(|e| e.get("val_score").and_then(serde_json::Value::as_f64))
-                        .collect()
-                })
-                .unwrap_or_default();
-            let cs = result
-                .pointer("/test/age/expected/cs")
-                .and_then(|c| serde_json::from_value(c.clone()).ok());
-            let images = ["train", "val", "test"].map(|p| {
-                result
-                    .pointer(&format!("/images/{p}"))
-                    .and_then(serde_json::Value::as_u64)
-            });
-            let images = match images {
-                [Some(a), Some(b), Some(c)] => Some([a, b, c]),
-                _ => None,
-            };
-            let kind = match t.kind {
-                ablate_spec::TrialKind::Train => "train",
-                ablate_spec::TrialKind::Pretrain => "pretrain",
-            };
-            let studies = t
-                .studies
-                .iter()
-                .cloned()
-                .chain(t.stages.iter().map(|s| format!("pretrain:{s}")))
-                .collect();
-            TrialRow {
-                id: t.id.to_string(),
-                kind: kind.into(),
-                state,
-                studies,
-                labels: t.labels.clone(),
-                seed: t.config.seed,
-                fold: t.config.fold,
-                metrics,
-                degenerate,
-                curve,
-                cs,
-                images,
-            }
-        })
+        .map(|t| trial_row(t, rows.get(t.id.as_str())))
         .collect();
     let trials = inherit_degenerate(sweep, trials);
+    let attempts = store.provenance(&sweep.name).await?;
+    let p = provenance(sweep, &attempts);
+    let studies = sweep
+        .studies
+        .iter()
+        .map(|s| StudyInfo {
+            name: s.name.clone(),
+            description: s.description.clone(),
+            axes: s.axes.clone(),
+        })
+        .collect();
+    let images: Vec<Option<[u64; 3]>> = trials.iter().map(|t| t.images).collect();
+    let data = crate::datasets::collect(sweep, &images);
+    let stages = sweep
+        .stages
+        .iter()
+        .map(|s| (s.name.clone(), s.task.clone()))
+        .collect();
+    Ok(Input {
+        sweep: sweep.name.clone(),
+        description: sweep.description.clone(),
+        studies,
+        stages,
+        provenance: p,
+        settings: ablate_verdict::Settings::from_spec(&sweep.report),
+        claims: sweep.claims.clone(),
+        stale: Vec::new(),
+        data,
+        trials,
+    })
+}
+
+/// A trial of the sweep file with what the store holds of it.
+fn trial_row(t: &ablate_spec::Trial, row: Option<&ablate_store::ResultRow>) -> TrialRow {
+    let state = row.map_or_else(|| TrialState::Pending.to_string(), |r| r.state.to_string());
+    let result = row
+        .and_then(|r| r.result.clone())
+        .unwrap_or(serde_json::Value::Null);
+    let metrics = METRICS
+        .iter()
+        .filter_map(|m| {
+            result
+                .pointer(ablate_protocol::pointer(*m))
+                .and_then(serde_json::Value::as_f64)
+                .map(|v| (m.key().to_string(), v))
+        })
+        .collect();
+    let degenerate = result
+        .pointer("/degenerate/evidence")
+        .and_then(|e| serde_json::from_value(e.clone()).ok());
+    let curve = row
+        .map(|r| {
+            r.epochs
+                .iter()
+                .filter_map(|e| e.get("val_score").and_then(serde_json::Value::as_f64))
+                .collect()
+        })
+        .unwrap_or_default();
+    let cs = result
+        .pointer("/test/age/expected/cs")
+        .and_then(|c| serde_json::from_value(c.clone()).ok());
+    let images = ["train", "val", "test"].map(|p| {
+        result
+            .pointer(&format!("/images/{p}"))
+            .and_then(serde_json::Value::as_u64)
+    });
+    let images = match images {
+        [Some(a), Some(b), Some(c)] => Some([a, b, c]),
+        _ => None,
+    };
+    let kind = match t.kind {
+        ablate_spec::TrialKind::Train => "train",
+        ablate_spec::TrialKind::Pretrain => "pretrain",
+    };
+    let studies = t.memberships().map(|m| m.to_string()).collect();
+    TrialRow {
+        id: t.id.to_string(),
+        kind: kind.into(),
+        state,
+        studies,
+        labels: t.labels.clone(),
+        seed: t.config.seed,
+        fold: t.config.fold,
+        metrics,
+        degenerate,
+        curve,
+        cs,
+        images,
+    }
+}
+
+/// Where the work ran: versions, commits, devices, hours and memory peaks
+/// over every attempt, and each study's compute.
+fn provenance(sweep: &Sweep, attempts: &[ablate_store::AttemptProvenance]) -> Provenance {
     let mut p = Provenance {
         spec_hash: sweep.spec_hash.clone(),
         overrides: sweep.overrides.clone(),
         ..Provenance::default()
     };
-    for a in store.provenance(&sweep.name).await? {
+    for a in attempts {
         let device = a
             .device_name
             .clone()
@@ -259,7 +237,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
             (&mut p.versions, Some(a.ablate_version.clone())),
             (
                 &mut p.commits,
-                a.git_commit.map(|c| {
+                a.git_commit.as_ref().map(|c| {
                     format!(
                         "{}{}",
                         &c[..c.len().min(12)],
@@ -297,8 +275,7 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         }
     }
     let mut seconds: std::collections::HashMap<&str, f64> = std::collections::HashMap::new();
-    let attempts = store.provenance(&sweep.name).await?;
-    for a in &attempts {
+    for a in attempts {
         *seconds.entry(a.trial_id.as_str()).or_insert(0.0) += a.seconds.unwrap_or(0.0);
     }
     for study in &sweep.studies {
@@ -317,31 +294,5 @@ pub async fn load(store: &Store, sweep: &Sweep) -> Result<Input, ablate_store::S
         }
         p.study_hours.insert(study.name.clone(), total / 3600.0);
     }
-    let studies = sweep
-        .studies
-        .iter()
-        .map(|s| StudyInfo {
-            name: s.name.clone(),
-            description: s.description.clone(),
-            axes: s.axes.clone(),
-        })
-        .collect();
-    let data = crate::datasets::collect(sweep, &trials);
-    let stages = sweep
-        .stages
-        .iter()
-        .map(|s| (s.name.clone(), s.task.clone()))
-        .collect();
-    Ok(Input {
-        sweep: sweep.name.clone(),
-        description: sweep.description.clone(),
-        studies,
-        stages,
-        provenance: p,
-        settings: ablate_verdict::Settings::from_spec(&sweep.report),
-        claims: sweep.claims.clone(),
-        stale: Vec::new(),
-        data,
-        trials,
-    })
+    p
 }

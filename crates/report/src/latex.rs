@@ -8,8 +8,8 @@ use std::fmt::Write as _;
 use ablate_verdict::Arm;
 use ablate_verdict::stats::{self, mean_sd};
 
+use crate::configs::{configs, metrics_of};
 use crate::input::Input;
-use crate::markdown::{configs, metrics_of};
 
 /// Escapes text for LaTeX.
 pub fn tex(s: &str) -> String {
@@ -56,7 +56,7 @@ pub fn render(input: &Input) -> String {
         // Per configuration and metric: one value per complete seed.
         let arms: Vec<Vec<Arm>> = cs
             .iter()
-            .map(|c| metrics.iter().map(|m| c.arm(m.key)).collect())
+            .map(|c| metrics.iter().map(|m| c.arm(m.key())).collect())
             .collect();
         let mut cells: Vec<Vec<String>> = vec![Vec::new(); cs.len()];
         for (j, m) in metrics.iter().enumerate() {
@@ -65,7 +65,7 @@ pub fn render(input: &Input) -> String {
                 .filter(|i| means[*i].is_finite())
                 .min_by(|a, b| {
                     let o = means[*a].total_cmp(&means[*b]);
-                    if m.lower_is_better { o } else { o.reverse() }
+                    if m.lower_is_better() { o } else { o.reverse() }
                 });
             // Each other configuration against the best, adjusted within the column.
             let tested: Vec<(usize, f64)> = best
@@ -121,8 +121,8 @@ pub fn render(input: &Input) -> String {
         head.extend(metrics.iter().map(|m| {
             format!(
                 "{} {}",
-                tex(m.label),
-                if m.lower_is_better {
+                tex(m.label()),
+                if m.lower_is_better() {
                     "$\\downarrow$"
                 } else {
                     "$\\uparrow$"

@@ -10,10 +10,12 @@
 mod chart_lines;
 mod charts;
 mod conclusions;
+mod configs;
 mod datasets;
 mod export;
 mod figures;
 mod forest;
+mod format;
 mod html;
 mod importance;
 mod input;

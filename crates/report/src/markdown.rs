@@ -7,112 +7,10 @@ use std::fmt::Write as _;
 use ablate_protocol::TrialState;
 
 use crate::conclusions;
-use crate::input::{Input, METRICS, Metric, TrialRow};
+use crate::configs::{Config, configs, metrics_of};
+use crate::format::esc;
+use crate::input::{Input, TrialRow};
 use ablate_verdict::stats::mean_sd;
-
-/// Escapes text from a sweep file or database for Markdown (tables included).
-pub fn esc(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '|' | '#' | '!' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\n' | '\r' => out.push(' '),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
-/// One configuration of a study: its axis values and trials (one per seed/fold).
-pub struct Config<'a> {
-    pub key: Vec<(String, String)>,
-    pub trials: Vec<&'a TrialRow>,
-}
-
-impl Config<'_> {
-    /// Values of `metric` over finished trials, flagged ones included: leaving a
-    /// seed out for what it scored would bias the mean (the flagged-runs section
-    /// says where leaving them out would change a ranking or a verdict).
-    pub fn values(&self, metric: &str) -> Vec<f64> {
-        self.trials
-            .iter()
-            .filter(|t| t.state == TrialState::Succeeded.as_str())
-            .filter_map(|t| t.metrics.get(metric).copied())
-            .collect()
-    }
-
-    /// One value of `metric` per complete seed (folds averaged), as verdicts count.
-    pub fn arm(&self, metric: &str) -> ablate_verdict::Arm {
-        let trials: Vec<ablate_verdict::Trial> = self
-            .trials
-            .iter()
-            .map(|t| conclusions::verdict_trial(t))
-            .collect();
-        let refs: Vec<&ablate_verdict::Trial> = trials.iter().collect();
-        ablate_verdict::Arm::new(String::new(), &refs, metric)
-    }
-}
-
-/// The study's training trials grouped by the axes it varies, in the order of the
-/// study's grid (first axis slowest).
-pub fn configs<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
-    let order: Vec<Vec<String>> = input
-        .studies
-        .iter()
-        .find(|s| s.name == study)
-        .map(|s| s.axes.iter().map(|(_, v)| v.clone()).collect())
-        .unwrap_or_default();
-    let mut out = grouped(input, study, axes);
-    out.sort_by_key(|c| {
-        c.key
-            .iter()
-            .zip(&order)
-            .map(|((_, v), vals)| vals.iter().position(|x| x == v).unwrap_or(usize::MAX))
-            .collect::<Vec<_>>()
-    });
-    out
-}
-
-fn grouped<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
-    let mut out: Vec<Config<'a>> = Vec::new();
-    for t in input
-        .trials
-        .iter()
-        .filter(|t| t.kind == "train" && t.studies.iter().any(|s| s == study))
-    {
-        let key: Vec<(String, String)> = axes
-            .iter()
-            .map(|a| {
-                (
-                    a.clone(),
-                    t.labels.get(a).cloned().unwrap_or_else(|| "-".into()),
-                )
-            })
-            .collect();
-        match out.iter_mut().find(|c| c.key == key) {
-            Some(c) => c.trials.push(t),
-            None => out.push(Config {
-                key,
-                trials: vec![t],
-            }),
-        }
-    }
-    out
-}
-
-pub fn metrics_of(configs: &[Config<'_>]) -> Vec<&'static Metric> {
-    METRICS
-        .iter()
-        .filter(|m| {
-            configs
-                .iter()
-                .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m.key)))
-        })
-        .collect()
-}
 
 /// The key of the verdicts' charts among the per-study ones (no study name has
 /// a `#`).
@@ -124,6 +22,26 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
     if let Some(d) = &input.description {
         let _ = writeln!(out, "{}\n", esc(d));
     }
+    summary(&mut out, input);
+    out.push_str(&crate::datasets::banner(&input.data));
+    let forests: Vec<&crate::charts::Chart> = charts
+        .iter()
+        .filter(|(s, _)| s == VERDICT_CHARTS)
+        .flat_map(|(_, cs)| cs)
+        .collect();
+    out.push_str(&conclusions::markdown(input, &forests));
+    out.push_str(&crate::datasets::markdown(&input.data));
+    for study in &input.studies {
+        self::study(&mut out, input, study, charts);
+    }
+    flagged_runs(&mut out, input);
+    stale_results(&mut out, input);
+    provenance(&mut out, input);
+    out
+}
+
+/// The trials by state, and a warning where stale results are kept.
+fn summary(out: &mut String, input: &Input) {
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
     for t in &input.trials {
         *states.entry(t.state.as_str()).or_insert(0) += 1;
@@ -148,97 +66,106 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             "**{n} {noun} {verb} stale**, kept with `--keep-stale`: trained on other data or by another trainer than the sweep's now (listed under \"Stale results\"). Tables and verdicts below include them; `ablate run` without `--keep-stale` retrains them.\n"
         );
     }
-    out.push_str(&crate::datasets::banner(&input.data));
-    let forests: Vec<&crate::charts::Chart> = charts
-        .iter()
-        .filter(|(s, _)| s == VERDICT_CHARTS)
-        .flat_map(|(_, cs)| cs)
-        .collect();
-    out.push_str(&conclusions::markdown(input, &forests));
-    out.push_str(&crate::datasets::markdown(&input.data));
+}
 
-    for study in &input.studies {
-        let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
-        let configs = configs(input, &study.name, &axes);
-        let _ = writeln!(out, "## Study: {}\n", esc(&study.name));
-        if let Some(d) = &study.description {
-            let _ = writeln!(out, "{}\n", esc(d));
-        }
-        let metrics = metrics_of(&configs);
-        let mut header: Vec<String> = axes.iter().map(|a| esc(a)).collect();
-        header.push("N".into());
-        header.extend(
-            metrics
-                .iter()
-                .map(|m| format!("{}{}", m.label, if m.lower_is_better { " ↓" } else { " ↑" })),
-        );
-        let _ = writeln!(out, "| {} |", header.join(" | "));
-        let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
-        let best: Vec<Option<f64>> = metrics
-            .iter()
-            .map(|m| {
-                let means = configs
-                    .iter()
-                    .map(|c| mean_sd(&c.values(m.key)).0)
-                    .filter(|v| v.is_finite());
-                if m.lower_is_better {
-                    means.reduce(f64::min)
-                } else {
-                    means.reduce(f64::max)
-                }
-            })
-            .collect();
-        for c in &configs {
-            let mut row: Vec<String> = c.key.iter().map(|(_, v)| esc(v)).collect();
-            let done = c
-                .trials
-                .iter()
-                .filter(|t| t.state == TrialState::Succeeded.as_str())
-                .count();
-            let flagged = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
-            let mut n = format!("{done}/{}", c.trials.len());
-            if flagged > 0 {
-                let _ = write!(n, " ({flagged} flagged)");
-            }
-            row.push(n);
-            for (m, b) in metrics.iter().zip(&best) {
-                let vals = c.values(m.key);
-                if vals.is_empty() {
-                    // Results still due are missing; a metric no finished trial has does
-                    // not apply (a gender-only trial has no age MAE).
-                    let finished = c
-                        .trials
-                        .iter()
-                        .all(|t| t.state == TrialState::Succeeded.as_str());
-                    let has = c.trials.iter().any(|t| t.metrics.contains_key(m.key));
-                    row.push(if finished && !has { "n/a" } else { "missing" }.into());
-                    continue;
-                }
-                let (mean, sd) = mean_sd(&vals);
-                let cell = if m.key.starts_with("age_mae") || m.key == "age_epsilon" {
-                    format!("{mean:.2} ± {sd:.2}")
-                } else {
-                    format!("{mean:.3} ± {sd:.3}")
-                };
-                row.push(if Some(mean) == *b {
-                    format!("**{cell}**")
-                } else {
-                    cell
-                });
-            }
-            let _ = writeln!(out, "| {} |", row.join(" | "));
-        }
-        out.push('\n');
-        out.push_str(&crate::importance::study(input, &study.name, &axes));
-        for c in charts
-            .iter()
-            .filter(|(s, _)| *s == study.name)
-            .flat_map(|(_, cs)| cs)
-        {
-            let _ = writeln!(out, "![{}]({}.png)\n", esc(&c.title), c.name);
-        }
+/// A study's section: its table, factor importance and charts.
+fn study(
+    out: &mut String,
+    input: &Input,
+    study: &crate::input::StudyInfo,
+    charts: &[(String, Vec<crate::charts::Chart>)],
+) {
+    let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
+    let configs = configs(input, &study.name, &axes);
+    let _ = writeln!(out, "## Study: {}\n", esc(&study.name));
+    if let Some(d) = &study.description {
+        let _ = writeln!(out, "{}\n", esc(d));
     }
+    table(out, &axes, &configs);
+    out.push('\n');
+    out.push_str(&crate::importance::study(input, &study.name, &axes));
+    for c in charts
+        .iter()
+        .filter(|(s, _)| *s == study.name)
+        .flat_map(|(_, cs)| cs)
+    {
+        let _ = writeln!(out, "![{}]({}.png)\n", esc(&c.title), c.name);
+    }
+}
 
+/// A study's table: one row per configuration, mean ± sd per metric, the best
+/// in bold, results still due shown as missing.
+fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
+    let metrics = metrics_of(configs);
+    let mut header: Vec<String> = axes.iter().map(|a| esc(a)).collect();
+    header.push("N".into());
+    header.extend(metrics.iter().map(|m| {
+        format!(
+            "{}{}",
+            m.label(),
+            if m.lower_is_better() { " ↓" } else { " ↑" }
+        )
+    }));
+    let _ = writeln!(out, "| {} |", header.join(" | "));
+    let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
+    let best: Vec<Option<f64>> = metrics
+        .iter()
+        .map(|m| {
+            let means = configs
+                .iter()
+                .map(|c| mean_sd(&c.values(m.key())).0)
+                .filter(|v| v.is_finite());
+            if m.lower_is_better() {
+                means.reduce(f64::min)
+            } else {
+                means.reduce(f64::max)
+            }
+        })
+        .collect();
+    for c in configs {
+        let mut row: Vec<String> = c.key.iter().map(|(_, v)| esc(v)).collect();
+        let done = c
+            .trials
+            .iter()
+            .filter(|t| t.state == TrialState::Succeeded.as_str())
+            .count();
+        let flagged = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
+        let mut n = format!("{done}/{}", c.trials.len());
+        if flagged > 0 {
+            let _ = write!(n, " ({flagged} flagged)");
+        }
+        row.push(n);
+        for (m, b) in metrics.iter().zip(&best) {
+            let vals = c.values(m.key());
+            if vals.is_empty() {
+                // Results still due are missing; a metric no finished trial has does
+                // not apply (a gender-only trial has no age MAE).
+                let finished = c
+                    .trials
+                    .iter()
+                    .all(|t| t.state == TrialState::Succeeded.as_str());
+                let has = c.trials.iter().any(|t| t.metrics.contains_key(m.key()));
+                row.push(if finished && !has { "n/a" } else { "missing" }.into());
+                continue;
+            }
+            let (mean, sd) = mean_sd(&vals);
+            let cell = if m.lower_is_better() {
+                format!("{mean:.2} ± {sd:.2}")
+            } else {
+                format!("{mean:.3} ± {sd:.3}")
+            };
+            row.push(if Some(mean) == *b {
+                format!("**{cell}**")
+            } else {
+                cell
+            });
+        }
+        let _ = writeln!(out, "| {} |", row.join(" | "));
+    }
+}
+
+/// Runs flagged degenerate, with their evidence and what leaving them out would change.
+fn flagged_runs(out: &mut String, input: &Input) {
     let flagged: Vec<&TrialRow> = input
         .trials
         .iter()
@@ -275,7 +202,9 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             out.push('\n');
         }
     }
+}
 
+fn stale_results(out: &mut String, input: &Input) {
     if !input.stale.is_empty() {
         let _ = writeln!(out, "## Stale results (kept with --keep-stale)\n");
         for (id, why) in &input.stale {
@@ -283,7 +212,9 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         }
         out.push('\n');
     }
+}
 
+fn provenance(out: &mut String, input: &Input) {
     let p = &input.provenance;
     let _ = writeln!(out, "## Provenance\n");
     let _ = writeln!(out, "- sweep file sha256: `{}`", esc(&p.spec_hash));
@@ -352,7 +283,6 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
             );
         }
     }
-    out
 }
 
 pub fn labels(t: &TrialRow) -> String {

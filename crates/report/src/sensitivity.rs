@@ -2,9 +2,9 @@
 //! counts in the report's means and verdicts, and this says where that choice
 //! matters, so a reader can weigh it.
 
-use crate::conclusions;
+use crate::configs;
+use crate::configs::{configs, metrics_of};
 use crate::input::Input;
-use crate::markdown::{configs, metrics_of};
 use ablate_verdict::stats::mean_sd;
 
 /// One line per table ranking or verdict that differs once flagged runs are left out.
@@ -17,15 +17,15 @@ pub fn without_flagged(input: &Input) -> Vec<String> {
         let all = configs(input, &study.name, &axes);
         let kept = configs(&rest, &study.name, &axes);
         for m in metrics_of(&all) {
-            let rank = |cs: &[crate::markdown::Config<'_>]| -> Vec<String> {
+            let rank = |cs: &[configs::Config<'_>]| -> Vec<String> {
                 let mut means: Vec<(f64, String)> = cs
                     .iter()
-                    .map(|c| (mean_sd(&c.values(m.key)).0, key(&c.key)))
+                    .map(|c| (mean_sd(&c.values(m.key())).0, key(&c.key)))
                     .filter(|(v, _)| v.is_finite())
                     .collect();
                 means.sort_by(|a, b| {
                     let o = a.0.total_cmp(&b.0);
-                    if m.lower_is_better { o } else { o.reverse() }
+                    if m.lower_is_better() { o } else { o.reverse() }
                 });
                 means.into_iter().map(|(_, k)| k).collect()
             };
@@ -34,17 +34,17 @@ pub fn without_flagged(input: &Input) -> Vec<String> {
                 changes.push(format!(
                     "study {}, {}: ranked {} with every run, {} without the flagged ones",
                     study.name,
-                    m.label,
+                    m.label(),
                     with.join(" > "),
                     without.join(" > ")
                 ));
             }
         }
     }
-    for (a, b) in conclusions::judge(input)
+    for (a, b) in configs::judge(input)
         .verdicts
         .iter()
-        .zip(conclusions::judge(&rest).verdicts)
+        .zip(configs::judge(&rest).verdicts)
     {
         if a.verdict != b.verdict {
             changes.push(format!(

@@ -8,8 +8,8 @@ use serde::Serialize;
 
 use crate::error::Ctx;
 use crate::model::Study;
-use crate::report::METRICS;
 use crate::value::{self, Table, Value, join};
+use ablate_vocab::Metric;
 
 /// Levels: (axis, value label) pairs, e.g. `[("encoding", "ldae-s2")]`.
 pub type Levels = Vec<(String, String)>;
@@ -346,7 +346,12 @@ fn one(
     let name = claim_name(ctx, path, t, v, seen)?;
     let study = claim_study(ctx, path, t, v, studies)?;
     let metric_v = value::get(t, "metric");
-    let metric = value::choice(ctx, &join(path, "metric"), metric_v.unwrap_or(v), METRICS)?;
+    let metric = value::choice(
+        ctx,
+        &join(path, "metric"),
+        metric_v.unwrap_or(v),
+        &Metric::keys(),
+    )?;
     let mut c = Checker {
         ctx,
         study,

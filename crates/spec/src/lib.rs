@@ -16,7 +16,6 @@ mod error;
 mod expand;
 mod gender;
 mod hash;
-mod id;
 mod model;
 pub mod names;
 mod overrides;
@@ -32,10 +31,10 @@ mod value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
+pub use ablate_vocab::{Membership, Metric, TrialId, short_id};
 pub use axes::EncodingLabel;
 pub use error::{Diagnostic, SpecError};
 pub use hash::{canonical_json, sha256_hex, trial_id};
-pub use id::{TrialId, short_id};
 pub use model::{Stage, Study, Trial, TrialKind};
 pub use sweep::Sweep;
 
@@ -185,6 +184,20 @@ impl Sweep {
         self.datasets
             .iter()
             .find(|(_, d)| d.same_images(&config.data))
+    }
+
+    /// Every group a trial can belong to, in run order: the pretraining stages,
+    /// then the studies as the file declares them.
+    pub fn memberships(&self) -> Vec<Membership> {
+        let stages = self
+            .stages
+            .iter()
+            .map(|s| Membership::Pretrain(s.name.clone()));
+        let studies = self
+            .studies
+            .iter()
+            .map(|s| Membership::Study(s.name.clone()));
+        stages.chain(studies).collect()
     }
 
     /// The ids of the trials a run of study `only` covers (every study's:

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use crate::axes::AxisValue;
-use crate::id::TrialId;
 use crate::train::{Draft, Setting};
 use crate::types::{DatasetSpec, ExecSpec, Expected, TrialConfig};
 use crate::value::Value;
+use ablate_vocab::{Membership, TrialId};
 
 /// A `[pretrain.NAME]` stage.
 #[derive(Debug, Clone, Serialize)]
@@ -67,6 +67,13 @@ pub struct Trial {
 impl Trial {
     pub fn short_id(&self) -> &str {
         self.id.short()
+    }
+
+    /// What it belongs to: its studies, then the pretraining stages it is a
+    /// trial of.
+    pub fn memberships(&self) -> impl Iterator<Item = Membership> + '_ {
+        let studies = self.studies.iter().cloned().map(Membership::Study);
+        studies.chain(self.stages.iter().cloned().map(Membership::Pretrain))
     }
 }
 

@@ -5,19 +5,10 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use ablate_vocab::Metric;
+
 use crate::error::Ctx;
 use crate::value::{self, Value};
-
-/// The metrics a trial's result gives the report, by key.
-pub const METRICS: &[&str] = &[
-    "gender_accuracy",
-    "age_mae",
-    "age_mae_argmax",
-    "age_cs5",
-    "age_epsilon",
-    "identity_accuracy",
-    "general_accuracy",
-];
 
 /// Settings of `[report]`; unset ones take the report's defaults.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -61,10 +52,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<ReportSpec> {
     }
     if let Some(x) = value::get(t, "smallest_effect") {
         let table = value::table(ctx, "report.smallest_effect", x)?;
-        ok &= value::known_keys(ctx, "report.smallest_effect", table, METRICS);
+        ok &= value::known_keys(ctx, "report.smallest_effect", table, &Metric::keys());
         for (k, val) in table.iter() {
             let key = k.get_ref().to_string();
-            if !METRICS.contains(&key.as_str()) {
+            if Metric::from_key(&key).is_err() {
                 continue;
             }
             let got = value::number(

@@ -2,6 +2,7 @@
 //! Each finds the study varying its axes, keeps only the trials matching the
 //! condition the paper stated, and plans the comparisons its rule needs.
 
+use ablate_spec::Metric;
 use std::collections::BTreeMap;
 
 use crate::arms::Arm;
@@ -156,7 +157,7 @@ fn encoding(input: &Input<'_>) -> Planned {
         for o in &others {
             specs.push(spec(
                 Kind::Difference,
-                "age_mae",
+                Metric::AgeMae.key(),
                 &trials,
                 &[("encoding", l)],
                 &[("encoding", o)],
@@ -268,8 +269,8 @@ fn depth(input: &Input<'_>) -> Planned {
         let g: Vec<&Trial> = pick(&trials, &[("tasks", "gender")]);
         let a: Vec<&Trial> = pick(&trials, &[("tasks", "age")]);
         specs.push(spec(
-            margin(input, "gender_accuracy"),
-            "gender_accuracy",
+            margin(input, Metric::GenderAccuracy.key()),
+            Metric::GenderAccuracy.key(),
             &g,
             &[("depth", k)],
             &[("depth", &deepest)],
@@ -277,7 +278,7 @@ fn depth(input: &Input<'_>) -> Planned {
         ));
         specs.push(spec(
             Kind::Difference,
-            "age_mae",
+            Metric::AgeMae.key(),
             &a,
             &[("depth", &deepest)],
             &[("depth", k)],
@@ -288,14 +289,17 @@ fn depth(input: &Input<'_>) -> Planned {
     let g: Vec<&Trial> = pick(&trials, &[("tasks", "gender")]);
     specs.push(spec(
         Kind::Difference,
-        "gender_accuracy",
+        Metric::GenderAccuracy.key(),
         &g,
         &[("depth", &deepest)],
         &[("depth", &shallower[0])],
         &ctx,
     ));
     // Descriptive: each task's trend across every preset, per depth step.
-    for (task, metric) in [("gender", "gender_accuracy"), ("age", "age_mae")] {
+    for (task, metric) in [
+        ("gender", Metric::GenderAccuracy.key()),
+        ("age", Metric::AgeMae.key()),
+    ] {
         let tt: Vec<&Trial> = pick(&trials, &[("tasks", task)]);
         let others: Vec<Arm> = presets
             .iter()
@@ -373,7 +377,10 @@ fn pretraining(input: &Input<'_>) -> Planned {
         );
     };
     let mut specs = Vec::new();
-    for (task, metric) in [("gender", "gender_accuracy"), ("age", "age_mae")] {
+    for (task, metric) in [
+        ("gender", Metric::GenderAccuracy.key()),
+        ("age", Metric::AgeMae.key()),
+    ] {
         let mono = pick(&trials, &[("tasks", task)]);
         if mono.is_empty() {
             continue;
@@ -463,7 +470,10 @@ fn multitask(input: &Input<'_>) -> Planned {
         );
     }
     let mut specs = Vec::new();
-    for (task, metric) in [("gender", "gender_accuracy"), ("age", "age_mae")] {
+    for (task, metric) in [
+        ("gender", Metric::GenderAccuracy.key()),
+        ("age", Metric::AgeMae.key()),
+    ] {
         if pick(&trials, &[("tasks", task)]).is_empty() {
             continue;
         }

@@ -20,6 +20,8 @@ pub mod stats;
 
 use std::collections::BTreeMap;
 
+use ablate_spec::Metric;
+
 pub use arms::Arm;
 pub use judge::judge;
 pub use model::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
@@ -73,18 +75,10 @@ pub struct Settings {
 
 impl Default for Settings {
     fn default() -> Self {
-        let smallest_effect = [
-            ("age_mae", 0.5),
-            ("age_mae_argmax", 0.5),
-            ("gender_accuracy", 0.01),
-            ("age_cs5", 0.01),
-            ("age_epsilon", 0.01),
-            ("identity_accuracy", 0.01),
-            ("general_accuracy", 0.01),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
+        let smallest_effect = Metric::ALL
+            .into_iter()
+            .map(|m| (m.key().to_string(), m.default_smallest_effect()))
+            .collect();
         Settings {
             alpha: 0.05,
             power: 0.8,
@@ -116,11 +110,7 @@ impl Settings {
 
 /// Whether lower values of a built-in metric are better; None for unknown ones.
 pub fn lower_is_better(metric: &str) -> Option<bool> {
-    match metric {
-        "age_mae" | "age_mae_argmax" | "age_epsilon" => Some(true),
-        "gender_accuracy" | "age_cs5" | "identity_accuracy" | "general_accuracy" => Some(false),
-        _ => None,
-    }
+    Metric::from_key(metric).ok().map(Metric::lower_is_better)
 }
 
 #[cfg(test)]
@@ -128,9 +118,9 @@ mod tests {
     #[test]
     fn every_metric_a_sweep_may_name_has_a_direction_and_a_smallest_effect() {
         let s = super::Settings::default();
-        for m in ablate_spec::report::METRICS {
+        for m in ablate_spec::Metric::keys() {
             assert!(super::lower_is_better(m).is_some(), "{m}");
-            assert!(s.smallest_effect.contains_key(*m), "{m}");
+            assert!(s.smallest_effect.contains_key(m), "{m}");
         }
     }
 }

@@ -17,9 +17,9 @@ use tokio::sync::mpsc;
 
 use crate::RunError;
 use crate::backend::{Backend, BackendEvent};
+use crate::options::RunOptions;
 use crate::progress::Reporter;
 use crate::provenance;
-use crate::run::RunOptions;
 use crate::slots::Slot;
 
 mod core;

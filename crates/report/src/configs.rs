@@ -1,0 +1,138 @@
+//! The report's model of a study: its training trials grouped into
+//! configurations (one per combination of the axes it varies, in its grid's
+//! order), the metrics they have, and the judgement of the sweep's claims over
+//! them. The renderers read it; it renders nothing.
+
+use ablate_protocol::TrialState;
+use ablate_verdict::Judgement;
+
+use crate::input::{Input, METRICS, Metric, TrialRow};
+
+/// One configuration of a study: its axis values and trials (one per seed/fold).
+pub struct Config<'a> {
+    pub key: Vec<(String, String)>,
+    pub trials: Vec<&'a TrialRow>,
+}
+
+impl Config<'_> {
+    /// Values of `metric` over finished trials, flagged ones included: leaving a
+    /// seed out for what it scored would bias the mean (the flagged-runs section
+    /// says where leaving them out would change a ranking or a verdict).
+    pub fn values(&self, metric: &str) -> Vec<f64> {
+        self.trials
+            .iter()
+            .filter(|t| t.state == TrialState::Succeeded.as_str())
+            .filter_map(|t| t.metrics.get(metric).copied())
+            .collect()
+    }
+
+    /// One value of `metric` per complete seed (folds averaged), as verdicts count.
+    pub fn arm(&self, metric: &str) -> ablate_verdict::Arm {
+        let trials: Vec<ablate_verdict::Trial> =
+            self.trials.iter().map(|t| verdict_trial(t)).collect();
+        let refs: Vec<&ablate_verdict::Trial> = trials.iter().collect();
+        ablate_verdict::Arm::new(String::new(), &refs, metric)
+    }
+}
+
+/// The study's training trials grouped by the axes it varies, in the order of the
+/// study's grid (first axis slowest).
+pub fn configs<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
+    let order: Vec<Vec<String>> = input
+        .studies
+        .iter()
+        .find(|s| s.name == study)
+        .map(|s| s.axes.iter().map(|(_, v)| v.clone()).collect())
+        .unwrap_or_default();
+    let mut out = grouped(input, study, axes);
+    out.sort_by_key(|c| {
+        c.key
+            .iter()
+            .zip(&order)
+            .map(|((_, v), vals)| vals.iter().position(|x| x == v).unwrap_or(usize::MAX))
+            .collect::<Vec<_>>()
+    });
+    out
+}
+
+fn grouped<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
+    let mut out: Vec<Config<'a>> = Vec::new();
+    for t in input
+        .trials
+        .iter()
+        .filter(|t| t.kind == "train" && t.studies.iter().any(|s| s == study))
+    {
+        let key: Vec<(String, String)> = axes
+            .iter()
+            .map(|a| {
+                (
+                    a.clone(),
+                    t.labels.get(a).cloned().unwrap_or_else(|| "-".into()),
+                )
+            })
+            .collect();
+        match out.iter_mut().find(|c| c.key == key) {
+            Some(c) => c.trials.push(t),
+            None => out.push(Config {
+                key,
+                trials: vec![t],
+            }),
+        }
+    }
+    out
+}
+
+pub fn metrics_of(configs: &[Config<'_>]) -> Vec<Metric> {
+    METRICS
+        .into_iter()
+        .filter(|m| {
+            configs
+                .iter()
+                .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m.key())))
+        })
+        .collect()
+}
+
+/// A report row as judging sees it.
+pub fn verdict_trial(t: &TrialRow) -> ablate_verdict::Trial {
+    ablate_verdict::Trial {
+        id: t.id.clone(),
+        studies: t.studies.clone(),
+        labels: t.labels.clone(),
+        seed: t.seed,
+        fold: t.fold,
+        finished: t.state == TrialState::Succeeded.as_str(),
+        metrics: t.metrics.clone(),
+    }
+}
+
+/// Judges the report's trials (study trials only; pretraining trials are no arm).
+pub fn judge(input: &Input) -> Judgement {
+    let studies: Vec<ablate_verdict::Study> = input
+        .studies
+        .iter()
+        .map(|s| ablate_verdict::Study {
+            name: s.name.clone(),
+            axes: s.axes.clone(),
+        })
+        .collect();
+    let trials: Vec<ablate_verdict::Trial> = input
+        .trials
+        .iter()
+        .filter(|t| t.kind == "train")
+        .map(verdict_trial)
+        .collect();
+    let face_stages = input
+        .stages
+        .iter()
+        .filter(|(_, task)| *task == "identity")
+        .map(|(n, _)| n.clone())
+        .collect();
+    ablate_verdict::judge(&ablate_verdict::Input {
+        studies: &studies,
+        trials: &trials,
+        face_stages,
+        claims: &input.claims,
+        settings: input.settings.clone(),
+    })
+}
