@@ -349,14 +349,15 @@ fn calibrated(t: &Trial, heads: HeadSizes) -> Result<Speed> {
         steps: 3,
         warmup: 1,
         batch_norm: t.config.model.batch_norm,
-        device: ablate_train::trainer::device(&t.exec).map_err(|e| anyhow::anyhow!(e.message))?,
+        device: ablate_train::trainer::device(&t.exec)
+            .map_err(|e| anyhow::anyhow!(e.to_string()))?,
         ops: ablate_train::model::Ops::Fast,
         deadline: None,
     };
     let peak = ablate_train::memory::Peak::start();
     let model = t.config.model.clone();
     let r = crate::threads::on_pool(|| ablate_train::bench::run_model(&o, &model, heads))?
-        .map_err(|e| anyhow::anyhow!(e.message))?;
+        .map_err(|e| anyhow::anyhow!(e.to_string()))?;
     Ok(Speed::Calibrated {
         train_ips: r.images_per_s,
         forward_ips: 1e3 * r.batch as f64 / r.forward_ms.max(1e-9),
