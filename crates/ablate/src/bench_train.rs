@@ -83,7 +83,7 @@ pub fn run(a: &Args) -> Result<()> {
         threads: 1,
         checkpoint_ms: None,
     })
-    .map_err(|e| crate::InvalidInput(e.message))?;
+    .map_err(|e| crate::InvalidInput(e.to_string()))?;
     let device_init_ms = 1e3 * t0.elapsed().as_secs_f64();
     // CUDA tensors always run candle's kernels: one path to time.
     let paths = if device.is_cpu() {
@@ -229,7 +229,7 @@ fn measure(
         }))
     });
     match on_pool.map_err(|e| format!("cannot start the thread pool: {e}"))? {
-        Ok(r) => r.map_err(|e| e.message),
+        Ok(r) => r.map_err(|e| e.to_string()),
         Err(p) => Err(format!(
             "panicked: {}",
             p.downcast_ref::<String>()
@@ -289,9 +289,9 @@ fn per_op(a: &Args) -> Result<()> {
     };
     batches_per_size(&[batch], &[size])?;
     let shapes = ablate_train::bench_ops::layer_shapes(depth, a.width, batch, size)
-        .map_err(|e| crate::InvalidInput(e.message))?;
+        .map_err(|e| crate::InvalidInput(e.to_string()))?;
     let r = ablate_train::bench_ops::per_op(&shapes, a.steps.max(1))
-        .map_err(|e| crate::InvalidInput(e.message))?;
+        .map_err(|e| crate::InvalidInput(e.to_string()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());

@@ -81,14 +81,16 @@ pub fn run(file: &Path) -> anyhow::Result<ExitCode> {
             message: format!("panic: {info}"),
         });
     }));
-    match crate::threads::on_pool(|| ablate_train::trainer::run(&input, &mut emit))? {
+    match crate::threads::on_pool(|| {
+        ablate_train::trainer::run(&input, &mut emit, &mut |n| eprintln!("{n}"))
+    })? {
         Ok(result) => {
             emit(&Event::Finished {
                 result: Box::new(result),
             });
             Ok(ExitCode::SUCCESS)
         }
-        Err(e) => Ok(fail(e.class, e.message)),
+        Err(e) => Ok(fail(e.class(), e.to_string())),
     }
 }
 

@@ -80,12 +80,9 @@ pub struct BenchReport {
 }
 
 pub fn run(o: &BenchOptions) -> Result<BenchReport, TrainError> {
-    let preset = presets::find(&o.depth).ok_or_else(|| {
-        TrainError::bad_config(format!(
-            "unknown depth {:?}; expected one of {}",
-            o.depth,
-            presets::names().join(", ")
-        ))
+    let preset = presets::find(&o.depth).ok_or_else(|| TrainError::UnknownDepth {
+        depth: o.depth.clone(),
+        known: presets::names().join(", "),
     })?;
     let model = preset.scaled(o.width, o.batch_norm);
     let heads = HeadSizes {
@@ -107,20 +104,20 @@ pub fn run_model(
         .into_iter()
         .flatten()
         .next()
-        .ok_or_else(|| TrainError::bad_config("the network has no head"))?;
+        .ok_or_else(|| TrainError::BadConfig("the network has no head".into()))?;
     // Each net's own peak, though one process measures them all.
     o.device.synchronize()?;
     crate::memory::reset_gpu_peak(&o.device);
     let varmap = VarMap::new();
     let vb = VarBuilder::from_varmap(&varmap, DType::F32, &o.device);
     let net = Net::new(&model, o.size, heads, 0.5, &vb)
-        .map_err(|e| TrainError::bad_config(e.to_string()))?
+        .map_err(TrainError::BenchNetwork)?
         .with_ops(o.ops);
     init_weights(&varmap, 0, &o.device)?;
     let named: Vec<(String, Var)> = varmap
         .data()
         .lock()
-        .map_err(|_| TrainError::internal("lock"))?
+        .map_err(|_| TrainError::Internal("lock"))?
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
@@ -161,10 +158,10 @@ pub fn run_model(
     let mut losses = Vec::with_capacity(o.warmup + o.steps);
     for step in 0..o.warmup + o.steps {
         if o.deadline.is_some_and(|d| Instant::now() >= d) {
-            return Err(TrainError::internal(format!(
-                "time limit reached after {step} of {} steps",
-                o.warmup + o.steps
-            )));
+            return Err(TrainError::TimeLimit {
+                step,
+                steps: o.warmup + o.steps,
+            });
         }
         let t0 = Instant::now();
         let out = net.forward(&x, true, &mut rng)?;
@@ -172,7 +169,7 @@ pub fn run_model(
             .into_iter()
             .flatten()
             .next()
-            .ok_or_else(|| TrainError::internal("no head"))?;
+            .ok_or(TrainError::Internal("no head"))?;
         let loss = cross_entropy(&logits, &y)?;
         // Reading the loss forces the computation (CUDA is asynchronous).
         losses.push(loss.to_scalar::<f32>()?);

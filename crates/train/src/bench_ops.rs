@@ -43,11 +43,9 @@ pub fn layer_shapes(
     batch: usize,
     size: usize,
 ) -> Result<Vec<LayerShape>, TrainError> {
-    let preset = presets::find(depth).ok_or_else(|| {
-        TrainError::bad_config(format!(
-            "unknown depth {depth:?}; expected one of {}",
-            presets::names().join(", ")
-        ))
+    let preset = presets::find(depth).ok_or_else(|| TrainError::UnknownDepth {
+        depth: depth.to_string(),
+        known: presets::names().join(", "),
     })?;
     let model = preset.scaled(width, false);
     let mut out: Vec<LayerShape> = Vec::new();
@@ -76,7 +74,7 @@ pub fn layer_shapes(
         side /= 2;
     }
     if side == 0 {
-        return Err(TrainError::bad_config(format!(
+        return Err(TrainError::BadConfig(format!(
             "{depth} pools {} times: input side {size} is too small",
             model.convs.len()
         )));
@@ -276,8 +274,8 @@ mod tests {
     #[test]
     fn layer_shapes_reject_unknown_depth_and_tiny_inputs() {
         let err = layer_shapes("vgg8", 1.0, 1, 64).expect_err("unknown");
-        assert!(err.message.contains("expected one of"), "{}", err.message);
+        assert!(err.to_string().contains("expected one of"), "{err}");
         let err = layer_shapes("vgg19", 1.0, 1, 16).expect_err("5 pools of 16 px");
-        assert!(err.message.contains("too small"), "{}", err.message);
+        assert!(err.to_string().contains("too small"), "{err}");
     }
 }

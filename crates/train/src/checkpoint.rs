@@ -11,11 +11,16 @@ use crate::error::TrainError;
 /// Saves every variable (weights and BatchNorm statistics) to `path` via a temporary file.
 pub fn save(varmap: &VarMap, path: &Path) -> Result<(), TrainError> {
     let tmp = path.with_extension("safetensors.tmp");
-    varmap
-        .save(&tmp)
-        .map_err(|e| TrainError::io(format!("cannot write checkpoint {}: {e}", tmp.display())))?;
-    std::fs::rename(&tmp, path)
-        .map_err(|e| TrainError::io(format!("cannot move checkpoint to {}: {e}", path.display())))
+    varmap.save(&tmp).map_err(|source| TrainError::Checkpoint {
+        action: "write",
+        path: tmp.clone(),
+        source: Box::new(source),
+    })?;
+    std::fs::rename(&tmp, path).map_err(|source| TrainError::Io {
+        action: "move checkpoint to",
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// Where [`save_pending`] writes: the checkpoint before its commit.
@@ -35,51 +40,53 @@ pub fn save_pending(varmap: &VarMap, path: &Path) -> Result<(), TrainError> {
 pub fn commit(path: &Path) -> Result<(), TrainError> {
     let from = pending(path);
     match std::fs::rename(&from, path) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(TrainError::io(format!(
-            "cannot move checkpoint {} to {}: {e}",
-            from.display(),
-            path.display()
-        ))),
+        Err(source) if source.kind() != std::io::ErrorKind::NotFound => {
+            Err(TrainError::MoveCheckpoint {
+                from,
+                to: path.to_path_buf(),
+                source,
+            })
+        }
         _ => Ok(()),
     }
 }
 
 /// Loads every variable of `varmap` from `path` (names and shapes must match).
 pub fn load_all(varmap: &mut VarMap, path: &Path) -> Result<(), TrainError> {
-    varmap
-        .load(path)
-        .map_err(|e| TrainError::io(format!("cannot read checkpoint {}: {e}", path.display())))
+    varmap.load(path).map_err(|source| TrainError::Checkpoint {
+        action: "read",
+        path: path.to_path_buf(),
+        source: Box::new(source),
+    })
 }
 
 /// Copies `trunk.*` from the checkpoint at `path` into `varmap`; heads stay as initialised.
 /// Returns how many tensors were copied.
 pub fn load_trunk(varmap: &VarMap, path: &Path, device: &Device) -> Result<usize, TrainError> {
-    let saved = candle_core::safetensors::load(path, device).map_err(|e| {
-        TrainError::io(format!(
-            "cannot read pretraining checkpoint {}: {e}",
-            path.display()
-        ))
-    })?;
+    let saved =
+        candle_core::safetensors::load(path, device).map_err(|source| TrainError::Checkpoint {
+            action: "read pretraining",
+            path: path.to_path_buf(),
+            source: Box::new(source),
+        })?;
     let vars = varmap
         .data()
         .lock()
-        .map_err(|_| TrainError::internal("variable map lock poisoned"))?;
+        .map_err(|_| TrainError::Internal("variable map lock poisoned"))?;
     let mut names: Vec<&String> = vars.keys().filter(|n| n.starts_with("trunk.")).collect();
     names.sort();
-    let hint =
-        "the pretraining trial must have the same depth, width, BatchNorm setting and input size";
+    let mismatch = |what: String| TrainError::TrunkMismatch {
+        path: path.to_path_buf(),
+        what,
+    };
     for name in &names {
         let var = &vars[*name];
         let Some(t) = saved.get(*name) else {
-            return Err(TrainError::bad_config(format!(
-                "pretraining checkpoint {} has no `{name}`: {hint}",
-                path.display()
-            )));
+            return Err(mismatch(format!("no `{name}`")));
         };
         if t.dims() != var.dims() {
-            return Err(TrainError::bad_config(format!(
-                "pretraining checkpoint {} has `{name}` of shape {:?}, this trial needs {:?}: {hint}",
-                path.display(),
+            return Err(mismatch(format!(
+                "`{name}` of shape {:?}, this trial needs {:?}",
                 t.dims(),
                 var.dims()
             )));
@@ -90,10 +97,7 @@ pub fn load_trunk(varmap: &VarMap, path: &Path, device: &Device) -> Result<usize
         .filter(|k| k.starts_with("trunk.") && !vars.contains_key(*k))
         .min();
     if let Some(k) = extra {
-        return Err(TrainError::bad_config(format!(
-            "pretraining checkpoint {} has `{k}`, which this trial's network lacks: {hint}",
-            path.display()
-        )));
+        return Err(mismatch(format!("`{k}`, which this trial's network lacks")));
     }
     for name in &names {
         vars[*name].set(&saved[*name])?;

@@ -131,7 +131,11 @@ pub fn evaluate(
 /// The validation score that picks the best epoch, and whether lower is better.
 pub fn selection(eval: &Evaluation) -> (&'static str, f64, bool) {
     if let Some(age) = &eval.age {
-        return ("age_mae", age.expected.mae, true);
+        return (
+            ablate_protocol::Metric::AgeMae.key(),
+            age.expected.mae,
+            true,
+        );
     }
     let acc = eval
         .gender

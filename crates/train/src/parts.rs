@@ -22,21 +22,19 @@ pub(crate) fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
     let cfg = &input.config;
     let cache = Cache::load(&input.cache)?;
     if cache.size() != cfg.train.input_size {
-        return Err(TrainError::bad_config(format!(
-            "cache {} holds {}px images, the trial needs {}px",
-            input.cache.display(),
-            cache.size(),
-            cfg.train.input_size
-        )));
+        return Err(TrainError::CacheSize {
+            cache: input.cache.clone(),
+            has: cache.size(),
+            needs: cfg.train.input_size,
+        });
     }
     let content = cache.content_digest();
     if let Some(want) = input.data_digest.as_deref().filter(|w| *w != content) {
-        return Err(TrainError::bad_config(format!(
-            "cache {} holds data with content digest {content}, but the trial file expects {want}: \
-             the data changed after the orchestrator prepared it; run `ablate run` again to rebuild \
-             the cache and rerun the trials it decides",
-            input.cache.display()
-        )));
+        return Err(TrainError::DataChanged {
+            cache: input.cache.clone(),
+            has: content,
+            expects: want.to_string(),
+        });
     }
     let parts = ablate_data::trial_parts(&cache.samples, cfg)?;
     let keep = |idx: Vec<usize>| -> Vec<usize> {
@@ -51,11 +49,11 @@ pub(crate) fn load_data(input: &TrialInput) -> Result<Data, TrainError> {
     );
     for (name, part) in [("training", &train), ("validation", &val), ("test", &test)] {
         if part.is_empty() {
-            return Err(TrainError::bad_config(format!(
-                "no {name} image has the {} this trial needs ({} images in the cache)",
-                Heads::needs(&cfg.objective),
-                cache.len()
-            )));
+            return Err(TrainError::EmptyPart {
+                part: name,
+                needs: Heads::needs(&cfg.objective),
+                images: cache.len(),
+            });
         }
     }
     Ok(Data {

@@ -99,7 +99,11 @@ pub fn file_digests(paths: &[std::path::PathBuf]) -> Result<Vec<Option<String>>,
         .map(|p| match std::fs::read(p) {
             Ok(b) => Ok(Some(hex(&Sha256::digest(&b)))),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(TrainError::io(format!("cannot read {}: {e}", p.display()))),
+            Err(source) => Err(TrainError::Io {
+                action: "read",
+                path: p.clone(),
+                source,
+            }),
         })
         .collect()
 }
@@ -184,21 +188,31 @@ pub fn save(
         ),
         progress: progress.clone(),
     };
-    let meta = serde_json::to_string(&meta).map_err(|e| TrainError::internal(e.to_string()))?;
+    let meta = serde_json::to_string(&meta)?;
     let views = named
         .iter()
         .map(|(n, shape, bytes)| {
             TensorView::new(Dtype::F32, shape.clone(), bytes)
                 .map(|v| (n.clone(), v))
-                .map_err(|e| TrainError::internal(format!("state tensor {n}: {e}")))
+                .map_err(|source| TrainError::StateFile {
+                    what: format!("state tensor {n}"),
+                    source,
+                })
         })
         .collect::<Result<Vec<_>, _>>()?;
     let bytes = safetensors::serialize(views, Some(HashMap::from([(META.to_string(), meta)])))
-        .map_err(|e| TrainError::internal(format!("cannot serialise the state: {e}")))?;
+        .map_err(|source| TrainError::StateFile {
+            what: "cannot serialise the state".into(),
+            source,
+        })?;
     let tmp = path.with_extension("safetensors.tmp");
     std::fs::write(&tmp, bytes)
         .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|e| TrainError::io(format!("cannot write the state {}: {e}", path.display())))
+        .map_err(|source| TrainError::Io {
+            action: "write the state",
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// The state at `path` if there is one this trial may resume from: `Ok(None)`

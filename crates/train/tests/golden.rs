@@ -43,11 +43,15 @@ fn a_short_run_still_trains_as_trainer_version_says() {
         labels: t.labels.clone(),
     };
     let mut got = Vec::new();
-    let result = trainer::run(&input, &mut |e| {
-        if let Event::Epoch(r) = e {
-            got.push((r.train_loss, r.val.loss));
-        }
-    })
+    let result = trainer::run(
+        &input,
+        &mut |e| {
+            if let Event::Epoch(r) = e {
+                got.push((r.train_loss, r.val.loss));
+            }
+        },
+        &mut |_| {},
+    )
     .unwrap();
     assert_eq!(result.trainer_version, Some(TRAINER_VERSION));
     let close = |a: f64, b: f64| (a - b).abs() <= TOLERANCE * a.abs().max(b.abs()).max(1e-12);

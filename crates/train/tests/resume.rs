@@ -9,6 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use ablate_protocol::RunDir;
 use ablate_spec::Sweep;
 use ablate_train::protocol::{Event, TrialInput, TrialResult};
+use ablate_train::trainer::Notice;
 use ablate_train::{FailureClass, trainer};
 
 const SWEEP: &str = r#"
@@ -77,7 +78,7 @@ fn run(
     stop_after: Option<usize>,
 ) -> (Result<TrialResult, ablate_train::TrainError>, Vec<Event>) {
     let stop = AtomicBool::new(false);
-    let mut events = Vec::new();
+    let (mut events, mut notices) = (Vec::new(), Vec::new());
     let mut states = 0;
     let r = trainer::run_until(
         input,
@@ -90,8 +91,15 @@ fn run(
             }
             events.push(e.clone());
         },
+        &mut |n| notices.push(n.clone()),
         &stop,
     );
+    // The person running it is told on stderr what `started` says.
+    let told: Vec<Notice> = resume_note(&events)
+        .into_iter()
+        .map(Notice::Resume)
+        .collect();
+    assert_eq!(notices, told);
     (r, events)
 }
 
@@ -147,8 +155,8 @@ fn a_trial_stopped_twice_mid_epoch_resumes_to_the_uninterrupted_result() {
     // Stopped in epoch 1 (after 5 of its 14 steps), then again in epoch 3.
     let (first, events) = run(&inp, Some(5));
     let err = first.unwrap_err();
-    assert_eq!(err.class, FailureClass::Preempted, "{}", err.message);
-    assert!(err.message.contains("epoch 1, batch 6"), "{}", err.message);
+    assert_eq!(err.class(), FailureClass::Preempted, "{err}");
+    assert!(err.to_string().contains("epoch 1, batch 6"), "{err}");
     assert!(
         resume_note(&events).is_none(),
         "nothing to resume the first time"
@@ -156,7 +164,7 @@ fn a_trial_stopped_twice_mid_epoch_resumes_to_the_uninterrupted_result() {
     assert!(inp.run_dir.join(RunDir::STATE).is_file());
 
     let (second, events) = run(&inp, Some(25));
-    assert_eq!(second.unwrap_err().class, FailureClass::Preempted);
+    assert_eq!(second.unwrap_err().class(), FailureClass::Preempted);
     let note = resume_note(&events).unwrap();
     assert!(
         note.contains("resumed from state.safetensors in epoch 1, after batch 6"),

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ablate_spec::{Sweep, Trial, TrialKind};
 use ablate_train::protocol::{Event, TrialInput, TrialResult};
+use ablate_train::trainer::Notice;
 use ablate_train::{FailureClass, trainer};
 
 const SWEEP: &str = r#"
@@ -59,8 +60,19 @@ fn input(sweep: &Sweep, trial: &Trial, dir: &Path, init: Option<PathBuf>) -> Tri
 }
 
 fn run(input: &TrialInput) -> (TrialResult, Vec<Event>) {
-    let mut events = Vec::new();
-    let result = trainer::run(input, &mut |e| events.push(e.clone())).unwrap();
+    let (mut events, mut notices) = (Vec::new(), Vec::new());
+    let result = trainer::run(input, &mut |e| events.push(e.clone()), &mut |n| {
+        notices.push(n.clone());
+    })
+    .unwrap();
+    // A fresh run's notices are its result's warnings, for `ablate worker` to print.
+    let warnings: Vec<Notice> = result
+        .warnings
+        .iter()
+        .cloned()
+        .map(Notice::Warning)
+        .collect();
+    assert_eq!(notices, warnings);
     (result, events)
 }
 
@@ -211,12 +223,12 @@ fn fine_tune_starts_from_the_pretrained_trunk() {
         .find(|t| t.config.init.is_some())
         .unwrap();
     let bad = input(&wider, other, dir.path(), Some(ckpt));
-    let err = trainer::run(&bad, &mut |_| {}).unwrap_err();
-    assert_eq!(err.class, FailureClass::BadConfig);
+    let err = trainer::run(&bad, &mut |_| {}, &mut |_| {}).unwrap_err();
+    assert_eq!(err.class(), FailureClass::BadConfig);
+    let message = err.to_string();
     assert!(
-        err.message.contains("shape") && err.message.contains("same depth, width"),
-        "{}",
-        err.message
+        message.contains("shape") && message.contains("same depth, width"),
+        "{message}"
     );
 }
 
@@ -225,9 +237,9 @@ fn missing_pretraining_checkpoint_and_cuda_requests_are_bad_config() {
     let dir = tempfile::tempdir().unwrap();
     let s = sweep(SWEEP);
     let ft = s.trials.iter().find(|t| t.config.init.is_some()).unwrap();
-    let err = trainer::run(&input(&s, ft, dir.path(), None), &mut |_| {}).unwrap_err();
+    let err = trainer::run(&input(&s, ft, dir.path(), None), &mut |_| {}, &mut |_| {}).unwrap_err();
     assert!(
-        err.class == FailureClass::BadConfig && err.message.contains("no init_checkpoint"),
+        err.class() == FailureClass::BadConfig && err.to_string().contains("no init_checkpoint"),
         "{err:?}"
     );
     if !cfg!(feature = "cuda") {
@@ -237,9 +249,11 @@ fn missing_pretraining_checkpoint_and_cuda_requests_are_bad_config() {
             .iter()
             .find(|t| t.config.init.is_none() && t.kind == TrialKind::Train)
             .unwrap();
-        let err = trainer::run(&input(&s, t, dir.path(), None), &mut |_| {}).unwrap_err();
+        let err =
+            trainer::run(&input(&s, t, dir.path(), None), &mut |_| {}, &mut |_| {}).unwrap_err();
         assert!(
-            err.class == FailureClass::BadConfig && err.message.contains("built without CUDA"),
+            err.class() == FailureClass::BadConfig
+                && err.to_string().contains("built without CUDA"),
             "{err:?}"
         );
     }
