@@ -1,8 +1,6 @@
-//! `ablate bench train`: prints what `ablate_train::bench` measures: training
-//! steps of a net, or (`--per-op`) each conv and pool kernel on both CPU paths.
-//!
-//! Lists of presets, sizes and BatchNorm settings run in one process, so that on
-//! a GPU the CUDA context and the PTX JIT are paid once, not once per number.
+//! `ablate bench train`: prints what `ablate_train::bench_grid` measures:
+//! training steps of each configuration of a grid, or (`--per-op`) each conv and
+//! pool kernel on both CPU paths.
 
 use std::io::Write;
 use std::time::{Duration, Instant};
@@ -11,8 +9,8 @@ use anyhow::{Result, bail};
 use candle_core::Device;
 use serde::Serialize;
 
-use ablate_train::bench::{BenchOptions, BenchReport};
-use ablate_train::model::Ops;
+use ablate_train::bench::BenchReport;
+use ablate_train::bench_grid::{self, Grid};
 
 pub struct Args {
     pub depth: Vec<String>,
@@ -41,22 +39,16 @@ struct Failed<'a> {
     error: String,
 }
 
-/// One measurement to make: the cross product of the lists, sizes outermost.
-struct Config<'a> {
-    depth: &'a str,
-    size: usize,
-    batch: usize,
-    batch_norm: bool,
-    ops: Ops,
-}
-
 pub fn run(a: &Args) -> Result<()> {
-    // `both` (the default): the fast path, then candle's as the reference.
-    let paths: Vec<Ops> = match a.ops.as_str() {
-        "both" => vec![Ops::Fast, Ops::Candle],
-        one => vec![one.parse().map_err(|_: String| {
-            crate::InvalidInput(format!("--ops {one:?}: expected fast, candle or both"))
-        })?],
+    let grid = Grid {
+        depth: a.depth.clone(),
+        width: a.width,
+        batch: a.batch.clone(),
+        size: a.size.clone(),
+        steps: a.steps,
+        warmup: a.warmup,
+        batch_norm: a.batch_norm.clone(),
+        ops: bench_grid::ops_of(&a.ops)?,
     };
     if a.per_op {
         return per_op(a);
@@ -68,15 +60,7 @@ pub fn run(a: &Args) -> Result<()> {
             "--device {other:?}: expected cpu or cuda"
         ))),
     };
-    let batches = batches_per_size(&a.batch, &a.size)?;
-    for d in &a.depth {
-        if ablate_spec::presets::find(d).is_none() {
-            bail!(crate::InvalidInput(format!(
-                "--depth {d:?}: unknown depth; expected one of {}",
-                ablate_spec::presets::names().join(", ")
-            )));
-        }
-    }
+    grid.check()?;
     let t0 = Instant::now();
     let device: Device = ablate_train::trainer::device(&ablate_spec::types::ExecSpec {
         device: kind,
@@ -85,28 +69,7 @@ pub fn run(a: &Args) -> Result<()> {
     })
     .map_err(|e| crate::InvalidInput(e.to_string()))?;
     let device_init_ms = 1e3 * t0.elapsed().as_secs_f64();
-    // CUDA tensors always run candle's kernels: one path to time.
-    let paths = if device.is_cpu() {
-        paths
-    } else {
-        vec![Ops::Candle]
-    };
-    let mut configs = Vec::new();
-    for (&size, &batch) in a.size.iter().zip(&batches) {
-        for depth in &a.depth {
-            for &batch_norm in &a.batch_norm {
-                for &ops in &paths {
-                    configs.push(Config {
-                        depth,
-                        size,
-                        batch,
-                        batch_norm,
-                        ops,
-                    });
-                }
-            }
-        }
-    }
+    let configs = grid.configs(&device)?;
     let deadline = a
         .max_seconds
         .map(|s| t0 + Duration::from_secs_f64(s.max(0.0)));
@@ -114,17 +77,23 @@ pub fn run(a: &Args) -> Result<()> {
     let mut reports = Vec::new();
     let mut failed = 0;
     for c in &configs {
-        let r = measure(a, c, &device, deadline).map(|mut r| {
-            r.device_init_ms = Some(device_init_ms);
-            r
-        });
+        let r = match grid.measure(c, &device, deadline) {
+            Some(r) => r.map(|mut r| {
+                r.device_init_ms = Some(device_init_ms);
+                r
+            }),
+            None => Err(format!(
+                "not run: --max-seconds {} reached",
+                a.max_seconds.unwrap_or(0.0)
+            )),
+        };
         match r {
             // One configuration keeps the old contract: its error is the command's.
             Err(e) if single => bail!(crate::InvalidInput(e)),
             Err(error) => {
                 failed += 1;
                 let f = Failed {
-                    depth: c.depth,
+                    depth: &c.depth,
                     size: c.size,
                     batch: c.batch,
                     batch_norm: c.batch_norm,
@@ -155,7 +124,7 @@ pub fn run(a: &Args) -> Result<()> {
             [one] => println!("{}", serde_json::to_string_pretty(one)?),
             all => println!("{}", serde_json::to_string_pretty(all)?),
         }
-    } else if !a.jsonl && paths.len() == 2 {
+    } else if !a.jsonl && device.is_cpu() && grid.ops.len() == 2 {
         for pair in reports.chunks(2) {
             if let [fast, reference] = pair {
                 println!(
@@ -174,70 +143,6 @@ pub fn run(a: &Args) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// `--batch` gives one batch size for every `--size`, or one per size, in order.
-fn batches_per_size(batch: &[usize], size: &[usize]) -> Result<Vec<usize>> {
-    if let Some(b) = batch.iter().find(|b| !(1..=4096).contains(*b)) {
-        bail!(crate::InvalidInput(format!(
-            "--batch {b}: must be 1..=4096"
-        )));
-    }
-    if let Some(s) = size.iter().find(|s| !(16..=512).contains(*s)) {
-        bail!(crate::InvalidInput(format!("--size {s}: must be 16..=512")));
-    }
-    match batch {
-        [one] => Ok(vec![*one; size.len()]),
-        many if many.len() == size.len() => Ok(many.to_vec()),
-        many => bail!(crate::InvalidInput(format!(
-            "--batch has {} values for {} sizes: give one batch size, or one per --size in the same order",
-            many.len(),
-            size.len()
-        ))),
-    }
-}
-
-/// One configuration, with a panic inside candle reported as this entry's
-/// failure rather than ending the other entries' measurements.
-fn measure(
-    a: &Args,
-    c: &Config<'_>,
-    device: &Device,
-    deadline: Option<Instant>,
-) -> std::result::Result<BenchReport, String> {
-    if deadline.is_some_and(|d| Instant::now() >= d) {
-        return Err(format!(
-            "not run: --max-seconds {} reached",
-            a.max_seconds.unwrap_or(0.0)
-        ));
-    }
-    let opts = BenchOptions {
-        depth: c.depth.to_string(),
-        width: a.width,
-        batch: c.batch,
-        size: c.size,
-        steps: a.steps.max(1),
-        warmup: a.warmup,
-        batch_norm: c.batch_norm,
-        device: device.clone(),
-        ops: c.ops,
-        deadline,
-    };
-    let on_pool = crate::threads::on_pool(|| {
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            ablate_train::bench::run(&opts)
-        }))
-    });
-    match on_pool.map_err(|e| format!("cannot start the thread pool: {e}"))? {
-        Ok(r) => r.map_err(|e| e.to_string()),
-        Err(p) => Err(format!(
-            "panicked: {}",
-            p.downcast_ref::<String>()
-                .map(String::as_str)
-                .or_else(|| p.downcast_ref::<&str>().copied())
-                .unwrap_or("(no message)")
-        )),
-    }
 }
 
 /// A line a reader may act on at once (the GPU check keeps what finished
@@ -287,7 +192,7 @@ fn per_op(a: &Args) -> Result<()> {
             "--per-op takes one --depth, --batch and --size".into()
         )),
     };
-    batches_per_size(&[batch], &[size])?;
+    bench_grid::batches_per_size(&[batch], &[size])?;
     let shapes = ablate_train::bench_ops::layer_shapes(depth, a.width, batch, size)
         .map_err(|e| crate::InvalidInput(e.to_string()))?;
     let r = ablate_train::bench_ops::per_op(&shapes, a.steps.max(1))

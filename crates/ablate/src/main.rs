@@ -436,6 +436,8 @@ fn exit_code(err: &anyhow::Error) -> u8 {
                 .is_some_and(ablate_report::ReportError::is_invalid_input)
             || c.downcast_ref::<ablate_cost::CostError>()
                 .is_some_and(ablate_cost::CostError::is_invalid_input)
+            || c.downcast_ref::<ablate_train::TrainError>()
+                .is_some_and(ablate_train::TrainError::is_invalid_input)
     });
     if invalid {
         exit::INVALID_INPUT

@@ -9,14 +9,16 @@ use ablate_orchestrator::SlurmOptions;
 use ablate_orchestrator::slurm::query::{self, Seen};
 use anyhow::{Result, bail};
 
+use ablate_protocol::BackendKind;
+
 use crate::InvalidInput;
 
 /// Where trials run, and how Slurm jobs are asked for (each overrides `[slurm]`).
 #[derive(clap::Args, Debug)]
 pub struct SlurmArgs {
     /// Where trials run: `local` (child processes here) or `slurm` (one sbatch job per trial).
-    #[arg(long, default_value = "local")]
-    pub backend: String,
+    #[arg(long, default_value = "local", value_parser = backend)]
+    pub backend: BackendKind,
     /// Slurm partition (sbatch --partition).
     #[arg(long)]
     pub partition: Option<String>,
@@ -43,14 +45,19 @@ pub struct SlurmArgs {
     pub poll: Option<f64>,
 }
 
+/// `--backend`'s value.
+fn backend(s: &str) -> Result<BackendKind, String> {
+    BackendKind::parse(s).ok_or_else(|| format!("{s:?}: expected `local` or `slurm`"))
+}
+
 fn bad(msg: String) -> anyhow::Error {
     anyhow::Error::new(InvalidInput(msg))
 }
 
 /// The Slurm options of a run (None for `--backend local`), checked.
 pub fn options(a: &SlurmArgs, sweep: &ablate_spec::Sweep) -> Result<Option<SlurmOptions>> {
-    match a.backend.as_str() {
-        "local" => {
+    match a.backend {
+        BackendKind::Local => {
             let given = [
                 ("--partition", a.partition.is_some()),
                 ("--account", a.account.is_some()),
@@ -68,10 +75,7 @@ pub fn options(a: &SlurmArgs, sweep: &ablate_spec::Sweep) -> Result<Option<Slurm
             }
             return Ok(None);
         }
-        "slurm" => {}
-        other => bail!(bad(format!(
-            "--backend {other:?}: expected `local` or `slurm`"
-        ))),
+        BackendKind::Slurm => {}
     }
     let s = &sweep.slurm;
     if let Some(t) = &a.time

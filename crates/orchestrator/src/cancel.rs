@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ablate_protocol::{AttemptState, TrialState};
+use ablate_protocol::{AttemptState, BackendKind, TrialState};
 use ablate_spec::Sweep;
 use ablate_store::{AttemptEnd, Store};
 
@@ -121,7 +121,7 @@ pub async fn cancel(
         .running_attempts()
         .await?
         .into_iter()
-        .filter(|a| a.backend == "slurm")
+        .filter(|a| a.backend == BackendKind::Slurm)
         .collect();
     let mut jobs: BTreeSet<String> = open.iter().filter_map(|a| a.job_id.clone()).collect();
     jobs.extend(queued_by_name(sweep));

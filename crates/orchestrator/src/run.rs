@@ -4,7 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
-use ablate_protocol::{AttemptState, RunDir, TrialState};
+use ablate_protocol::{AttemptState, BackendKind, RunDir, TrialState};
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, TrialKind, short_id};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
@@ -89,7 +89,7 @@ async fn recover(
     let running = store.running_attempts().await?;
     let in_slurm = running
         .iter()
-        .filter(|a| a.backend == "slurm" && a.job_id.is_some())
+        .filter(|a| a.backend == BackendKind::Slurm && a.job_id.is_some())
         .count();
     if in_slurm > 0 && !slurm {
         return Err(RunError::Invalid(format!(
@@ -101,7 +101,7 @@ async fn recover(
     // not submitted again.
     let unnamed = running
         .iter()
-        .any(|a| a.backend == "slurm" && a.job_id.is_none());
+        .any(|a| a.backend == BackendKind::Slurm && a.job_id.is_none());
     let by_name = if slurm && unnamed {
         crate::cancel::jobs_by_name(sweep)
     } else {
@@ -109,7 +109,7 @@ async fn recover(
     };
     let prefix = crate::slurm::job_prefix(sweep);
     for mut a in running {
-        if a.backend == "slurm"
+        if a.backend == BackendKind::Slurm
             && a.job_id.is_none()
             && let Some(job) = by_name
                 .get(&crate::slurm::sbatch::job_name(&prefix, &a.trial_id))

@@ -18,7 +18,7 @@ pub mod metrics;
 mod nonfinite;
 mod state;
 
-pub use ablate_spec::{Membership, Metric, TrialId};
+pub use ablate_spec::{BackendKind, Membership, Metric, TrialId};
 pub use check::{Violation, check_finished, required_metrics};
 pub use env::{Env, MALLOC_TUNABLES};
 pub use event::{

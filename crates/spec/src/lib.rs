@@ -31,7 +31,7 @@ mod value;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
-pub use ablate_vocab::{Membership, Metric, TrialId, short_id};
+pub use ablate_vocab::{BackendKind, Membership, Metric, TrialId, short_id};
 pub use axes::EncodingLabel;
 pub use error::{Diagnostic, SpecError};
 pub use hash::{canonical_json, sha256_hex, trial_id};

@@ -216,6 +216,17 @@ impl Store {
         })
     }
 
+    /// A backend column's value as its kind.
+    pub(crate) fn parse_backend(
+        &self,
+        name: &str,
+    ) -> Result<ablate_protocol::BackendKind, StoreError> {
+        ablate_protocol::BackendKind::parse(name).ok_or_else(|| StoreError::State {
+            path: self.path.clone(),
+            source: ablate_protocol::UnknownState(format!("backend {name}")),
+        })
+    }
+
     /// `PRAGMA integrity_check`: "ok" for a healthy file.
     pub async fn integrity_check(&self) -> Result<String, StoreError> {
         let row: (String,) = sqlx::query_as("PRAGMA integrity_check")

@@ -1,7 +1,7 @@
 //! Writes, all made by the orchestrator: sweeps, trials and their state, attempts
 //! with provenance, per-epoch metrics, results and artifacts.
 
-use ablate_protocol::{AttemptState, FailureClass, TrialState};
+use ablate_protocol::{AttemptState, BackendKind, FailureClass, TrialState};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -35,8 +35,7 @@ pub struct AttemptStart {
     pub ablate_version: String,
     pub git_commit: Option<String>,
     pub git_dirty: Option<bool>,
-    /// `local` (empty means local) or `slurm`.
-    pub backend: String,
+    pub backend: BackendKind,
 }
 
 /// How an attempt ended.
@@ -70,7 +69,7 @@ pub struct RunningAttempt {
     pub pid: Option<i64>,
     pub orchestrator_pid: i64,
     pub host: String,
-    pub backend: String,
+    pub backend: BackendKind,
     /// The Slurm job carrying it, once submitted.
     pub job_id: Option<String>,
     pub events_path: Option<String>,
@@ -199,7 +198,7 @@ impl Store {
             .bind(&a.ablate_version)
             .bind(&a.git_commit)
             .bind(a.git_dirty)
-            .bind(if a.backend.is_empty() { "local" } else { a.backend.as_str() })
+            .bind(a.backend.as_str())
             .execute(&mut *tx)
             .await
             .map_err(|e| self.err(e))?
@@ -319,19 +318,20 @@ impl Store {
     /// Attempts left `running`, e.g. by an orchestrator killed with -9.
     pub async fn running_attempts(&self) -> Result<Vec<RunningAttempt>, StoreError> {
         let rows = sqlx::query("SELECT id, trial_id, pid, orchestrator_pid, host, backend, job_id, events_path FROM attempts WHERE state = 'running'").fetch_all(self.pool()).await.map_err(|e| self.err(e))?;
-        Ok(rows
-            .iter()
-            .map(|r| RunningAttempt {
-                id: r.get(0),
-                trial_id: r.get(1),
-                pid: r.get(2),
-                orchestrator_pid: r.get(3),
-                host: r.get(4),
-                backend: r.get(5),
-                job_id: r.get(6),
-                events_path: r.get(7),
+        rows.iter()
+            .map(|r| {
+                Ok(RunningAttempt {
+                    id: r.get(0),
+                    trial_id: r.get(1),
+                    pid: r.get(2),
+                    orchestrator_pid: r.get(3),
+                    host: r.get(4),
+                    backend: self.parse_backend(r.get(5))?,
+                    job_id: r.get(6),
+                    events_path: r.get(7),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// How many attempts a trial has had (any outcome).
@@ -413,7 +413,7 @@ pub struct AttemptRow {
     pub id: i64,
     pub trial_id: String,
     pub state: AttemptState,
-    pub backend: String,
+    pub backend: BackendKind,
     pub job_id: Option<String>,
     pub failure_class: Option<FailureClass>,
     pub message: Option<String>,
@@ -440,7 +440,7 @@ impl Store {
                     id: r.get(0),
                     trial_id: r.get(1),
                     state: self.parse_state(r.get(2))?,
-                    backend: r.get(3),
+                    backend: self.parse_backend(r.get(3))?,
                     job_id: r.get(4),
                     failure_class: r.get::<Option<String>, _>(5).map(FailureClass::from),
                     message: r.get(6),

@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod bench;
+pub mod bench_grid;
 pub mod bench_ops;
 pub mod checkpoint;
 pub mod cpu_ops;

@@ -3,10 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// A backend, as attempts record it (`local`, `slurm`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendKind {
     /// Child processes of the orchestrator.
+    #[default]
     Local,
     /// Batch jobs of a Slurm cluster.
     Slurm,
@@ -25,6 +26,12 @@ impl BackendKind {
         [BackendKind::Local, BackendKind::Slurm]
             .into_iter()
             .find(|b| b.as_str() == s)
+    }
+}
+
+impl PartialEq<&str> for BackendKind {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
     }
 }
 

@@ -16,3 +16,17 @@ pub use backend::BackendKind;
 pub use id::{TrialId, short_id};
 pub use membership::Membership;
 pub use metric::{Metric, UnknownMetric};
+
+#[cfg(test)]
+mod tests {
+    use super::BackendKind;
+
+    #[test]
+    fn backend_names_round_trip() {
+        for b in [BackendKind::Local, BackendKind::Slurm] {
+            assert_eq!(BackendKind::parse(b.as_str()), Some(b));
+            assert!(b == b.as_str());
+        }
+        assert_eq!(BackendKind::parse("ssh"), None);
+    }
+}

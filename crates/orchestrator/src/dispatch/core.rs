@@ -8,7 +8,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ablate_protocol::{
-    Env, FailureClass, MALLOC_TUNABLES, Reported, RunDir, TrialInput, TrialState as State,
+    BackendKind, Env, FailureClass, MALLOC_TUNABLES, Reported, RunDir, TrialInput,
+    TrialState as State,
 };
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, Trial, TrialId, short_id};
@@ -603,7 +604,11 @@ impl<'a> Core<'a> {
             ablate_version: p.version.clone(),
             git_commit: p.git_commit.clone(),
             git_dirty: p.git_dirty,
-            backend: if batch { "slurm" } else { "local" }.into(),
+            backend: if batch {
+                BackendKind::Slurm
+            } else {
+                BackendKind::Local
+            },
         };
         let env = worker_env(trial, s, self.rules.malloc_tunables);
         // Dependencies still in the batch queue: the new job starts after them.
