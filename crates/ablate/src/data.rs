@@ -102,44 +102,16 @@ pub fn prepare(file: &Path, only: Option<&str>) -> Result<()> {
 
 /// Writes a labelled montage of a built-in synthetic set.
 pub fn preview(kind: &str, out: &Path, count: usize, size: u32, seed: u64) -> Result<()> {
-    use ablate_data::synth::{Gender, SyntheticFaces, SyntheticObjects};
     if !(16..=256).contains(&size) {
         bail!(crate::InvalidInput(format!(
             "--size {size} is out of range: use 16 to 256"
         )));
     }
-    let count = count.clamp(1, 1024);
-    let tiles: Vec<(Vec<u8>, String)> = match kind {
-        "synthetic-faces" => {
-            // Several images of each person, so identity consistency is visible too.
-            let per = 4;
-            let faces = SyntheticFaces::new(count.div_ceil(per) as u32, per as u32, seed);
-            (0..count)
-                .map(|i| {
-                    let l = faces.label(i);
-                    let g = if l.gender == Gender::Male { "m" } else { "f" };
-                    (
-                        faces.render(i, size),
-                        format!("id{} {g} {}", l.identity, l.age),
-                    )
-                })
-                .collect()
-        }
-        "synthetic-objects" => {
-            let objects = SyntheticObjects::new(count.min(100) as u32, 1, seed);
-            (0..count.min(objects.len()))
-                .map(|i| {
-                    (
-                        objects.render(i, size),
-                        objects.class_name(objects.label(i)),
-                    )
-                })
-                .collect()
-        }
-        other => bail!(crate::InvalidInput(format!(
-            "cannot preview {other:?}: expected synthetic-faces or synthetic-objects"
-        ))),
-    };
+    let tiles = ablate_data::synth::preview_tiles(kind, count, size, seed).ok_or_else(|| {
+        crate::InvalidInput(format!(
+            "cannot preview {kind:?}: expected synthetic-faces or synthetic-objects"
+        ))
+    })?;
     let columns = (tiles.len() as f64).sqrt().ceil() as u32;
     let png = ablate_data::synth::montage_png(&tiles, size, columns)?;
     std::fs::write(out, png).with_context(|| format!("cannot write {}", out.display()))?;

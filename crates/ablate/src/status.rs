@@ -42,7 +42,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         .iter()
         .filter_map(|t| t.attempt.as_ref().and_then(|a| a.job_id.clone()))
         .collect();
-    let live = crate::slurm::live_states(&jobs);
+    let live = ablate_orchestrator::slurm::live_states(&jobs);
     if json {
         let mut v = serde_json::to_value(&report)?;
         v["stale"] = serde_json::to_value(&stale)?;

@@ -32,7 +32,7 @@ mod traits;
 mod tests;
 
 pub use faces::SyntheticFaces;
-pub use montage::{MontageError, montage_png};
+pub use montage::{MontageError, montage_png, preview_tiles};
 pub use objects::SyntheticObjects;
 pub use traits::{FaceLabel, Gender};
 

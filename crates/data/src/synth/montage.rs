@@ -197,3 +197,46 @@ fn text_width(font: &FontRef<'_>, text: &str, px: f32) -> f32 {
     }
     w
 }
+
+/// The tiles of a preview montage of built-in set `kind` (`synthetic-faces`:
+/// four images of each person, so identity consistency shows too;
+/// `synthetic-objects`): each image with its caption. `None` for another kind.
+pub fn preview_tiles(
+    kind: &str,
+    count: usize,
+    size: u32,
+    seed: u64,
+) -> Option<Vec<(Vec<u8>, String)>> {
+    use super::{Gender, SyntheticFaces, SyntheticObjects};
+    let count = count.clamp(1, 1024);
+    let tiles: Vec<(Vec<u8>, String)> = match kind {
+        "synthetic-faces" => {
+            // Several images of each person, so identity consistency is visible too.
+            let per = 4;
+            let faces = SyntheticFaces::new(count.div_ceil(per) as u32, per as u32, seed);
+            (0..count)
+                .map(|i| {
+                    let l = faces.label(i);
+                    let g = if l.gender == Gender::Male { "m" } else { "f" };
+                    (
+                        faces.render(i, size),
+                        format!("id{} {g} {}", l.identity, l.age),
+                    )
+                })
+                .collect()
+        }
+        "synthetic-objects" => {
+            let objects = SyntheticObjects::new(count.min(100) as u32, 1, seed);
+            (0..count.min(objects.len()))
+                .map(|i| {
+                    (
+                        objects.render(i, size),
+                        objects.class_name(objects.label(i)),
+                    )
+                })
+                .collect()
+        }
+        _ => return None,
+    };
+    Some(tiles)
+}

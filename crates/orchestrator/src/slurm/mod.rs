@@ -10,6 +10,7 @@
 
 pub mod follow;
 pub mod query;
+mod request;
 pub mod sbatch;
 
 use std::collections::HashMap;
@@ -25,6 +26,7 @@ use crate::backend::{Backend, BackendEvent, Launch};
 use crate::lines::Line;
 use follow::Follower;
 use query::{EndKind, Seen};
+pub use request::{Requested, live_states, options};
 pub use sbatch::SlurmOptions;
 
 #[derive(Debug)]
