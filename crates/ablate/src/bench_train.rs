@@ -12,16 +12,10 @@ use serde::Serialize;
 use ablate_train::bench::BenchReport;
 use ablate_train::bench_grid::{self, Grid};
 
+/// `ablate bench train`'s flags: the grid to measure, and how.
 pub struct Args {
-    pub depth: Vec<String>,
-    pub width: f64,
-    pub batch: Vec<usize>,
-    pub size: Vec<usize>,
-    pub steps: usize,
-    pub warmup: usize,
-    pub batch_norm: Vec<bool>,
+    pub grid: Grid,
     pub device: String,
-    pub ops: String,
     pub per_op: bool,
     pub json: bool,
     pub jsonl: bool,
@@ -40,16 +34,7 @@ struct Failed<'a> {
 }
 
 pub fn run(a: &Args) -> Result<()> {
-    let grid = Grid {
-        depth: a.depth.clone(),
-        width: a.width,
-        batch: a.batch.clone(),
-        size: a.size.clone(),
-        steps: a.steps,
-        warmup: a.warmup,
-        batch_norm: a.batch_norm.clone(),
-        ops: bench_grid::ops_of(&a.ops)?,
-    };
+    let grid = &a.grid;
     if a.per_op {
         return per_op(a);
     }
@@ -186,16 +171,20 @@ fn per_op(a: &Args) -> Result<()> {
             "--per-op times CPU kernels: use --device cpu".into()
         ));
     }
-    let (depth, batch, size) = match (a.depth.as_slice(), a.batch.as_slice(), a.size.as_slice()) {
+    let (depth, batch, size) = match (
+        a.grid.depth.as_slice(),
+        a.grid.batch.as_slice(),
+        a.grid.size.as_slice(),
+    ) {
         ([d], [b], [s]) => (d, *b, *s),
         _ => bail!(crate::InvalidInput(
             "--per-op takes one --depth, --batch and --size".into()
         )),
     };
     bench_grid::batches_per_size(&[batch], &[size])?;
-    let shapes = ablate_train::bench_ops::layer_shapes(depth, a.width, batch, size)
+    let shapes = ablate_train::bench_ops::layer_shapes(depth, a.grid.width, batch, size)
         .map_err(|e| crate::InvalidInput(e.to_string()))?;
-    let r = ablate_train::bench_ops::per_op(&shapes, a.steps.max(1))
+    let r = ablate_train::bench_ops::per_op(&shapes, a.grid.steps.max(1))
         .map_err(|e| crate::InvalidInput(e.to_string()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);

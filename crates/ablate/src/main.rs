@@ -365,7 +365,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             if let Some(code) = threads::ensure(threads)? {
                 return Ok(code);
             }
-            bench_train::run(&bench_train::Args {
+            let grid = ablate_train::bench_grid::Grid {
                 depth,
                 width,
                 batch,
@@ -373,8 +373,11 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
                 steps,
                 warmup,
                 batch_norm,
+                ops: ablate_train::bench_grid::ops_of(&ops)?,
+            };
+            bench_train::run(&bench_train::Args {
+                grid,
                 device,
-                ops,
                 per_op,
                 json,
                 jsonl,
