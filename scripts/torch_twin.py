@@ -13,7 +13,7 @@ Mirrored from trial.json (the file ablate's orchestrator writes per trial):
   zero fill; SGD + momentum + decay on non-BatchNorm weights, or AdamW; lr per step,
   linear warm-up then constant/step/cosine (optim.rs); age encodings, losses and
   read-outs (encoding.rs, tasks.rs); selection by validation score, a multi-task
-  trial's gender at its own best epoch, one test evaluation (trainer.rs).
+  trial's gender at its own best epoch, one test evaluation (crates/train/src/trainer/).
 
 Run (epoch lines on stderr, the result line on stdout):
   ablate data split out/trials/<id>/trial.json --out split.csv
