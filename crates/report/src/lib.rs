@@ -21,6 +21,7 @@ mod importance;
 mod input;
 mod latex;
 mod markdown;
+pub mod plan;
 mod sensitivity;
 pub mod text;
 
