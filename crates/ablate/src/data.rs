@@ -134,7 +134,7 @@ pub fn split(trial: &Path, out: Option<&Path>) -> Result<()> {
             trial.display()
         ))
     })?;
-    let parts = ablate_train::trainer::trial_split(&input)
+    let split = ablate_train::trainer::trial_split(&input)
         .map_err(|e| crate::InvalidInput(format!("{}: {e}", trial.display())))?;
     let sink: Box<dyn std::io::Write> = match out {
         Some(p) => Box::new(
@@ -142,26 +142,11 @@ pub fn split(trial: &Path, out: Option<&Path>) -> Result<()> {
         ),
         None => Box::new(std::io::stdout().lock()),
     };
-    let mut w = csv::Writer::from_writer(sink);
-    w.write_record(["index", "part", "path", "age", "gender", "identity"])?;
-    let opt = |v: Option<String>| v.unwrap_or_default();
-    for (part, idx) in [
-        ("train", &parts.train),
-        ("val", &parts.val),
-        ("test", &parts.test),
-    ] {
-        for &i in idx {
-            let s = &parts.cache.samples[i];
-            w.write_record([
-                i.to_string(),
-                part.to_string(),
-                s.path.clone(),
-                opt(s.age.map(|a| a.to_string())),
-                opt(s.gender.map(|g| g.to_string())),
-                opt(s.identity.map(|g| g.to_string())),
-            ])?;
-        }
-    }
-    w.flush()?;
+    let parts = [
+        ("train", split.train.as_slice()),
+        ("val", split.val.as_slice()),
+        ("test", split.test.as_slice()),
+    ];
+    ablate_data::write_parts_csv(sink, &split.cache.samples, parts)?;
     Ok(())
 }

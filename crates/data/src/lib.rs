@@ -30,5 +30,5 @@ pub use prepare::{
 pub use sample::{FileStamp, Sample, Scan, SkipReason, Skipped};
 pub use scan::csv::default_columns as csv_default_columns;
 pub use scan::{missing, root, scan};
-pub use split::{Parts, split, trial_parts};
+pub use split::{Parts, split, trial_parts, write_parts_csv};
 pub use summary::{SHOWN_SKIPS, Summary, summarize};

@@ -251,3 +251,31 @@ fn take_val(rest: Vec<Unit>, val: f64, seed: u64, parts: &mut Parts) {
         }
     }
 }
+
+/// Writes a trial's parts as CSV, one row per image: `index` (its position in
+/// the cache), `part`, `path`, `age`, `gender`, `identity` (empty where the
+/// image has no such label), the parts in train, val, test order.
+pub fn write_parts_csv(
+    w: impl std::io::Write,
+    samples: &[Sample],
+    parts: [(&str, &[usize]); 3],
+) -> Result<(), csv::Error> {
+    let mut w = csv::Writer::from_writer(w);
+    w.write_record(["index", "part", "path", "age", "gender", "identity"])?;
+    let opt = |v: Option<String>| v.unwrap_or_default();
+    for (part, idx) in parts {
+        for &i in idx {
+            let s = &samples[i];
+            w.write_record([
+                i.to_string(),
+                part.to_string(),
+                s.path.clone(),
+                opt(s.age.map(|a| a.to_string())),
+                opt(s.gender.map(|g| g.to_string())),
+                opt(s.identity.map(|g| g.to_string())),
+            ])?;
+        }
+    }
+    w.flush()?;
+    Ok(())
+}
