@@ -114,17 +114,7 @@ fn complete(
             c
         })
         .collect();
-    let base = report.unwrap_or_else(|| StatusReport {
-        sweep: sweep.name.clone(),
-        spec_hash: sweep.spec_hash.clone(),
-        total: 0,
-        counts: BTreeMap::new(),
-        studies: Vec::new(),
-        running: Vec::new(),
-        failed: Vec::new(),
-        blocked: Vec::new(),
-        interrupted: Vec::new(),
-    });
+    let base = report.unwrap_or_else(|| StatusReport::empty(&sweep.name, &sweep.spec_hash));
     StatusReport {
         total: sweep.trials.len(),
         counts,

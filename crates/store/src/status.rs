@@ -91,6 +91,23 @@ pub struct ResultRow {
     pub epochs: Vec<serde_json::Value>,
 }
 
+impl StatusReport {
+    /// A sweep with no trial counted yet.
+    pub fn empty(sweep: &str, spec_hash: &str) -> StatusReport {
+        StatusReport {
+            sweep: sweep.to_string(),
+            spec_hash: spec_hash.to_string(),
+            total: 0,
+            counts: BTreeMap::new(),
+            studies: Vec::new(),
+            running: Vec::new(),
+            failed: Vec::new(),
+            blocked: Vec::new(),
+            interrupted: Vec::new(),
+        }
+    }
+}
+
 impl Store {
     /// Every sweep the database holds, by name, with its trials' states.
     pub async fn sweeps(&self) -> Result<Vec<SweepRow>, StoreError> {
@@ -133,15 +150,8 @@ impl Store {
         .await
         .map_err(|e| self.err(e))?;
         let mut report = StatusReport {
-            sweep: sweep.to_string(),
-            spec_hash: spec_hash.unwrap_or_default(),
             total: rows.len(),
-            counts: BTreeMap::new(),
-            studies: Vec::new(),
-            running: Vec::new(),
-            failed: Vec::new(),
-            blocked: Vec::new(),
-            interrupted: Vec::new(),
+            ..StatusReport::empty(sweep, &spec_hash.unwrap_or_default())
         };
         let mut studies: BTreeMap<String, StudyCounts> = BTreeMap::new();
         let mut order: Vec<String> = Vec::new();
