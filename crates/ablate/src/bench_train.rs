@@ -9,17 +9,81 @@ use anyhow::{Result, bail};
 use candle_core::Device;
 use serde::Serialize;
 
-use ablate_train::bench::BenchReport;
 use ablate_train::bench_grid::{self, Grid};
 
 /// `ablate bench train`'s flags: the grid to measure, and how.
+#[derive(clap::Args, Debug)]
 pub struct Args {
-    pub grid: Grid,
-    pub device: String,
-    pub per_op: bool,
-    pub json: bool,
-    pub jsonl: bool,
-    pub max_seconds: Option<f64>,
+    /// Depth preset(s), comma-separated; `bench` is the fixed benchmark net
+    /// (8 conv 32-64-128-256, FC 256, 10 classes). Lists of presets, sizes and
+    /// BatchNorm settings run one after the other in this one process.
+    #[arg(long, default_value = "bench", value_delimiter = ',')]
+    depth: Vec<String>,
+    #[arg(long, default_value_t = 1.0)]
+    width: f64,
+    /// Batch size: one for every --size, or one per --size in the same order.
+    #[arg(long, default_value = "64", value_delimiter = ',')]
+    batch: Vec<usize>,
+    /// Input side in pixels, comma-separated for several.
+    #[arg(long, default_value = "64", value_delimiter = ',')]
+    size: Vec<usize>,
+    #[arg(long, default_value_t = 5)]
+    steps: usize,
+    /// Untimed steps before the timed ones (their total time is reported as warmup_ms).
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    #[arg(long, default_value_t = 2)]
+    pub threads: usize,
+    /// BatchNorm after each conv and hidden FC layer (off in the benchmark net):
+    /// `--batch-norm` (on), or `--batch-norm=off,on` for both.
+    #[arg(
+        long,
+        value_name = "off,on",
+        num_args = 0..=1,
+        require_equals = true,
+        default_value = "off",
+        default_missing_value = "on",
+        value_delimiter = ',',
+        value_parser = crate::flags::on_off
+    )]
+    batch_norm: Vec<bool>,
+    /// cpu or cuda.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// CPU kernels: fast (ablate's cpu_ops), candle (candle's own, the
+    /// reference), or both, one after the other (--json then prints an array).
+    #[arg(long, default_value = "both")]
+    ops: String,
+    /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
+    #[arg(long)]
+    per_op: bool,
+    /// One pretty JSON report (an array when there are several).
+    #[arg(long)]
+    json: bool,
+    /// One compact JSON line per measurement, printed as each finishes; a
+    /// configuration that fails prints a line with its `error` and the rest go on.
+    #[arg(long, conflicts_with = "json")]
+    jsonl: bool,
+    /// Start no step after this many seconds from the process's start; what
+    /// is left is reported as not run (exit 1). 0 (nothing starts) to 604800.
+    #[arg(long, value_parser = crate::flags::budget_seconds::<604_800>)]
+    max_seconds: Option<f64>,
+}
+
+impl Args {
+    /// The library's grid of these flags.
+    fn grid(&self) -> Result<Grid> {
+        Ok(Grid {
+            depth: self.depth.clone(),
+            width: self.width,
+            batch: self.batch.clone(),
+            size: self.size.clone(),
+            steps: self.steps,
+            warmup: self.warmup,
+            batch_norm: self.batch_norm.clone(),
+            ops: bench_grid::ops_of(&self.ops)?,
+        })
+    }
 }
 
 /// One line of `--jsonl` for a configuration that gave no report.
@@ -34,9 +98,9 @@ struct Failed<'a> {
 }
 
 pub fn run(a: &Args) -> Result<()> {
-    let grid = &a.grid;
+    let grid = &a.grid()?;
     if a.per_op {
-        return per_op(a);
+        return per_op(a, grid);
     }
     let kind = match a.device.as_str() {
         "cpu" => ablate_spec::types::Device::Cpu,
@@ -98,7 +162,7 @@ pub fn run(a: &Args) -> Result<()> {
                 if a.jsonl {
                     emit_line(&serde_json::to_string(&r)?)?;
                 } else if !a.json {
-                    print_report(&r);
+                    println!("{r}");
                 }
                 reports.push(r);
             }
@@ -139,42 +203,19 @@ fn emit_line(line: &str) -> Result<()> {
     Ok(())
 }
 
-fn print_report(r: &BenchReport) {
-    println!(
-        "{} (width {}, batch_norm {}) {}x{} batch {} on {} with {} threads, {} ops: {:.1} images/s; forward {:.1} ms, backward+update {:.1} ms per step; {} parameters; peak memory {}{}",
-        r.depth,
-        r.width,
-        r.batch_norm,
-        r.size,
-        r.size,
-        r.batch,
-        r.device,
-        r.threads,
-        r.ops,
-        r.images_per_s,
-        r.forward_ms,
-        r.backward_update_ms,
-        r.parameters,
-        r.peak_rss_mb
-            .map_or("n/a".to_string(), |m| format!("{m:.0} MB")),
-        r.peak_gpu_allocated_mb
-            .map_or(String::new(), |m| format!(", GPU tensors {m:.0} MiB"))
-    );
-}
-
 /// Each conv layer shape of `--depth` at `--width` (and the pool ending each
 /// stage), at `--batch` and `--size`, best of `--steps` runs; `--ops` does not
 /// apply, both paths are timed.
-fn per_op(a: &Args) -> Result<()> {
+fn per_op(a: &Args, grid: &Grid) -> Result<()> {
     if a.device != "cpu" {
         bail!(crate::InvalidInput(
             "--per-op times CPU kernels: use --device cpu".into()
         ));
     }
     let (depth, batch, size) = match (
-        a.grid.depth.as_slice(),
-        a.grid.batch.as_slice(),
-        a.grid.size.as_slice(),
+        grid.depth.as_slice(),
+        grid.batch.as_slice(),
+        grid.size.as_slice(),
     ) {
         ([d], [b], [s]) => (d, *b, *s),
         _ => bail!(crate::InvalidInput(
@@ -182,36 +223,14 @@ fn per_op(a: &Args) -> Result<()> {
         )),
     };
     bench_grid::batches_per_size(&[batch], &[size])?;
-    let shapes = ablate_train::bench_ops::layer_shapes(depth, a.grid.width, batch, size)
+    let shapes = ablate_train::bench_ops::layer_shapes(depth, grid.width, batch, size)
         .map_err(|e| crate::InvalidInput(e.to_string()))?;
-    let r = ablate_train::bench_ops::per_op(&shapes, a.grid.steps.max(1))
+    let r = ablate_train::bench_ops::per_op(&shapes, grid.steps.max(1))
         .map_err(|e| crate::InvalidInput(e.to_string()))?;
     if a.json {
         println!("{}", serde_json::to_string_pretty(&r)?);
         return Ok(());
     }
-    println!(
-        "per-op CPU times, {} threads, best of {} runs (ms):",
-        r.threads, r.runs
-    );
-    println!(
-        "{:<26} {:<20} {:>6} {:>10} {:>10} {:>8}",
-        "op", "shape", "layers", "candle", "fast", "speedup"
-    );
-    for t in &r.timings {
-        println!(
-            "{:<26} {:<20} {:>6} {:>10.2} {:>10.2} {:>7.1}x",
-            t.op,
-            t.shape,
-            t.layers,
-            t.candle_ms,
-            t.fast_ms,
-            t.candle_ms / t.fast_ms.max(1e-9)
-        );
-    }
-    let (candle, fast) = r.step_ms();
-    println!(
-        "conv work of one training step (fused forward, input grad, weight grad; x layers): candle {candle:.1} ms, fast {fast:.1} ms"
-    );
+    print!("{r}");
     Ok(())
 }

@@ -8,8 +8,28 @@ use anyhow::{Context, Result, bail};
 
 use crate::progress::Progress;
 
+/// `ablate data inspect`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// A dataset folder (csv: manifest) with --kind, or a sweep file followed by a dataset name.
+    target: PathBuf,
+    /// The dataset's name in the sweep file.
+    name: Option<String>,
+    /// Dataset kind of a folder given directly: utkface, lfw, fgnet, csv.
+    #[arg(long)]
+    kind: Option<String>,
+    /// lfw: leave out people with fewer images.
+    #[arg(long, default_value_t = 1)]
+    min_images: u32,
+    #[arg(long)]
+    json: bool,
+    /// Exit non-zero (2) if any file was skipped.
+    #[arg(long)]
+    strict: bool,
+}
+
 /// A named dataset of a sweep file, with the folder its paths are relative to.
-pub fn spec_from_sweep(file: &Path, name: &str) -> Result<(DatasetSpec, PathBuf)> {
+fn spec_from_sweep(file: &Path, name: &str) -> Result<(DatasetSpec, PathBuf)> {
     let sweep = ablate_spec::load(file)?;
     let Some(spec) = sweep.datasets.get(name) else {
         let names: Vec<&str> = sweep.datasets.keys().map(String::as_str).collect();
@@ -26,23 +46,37 @@ pub fn spec_from_sweep(file: &Path, name: &str) -> Result<(DatasetSpec, PathBuf)
 }
 
 /// Scans and fully decodes every image (so corrupt files are counted), then summarises.
-pub fn inspect(spec: &DatasetSpec, base: &Path, json: bool, strict: bool) -> Result<()> {
-    let mut scan = ablate_data::scan(&spec.source, base)?;
-    if let Some(root) = ablate_data::root(&spec.source, base) {
+pub fn inspect(a: &InspectArgs) -> Result<()> {
+    let (spec, base) = match (&a.kind, &a.name) {
+        (Some(kind), None) => (
+            inspect::spec_of_kind(kind, &a.target, a.min_images)?,
+            PathBuf::new(),
+        ),
+        (None, Some(name)) => spec_from_sweep(&a.target, name)?,
+        (Some(_), Some(_)) => bail!(crate::InvalidInput(
+            "give either --kind KIND PATH or SWEEP.toml NAME, not both".into()
+        )),
+        (None, None) => bail!(crate::InvalidInput(format!(
+            "which dataset? use `ablate data inspect --kind KIND PATH` or `ablate data inspect SWEEP.toml NAME` (kinds: {})",
+            inspect::KINDS.join(", ")
+        ))),
+    };
+    let mut scan = ablate_data::scan(&spec.source, &base)?;
+    if let Some(root) = ablate_data::root(&spec.source, &base) {
         let progress = Progress::new("decoding");
         inspect::decode_all(&mut scan, &root, &|n, total| progress.update(n, total));
         progress.finish();
     }
     let summary = ablate_data::summarize(&scan);
-    let location = inspect::location(&spec.source, base);
-    if json {
+    let location = inspect::location(&spec.source, &base);
+    if a.json {
         let v =
             serde_json::json!({ "kind": spec.source.kind(), "path": location, "summary": summary });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         print!("{}", inspect::text(spec.source.kind(), &location, &summary));
     }
-    if strict && summary.skipped > 0 {
+    if (a.strict || spec.strict) && summary.skipped > 0 {
         bail!(crate::InvalidInput(format!(
             "{location}: {} files skipped (--strict)",
             summary.skipped
@@ -73,29 +107,13 @@ pub fn prepare(file: &Path, only: Option<&str>) -> Result<()> {
     let mut jobs = ablate_orchestrator::cache_jobs(&sweep, &output, &configs)?;
     jobs.sort_by(|a, b| (a.name, a.size).cmp(&(b.name, b.size)));
     for job in jobs {
-        let (name, size, path) = (job.name.to_string(), job.size, job.path.clone());
+        let (name, size) = (job.name.to_string(), job.size);
         let progress = Progress::new(&format!("{name} {size}px"));
         let done = job
             .build(&|d, t| progress.update(d, t))
             .with_context(|| format!("dataset {name:?} of {}", file.display()))?;
         progress.finish();
-        if done.reused {
-            println!(
-                "{name} @ {size}px: up to date ({} images) in {}",
-                done.images,
-                path.display()
-            );
-        } else {
-            println!(
-                "{name} @ {size}px: {} images, {} skipped, {} excluded; built in {:.1} s ({:.0} images/s) -> {}",
-                done.images,
-                done.skipped,
-                done.excluded,
-                done.seconds,
-                done.images_per_s(),
-                path.display()
-            );
-        }
+        println!("{}", done.describe(&name, size));
     }
     Ok(())
 }

@@ -44,6 +44,17 @@ pub fn line_bytes(text: &str) -> Result<usize, String> {
         .ok_or_else(|| "expected bytes, at least 1024 and at most 1073741824".to_string())
 }
 
+/// `--batch-norm` values: on/off (or true/false).
+pub fn on_off(s: &str) -> Result<bool, String> {
+    match s {
+        "on" | "true" => Ok(true),
+        "off" | "false" => Ok(false),
+        other => Err(format!(
+            "{other:?}: expected on or off (or off,on for both)"
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

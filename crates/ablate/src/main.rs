@@ -59,38 +59,7 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Show which trials a sweep file declares, in run order, without running anything.
-    Plan {
-        #[command(flatten)]
-        sweep: sweep_arg::SweepArg,
-        /// Print the plan as JSON (each trial with its full id and resolved config).
-        #[arg(long, conflicts_with = "check")]
-        json: bool,
-        /// Only validate the file; print a one-line summary.
-        #[arg(long)]
-        check: bool,
-        /// What it will cost: per trial, per study and in all, the images
-        /// processed, host memory, disk and compute hours (reads the data
-        /// folders; hours and memory from earlier trials of the same shape in the
-        /// database, or from --calibrate).
-        #[arg(long, conflicts_with = "check")]
-        estimate: bool,
-        /// With --estimate: time a few training steps of each trial shape on
-        /// this machine where the database has none of that shape.
-        #[arg(long, requires = "estimate")]
-        calibrate: bool,
-        /// With --estimate: price the CUDA trials with the throughput measured
-        /// on this GPU model (e.g. h200), from the built-in table of GPU checks
-        /// (docs/gpu-throughput.json) or --gpu-table.
-        #[arg(long, requires = "estimate")]
-        gpu_model: Option<String>,
-        /// With --gpu-model: a table file in docs/gpu-throughput.json's format
-        /// (scripts/gpu-check.sh writes one) instead of the built-in one.
-        #[arg(long, requires = "gpu_model")]
-        gpu_table: Option<PathBuf>,
-        /// With --estimate: the database (default: <sweep output>/ablate.db).
-        #[arg(long, requires = "estimate")]
-        db: Option<PathBuf>,
-    },
+    Plan(plan::Args),
     /// Run a sweep: every trial not yet succeeded, pretraining first, one trial per slot.
     Run(Box<run::RunArgs>),
     /// Counts by state per study; running trials; failed and blocked ones with the reason.
@@ -155,23 +124,7 @@ enum DataCommand {
     /// Count images, skipped files (with reasons), ages, genders and identities.
     ///
     /// `ablate data inspect --kind utkface DIR`, or `ablate data inspect SWEEP.toml NAME`.
-    Inspect {
-        /// A dataset folder (csv: manifest) with --kind, or a sweep file followed by a dataset name.
-        target: PathBuf,
-        /// The dataset's name in the sweep file.
-        name: Option<String>,
-        /// Dataset kind of a folder given directly: utkface, lfw, fgnet, csv.
-        #[arg(long)]
-        kind: Option<String>,
-        /// lfw: leave out people with fewer images.
-        #[arg(long, default_value_t = 1)]
-        min_images: u32,
-        #[arg(long)]
-        json: bool,
-        /// Exit non-zero (2) if any file was skipped.
-        #[arg(long)]
-        strict: bool,
-    },
+    Inspect(data::InspectArgs),
     /// Build the pixel caches a sweep needs (one per dataset and input size), reusing up-to-date ones.
     Prepare {
         file: PathBuf,
@@ -210,62 +163,7 @@ enum DataCommand {
 #[derive(Subcommand, Debug)]
 enum BenchCommand {
     /// Training throughput on random data: images/s, forward and backward+update time, peak memory.
-    Train {
-        /// Depth preset(s), comma-separated; `bench` is the fixed benchmark net
-        /// (8 conv 32-64-128-256, FC 256, 10 classes). Lists of presets, sizes and
-        /// BatchNorm settings run one after the other in this one process.
-        #[arg(long, default_value = "bench", value_delimiter = ',')]
-        depth: Vec<String>,
-        #[arg(long, default_value_t = 1.0)]
-        width: f64,
-        /// Batch size: one for every --size, or one per --size in the same order.
-        #[arg(long, default_value = "64", value_delimiter = ',')]
-        batch: Vec<usize>,
-        /// Input side in pixels, comma-separated for several.
-        #[arg(long, default_value = "64", value_delimiter = ',')]
-        size: Vec<usize>,
-        #[arg(long, default_value_t = 5)]
-        steps: usize,
-        /// Untimed steps before the timed ones (their total time is reported as warmup_ms).
-        #[arg(long, default_value_t = 1)]
-        warmup: usize,
-        #[arg(long, default_value_t = 2)]
-        threads: usize,
-        /// BatchNorm after each conv and hidden FC layer (off in the benchmark net):
-        /// `--batch-norm` (on), or `--batch-norm=off,on` for both.
-        #[arg(
-            long,
-            value_name = "off,on",
-            num_args = 0..=1,
-            require_equals = true,
-            default_value = "off",
-            default_missing_value = "on",
-            value_delimiter = ',',
-            value_parser = on_off
-        )]
-        batch_norm: Vec<bool>,
-        /// cpu or cuda.
-        #[arg(long, default_value = "cpu")]
-        device: String,
-        /// CPU kernels: fast (ablate's cpu_ops), candle (candle's own, the
-        /// reference), or both, one after the other (--json then prints an array).
-        #[arg(long, default_value = "both")]
-        ops: String,
-        /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
-        #[arg(long)]
-        per_op: bool,
-        /// One pretty JSON report (an array when there are several).
-        #[arg(long)]
-        json: bool,
-        /// One compact JSON line per measurement, printed as each finishes; a
-        /// configuration that fails prints a line with its `error` and the rest go on.
-        #[arg(long, conflicts_with = "json")]
-        jsonl: bool,
-        /// Start no step after this many seconds from the process's start; what
-        /// is left is reported as not run (exit 1). 0 (nothing starts) to 604800.
-        #[arg(long, value_parser = flags::budget_seconds::<604_800>)]
-        max_seconds: Option<f64>,
-    },
+    Train(bench_train::Args),
     /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.
     Data {
         /// The dataset folder (required: there is no default dataset).
@@ -283,50 +181,8 @@ enum BenchCommand {
 fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let done = Ok(ExitCode::SUCCESS);
     match cli.command {
-        Command::Plan {
-            sweep,
-            estimate: true,
-            calibrate,
-            gpu_model,
-            gpu_table,
-            db,
-            json,
-            ..
-        } => {
-            let gpu = gpu_model.as_deref().map(|name| plan::GpuModel {
-                name,
-                table: gpu_table.as_deref(),
-            });
-            plan::estimate(&sweep.sweep()?, calibrate, gpu, db.as_deref(), json).and(done)
-        }
-        Command::Plan {
-            sweep, json, check, ..
-        } => plan::run(&sweep.sweep()?, json, check).and(done),
-        Command::Data(DataCommand::Inspect {
-            target,
-            name,
-            kind,
-            min_images,
-            json,
-            strict,
-        }) => {
-            let (spec, base) = match (kind, name) {
-                (Some(kind), None) => (
-                    ablate_data::inspect::spec_of_kind(&kind, &target, min_images)?,
-                    PathBuf::new(),
-                ),
-                (None, Some(name)) => data::spec_from_sweep(&target, &name)?,
-                (Some(_), Some(_)) => anyhow::bail!(InvalidInput(
-                    "give either --kind KIND PATH or SWEEP.toml NAME, not both".into()
-                )),
-                (None, None) => anyhow::bail!(InvalidInput(format!(
-                    "which dataset? use `ablate data inspect --kind KIND PATH` or `ablate data inspect SWEEP.toml NAME` (kinds: {})",
-                    ablate_data::inspect::KINDS.join(", ")
-                ))),
-            };
-            let strict = strict || spec.strict;
-            data::inspect(&spec, &base, json, strict).and(done)
-        }
+        Command::Plan(args) => plan::run(&args).and(done),
+        Command::Data(DataCommand::Inspect(args)) => data::inspect(&args).and(done),
         Command::Data(DataCommand::Prepare { file, only }) => {
             data::prepare(&file, only.as_deref()).and(done)
         }
@@ -346,45 +202,10 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             size,
             json,
         }) => bench::data(&kind, &path, size, json).and(done),
-        Command::Bench(BenchCommand::Train {
-            depth,
-            width,
-            batch,
-            size,
-            steps,
-            warmup,
-            threads,
-            batch_norm,
-            device,
-            ops,
-            per_op,
-            json,
-            jsonl,
-            max_seconds,
-        }) => {
-            if let Some(code) = threads::ensure(threads)? {
-                return Ok(code);
-            }
-            let grid = ablate_train::bench_grid::Grid {
-                depth,
-                width,
-                batch,
-                size,
-                steps,
-                warmup,
-                batch_norm,
-                ops: ablate_train::bench_grid::ops_of(&ops)?,
-            };
-            bench_train::run(&bench_train::Args {
-                grid,
-                device,
-                per_op,
-                json,
-                jsonl,
-                max_seconds,
-            })
-            .and(done)
-        }
+        Command::Bench(BenchCommand::Train(args)) => match threads::ensure(args.threads)? {
+            Some(code) => Ok(code),
+            None => bench_train::run(&args).and(done),
+        },
         Command::Worker { trial } => worker::run(&trial),
         Command::Report { sweep, db, out } => {
             let dir = run::report(&sweep.sweep()?, db.as_deref(), out.as_deref())?;
@@ -398,17 +219,6 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Cancel { sweep, db } => slurm::cancel(&sweep.sweep()?, db.as_deref()),
         Command::Init { file, example } => init::init(&file, &example).and(done),
         Command::List { dir, json } => list::list(&dir, json).and(done),
-    }
-}
-
-/// `--batch-norm` values: on/off (or true/false).
-fn on_off(s: &str) -> Result<bool, String> {
-    match s {
-        "on" | "true" => Ok(true),
-        "off" | "false" => Ok(false),
-        other => Err(format!(
-            "{other:?}: expected on or off (or off,on for both)"
-        )),
     }
 }
 

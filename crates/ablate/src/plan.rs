@@ -1,36 +1,68 @@
 //! `ablate plan`: what a sweep will run, in order, before any GPU hour is spent
 //! (its text is `ablate_report::plan`'s), and `--estimate` over `ablate-cost`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use ablate_spec::Sweep;
 use anyhow::Result;
 
-/// `--gpu-model NAME` with the table file it is looked up in (None: built in).
-#[derive(Debug, Clone, Copy)]
-pub struct GpuModel<'a> {
-    pub name: &'a str,
-    pub table: Option<&'a Path>,
+/// `ablate plan`'s flags.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    sweep: crate::sweep_arg::SweepArg,
+    /// Print the plan as JSON (each trial with its full id and resolved config).
+    #[arg(long, conflicts_with = "check")]
+    json: bool,
+    /// Only validate the file; print a one-line summary.
+    #[arg(long)]
+    check: bool,
+    /// What it will cost: per trial, per study and in all, the images
+    /// processed, host memory, disk and compute hours (reads the data
+    /// folders; hours and memory from earlier trials of the same shape in the
+    /// database, or from --calibrate).
+    #[arg(long, conflicts_with = "check")]
+    estimate: bool,
+    /// With --estimate: time a few training steps of each trial shape on
+    /// this machine where the database has none of that shape.
+    #[arg(long, requires = "estimate")]
+    calibrate: bool,
+    /// With --estimate: price the CUDA trials with the throughput measured
+    /// on this GPU model (e.g. h200), from the built-in table of GPU checks
+    /// (docs/gpu-throughput.json) or --gpu-table.
+    #[arg(long, requires = "estimate")]
+    gpu_model: Option<String>,
+    /// With --gpu-model: a table file in docs/gpu-throughput.json's format
+    /// (scripts/gpu-check.sh writes one) instead of the built-in one.
+    #[arg(long, requires = "gpu_model")]
+    gpu_table: Option<PathBuf>,
+    /// With --estimate: the database (default: <sweep output>/ablate.db).
+    #[arg(long, requires = "estimate")]
+    db: Option<PathBuf>,
+}
+
+pub fn run(a: &Args) -> Result<()> {
+    let sweep = a.sweep.sweep()?;
+    if a.estimate {
+        estimate(&sweep, a)
+    } else {
+        plan(&sweep, a.json, a.check)
+    }
 }
 
 /// `ablate plan --estimate`: hours and memory from the sweep's database, a
 /// calibration or a GPU model's table (`ablate-cost`).
-pub fn estimate(
-    sweep: &Sweep,
-    calibrate: bool,
-    gpu: Option<GpuModel<'_>>,
-    db: Option<&Path>,
-    json: bool,
-) -> Result<()> {
-    let tables = match gpu {
-        Some(g) => ablate_cost::gpu_table::load(g.table)?,
+fn estimate(sweep: &Sweep, a: &Args) -> Result<()> {
+    let table = a.gpu_table.as_deref();
+    let tables = match &a.gpu_model {
+        Some(_) => ablate_cost::gpu_table::load(table)?,
         None => Vec::new(),
     };
-    let gpu = match gpu {
-        Some(g) => Some(ablate_cost::gpu_table::find(&tables, g.name, g.table)?),
+    let gpu = match &a.gpu_model {
+        Some(name) => Some(ablate_cost::gpu_table::find(&tables, name, table)?),
         None => None,
     };
-    let path = ablate_orchestrator::db_path(sweep, db);
+    let path = ablate_orchestrator::db_path(sweep, a.db.as_deref());
     let history = if path.exists() {
         crate::rt::block_on(async {
             let store = ablate_store::Store::open_read_only(&path).await?;
@@ -41,9 +73,12 @@ pub fn estimate(
     } else {
         ablate_cost::History::default()
     };
-    let sources = ablate_cost::Sources { calibrate, gpu };
+    let sources = ablate_cost::Sources {
+        calibrate: a.calibrate,
+        gpu,
+    };
     let e = ablate_cost::estimate(sweep, sources, history)?;
-    if json {
+    if a.json {
         println!("{}", serde_json::to_string_pretty(&e.to_json())?);
     } else {
         print!("{}", ablate_cost::render(sweep, &e));
@@ -51,7 +86,7 @@ pub fn estimate(
     Ok(())
 }
 
-pub fn run(sweep: &Sweep, json: bool, check: bool) -> Result<()> {
+fn plan(sweep: &Sweep, json: bool, check: bool) -> Result<()> {
     if check {
         println!(
             "ok: {}: {}",

@@ -157,69 +157,14 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
     ))??;
     let db = ablate_orchestrator::db_path(&sweep, opts.db.as_deref());
     if a.dry_run {
-        println!(
-            "dry run: {} of {} trials would run ({} already succeeded); database {}",
-            summary.would_run.len(),
-            summary.total,
-            summary.already_done,
-            db.display()
-        );
-        for id in &summary.would_run {
-            let t = sweep.trial(id);
-            let labels = t
-                .map(|t| {
-                    t.labels
-                        .iter()
-                        .map(|(k, v)| format!("{k}={v}"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
-            let why = summary
-                .stale
-                .iter()
-                .find(|s| &s.trial == id)
-                .map(|s| format!("  (stale: {})", s.reason))
-                .unwrap_or_default();
-            println!("  {}  {labels}{why}", ablate_spec::short_id(id));
-        }
-        if summary.stale_kept {
-            println!(
-                "{} stale result(s) kept (--keep-stale); `ablate status` lists them",
-                summary.stale.len()
-            );
-        }
+        print!("{}", summary.dry_run_text(&sweep, &db));
         return Ok(ExitCode::SUCCESS);
     }
     match report(&sweep, opts.db.as_deref(), None) {
         Ok(dir) => println!("report: {}", dir.join("report.md").display()),
         Err(e) => eprintln!("error: the sweep ran, but its report could not be written: {e:#}"),
     }
-    println!(
-        "sweep {}: {} trials; {} succeeded now, {} had succeeded before, {} failed, {} blocked, {} interrupted; database {}",
-        sweep.name,
-        summary.total,
-        summary.succeeded,
-        summary.already_done,
-        summary.failed,
-        summary.blocked,
-        summary.interrupted,
-        db.display()
-    );
-    if !summary.stale.is_empty() {
-        let verb = if summary.stale_kept {
-            "kept (--keep-stale; `ablate status` lists them)"
-        } else {
-            "rerun (the old results are kept in the database's superseded_results)"
-        };
-        println!("{} stale result(s) {verb}", summary.stale.len());
-    }
-    if summary.in_slurm > 0 {
-        println!(
-            "{} trial(s) go on as Slurm jobs: `ablate status` shows them, `ablate run` again records them, `ablate cancel` cancels them",
-            summary.in_slurm
-        );
-    }
+    print!("{}", summary.text(&sweep.name, &db));
     Ok(if summary.interrupted + summary.in_slurm > 0 {
         ExitCode::from(130)
     } else if summary.failed + summary.blocked > 0 {
@@ -243,7 +188,11 @@ pub fn report(
         let stale = ablate_orchestrator::stale_results(&store, sweep).await;
         store.close().await;
         let mut input = r?;
-        input.stale = stale?.0.into_iter().map(|s| (s.trial, s.reason)).collect();
+        input.stale = stale?
+            .0
+            .into_iter()
+            .map(|s| (s.trial.into(), s.reason))
+            .collect();
         anyhow::Ok(input)
     })??;
     let dir = out.map_or_else(|| sweep.report_dir.clone(), Path::to_path_buf);

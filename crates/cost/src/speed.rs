@@ -3,10 +3,10 @@
 
 use std::collections::HashMap;
 
-use ablate_protocol::AttemptState;
+use ablate_results::SweepResults;
 use ablate_spec::types::Device;
 use ablate_spec::{Sweep, Trial};
-use ablate_store::{AttemptProvenance, ResultRow, Store};
+use ablate_store::Store;
 use ablate_train::model::HeadSizes;
 
 use crate::{CostError, Sources};
@@ -64,38 +64,27 @@ pub(crate) fn hours_at(epochs: u64, images: [usize; 3], train_ips: f64, forward_
 impl History {
     /// The succeeded trials of `sweep` in its database.
     pub async fn load(store: &Store, sweep: &Sweep) -> Result<History, CostError> {
-        let rows = store.results(&sweep.name).await?;
-        let attempts = store.provenance(&sweep.name).await?;
-        Ok(History::from_rows(sweep, &rows, &attempts))
+        let results = ablate_results::load(store, sweep).await?;
+        Ok(History::from_results(sweep, &results))
     }
 
     /// Per shape, from succeeded trials: wall seconds per processed image, the
     /// largest peak private memory and GPU tensor peak.
-    pub fn from_rows(sweep: &Sweep, rows: &[ResultRow], attempts: &[AttemptProvenance]) -> History {
+    pub fn from_results(sweep: &Sweep, results: &SweepResults) -> History {
         let by_id: HashMap<&str, &Trial> =
             sweep.trials.iter().map(|t| (t.id.as_str(), t)).collect();
         // Per shape: seconds, images processed, [host, GPU] peaks, trials.
         type Acc = (f64, u64, [Option<u64>; 2], usize);
         let mut acc: HashMap<String, Acc> = HashMap::new();
-        for r in rows {
-            let (Some(t), Some(result)) = (by_id.get(r.id.as_str()), r.result.as_ref()) else {
-                continue;
-            };
-            let Some(a) = attempts
-                .iter()
-                .rev()
-                .find(|a| a.trial_id == r.id && a.state == AttemptState::Succeeded)
+        for r in &results.trials {
+            let (Some(t), Some(_), Some(a)) =
+                (by_id.get(r.id.as_str()), &r.result, r.succeeded_attempt())
             else {
                 continue;
             };
-            let n = |p: &str| {
-                result
-                    .pointer(p)
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0)
-            };
+            let [train, val, test] = r.images.unwrap_or_default();
             let epochs = u64::from(t.config.train.epochs);
-            let processed = epochs * (n("/images/train") + n("/images/val")) + n("/images/test");
+            let processed = epochs * (train + val) + test;
             let Some(seconds) = a.seconds.filter(|_| processed > 0) else {
                 continue;
             };

@@ -51,6 +51,11 @@ fn attempt(trial: &str, seconds: f64, host: i64) -> AttemptProvenance {
     }
 }
 
+fn history(s: &Sweep, rows: &[ResultRow], attempts: &[AttemptProvenance]) -> History {
+    let results = ablate_results::from_rows(s, rows.to_vec(), attempts.to_vec());
+    History::from_results(s, &results)
+}
+
 fn row(trial: &str, images: [u64; 3]) -> ResultRow {
     ResultRow {
         id: trial.into(),
@@ -89,7 +94,7 @@ fn history_is_seconds_per_processed_image_over_a_shapes_trials() {
         attempt(a.id.as_str(), 40.0, 1000),
         attempt(b.id.as_str(), 60.0, 3000),
     ];
-    let h = History::from_rows(&s, &rows, &attempts);
+    let h = history(&s, &rows, &attempts);
     assert_eq!(
         h.get(&shape(a)),
         Some(&Speed::History {
@@ -102,7 +107,7 @@ fn history_is_seconds_per_processed_image_over_a_shapes_trials() {
     // A trial whose last attempt did not succeed says nothing of its speed.
     let mut failed = attempt(a.id.as_str(), 40.0, 1000);
     failed.state = AttemptState::Failed;
-    let h = History::from_rows(&s, &rows[..1], &[failed]);
+    let h = history(&s, &rows[..1], &[failed]);
     assert_eq!(h.get(&shape(a)), None);
 }
 
@@ -111,7 +116,7 @@ fn a_trial_is_priced_from_its_shapes_history_and_its_disk_from_its_weights() {
     let s = sweep();
     let t = &s.trials[0];
     let rows = [row(t.id.as_str(), [10, 5, 5])];
-    let mut h = History::from_rows(&s, &rows, &[attempt(t.id.as_str(), 100.0, 7)]);
+    let mut h = history(&s, &rows, &[attempt(t.id.as_str(), 100.0, 7)]);
     let p = h
         .price(t, [20, 10, 10], HeadSizes::default(), Sources::default())
         .unwrap();

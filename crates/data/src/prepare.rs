@@ -37,6 +37,27 @@ impl Prepared {
     pub fn images_per_s(&self) -> f64 {
         self.images as f64 / self.seconds.max(1e-9)
     }
+
+    /// What became of dataset `name`'s cache at `size` px, in a line for people.
+    pub fn describe(&self, name: &str, size: u32) -> String {
+        if self.reused {
+            format!(
+                "{name} @ {size}px: up to date ({} images) in {}",
+                self.images,
+                self.path.display()
+            )
+        } else {
+            format!(
+                "{name} @ {size}px: {} images, {} skipped, {} excluded; built in {:.1} s ({:.0} images/s) -> {}",
+                self.images,
+                self.skipped,
+                self.excluded,
+                self.seconds,
+                self.images_per_s(),
+                self.path.display()
+            )
+        }
+    }
 }
 
 /// The cache file of dataset `name` at `size` pixels inside `dir`.
@@ -267,4 +288,31 @@ pub fn prepare_scanned(
         excluded: meta.excluded,
         seconds: start.elapsed().as_secs_f64(),
     })
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::Prepared;
+
+    #[test]
+    fn a_cache_says_whether_it_was_reused_or_built_and_how_fast() {
+        let mut p = Prepared {
+            path: "out/cache/faces-64px.cache".into(),
+            reused: true,
+            images: 1920,
+            skipped: 2,
+            excluded: 3,
+            seconds: 4.0,
+            content: String::new(),
+        };
+        assert_eq!(
+            p.describe("faces", 64),
+            "faces @ 64px: up to date (1920 images) in out/cache/faces-64px.cache"
+        );
+        p.reused = false;
+        assert_eq!(
+            p.describe("faces", 64),
+            "faces @ 64px: 1920 images, 2 skipped, 3 excluded; built in 4.0 s (480 images/s) -> out/cache/faces-64px.cache"
+        );
+    }
 }

@@ -28,6 +28,7 @@ mod slots;
 pub mod slurm;
 mod stale;
 mod status;
+mod summary;
 mod tree;
 
 pub use backend::{Backend, BackendEvent, Launch};
@@ -36,12 +37,13 @@ pub use cancel::{Cancelled, cancel};
 pub use lines::{DEFAULT_MAX_LINE, Line, LineDecoder};
 pub use local::LocalBackend;
 pub use lock::lock_path;
-pub use options::{RunOptions, Summary, db_path};
+pub use options::{RunOptions, db_path};
 pub use progress::{Reporter, Snapshot};
 pub use run::run;
 pub use slurm::SlurmOptions;
 pub use stale::{Stale, in_store as stale_results};
 pub use status::{SweepStatus, status};
+pub use summary::Summary;
 
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {

@@ -1,6 +1,5 @@
-//! What a run is asked to do (`RunOptions`), what it did (`Summary`), and
-//! where its database is: below `run.rs`, the dispatcher and `cancel.rs`,
-//! which all read them.
+//! What a run is asked to do (`RunOptions`) and where its database is: below
+//! `run.rs`, the dispatcher and `cancel.rs`, which all read them.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -9,7 +8,6 @@ use std::time::Duration;
 use ablate_spec::Sweep;
 
 use crate::slurm::SlurmOptions;
-use crate::stale::Stale;
 
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -39,22 +37,6 @@ pub struct RunOptions {
     pub keep_state: bool,
     /// The longest line of worker output read whole (bytes); longer ones are cut.
     pub max_line: usize,
-}
-
-#[derive(Debug, Clone, Default, serde::Serialize)]
-pub struct Summary {
-    pub total: usize,
-    pub already_done: usize,
-    pub succeeded: usize,
-    pub failed: usize,
-    pub blocked: usize,
-    pub interrupted: usize,
-    /// Batch jobs left queued or running in Slurm when this process stopped.
-    pub in_slurm: usize,
-    pub would_run: Vec<String>,
-    /// Results found stale; rerun unless `keep_stale`.
-    pub stale: Vec<Stale>,
-    pub stale_kept: bool,
 }
 
 pub fn db_path(sweep: &Sweep, db: Option<&Path>) -> PathBuf {

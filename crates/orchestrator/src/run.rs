@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ablate_protocol::{AttemptState, BackendKind, RunDir, TrialState};
 use ablate_spec::types::Device;
-use ablate_spec::{Sweep, TrialKind, short_id};
+use ablate_spec::{Sweep, short_id};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
 
 use crate::RunError;
@@ -14,11 +14,12 @@ use crate::backend::Backend;
 use crate::dispatch::{Dispatcher, Job, Parts};
 use crate::local::LocalBackend;
 use crate::lock::lock;
-use crate::options::{RunOptions, Summary, db_path};
+use crate::options::{RunOptions, db_path};
 use crate::progress::Reporter;
 use crate::slots;
 use crate::slurm::SlurmBackend;
 use crate::stale::{self, Stale};
+use crate::summary::Summary;
 use crate::{attempt_files, caches};
 
 fn records(sweep: &Sweep) -> Vec<TrialRecord> {
@@ -39,10 +40,7 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
         .iter()
         .map(|t| TrialRecord {
             id: t.id.to_string(),
-            kind: match t.kind {
-                TrialKind::Train => "train".into(),
-                TrialKind::Pretrain => "pretrain".into(),
-            },
+            kind: t.kind.as_str().into(),
             config: serde_json::to_value(&t.config).unwrap_or_default(),
             exec: serde_json::to_value(&t.exec).unwrap_or_default(),
             labels: serde_json::to_value(&t.labels).unwrap_or_default(),
@@ -224,7 +222,7 @@ pub async fn run(
     };
     let jobs = to_run(&store, sweep, &wanted, &states, &open, opts, &mut summary).await?;
     if opts.dry_run {
-        summary.would_run = jobs.iter().map(|j| j.id.to_string()).collect();
+        summary.would_run = jobs.iter().map(|j| j.id.clone()).collect();
         store.close().await;
         return Ok(summary);
     }

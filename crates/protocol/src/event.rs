@@ -97,6 +97,12 @@ pub struct TrialResult {
 #[serde(transparent)]
 pub struct Reported(serde_json::Value);
 
+impl From<serde_json::Value> for Reported {
+    fn from(v: serde_json::Value) -> Self {
+        Reported(v)
+    }
+}
+
 impl Reported {
     /// Whether the worker flagged the run as collapsed: `degenerate` holds its
     /// evidence. Absent, null and false all mean not flagged, as the report reads

@@ -175,10 +175,11 @@ fn shown<'a>(input: &Input, all: &'a Judgement, kept: &Judgement) -> Vec<Shown<'
         .map(|(v, k)| {
             let n = v.study.as_ref().map_or(0, |s| {
                 input
+                    .results
                     .trials
                     .iter()
-                    .filter(|t| t.kind == "train" && t.degenerate.is_some())
-                    .filter(|t| t.studies.contains(s))
+                    .filter(|t| t.kind == ablate_spec::TrialKind::Train && t.degenerate.is_some())
+                    .filter(|t| t.in_study(s))
                     .count()
             });
             let settled = matches!(
@@ -254,10 +255,10 @@ fn row(j: &Judgement, s: &Shown<'_>) -> String {
 pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
     let all = judge(input);
     let mut rest = input.clone();
-    rest.trials.retain(|t| t.degenerate.is_none());
+    rest.results.trials.retain(|t| t.degenerate.is_none());
     let kept = judge(&rest);
     let shown = shown(input, &all, &kept);
-    let hours = &input.provenance.study_hours;
+    let hours = &input.results.provenance.study_hours;
     let mut order: Vec<&Shown<'_>> = shown.iter().filter(|s| !s.v.builtin).collect();
     order.extend(
         shown
@@ -274,7 +275,7 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
         out,
         "## Verdicts on the claims of {}
 ",
-        esc(&input.sweep)
+        esc(&input.results.sweep)
     );
     if order.is_empty() {
         let _ = writeln!(

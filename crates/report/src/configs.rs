@@ -3,7 +3,7 @@
 //! order), the metrics they have, and the judgement of the sweep's claims over
 //! them. The renderers read it; it renders nothing.
 
-use ablate_protocol::TrialState;
+use ablate_spec::TrialKind;
 use ablate_verdict::Judgement;
 
 use crate::input::{Input, METRICS, Metric, TrialRow};
@@ -18,20 +18,20 @@ impl Config<'_> {
     /// Values of `metric` over finished trials, flagged ones included: leaving a
     /// seed out for what it scored would bias the mean (the flagged-runs section
     /// says where leaving them out would change a ranking or a verdict).
-    pub fn values(&self, metric: &str) -> Vec<f64> {
+    pub fn values(&self, metric: Metric) -> Vec<f64> {
         self.trials
             .iter()
-            .filter(|t| t.state == TrialState::Succeeded.as_str())
-            .filter_map(|t| t.metrics.get(metric).copied())
+            .filter(|t| t.succeeded())
+            .filter_map(|t| t.metrics.get(&metric).copied())
             .collect()
     }
 
     /// One value of `metric` per complete seed (folds averaged), as verdicts count.
-    pub fn arm(&self, metric: &str) -> ablate_verdict::Arm {
+    pub fn arm(&self, metric: Metric) -> ablate_verdict::Arm {
         let trials: Vec<ablate_verdict::Trial> =
             self.trials.iter().map(|t| verdict_trial(t)).collect();
         let refs: Vec<&ablate_verdict::Trial> = trials.iter().collect();
-        ablate_verdict::Arm::new(String::new(), &refs, metric)
+        ablate_verdict::Arm::new(String::new(), &refs, metric.key())
     }
 }
 
@@ -39,6 +39,7 @@ impl Config<'_> {
 /// study's grid (first axis slowest).
 pub fn configs<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
     let order: Vec<Vec<String>> = input
+        .results
         .studies
         .iter()
         .find(|s| s.name == study)
@@ -58,9 +59,10 @@ pub fn configs<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config
 fn grouped<'a>(input: &'a Input, study: &str, axes: &[String]) -> Vec<Config<'a>> {
     let mut out: Vec<Config<'a>> = Vec::new();
     for t in input
+        .results
         .trials
         .iter()
-        .filter(|t| t.kind == "train" && t.studies.iter().any(|s| s == study))
+        .filter(|t| t.kind == TrialKind::Train && t.in_study(study))
     {
         let key: Vec<(String, String)> = axes
             .iter()
@@ -88,7 +90,7 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<Metric> {
         .filter(|m| {
             configs
                 .iter()
-                .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m.key())))
+                .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m)))
         })
         .collect()
 }
@@ -96,19 +98,22 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<Metric> {
 /// A report row as judging sees it.
 pub fn verdict_trial(t: &TrialRow) -> ablate_verdict::Trial {
     ablate_verdict::Trial {
-        id: t.id.clone(),
-        studies: t.studies.clone(),
+        id: t.id.to_string(),
+        studies: t.studies.iter().map(ToString::to_string).collect(),
         labels: t.labels.clone(),
         seed: t.seed,
         fold: t.fold,
-        finished: t.state == TrialState::Succeeded.as_str(),
-        metrics: t.metrics.clone(),
+        finished: t.succeeded(),
+        metrics: (t.metrics.iter())
+            .map(|(m, v)| (m.key().to_string(), *v))
+            .collect(),
     }
 }
 
 /// Judges the report's trials (study trials only; pretraining trials are no arm).
 pub fn judge(input: &Input) -> Judgement {
     let studies: Vec<ablate_verdict::Study> = input
+        .results
         .studies
         .iter()
         .map(|s| ablate_verdict::Study {
@@ -117,12 +122,14 @@ pub fn judge(input: &Input) -> Judgement {
         })
         .collect();
     let trials: Vec<ablate_verdict::Trial> = input
+        .results
         .trials
         .iter()
-        .filter(|t| t.kind == "train")
+        .filter(|t| t.kind == TrialKind::Train)
         .map(verdict_trial)
         .collect();
     let face_stages = input
+        .results
         .stages
         .iter()
         .filter(|(_, task)| *task == "identity")

@@ -31,6 +31,7 @@ fn write_rows(rows: &[Vec<String>]) -> String {
 
 pub fn csv(input: &Input) -> String {
     let factors: BTreeSet<&str> = input
+        .results
         .trials
         .iter()
         .flat_map(|t| t.labels.keys().map(String::as_str))
@@ -43,12 +44,16 @@ pub fn csv(input: &Input) -> String {
     header.extend(METRICS.iter().map(|m| m.key().to_string()));
     header.push("degenerate".into());
     let mut rows = vec![header];
-    for t in &input.trials {
+    for t in &input.results.trials {
         let mut row = vec![
             guard(&t.id),
-            guard(&t.kind),
-            guard(&t.state),
-            guard(&t.studies.join(";")),
+            guard(t.kind.as_str()),
+            guard(t.state.as_str()),
+            guard(
+                &(t.studies.iter().map(ToString::to_string))
+                    .collect::<Vec<_>>()
+                    .join(";"),
+            ),
             t.seed.to_string(),
             t.fold.map_or(String::new(), |f| f.to_string()),
         ];
@@ -57,11 +62,11 @@ pub fn csv(input: &Input) -> String {
                 .iter()
                 .map(|f| guard(t.labels.get(*f).map_or("", String::as_str))),
         );
-        row.extend(METRICS.iter().map(|m| {
-            t.metrics
-                .get(m.key())
-                .map_or(String::new(), |v| format!("{v}"))
-        }));
+        row.extend(
+            METRICS
+                .iter()
+                .map(|m| t.metrics.get(m).map_or(String::new(), |v| format!("{v}"))),
+        );
         row.push(guard(
             &t.degenerate
                 .as_ref()

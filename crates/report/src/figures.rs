@@ -2,8 +2,6 @@
 //! panel per task metric (age with ArgMax and Expected value side by side),
 //! learning curves, and CS(θ) curves for age models.
 
-use ablate_protocol::TrialState;
-
 use crate::chart_lines;
 use crate::charts::{self, Bar, Bars, Chart, Lines};
 use crate::configs::{Config, configs};
@@ -18,7 +16,7 @@ type Panel = (
     &'static [(Metric, &'static str)],
 );
 
-fn bar(c: &Config<'_>, metric: &str) -> Bar {
+fn bar(c: &Config<'_>, metric: Metric) -> Bar {
     let v = c.values(metric);
     let (m, _) = mean_sd(&v);
     Bar {
@@ -26,20 +24,15 @@ fn bar(c: &Config<'_>, metric: &str) -> Bar {
         ci: stats::mean_ci(&v, 0.05),
         n: v.len(),
         // No value and nothing still due: the metric does not apply here.
-        applies: !v.is_empty()
-            || c.trials
-                .iter()
-                .any(|t| t.state != TrialState::Succeeded.as_str()),
+        applies: !v.is_empty() || c.trials.iter().any(|t| !t.succeeded()),
         points: v,
     }
 }
 
 /// Whether a configuration should show `metric`: it has it, or results are still due.
-fn applies(c: &Config<'_>, metric: &str) -> bool {
-    c.trials.iter().any(|t| t.metrics.contains_key(metric))
-        || c.trials
-            .iter()
-            .any(|t| t.state != TrialState::Succeeded.as_str())
+fn applies(c: &Config<'_>, metric: Metric) -> bool {
+    c.trials.iter().any(|t| t.metrics.contains_key(&metric))
+        || c.trials.iter().any(|t| !t.succeeded())
 }
 
 fn file_stem(study: &str, what: &str) -> String {
@@ -55,7 +48,7 @@ fn file_stem(study: &str, what: &str) -> String {
 
 pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
     let mut out = Vec::new();
-    for study in &input.studies {
+    for study in &input.results.studies {
         let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
         let cfgs = configs(input, &study.name, &axes);
         let mut charts = Vec::new();
@@ -85,10 +78,8 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
             ),
         ];
         for (what, y, metrics) in panels {
-            let shown: Vec<&Config<'_>> = cfgs
-                .iter()
-                .filter(|c| applies(c, metrics[0].0.key()))
-                .collect();
+            let shown: Vec<&Config<'_>> =
+                cfgs.iter().filter(|c| applies(c, metrics[0].0)).collect();
             if shown.is_empty() {
                 continue;
             }
@@ -97,11 +88,11 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
                 .filter(|(m, _)| {
                     shown
                         .iter()
-                        .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m.key())))
+                        .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m)))
                         || *m == metrics[0].0
                 })
                 .map(|(m, name)| {
-                    let bars = shown.iter().map(|c| bar(c, m.key())).collect();
+                    let bars = shown.iter().map(|c| bar(c, *m)).collect();
                     (name.to_string(), bars)
                 })
                 .collect();
@@ -198,8 +189,8 @@ pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
 fn interaction(study: &str, cfgs: &[Config<'_>], first: &str, second: &str) -> Vec<Chart> {
     let mut out = Vec::new();
     for (metric, y) in [
-        (Metric::GenderAccuracy.key(), "gender accuracy"),
-        (Metric::AgeMae.key(), "age MAE (years)"),
+        (Metric::GenderAccuracy, "gender accuracy"),
+        (Metric::AgeMae, "age MAE (years)"),
     ] {
         let level = |c: &Config<'_>, axis: &str| {
             c.key
@@ -258,7 +249,10 @@ fn interaction(study: &str, cfgs: &[Config<'_>], first: &str, second: &str) -> V
             lines: drawn,
             colors,
         };
-        let what = format!("interaction-{}", metric.split('_').next().unwrap_or(metric));
+        let what = format!(
+            "interaction-{}",
+            metric.key().split('_').next().unwrap_or(metric.key())
+        );
         if let Ok(c) = chart_lines::lines(&file_stem(study, &what), &chart) {
             out.push(c);
         }
@@ -275,7 +269,7 @@ fn curves(cfgs: &[&Config<'_>], points: impl Fn(&TrialRow) -> Vec<(f64, f64)>) -
         let per: Vec<Vec<(f64, f64)>> = c
             .trials
             .iter()
-            .filter(|t| t.state == TrialState::Succeeded.as_str())
+            .filter(|t| t.succeeded())
             .map(|t| points(t))
             .filter(|p| !p.is_empty())
             .collect();

@@ -20,7 +20,7 @@ pub fn study(input: &Input, name: &str, axes: &[String]) -> String {
         // One row per complete seed of each configuration that has the metric.
         let mut rows: Vec<(Vec<String>, f64)> = Vec::new();
         for c in &cs {
-            let arm = c.arm(m.key());
+            let arm = c.arm(m);
             let levels: Vec<String> = c.key.iter().map(|(_, v)| v.clone()).collect();
             rows.extend(arm.values.iter().map(|v| (levels.clone(), *v)));
         }

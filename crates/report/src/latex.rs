@@ -44,9 +44,9 @@ pub fn render(input: &Input) -> String {
     let alpha = input.settings.alpha;
     let mut out = format!(
         "% Tables of sweep {}, written by ablate. Needs \\usepackage{{booktabs}}.\n\n",
-        tex(&input.sweep)
+        tex(&input.results.sweep)
     );
-    for study in &input.studies {
+    for study in &input.results.studies {
         let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
         let cs = configs(input, &study.name, &axes);
         let metrics = metrics_of(&cs);
@@ -56,7 +56,7 @@ pub fn render(input: &Input) -> String {
         // Per configuration and metric: one value per complete seed.
         let arms: Vec<Vec<Arm>> = cs
             .iter()
-            .map(|c| metrics.iter().map(|m| c.arm(m.key())).collect())
+            .map(|c| metrics.iter().map(|m| c.arm(*m)).collect())
             .collect();
         let mut cells: Vec<Vec<String>> = vec![Vec::new(); cs.len()];
         for (j, m) in metrics.iter().enumerate() {

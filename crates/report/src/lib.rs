@@ -23,13 +23,14 @@ mod latex;
 mod markdown;
 pub mod plan;
 mod sensitivity;
+pub mod status;
 pub mod text;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 pub use datasets::DataInfo;
-pub use input::{Input, METRICS, Metric, Provenance, StudyInfo, TrialRow, load};
+pub use input::{Input, METRICS, Metric, Provenance, StudyInfo, SweepResults, TrialRow, load};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReportError {
@@ -72,7 +73,7 @@ pub fn render_text(input: &Input) -> Report {
     let markdown = markdown::render(input, &[]);
     let html = html::render(
         &markdown,
-        &format!("Ablation report: {}", input.sweep),
+        &format!("Ablation report: {}", input.results.sweep),
         &HashMap::new(),
     );
     Report {
@@ -99,7 +100,7 @@ pub fn render(input: &Input) -> Report {
         .collect();
     let html = html::render(
         &markdown,
-        &format!("Ablation report: {}", input.sweep),
+        &format!("Ablation report: {}", input.results.sweep),
         &images,
     );
     Report {

@@ -4,8 +4,6 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ablate_protocol::TrialState;
-
 use crate::conclusions;
 use crate::configs::{Config, configs, metrics_of};
 use crate::format::esc;
@@ -18,8 +16,8 @@ pub const VERDICT_CHARTS: &str = "#verdicts";
 
 pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "# Ablation report: {}\n", esc(&input.sweep));
-    if let Some(d) = &input.description {
+    let _ = writeln!(out, "# Ablation report: {}\n", esc(&input.results.sweep));
+    if let Some(d) = &input.results.description {
         let _ = writeln!(out, "{}\n", esc(d));
     }
     summary(&mut out, input);
@@ -31,7 +29,7 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
         .collect();
     out.push_str(&conclusions::markdown(input, &forests));
     out.push_str(&crate::datasets::markdown(&input.data));
-    for study in &input.studies {
+    for study in &input.results.studies {
         self::study(&mut out, input, study, charts);
     }
     flagged_runs(&mut out, input);
@@ -43,14 +41,14 @@ pub fn render(input: &Input, charts: &[(String, Vec<crate::charts::Chart>)]) -> 
 /// The trials by state, and a warning where stale results are kept.
 fn summary(out: &mut String, input: &Input) {
     let mut states: BTreeMap<&str, usize> = BTreeMap::new();
-    for t in &input.trials {
+    for t in &input.results.trials {
         *states.entry(t.state.as_str()).or_insert(0) += 1;
     }
     let states: Vec<String> = states.iter().map(|(s, n)| format!("{n} {s}")).collect();
     let _ = writeln!(
         out,
         "{} trials: {}.\n",
-        input.trials.len(),
+        input.results.trials.len(),
         states.join(", ")
     );
 
@@ -113,7 +111,7 @@ fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
         .map(|m| {
             let means = configs
                 .iter()
-                .map(|c| mean_sd(&c.values(m.key())).0)
+                .map(|c| mean_sd(&c.values(*m)).0)
                 .filter(|v| v.is_finite());
             if m.lower_is_better() {
                 means.reduce(f64::min)
@@ -124,11 +122,7 @@ fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
         .collect();
     for c in configs {
         let mut row: Vec<String> = c.key.iter().map(|(_, v)| esc(v)).collect();
-        let done = c
-            .trials
-            .iter()
-            .filter(|t| t.state == TrialState::Succeeded.as_str())
-            .count();
+        let done = c.trials.iter().filter(|t| t.succeeded()).count();
         let flagged = c.trials.iter().filter(|t| t.degenerate.is_some()).count();
         let mut n = format!("{done}/{}", c.trials.len());
         if flagged > 0 {
@@ -136,15 +130,12 @@ fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
         }
         row.push(n);
         for (m, b) in metrics.iter().zip(&best) {
-            let vals = c.values(m.key());
+            let vals = c.values(*m);
             if vals.is_empty() {
                 // Results still due are missing; a metric no finished trial has does
                 // not apply (a gender-only trial has no age MAE).
-                let finished = c
-                    .trials
-                    .iter()
-                    .all(|t| t.state == TrialState::Succeeded.as_str());
-                let has = c.trials.iter().any(|t| t.metrics.contains_key(m.key()));
+                let finished = c.trials.iter().all(|t| t.succeeded());
+                let has = c.trials.iter().any(|t| t.metrics.contains_key(m));
                 row.push(if finished && !has { "n/a" } else { "missing" }.into());
                 continue;
             }
@@ -167,6 +158,7 @@ fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
 /// Runs flagged degenerate, with their evidence and what leaving them out would change.
 fn flagged_runs(out: &mut String, input: &Input) {
     let flagged: Vec<&TrialRow> = input
+        .results
         .trials
         .iter()
         .filter(|t| t.degenerate.is_some())
@@ -208,14 +200,14 @@ fn stale_results(out: &mut String, input: &Input) {
     if !input.stale.is_empty() {
         let _ = writeln!(out, "## Stale results (kept with --keep-stale)\n");
         for (id, why) in &input.stale {
-            let _ = writeln!(out, "- `{}`: {}", ablate_spec::short_id(id), esc(why));
+            let _ = writeln!(out, "- `{}`: {}", id.short(), esc(why));
         }
         out.push('\n');
     }
 }
 
 fn provenance(out: &mut String, input: &Input) {
-    let p = &input.provenance;
+    let p = &input.results.provenance;
     let _ = writeln!(out, "## Provenance\n");
     let _ = writeln!(out, "- sweep file sha256: `{}`", esc(&p.spec_hash));
     if !p.overrides.is_empty() {

@@ -10,9 +10,9 @@ use ablate_verdict::stats::mean_sd;
 /// One line per table ranking or verdict that differs once flagged runs are left out.
 pub fn without_flagged(input: &Input) -> Vec<String> {
     let mut rest = input.clone();
-    rest.trials.retain(|t| t.degenerate.is_none());
+    rest.results.trials.retain(|t| t.degenerate.is_none());
     let mut changes = Vec::new();
-    for study in &input.studies {
+    for study in &input.results.studies {
         let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
         let all = configs(input, &study.name, &axes);
         let kept = configs(&rest, &study.name, &axes);
@@ -20,7 +20,7 @@ pub fn without_flagged(input: &Input) -> Vec<String> {
             let rank = |cs: &[configs::Config<'_>]| -> Vec<String> {
                 let mut means: Vec<(f64, String)> = cs
                     .iter()
-                    .map(|c| (mean_sd(&c.values(m.key())).0, key(&c.key)))
+                    .map(|c| (mean_sd(&c.values(m)).0, key(&c.key)))
                     .filter(|(v, _)| v.is_finite())
                     .collect();
                 means.sort_by(|a, b| {

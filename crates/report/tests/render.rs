@@ -4,7 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use ablate_report::{Input, Provenance, StudyInfo, TrialRow, render, render_text};
+use ablate_report::{Input, Provenance, StudyInfo, SweepResults, TrialRow, render, render_text};
+use ablate_spec::{Membership, TrialKind};
 
 fn trial(
     id: &str,
@@ -15,21 +16,25 @@ fn trial(
     state: &str,
 ) -> TrialRow {
     TrialRow {
-        id: format!("{id:0<64}"),
-        kind: "train".into(),
-        state: state.into(),
-        studies: vec![study.into()],
+        id: format!("{id:0<64}").into(),
+        kind: TrialKind::Train,
+        state: state.parse().unwrap(),
+        studies: vec![Membership::parse(study)],
         labels: labels
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         seed,
         fold: None,
-        metrics: metrics.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+        metrics: (metrics.iter())
+            .map(|(k, v)| (k.parse().unwrap(), *v))
+            .collect(),
         degenerate: None,
         curve: vec![0.5, 0.6],
         cs: None,
         images: Some([70, 15, 15]),
+        result: None,
+        attempts: Vec::new(),
     }
 }
 
@@ -85,7 +90,7 @@ fn input() -> Input {
         "age: MAE 20.0 is no better than predicting the training mean (19.9)".into(),
     ]);
     trials.push(degenerate);
-    Input {
+    let results = SweepResults {
         sweep: "fixture".into(),
         description: Some("a fixed input for snapshot tests".into()),
         studies: vec![StudyInfo {
@@ -114,6 +119,9 @@ fn input() -> Input {
             peak_gpu: None,
             study_hours: [("s".to_string(), 0.25)].into_iter().collect(),
         },
+    };
+    Input {
+        results,
         settings: Default::default(),
         claims: Vec::new(),
         stale: Vec::new(),
@@ -154,7 +162,7 @@ fn report_markdown_snapshot() {
 fn kept_stale_results_are_called_out_first() {
     let mut i = input();
     assert!(!render_text(&i).markdown.contains("stale"));
-    let id = i.trials[0].id.clone();
+    let id = i.results.trials[0].id.clone();
     i.stale = vec![(
         id.clone(),
         "its data changed: trained on content aaa, the cache now holds bbb".into(),
@@ -320,7 +328,7 @@ fn latex_tables_mark_the_best_and_significant_differences() {
 #[test]
 fn no_spread_and_single_seeds_never_print_nan() {
     let mut i = input();
-    for t in &mut i.trials {
+    for t in &mut i.results.trials {
         for v in t.metrics.values_mut() {
             *v = 10.0;
         }

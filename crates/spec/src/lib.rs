@@ -23,6 +23,7 @@ pub mod presets;
 pub mod report;
 mod resolve;
 pub mod slurm;
+pub mod starter;
 mod sweep;
 mod train;
 pub mod types;

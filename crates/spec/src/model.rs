@@ -49,6 +49,16 @@ pub enum TrialKind {
     Train,
 }
 
+impl TrialKind {
+    /// What the database, exports and reports call it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TrialKind::Pretrain => "pretrain",
+            TrialKind::Train => "train",
+        }
+    }
+}
+
 /// One unit of work: a config (its identity) plus how to run it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Trial {

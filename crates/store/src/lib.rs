@@ -5,6 +5,7 @@
 //! use [`Store::open_read_only`], and WAL lets them read while a sweep writes, so no
 //! one ever sees "database is locked". It knows nothing of how trials run.
 
+mod find;
 mod records;
 mod stale;
 mod status;
@@ -19,6 +20,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use find::{databases, sweeps_in};
 pub use records::{
     AttemptEnd, AttemptRow, AttemptStart, AttemptTally, RunningAttempt, SweepRecord, TrialRecord,
 };

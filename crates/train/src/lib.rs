@@ -9,6 +9,7 @@ pub mod batch;
 pub mod bench;
 pub mod bench_grid;
 pub mod bench_ops;
+mod bench_text;
 pub mod checkpoint;
 pub mod cpu_ops;
 pub mod encoding;

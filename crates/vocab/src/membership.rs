@@ -40,6 +40,20 @@ impl fmt::Display for Membership {
     }
 }
 
+/// Serialized in its stored form, as the database and exports write it.
+impl serde::Serialize for Membership {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Membership {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Membership::parse(&s))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::Membership;
@@ -51,6 +65,9 @@ mod tests {
             Membership::Pretrain("face".into()),
         ] {
             assert_eq!(Membership::parse(&m.to_string()), m);
+            let json = serde_json::to_string(&m).unwrap_or_default();
+            assert_eq!(json, format!("{:?}", m.to_string()));
+            assert_eq!(serde_json::from_str::<Membership>(&json).ok(), Some(m));
         }
         assert_eq!(
             Membership::Pretrain("face".into()).to_string(),

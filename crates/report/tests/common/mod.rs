@@ -5,7 +5,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_report::{Input, Provenance, StudyInfo, TrialRow};
+use ablate_protocol::TrialState;
+use ablate_report::{Input, Metric, Provenance, StudyInfo, SweepResults, TrialRow};
+use ablate_spec::{Membership, TrialKind};
 
 const SWEEP: &str = r#"
 [sweep]
@@ -33,25 +35,27 @@ pub fn input(vgg7: &[f64], vgg9: &[f64], flagged: &[usize], report: &str) -> Inp
             let degenerate = (depth == "vgg7" && flagged.contains(&seed))
                 .then(|| vec!["gender: every validation image gets one class".to_string()]);
             trials.push(TrialRow {
-                id: format!("{depth}{seed:0<60}"),
-                kind: "train".into(),
-                state: "succeeded".into(),
-                studies: vec!["depth".into()],
+                id: format!("{depth}{seed:0<60}").into(),
+                kind: TrialKind::Train,
+                state: TrialState::Succeeded,
+                studies: vec![Membership::Study("depth".into())],
                 labels: [("depth", depth), ("tasks", "gender")]
                     .iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
                 seed: seed as u64,
                 fold: None,
-                metrics: [("gender_accuracy".to_string(), *v)].into_iter().collect(),
+                metrics: [(Metric::GenderAccuracy, *v)].into_iter().collect(),
                 degenerate,
                 curve: Vec::new(),
                 cs: None,
                 images: None,
+                result: None,
+                attempts: Vec::new(),
             });
         }
     }
-    Input {
+    let results = SweepResults {
         sweep: "mine".into(),
         description: None,
         studies: vec![StudyInfo {
@@ -62,6 +66,9 @@ pub fn input(vgg7: &[f64], vgg9: &[f64], flagged: &[usize], report: &str) -> Inp
         stages: BTreeMap::new(),
         trials,
         provenance: Provenance::default(),
+    };
+    Input {
+        results,
         settings: ablate_verdict::Settings::from_spec(&sweep.report),
         claims: sweep.claims,
         stale: Vec::new(),
