@@ -188,11 +188,7 @@ pub fn report(
         let stale = ablate_orchestrator::stale_results(&store, sweep).await;
         store.close().await;
         let mut input = r?;
-        input.stale = stale?
-            .0
-            .into_iter()
-            .map(|s| (s.trial.into(), s.reason))
-            .collect();
+        input.stale = stale?.0.into_iter().map(|s| (s.trial, s.reason)).collect();
         anyhow::Ok(input)
     })??;
     let dir = out.map_or_else(|| sweep.report_dir.clone(), Path::to_path_buf);

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use ablate_spec::Sweep;
+use ablate_spec::{Sweep, TrialId};
 use anyhow::Result;
 
 pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
@@ -28,7 +28,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
-    let stale: Vec<(String, String)> = stale.into_iter().map(|s| (s.trial, s.reason)).collect();
+    let stale: Vec<(TrialId, String)> = stale.into_iter().map(|s| (s.trial, s.reason)).collect();
     print!(
         "{}",
         ablate_report::status::render(&ablate_report::status::SweepStatus {

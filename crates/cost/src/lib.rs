@@ -102,7 +102,7 @@ impl CostError {
 /// What one trial costs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Cost {
-    pub trial: String,
+    pub trial: ablate_spec::TrialId,
     pub study: String,
     /// Training, validation and test images.
     pub images: [usize; 3],
@@ -188,7 +188,7 @@ pub fn estimate(
         let (checkpoint_bytes, state_bytes) = disk(t, parameters);
         let priced = history.price(t, images, counted.heads, sources)?;
         costs.push(Cost {
-            trial: t.id.to_string(),
+            trial: t.id.clone(),
             study: first_study(t),
             images,
             processed,

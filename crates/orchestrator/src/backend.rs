@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use ablate_protocol::FailureClass;
+use ablate_spec::TrialId;
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -13,7 +14,7 @@ use crate::lines::Line;
 /// One trial to start.
 #[derive(Debug, Clone)]
 pub struct Launch {
-    pub trial: String,
+    pub trial: TrialId,
     /// Program and arguments (never a shell string).
     pub argv: Vec<String>,
     pub env: Vec<(String, String)>,
@@ -33,53 +34,53 @@ pub struct Launch {
 #[derive(Debug, Clone, PartialEq)]
 pub enum BackendEvent {
     Spawned {
-        trial: String,
+        trial: TrialId,
         pid: Option<u32>,
     },
     /// A line of the worker's output (its stdout, or a batch job's events file).
     Line {
-        trial: String,
+        trial: TrialId,
         line: Line,
     },
     /// Something the backend did that the user should know (processes a worker
     /// left behind, ended).
     Note {
-        trial: String,
+        trial: TrialId,
         text: String,
     },
     Exited {
-        trial: String,
+        trial: TrialId,
         code: Option<i32>,
         signal: Option<i32>,
     },
     /// It could not be started (no such program; sbatch refused it).
     SpawnFailed {
-        trial: String,
+        trial: TrialId,
         class: FailureClass,
         message: String,
     },
     /// A batch job was accepted; `events` is the file its worker writes.
     Submitted {
-        trial: String,
+        trial: TrialId,
         job: String,
         events: PathBuf,
     },
     /// A queued batch job started on `node`.
     Started {
-        trial: String,
+        trial: TrialId,
         node: String,
     },
     /// The scheduler ended the job for a reason of its own (time limit,
     /// preemption, node failure, an outside scancel), before its worker could.
     Failed {
-        trial: String,
+        trial: TrialId,
         class: FailureClass,
         message: String,
     },
     /// The job was taken back before it ran (its dependency failed, or the
     /// dispatcher withdrew it): no attempt was spent; it may be submitted again.
     Withdrawn {
-        trial: String,
+        trial: TrialId,
         why: String,
     },
 }

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use ablate_protocol::FailureClass;
+use ablate_spec::TrialId;
 use nix::sys::signal::Signal;
 use nix::unistd::Pid;
 use tokio::io::AsyncReadExt;
@@ -27,7 +28,7 @@ const DRAIN: Duration = Duration::from_secs(1);
 /// How often running workers' descendants are recorded.
 const SCAN_EVERY: Duration = Duration::from_secs(2);
 
-type Trees = Arc<Mutex<HashMap<String, Tree>>>;
+type Trees = Arc<Mutex<HashMap<TrialId, Tree>>>;
 
 /// Child processes on this machine.
 #[derive(Debug)]
@@ -141,13 +142,13 @@ impl Backend for LocalBackend {
     }
 }
 
-fn lock(trees: &Trees) -> std::sync::MutexGuard<'_, HashMap<String, Tree>> {
+fn lock(trees: &Trees) -> std::sync::MutexGuard<'_, HashMap<TrialId, Tree>> {
     trees.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// One worker, from launch to its `Exited` event.
 struct Watch {
-    trial: String,
+    trial: TrialId,
     events: UnboundedSender<BackendEvent>,
     trees: Trees,
     decoder: LineDecoder,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use ablate_protocol::{AttemptState, BackendKind, RunDir, TrialState};
 use ablate_spec::types::Device;
-use ablate_spec::{Sweep, short_id};
+use ablate_spec::{Sweep, TrialId, short_id};
 use ablate_store::{AttemptEnd, Store, SweepRecord, TrialRecord};
 
 use crate::RunError;
@@ -39,7 +39,7 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
         .trials
         .iter()
         .map(|t| TrialRecord {
-            id: t.id.to_string(),
+            id: t.id.clone(),
             kind: t.kind.as_str().into(),
             config: serde_json::to_value(&t.config).unwrap_or_default(),
             exec: serde_json::to_value(&t.exec).unwrap_or_default(),
@@ -54,7 +54,7 @@ fn records(sweep: &Sweep) -> Vec<TrialRecord> {
 #[derive(Debug)]
 struct Open {
     attempt: i64,
-    trial: String,
+    trial: TrialId,
     job: String,
     events: PathBuf,
 }
@@ -343,7 +343,7 @@ async fn set_aside(
         }
     }
     for s in stale {
-        states.insert(s.trial.clone(), TrialState::Pending);
+        states.insert(s.trial.to_string(), TrialState::Pending);
     }
     Ok(())
 }

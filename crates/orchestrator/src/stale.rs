@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use ablate_protocol::BUILTIN_TRAINER_VERSION;
-use ablate_spec::{Sweep, short_id};
+use ablate_spec::{Sweep, TrialId, short_id};
 use ablate_store::RecordedResult;
 
 use crate::caches::{self, Digests};
@@ -15,7 +15,7 @@ use crate::caches::{self, Digests};
 /// A stale result: the trial and why, in the sweep's run order.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Stale {
-    pub trial: String,
+    pub trial: TrialId,
     pub reason: String,
     /// The attempt that made the stale result.
     pub attempt: i64,
@@ -85,7 +85,7 @@ pub fn find(
         if let Some(reason) = reason {
             stale.insert(t.id.as_str(), reason.clone());
             out.push(Stale {
-                trial: t.id.to_string(),
+                trial: t.id.clone(),
                 reason,
                 attempt: r.attempt,
             });
@@ -152,7 +152,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(i, t)| RecordedResult {
-                trial: t.id.to_string(),
+                trial: t.id.clone(),
                 attempt: i as i64 + 1,
                 init_attempt: t.config.init.as_ref().map(|_| 1),
                 data_digest: digests

@@ -113,7 +113,7 @@ mod tests {
             "sweep q: 4 trials; 2 succeeded now, 1 had succeeded before, 1 failed, 0 blocked, 0 interrupted; database out/ablate.db\n"
         );
         s.stale = vec![Stale {
-            trial: "ab".repeat(32),
+            trial: "ab".repeat(32).into(),
             reason: "its data changed".into(),
             attempt: 1,
         }];

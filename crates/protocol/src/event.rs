@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::TrialId;
 use crate::failure::FailureClass;
 use crate::metrics::{AgeMetrics, ClassMetrics};
 
@@ -57,7 +58,7 @@ pub struct Counts {
 /// writes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrialResult {
-    pub trial: String,
+    pub trial: TrialId,
     pub test: Evaluation,
     pub best_epoch: u32,
     pub epochs: u32,
@@ -142,7 +143,7 @@ impl Reported {
 #[serde(tag = "event", rename_all = "kebab-case")]
 pub enum Event {
     Started {
-        trial: String,
+        trial: TrialId,
         device: String,
         threads: usize,
         images: Counts,

@@ -98,7 +98,7 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<Metric> {
 /// A report row as judging sees it.
 pub fn verdict_trial(t: &TrialRow) -> ablate_verdict::Trial {
     ablate_verdict::Trial {
-        id: t.id.to_string(),
+        id: t.id.clone(),
         studies: t.studies.iter().map(ToString::to_string).collect(),
         labels: t.labels.clone(),
         seed: t.seed,

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use ablate_spec::short_id;
+use ablate_spec::{TrialId, short_id};
 use ablate_store::{StatusReport, TrialStatus};
 use serde::Serialize;
 
@@ -22,7 +22,7 @@ pub struct SweepStatus<'a> {
     /// Slurm job id -> its state, as the scheduler tells it now.
     pub live: &'a [(String, String)],
     /// Stale results: trial id and why.
-    pub stale: &'a [(String, String)],
+    pub stale: &'a [(TrialId, String)],
     /// Caches older than their data.
     pub outdated: &'a [PathBuf],
     pub notes: &'a [String],

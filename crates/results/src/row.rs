@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use ablate_protocol::{Metric, Reported, TrialState};
-use ablate_spec::{Sweep, Trial};
+use ablate_spec::{Sweep, Trial, TrialId};
 use ablate_store::{AttemptProvenance, ResultRow};
 use serde_json::Value;
 
@@ -15,9 +15,9 @@ pub(crate) fn rows(
     rows: Vec<ResultRow>,
     attempts: Vec<AttemptProvenance>,
 ) -> Vec<TrialRow> {
-    let mut stored: HashMap<String, ResultRow> =
+    let mut stored: HashMap<TrialId, ResultRow> =
         rows.into_iter().map(|r| (r.id.clone(), r)).collect();
-    let mut tried: HashMap<String, Vec<AttemptProvenance>> = HashMap::new();
+    let mut tried: HashMap<TrialId, Vec<AttemptProvenance>> = HashMap::new();
     for a in attempts {
         tried.entry(a.trial_id.clone()).or_default().push(a);
     }

@@ -36,7 +36,7 @@ async fn store_of(dir: &Path, sweep: &Sweep) -> Store {
     let store = Store::open(&dir.join("ablate.db")).await.unwrap();
     let trials: Vec<TrialRecord> = (sweep.trials.iter().enumerate())
         .map(|(i, t)| TrialRecord {
-            id: t.id.to_string(),
+            id: t.id.clone(),
             kind: t.kind.as_str().into(),
             config: serde_json::to_value(&t.config).unwrap(),
             exec: serde_json::json!({}),

@@ -157,7 +157,7 @@ impl Builder<'_, '_> {
                     fold,
                     train: r.train.clone(),
                     model: r.model.clone(),
-                    init: init.clone(),
+                    init: init.clone().map(TrialId::from),
                     seed,
                     within: None,
                 };
@@ -233,7 +233,7 @@ impl Builder<'_, '_> {
             fold: None,
             train,
             model: model.clone(),
-            init: init.clone(),
+            init: init.clone().map(TrialId::from),
             seed,
             within,
         };

@@ -333,7 +333,7 @@ pub struct TrialConfig {
     pub train: TrainSpec,
     pub model: ModelSpec,
     /// Id of the pretraining trial whose trunk initialises this one.
-    pub init: Option<String>,
+    pub init: Option<crate::TrialId>,
     pub seed: u64,
     /// For a pretraining trial on the dataset of a study it feeds: only that study's
     /// training part may be used. Left out of the JSON when absent, so the ids of all

@@ -1,7 +1,7 @@
 //! Writes, all made by the orchestrator: sweeps, trials and their state, attempts
 //! with provenance, per-epoch metrics, results and artifacts.
 
-use ablate_protocol::{AttemptState, BackendKind, FailureClass, TrialState};
+use ablate_protocol::{AttemptState, BackendKind, FailureClass, TrialId, TrialState};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -11,7 +11,7 @@ use crate::{Store, StoreError};
 /// A trial as the sweep file resolves it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct TrialRecord {
-    pub id: String,
+    pub id: TrialId,
     pub kind: String,
     pub config: serde_json::Value,
     pub exec: serde_json::Value,
@@ -24,7 +24,7 @@ pub struct TrialRecord {
 /// Provenance of one attempt at a trial.
 #[derive(Debug, Clone, Default)]
 pub struct AttemptStart {
-    pub trial_id: String,
+    pub trial_id: TrialId,
     pub sweep: String,
     pub slot: String,
     pub device: String,
@@ -65,7 +65,7 @@ impl AttemptEnd {
 #[derive(Debug, Clone)]
 pub struct RunningAttempt {
     pub id: i64,
-    pub trial_id: String,
+    pub trial_id: TrialId,
     pub pid: Option<i64>,
     pub orchestrator_pid: i64,
     pub host: String,
@@ -120,7 +120,7 @@ impl Store {
             .map_err(|e| self.err(e))?;
         for t in trials {
             sqlx::query("INSERT INTO trials (id, kind, config, exec, labels, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET exec = excluded.exec, labels = excluded.labels")
-                .bind(&t.id)
+                .bind(t.id.as_str())
                 .bind(&t.kind)
                 .bind(t.config.to_string())
                 .bind(t.exec.to_string())
@@ -136,7 +136,7 @@ impl Store {
                 sqlx::query(
                     "INSERT OR IGNORE INTO trial_deps (trial_id, depends_on) VALUES (?, ?)",
                 )
-                .bind(&t.id)
+                .bind(t.id.as_str())
                 .bind(d)
                 .execute(&mut *tx)
                 .await
@@ -146,7 +146,7 @@ impl Store {
                 sqlx::query("INSERT OR REPLACE INTO memberships (sweep, study, trial_id, position) VALUES (?, ?, ?, ?)")
                     .bind(name)
                     .bind(study)
-                    .bind(&t.id)
+                    .bind(t.id.as_str())
                     .bind(*pos as i64)
                     .execute(&mut *tx)
                     .await
@@ -186,7 +186,7 @@ impl Store {
         let now = now_rfc3339();
         let mut tx = self.pool().begin().await.map_err(|e| self.err(e))?;
         let id = sqlx::query("INSERT INTO attempts (trial_id, sweep, state, started_at, slot, device, device_name, threads, host, orchestrator_pid, ablate_version, git_commit, git_dirty, backend) VALUES (?, ?, 'running', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
-            .bind(&a.trial_id)
+            .bind(a.trial_id.as_str())
             .bind(&a.sweep)
             .bind(&now)
             .bind(&a.slot)
@@ -207,7 +207,7 @@ impl Store {
             "UPDATE trials SET state = 'running', reason = NULL, updated_at = ? WHERE id = ?",
         )
         .bind(&now)
-        .bind(&a.trial_id)
+        .bind(a.trial_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(|e| self.err(e))?;
@@ -322,7 +322,7 @@ impl Store {
             .map(|r| {
                 Ok(RunningAttempt {
                     id: r.get(0),
-                    trial_id: r.get(1),
+                    trial_id: TrialId::from(r.get::<String, _>(1)),
                     pid: r.get(2),
                     orchestrator_pid: r.get(3),
                     host: r.get(4),
@@ -386,7 +386,7 @@ impl Store {
 /// Per trial: how many attempts succeeded and how many are still `running`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AttemptTally {
-    pub trial_id: String,
+    pub trial_id: TrialId,
     pub succeeded: u32,
     pub running: u32,
     pub total: u32,
@@ -398,7 +398,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| AttemptTally {
-                trial_id: r.get(0),
+                trial_id: TrialId::from(r.get::<String, _>(0)),
                 succeeded: r.get::<i64, _>(1) as u32,
                 running: r.get::<i64, _>(2) as u32,
                 total: r.get::<i64, _>(3) as u32,
@@ -411,7 +411,7 @@ impl Store {
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct AttemptRow {
     pub id: i64,
-    pub trial_id: String,
+    pub trial_id: TrialId,
     pub state: AttemptState,
     pub backend: BackendKind,
     pub job_id: Option<String>,
@@ -438,7 +438,7 @@ impl Store {
             .map(|r| {
                 Ok(AttemptRow {
                     id: r.get(0),
-                    trial_id: r.get(1),
+                    trial_id: TrialId::from(r.get::<String, _>(1)),
                     state: self.parse_state(r.get(2))?,
                     backend: self.parse_backend(r.get(3))?,
                     job_id: r.get(4),

@@ -2,7 +2,7 @@
 //! result is stale, and the writes that set one aside (never delete it) so its
 //! trial runs again.
 
-use ablate_protocol::TrialState;
+use ablate_protocol::{TrialId, TrialState};
 use sqlx::Row;
 
 use crate::time::now_rfc3339;
@@ -11,7 +11,7 @@ use crate::{Store, StoreError};
 /// What a succeeded trial's result was trained on and by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RecordedResult {
-    pub trial: String,
+    pub trial: TrialId,
     /// The attempt that produced it.
     pub attempt: i64,
     /// For a trial that starts from pretraining: the attempt of the pretraining
@@ -25,7 +25,7 @@ pub struct RecordedResult {
 /// A result set aside, with why.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SupersededResult {
-    pub trial: String,
+    pub trial: TrialId,
     pub attempt: i64,
     pub result: String,
     pub data_digest: Option<String>,
@@ -65,7 +65,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| RecordedResult {
-                trial: r.get(0),
+                trial: TrialId::from(r.get::<String, _>(0)),
                 attempt: r.get(1),
                 data_digest: r.get(2),
                 trainer_version: r.get(3),
@@ -130,7 +130,7 @@ impl Store {
         Ok(rows
             .iter()
             .map(|r| SupersededResult {
-                trial: r.get(0),
+                trial: TrialId::from(r.get::<String, _>(0)),
                 attempt: r.get(1),
                 result: r.get(2),
                 data_digest: r.get(3),

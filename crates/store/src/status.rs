@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ablate_protocol::{AttemptState, TrialState};
+use ablate_protocol::{AttemptState, TrialId, TrialState};
 use serde::Serialize;
 use sqlx::Row;
 
@@ -38,7 +38,7 @@ pub struct AttemptInfo {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct TrialStatus {
-    pub id: String,
+    pub id: TrialId,
     pub state: TrialState,
     pub reason: Option<String>,
     pub labels: serde_json::Value,
@@ -80,7 +80,7 @@ pub struct StatusReport {
 /// A trial of the sweep with its result, if it has one.
 #[derive(Debug, Clone, Serialize)]
 pub struct ResultRow {
-    pub id: String,
+    pub id: TrialId,
     pub kind: String,
     pub state: TrialState,
     pub labels: serde_json::Value,
@@ -181,7 +181,7 @@ impl Store {
                 TrialState::Pending | TrialState::Succeeded => continue,
             };
             list.push(TrialStatus {
-                id: r.get(0),
+                id: TrialId::from(r.get::<String, _>(0)),
                 state,
                 reason: r.get(2),
                 labels: serde_json::from_str(&labels).map_err(|e| self.json_err(e))?,
@@ -207,7 +207,7 @@ impl Store {
         ] {
             for t in list.iter_mut() {
                 let row = sqlx::query(&q)
-                    .bind(&t.id)
+                    .bind(t.id.as_str())
                     .fetch_optional(self.pool())
                     .await
                     .map_err(|e| self.err(e))?;
@@ -309,7 +309,7 @@ impl Store {
                 None => Vec::new(),
             };
             out.push(ResultRow {
-                id: r.get(0),
+                id: TrialId::from(r.get::<String, _>(0)),
                 kind: r.get(1),
                 state: self.parse_state(r.get(2))?,
                 labels: parse(r.get(3))?,
@@ -341,7 +341,7 @@ pub struct AttemptProvenance {
     pub state: AttemptState,
     /// Wall-clock seconds (None while running).
     pub seconds: Option<f64>,
-    pub trial_id: String,
+    pub trial_id: TrialId,
     /// Peak private host memory and GPU memory it reported, in bytes.
     pub peak_host_bytes: Option<i64>,
     pub peak_gpu_bytes: Option<i64>,
@@ -369,7 +369,7 @@ impl Store {
                     git_dirty: r.get(5),
                     state: self.parse_state(r.get(6))?,
                     seconds: r.get(7),
-                    trial_id: r.get(8),
+                    trial_id: TrialId::from(r.get::<String, _>(8)),
                     peak_host_bytes: r.get(9),
                     peak_gpu_bytes: r.get(10),
                 })

@@ -8,7 +8,7 @@ use ablate_store::{AttemptEnd, AttemptStart, Store, SweepRecord, TrialRecord};
 async fn store_with_one_trial(dir: &std::path::Path) -> Store {
     let store = Store::open(&dir.join("ablate.db")).await.unwrap();
     let trial = TrialRecord {
-        id: "a".repeat(64),
+        id: "a".repeat(64).into(),
         kind: "train".into(),
         config: serde_json::json!({}),
         exec: serde_json::json!({}),
@@ -36,7 +36,7 @@ async fn fail_once(store: &Store, class: FailureClass) {
     let id = "a".repeat(64);
     let attempt = store
         .start_attempt(&AttemptStart {
-            trial_id: id.clone(),
+            trial_id: id.clone().into(),
             sweep: "w".into(),
             ..AttemptStart::default()
         })

@@ -24,7 +24,9 @@ pub enum TrainError {
     #[error(
         "this trial starts from pretraining trial {pretraining}, but no init_checkpoint was given"
     )]
-    NoInitCheckpoint { pretraining: String },
+    NoInitCheckpoint {
+        pretraining: ablate_protocol::TrialId,
+    },
     /// The trial's network cannot be built from its settings.
     #[error("cannot build the network: {0}")]
     Network(#[source] candle_core::Error),

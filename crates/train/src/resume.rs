@@ -115,7 +115,7 @@ fn hex(bytes: &[u8]) -> String {
 /// Whose state it is: a state is loaded only into the trial that wrote it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Owner {
-    pub trial: String,
+    pub trial: ablate_protocol::TrialId,
     pub trainer_version: u32,
     pub data_digest: String,
     pub split_digest: String,

@@ -29,7 +29,7 @@ pub use model::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
 /// One trial as judging sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Trial {
-    pub id: String,
+    pub id: ablate_spec::TrialId,
     /// Studies listing it.
     pub studies: Vec<String>,
     /// Axis -> value label (`depth` -> `vgg11`, `pretrain` -> `none`, `tasks` -> `gender+age`).

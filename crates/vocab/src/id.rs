@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A trial's id: SHA-256 (hex) of what decides its result (see `ablate_spec::trial_id`).
 /// Serialized as the plain string, so files and the database hold the hex as before.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct TrialId(String);
 

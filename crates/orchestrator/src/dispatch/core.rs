@@ -39,47 +39,47 @@ pub enum Effect {
     /// (with the attempt's id filled in).
     Start(Box<Start>),
     SetPid {
-        trial: String,
+        trial: TrialId,
         pid: u32,
     },
     SetJob {
-        trial: String,
+        trial: TrialId,
         job: String,
         events: PathBuf,
     },
     RecordEpoch {
-        trial: String,
+        trial: TrialId,
         epoch: u32,
         line: String,
     },
     /// The attempt's peak memory so far (bytes), as its worker reported it.
     RecordMemory {
-        trial: String,
+        trial: TrialId,
         host: Option<u64>,
         gpu: Option<u64>,
     },
     /// Record the result and the run directory's artifacts, then close the attempt.
     Succeed {
-        trial: String,
+        trial: TrialId,
         result: Option<Reported>,
         end: AttemptEnd,
     },
     FinishAttempt {
-        trial: String,
+        trial: TrialId,
         end: AttemptEnd,
         state: State,
     },
     SetState {
-        trial: String,
+        trial: TrialId,
         state: State,
         reason: String,
     },
     Signal {
-        trial: String,
+        trial: TrialId,
         signal: Signal,
     },
     Withdraw {
-        trial: String,
+        trial: TrialId,
     },
     Log(String),
 }
@@ -348,11 +348,11 @@ impl<'a> Core<'a> {
     }
 
     /// Ids of the trials running now (owned, so the caller can mutate while signalling).
-    pub(super) fn running_ids(&self) -> Vec<String> {
+    pub(super) fn running_ids(&self) -> Vec<TrialId> {
         self.jobs
             .iter()
             .filter(|j| j.state == State::Running)
-            .map(|j| j.id.to_string())
+            .map(|j| j.id.clone())
             .collect()
     }
 
@@ -424,7 +424,7 @@ impl<'a> Core<'a> {
                     fx.push(Effect::Log(format!("note  {}: {why}", short_id(&j.id))));
                     a.stopped = Some(Stopped::AfterFinish(why));
                     fx.push(Effect::Signal {
-                        trial: j.id.to_string(),
+                        trial: j.id.clone(),
                         signal: Signal::SIGKILL,
                     });
                 }
@@ -442,7 +442,7 @@ impl<'a> Core<'a> {
             if let Some(w) = why {
                 a.stopped = Some(Stopped::Hung(w));
                 fx.push(Effect::Signal {
-                    trial: j.id.to_string(),
+                    trial: j.id.clone(),
                     signal: Signal::SIGKILL,
                 });
             }
@@ -565,7 +565,7 @@ impl<'a> Core<'a> {
                     let id = self.jobs[k].id.to_string();
                     fx.push(Effect::Log(format!("block {}: {reason}", short_id(&id))));
                     fx.push(Effect::SetState {
-                        trial: id.clone(),
+                        trial: id.clone().into(),
                         state: State::Blocked,
                         reason,
                     });
@@ -593,7 +593,7 @@ impl<'a> Core<'a> {
         };
         let p = &self.rules.provenance;
         let attempt = AttemptStart {
-            trial_id: trial.id.to_string(),
+            trial_id: trial.id.clone(),
             sweep: self.sweep.name.clone(),
             slot: s.name.clone(),
             device: s.device_label(),
@@ -646,7 +646,7 @@ impl<'a> Core<'a> {
             ..RunningView::default()
         };
         let launch = Launch {
-            trial: trial.id.to_string(),
+            trial: trial.id.clone(),
             argv,
             env,
             log: dir.worker_log(),

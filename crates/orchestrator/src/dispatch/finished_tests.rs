@@ -147,7 +147,7 @@ fn a_cut_line_is_noted_once_and_invalid_utf8_is_not_an_event() {
     let pre = started(&h.launch(0.0))[0].clone();
     let cut = |n: u64| {
         Input::Backend(BackendEvent::Line {
-            trial: pre.clone(),
+            trial: pre.clone().into(),
             line: Line {
                 text: r#"{"event":"finished","result":{"#.into(),
                 invalid_utf8: false,
@@ -159,7 +159,7 @@ fn a_cut_line_is_noted_once_and_invalid_utf8_is_not_an_event() {
     assert!(logs(&fx)[0].contains("200000000 bytes"), "{fx:?}");
     assert!(h.send(1.1, cut(300)).is_empty(), "noted once");
     let bad = Input::Backend(BackendEvent::Line {
-        trial: pre.clone(),
+        trial: pre.clone().into(),
         line: Line {
             text: finished_line(&pre, "identity"),
             invalid_utf8: true,
@@ -184,7 +184,7 @@ fn a_note_from_the_backend_is_logged_with_its_trial() {
     let fx = h.send(
         1.0,
         Input::Backend(BackendEvent::Note {
-            trial: pre.clone(),
+            trial: pre.clone().into(),
             text: "left 1 process".into(),
         }),
     );

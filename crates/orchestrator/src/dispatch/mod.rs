@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ablate_protocol::{Env, RunDir};
-use ablate_spec::Sweep;
+use ablate_spec::{Sweep, TrialId};
 use ablate_store::{Artifact, Store, Success};
 use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
@@ -54,7 +54,7 @@ pub struct Dispatcher<'a> {
     reporter: &'a mut dyn Reporter,
     backend: Box<dyn Backend>,
     /// The open attempt's database id, per running trial.
-    attempts: HashMap<String, i64>,
+    attempts: HashMap<TrialId, i64>,
     tx: mpsc::UnboundedSender<BackendEvent>,
     rx: mpsc::UnboundedReceiver<BackendEvent>,
 }
@@ -117,7 +117,7 @@ impl<'a> Dispatcher<'a> {
         if !self.core.adopt(Instant::now(), trial, job) {
             return false;
         }
-        self.attempts.insert(trial.to_string(), attempt);
+        self.attempts.insert(trial.into(), attempt);
         self.backend.adopt(trial, job, events);
         true
     }

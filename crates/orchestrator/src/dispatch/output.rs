@@ -71,7 +71,7 @@ impl Core<'_> {
                 host_private_bytes,
                 gpu_bytes,
             } => fx.push(Effect::RecordMemory {
-                trial: trial.to_string(),
+                trial: trial.into(),
                 host: host_private_bytes,
                 gpu: gpu_bytes,
             }),
@@ -86,7 +86,7 @@ impl Core<'_> {
                 a.view.images_per_s = images_per_s;
                 a.view.metric = val_score.map(|s| format!("val {s:.3}"));
                 fx.push(Effect::RecordEpoch {
-                    trial: trial.to_string(),
+                    trial: trial.into(),
                     epoch,
                     line: read.json.unwrap_or(line.text),
                 });

@@ -147,7 +147,7 @@ impl Core<'_> {
                     end.message = Some(with_resume(n));
                 }
                 fx.push(Effect::Succeed {
-                    trial: trial.to_string(),
+                    trial: trial.into(),
                     result: a.finished.map(|(r, _)| r),
                     end,
                 });
@@ -165,7 +165,7 @@ impl Core<'_> {
             }
             Outcome::Interrupted(why) => {
                 fx.push(Effect::FinishAttempt {
-                    trial: trial.to_string(),
+                    trial: trial.into(),
                     end: AttemptEnd {
                         message: Some(with_resume(why)),
                         ..end(AttemptState::Interrupted)
@@ -199,7 +199,7 @@ impl Core<'_> {
                     };
                     end.message = Some(with_resume(format!("{message} (will retry{resuming})")));
                     fx.push(Effect::FinishAttempt {
-                        trial: trial.to_string(),
+                        trial: trial.into(),
                         end,
                         state: State::Pending,
                     });
@@ -211,7 +211,7 @@ impl Core<'_> {
                     )));
                 } else {
                     fx.push(Effect::FinishAttempt {
-                        trial: trial.to_string(),
+                        trial: trial.into(),
                         end,
                         state: State::Failed,
                     });
@@ -232,7 +232,7 @@ impl Core<'_> {
                 .filter(|j| j.state == State::Running && j.deps.iter().any(|d| d == trial))
                 .filter(|j| j.active.as_ref().is_some_and(|a| a.queued))
                 .map(|j| Effect::Withdraw {
-                    trial: j.id.to_string(),
+                    trial: j.id.clone(),
                 }),
         );
     }
@@ -248,7 +248,7 @@ impl Core<'_> {
         };
         self.slots[a.slot].busy = None;
         fx.push(Effect::FinishAttempt {
-            trial: trial.to_string(),
+            trial: trial.into(),
             end: AttemptEnd {
                 message: Some(format!("{why}; not counted as an attempt")),
                 ..AttemptEnd::new(AttemptState::Interrupted)
@@ -268,7 +268,7 @@ impl Core<'_> {
             let reason = format!("waits on {}, which failed", short_id(d));
             self.jobs[i].state = State::Blocked;
             fx.push(Effect::SetState {
-                trial: trial.to_string(),
+                trial: trial.into(),
                 state: State::Blocked,
                 reason: reason.clone(),
             });

@@ -93,7 +93,7 @@ impl<'a> Harness<'a> {
         signal: Option<i32>,
     ) -> Vec<Effect> {
         let ev = BackendEvent::Exited {
-            trial: trial.to_string(),
+            trial: trial.into(),
             code,
             signal,
         };
@@ -108,7 +108,7 @@ impl<'a> Harness<'a> {
 pub(super) fn started(fx: &[Effect]) -> Vec<String> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Start(s) => Some(s.launch.trial.clone()),
+            Effect::Start(s) => Some(s.launch.trial.to_string()),
             _ => None,
         })
         .collect()
@@ -117,7 +117,7 @@ pub(super) fn started(fx: &[Effect]) -> Vec<String> {
 pub(super) fn signals(fx: &[Effect]) -> Vec<(String, Signal)> {
     fx.iter()
         .filter_map(|e| match e {
-            Effect::Signal { trial, signal } => Some((trial.clone(), *signal)),
+            Effect::Signal { trial, signal } => Some((trial.to_string(), *signal)),
             _ => None,
         })
         .collect()
@@ -128,9 +128,9 @@ pub(super) fn finished(fx: &[Effect]) -> Vec<(String, TrialState, Option<Failure
     fx.iter()
         .filter_map(|e| match e {
             Effect::FinishAttempt { trial, end, state } => {
-                Some((trial.clone(), *state, end.failure_class.clone()))
+                Some((trial.to_string(), *state, end.failure_class.clone()))
             }
-            Effect::Succeed { trial, .. } => Some((trial.clone(), TrialState::Succeeded, None)),
+            Effect::Succeed { trial, .. } => Some((trial.to_string(), TrialState::Succeeded, None)),
             _ => None,
         })
         .collect()
@@ -143,7 +143,7 @@ fn blocked(fx: &[Effect]) -> Vec<String> {
                 trial,
                 state: TrialState::Blocked,
                 ..
-            } => Some(trial.clone()),
+            } => Some(trial.to_string()),
             _ => None,
         })
         .collect()
@@ -151,7 +151,7 @@ fn blocked(fx: &[Effect]) -> Vec<String> {
 
 pub(super) fn line(trial: &str, json: &str) -> Input {
     Input::Backend(BackendEvent::Line {
-        trial: trial.to_string(),
+        trial: trial.into(),
         line: Line::plain(json),
     })
 }
@@ -430,7 +430,7 @@ fn a_failed_dependency_withdraws_queued_batch_jobs_which_are_then_blocked() {
     assert!(first.contains(&pre));
     let submitted = |trial: &str, job: &str| {
         Input::Backend(BackendEvent::Submitted {
-            trial: trial.to_string(),
+            trial: trial.into(),
             job: job.to_string(),
             events: "e.jsonl".into(),
         })
@@ -450,7 +450,7 @@ fn a_failed_dependency_withdraws_queued_batch_jobs_which_are_then_blocked() {
     let mut withdrawn: Vec<String> = fx
         .iter()
         .filter_map(|e| match e {
-            Effect::Withdraw { trial } => Some(trial.clone()),
+            Effect::Withdraw { trial } => Some(trial.to_string()),
             _ => None,
         })
         .collect();
@@ -461,7 +461,7 @@ fn a_failed_dependency_withdraws_queued_batch_jobs_which_are_then_blocked() {
     // Slurm confirms: the attempt does not count, and the trial is blocked.
     for q in &queued {
         let ev = BackendEvent::Withdrawn {
-            trial: q.clone(),
+            trial: q.clone().into(),
             why: "job was withdrawn by ablate".into(),
         };
         let fx = h.send(6.0, Input::Backend(ev));

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
 
-use ablate_protocol::FailureClass;
+use ablate_protocol::{FailureClass, TrialId};
 use nix::sys::signal::Signal;
 use tokio::sync::mpsc::UnboundedSender;
 
@@ -46,7 +46,7 @@ struct Tracked {
 pub struct SlurmBackend {
     opts: SlurmOptions,
     script: PathBuf,
-    jobs: HashMap<String, Tracked>,
+    jobs: HashMap<TrialId, Tracked>,
     last_query: Option<Instant>,
     /// The longest line of a job's events read whole (bytes).
     max_line: usize,
@@ -86,7 +86,7 @@ impl SlurmBackend {
 
     fn track(&mut self, trial: &str, job: String, events: PathBuf) {
         self.jobs.insert(
-            trial.to_string(),
+            trial.into(),
             Tracked {
                 job,
                 follow: Follower::new(events, self.max_line),
@@ -297,7 +297,7 @@ impl SlurmBackend {
     /// Ends the jobs Slurm reported ended, once their events file has its last line
     /// (or the settle time has passed).
     fn settle(&mut self, now: Instant, events: &UnboundedSender<BackendEvent>) {
-        let done: Vec<String> = self
+        let done: Vec<TrialId> = self
             .jobs
             .iter()
             .filter(|(_, t)| {

@@ -37,7 +37,7 @@ impl Trial<'_> {
             .into_iter()
             .collect();
         let result = TrialResult {
-            trial: input.id.to_string(),
+            trial: input.id.clone(),
             degenerate: best_val.as_ref().and_then(degenerate),
             test: test.eval,
             best_epoch,

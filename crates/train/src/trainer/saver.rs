@@ -37,7 +37,7 @@ impl Saver {
         Ok(Saver {
             path: input.run_dir.join(RunDir::STATE),
             owner: resume::Owner {
-                trial: input.id.to_string(),
+                trial: input.id.clone(),
                 trainer_version: crate::TRAINER_VERSION,
                 data_digest: data.content.clone(),
                 split_digest: data.digest.clone(),

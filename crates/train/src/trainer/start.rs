@@ -51,7 +51,7 @@ impl Trial<'_> {
             notify(&Notice::Resume(note.clone()));
         }
         emit(&Event::Started {
-            trial: input.id.to_string(),
+            trial: input.id.clone(),
             device: device_name(&self.device),
             threads: self.threads,
             images: self.images(),

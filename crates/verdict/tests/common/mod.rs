@@ -146,7 +146,7 @@ pub fn draw(truth: &Truth, seeds: u64, rng: &mut Rng) -> (Vec<Study>, Vec<Trial>
                     );
                 }
                 trials.push(Trial {
-                    id: format!("{}-{}-{seed}", study.name, trials.len()),
+                    id: format!("{}-{}-{seed}", study.name, trials.len()).into(),
                     studies: vec![study.name.clone()],
                     labels: labels.clone(),
                     seed,
