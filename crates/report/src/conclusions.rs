@@ -4,9 +4,9 @@
 
 use std::fmt::Write as _;
 
-use ablate_verdict::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
+use ablate_verdict::{Advice, Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
 
-use crate::configs::judge;
+use crate::configs::{judge, judge_advised};
 use crate::format::{esc, p_text};
 use crate::input::Input;
 
@@ -93,7 +93,7 @@ fn trend_line(t: &Test) -> String {
 }
 
 /// One test, in full.
-fn test_line(t: &Test) -> String {
+fn test_line(t: &Test, power: f64) -> String {
     if t.kind == Kind::Trend {
         return trend_line(t);
     }
@@ -151,7 +151,10 @@ fn test_line(t: &Test) -> String {
     };
     let seeds = t
         .seeds_needed
-        .map(|s| format!("; about {s} seeds per arm would settle it"))
+        .map(|s| {
+            let pct = (100.0 * power).round();
+            format!("; about {s} seeds per arm would give it {pct}% power")
+        })
         .unwrap_or_default();
     format!("{}: {body} → {}{seeds}", esc(&t.what), esc(&decision(t)))
 }
@@ -236,7 +239,7 @@ fn row(j: &Judgement, s: &Shown<'_>) -> String {
         }
         None => ("-".into(), "-".into(), "-".into(), "-".into()),
     };
-    let seeds = v.seeds_needed.map_or("-".into(), |s| s.to_string());
+    let seeds = v.advice.as_ref().map_or("-".into(), advice_cell);
     let note = s
         .flagged
         .as_ref()
@@ -253,7 +256,7 @@ fn row(j: &Judgement, s: &Shown<'_>) -> String {
 /// paper's where its studies can judge them, one line for those they cannot.
 /// `forests`: the forest plots of the tests, shown after the table.
 pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
-    let all = judge(input);
+    let all = judge_advised(input);
     let mut rest = input.clone();
     rest.results.trials.retain(|t| t.degenerate.is_none());
     let kept = judge(&rest);
@@ -333,10 +336,7 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
                 None => format!(" Study `{}`.", esc(s)),
             })
             .unwrap_or_default();
-        let settle = v
-            .seeds_needed
-            .map(|s| format!(" About {s} seeds per arm would settle it."))
-            .unwrap_or_default();
+        let settle = v.advice.as_ref().map(advice_text).unwrap_or_default();
         let flagged = s
             .flagged
             .as_ref()
@@ -353,9 +353,43 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
             let _ = writeln!(out, "  - Rule: {}.", esc(&v.rule));
         }
         for i in &v.tests {
-            let _ = writeln!(out, "  - {}", test_line(&all.tests[*i]));
+            let _ = writeln!(
+                out,
+                "  - {}",
+                test_line(&all.tests[*i], input.settings.power)
+            );
         }
     }
     out.push('\n');
     out
+}
+
+/// The verdict table's "seeds per arm to settle" cell.
+fn advice_cell(a: &Advice) -> String {
+    match (a.seeds, a.route) {
+        (Some(n), Some(r)) => format!("{n} ({r})"),
+        _ => format!("over {}", a.tried),
+    }
+}
+
+/// What more seeds would likely do, in a sentence after the verdict.
+fn advice_text(a: &Advice) -> String {
+    let pct = (100.0 * a.chance).round();
+    let how = format!(
+        "of {} sweeps simulated with this sweep's means and spreads taken as the truth",
+        a.draws
+    );
+    match (a.seeds, a.route) {
+        (Some(n), Some(r)) => format!(
+            " About {n} seeds per arm would likely settle it as {r}: {pct}% {how} do at {n}."
+        ),
+        (None, Some(r)) => format!(
+            " More seeds alone are unlikely to settle it: at {} seeds per arm, {pct}% {how} settle it as {r}.",
+            a.tried
+        ),
+        (None, None) | (Some(_), None) => format!(
+            " More seeds alone are unlikely to settle it: at {} seeds per arm, none {how} settles it.",
+            a.tried
+        ),
+    }
 }

@@ -112,6 +112,19 @@ pub fn verdict_trial(t: &TrialRow) -> ablate_verdict::Trial {
 
 /// Judges the report's trials (study trials only; pretraining trials are no arm).
 pub fn judge(input: &Input) -> Judgement {
+    with_verdict_input(input, ablate_verdict::judge)
+}
+
+/// [`judge`], with advice on what more seeds would do to each open claim
+/// (simulated: slower).
+pub fn judge_advised(input: &Input) -> Judgement {
+    with_verdict_input(input, ablate_verdict::judge_advised)
+}
+
+fn with_verdict_input(
+    input: &Input,
+    f: impl Fn(&ablate_verdict::Input<'_>) -> Judgement,
+) -> Judgement {
     let studies: Vec<ablate_verdict::Study> = input
         .results
         .studies
@@ -135,7 +148,7 @@ pub fn judge(input: &Input) -> Judgement {
         .filter(|(_, task)| *task == "identity")
         .map(|(n, _)| n.clone())
         .collect();
-    ablate_verdict::judge(&ablate_verdict::Input {
+    f(&ablate_verdict::Input {
         studies: &studies,
         trials: &trials,
         face_stages,

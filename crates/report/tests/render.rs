@@ -142,7 +142,12 @@ fn report_markdown_snapshot() {
         "{}",
         r.markdown
     );
-    assert!(r.markdown.contains("seeds per arm would settle it"));
+    // The advice names the count and the route, from simulated sweeps.
+    assert!(
+        r.markdown
+            .contains("seeds per arm would likely settle it as supported: ")
+    );
+    assert!(r.markdown.contains(" (supported) |"), "the table's cell");
     assert!(r.markdown.contains("→ encoding = ldae-s2 better"));
     assert!(r.markdown.contains("\\<b\\>\\|x\\*"), "labels are escaped");
     assert!(

@@ -7,6 +7,18 @@ use crate::model::{Decision, Judgement, Kind, Planned, Spec, Stat, Test, Verdict
 use crate::stats::{self, Untestable};
 use crate::{Input, builtin, custom};
 
+/// Judges every claim of `input` together, and says for each open one what
+/// more seeds would likely do (simulated: see `advice.rs`; slower than
+/// [`judge`], which leaves `advice` empty).
+pub fn judge_advised(input: &Input<'_>) -> Judgement {
+    let mut j = judge(input);
+    let advice = crate::advice::advise(input, &j);
+    for (v, a) in j.verdicts.iter_mut().zip(advice) {
+        v.advice = a;
+    }
+    j
+}
+
 /// Judges every claim of `input` together.
 pub fn judge(input: &Input<'_>) -> Judgement {
     let s = &input.settings;
@@ -128,10 +140,27 @@ fn estimate_seeds(tests: &mut [Test], input: &Input<'_>, family: usize) {
             Kind::Contrast | Kind::Trend => {
                 stats::seeds_for_difference(sd * 2f64.sqrt(), effect, level, s.power)
             }
+            // More seeds cannot show equivalence (or no-worse) when the observed
+            // difference already lies beyond the margin.
+            Kind::Equivalence { margin } | Kind::NoWorse { margin } if beyond(t, margin) => None,
             Kind::Equivalence { margin } | Kind::NoWorse { margin } => {
                 stats::seeds_for_equivalence(sd, margin, level, s.power)
             }
         };
+    }
+}
+
+/// Whether an open equivalence (or no-worse) test's observed difference lies
+/// beyond its margin: outside ±margin, or worse than it for no-worse.
+fn beyond(t: &Test, margin: f64) -> bool {
+    let Ok(stat) = &t.stat else { return false };
+    let diff = stat.welch().diff;
+    match t.kind {
+        Kind::NoWorse { .. } => {
+            let worse = if t.lower_is_better { diff } else { -diff };
+            worse >= margin
+        }
+        _ => diff.abs() >= margin,
     }
 }
 
@@ -146,7 +175,7 @@ fn verdict(builtin: bool, p: Planned, mine: Vec<usize>, tests: &[Test]) -> Verdi
             rule: String::new(),
             why,
             tests: Vec::new(),
-            seeds_needed: None,
+            advice: None,
         },
         Planned::Plan {
             claim,
@@ -157,9 +186,6 @@ fn verdict(builtin: bool, p: Planned, mine: Vec<usize>, tests: &[Test]) -> Verdi
         } => {
             let own: Vec<&Test> = mine.iter().map(|i| &tests[*i]).collect();
             let (verdict, why) = rule(&own);
-            let seeds_needed = (verdict == VerdictKind::Inconclusive)
-                .then(|| own.iter().filter_map(|t| t.seeds_needed).max())
-                .flatten();
             Verdict {
                 claim,
                 builtin,
@@ -168,7 +194,7 @@ fn verdict(builtin: bool, p: Planned, mine: Vec<usize>, tests: &[Test]) -> Verdi
                 rule: rule_text,
                 why,
                 tests: mine,
-                seeds_needed,
+                advice: None,
             }
         }
     }

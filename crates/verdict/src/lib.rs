@@ -10,6 +10,7 @@
 //!
 //! It must not know about SQL, files, scheduling or how a report looks.
 
+mod advice;
 pub mod anova;
 mod arms;
 mod builtin;
@@ -22,9 +23,10 @@ use std::collections::BTreeMap;
 
 use ablate_spec::Metric;
 
+pub use advice::{COUNTS, DRAWS};
 pub use arms::Arm;
-pub use judge::judge;
-pub use model::{Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
+pub use judge::{judge, judge_advised};
+pub use model::{Advice, Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
 
 /// One trial as judging sees it.
 #[derive(Debug, Clone, PartialEq)]

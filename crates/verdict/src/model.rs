@@ -136,8 +136,28 @@ pub struct Verdict {
     pub why: String,
     /// Indices into `Judgement::tests`.
     pub tests: Vec<usize>,
-    /// For an inconclusive verdict: seeds per arm that would likely settle it.
-    pub seeds_needed: Option<usize>,
+    /// For an inconclusive verdict: what more seeds would likely do
+    /// ([`crate::judge_advised`] fills it in).
+    pub advice: Option<Advice>,
+}
+
+/// What more seeds would likely do to an open claim, from sweeps simulated at
+/// more seeds (see `advice.rs`).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Advice {
+    /// Seeds per arm at which it settles in at least `[report] power` of the
+    /// simulated sweeps; None when no count tried does.
+    pub seeds: Option<usize>,
+    /// The verdict those sweeps reach (supported or contradicted); None when
+    /// no simulated sweep settles it.
+    pub route: Option<VerdictKind>,
+    /// The share of simulated sweeps settled that way: at `seeds`, or at the
+    /// largest count tried.
+    pub chance: f64,
+    /// The largest count tried.
+    pub tried: usize,
+    /// Simulated sweeps per count.
+    pub draws: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
