@@ -14,27 +14,14 @@ use common::{Rng, draw, judge_draw};
 
 /// The paper's directions at a third of their strength: open at 3 seeds.
 fn moderate(metric: &str, l: &BTreeMap<String, String>) -> f64 {
-    let g = |k: &str| l.get(k).map_or("", String::as_str);
-    let depth = match g("depth") {
-        "vgg7" => 0.0,
-        "vgg9" => 1.0,
-        _ => 2.0,
-    };
-    let face = g("pretrain") == "face";
-    let multi_scratch = g("tasks") == "gender+age" && !face;
-    if metric == "age_mae" {
-        let enc = if g("encoding").starts_with("ldae") {
-            -0.6
-        } else {
-            0.0
-        };
-        10.0 + enc
-            - 0.4 * depth
-            - if face { 0.6 } else { 0.0 }
-            - if multi_scratch { 0.3 } else { 0.0 }
-    } else {
-        0.80 + if face { 0.012 } else { 0.0 } + if multi_scratch { 0.006 } else { 0.0 }
-    }
+    common::paper_like(common::Effects {
+        ldae: 0.6,
+        depth: 0.4,
+        face_age: 0.6,
+        face_gender: 0.012,
+        multi_age: 0.3,
+        multi_gender: 0.006,
+    })(metric, l)
 }
 
 fn advised(

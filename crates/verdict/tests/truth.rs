@@ -36,27 +36,14 @@ fn null(metric: &str, _: &BTreeMap<String, String>) -> f64 {
 /// depth step while gender is flat; face pretraining helps both; multi-task
 /// helps only from scratch.
 fn paper(metric: &str, l: &BTreeMap<String, String>) -> f64 {
-    let g = |k: &str| l.get(k).map_or("", String::as_str);
-    let depth = match g("depth") {
-        "vgg7" => 0.0,
-        "vgg9" => 1.0,
-        _ => 2.0,
-    };
-    let face = g("pretrain") == "face";
-    let multi_scratch = g("tasks") == "gender+age" && !face;
-    if metric == "age_mae" {
-        let enc = if g("encoding").starts_with("ldae") {
-            -2.0
-        } else {
-            0.0
-        };
-        10.0 + enc
-            - 1.5 * depth
-            - if face { 2.0 } else { 0.0 }
-            - if multi_scratch { 1.0 } else { 0.0 }
-    } else {
-        0.80 + if face { 0.05 } else { 0.0 } + if multi_scratch { 0.03 } else { 0.0 }
-    }
+    common::paper_like(common::Effects {
+        ldae: 2.0,
+        depth: 1.5,
+        face_age: 2.0,
+        face_gender: 0.05,
+        multi_age: 1.0,
+        multi_gender: 0.03,
+    })(metric, l)
 }
 
 fn rate(v: &[Vec<VerdictKind>], claim: usize, kind: VerdictKind) -> f64 {
