@@ -31,6 +31,7 @@ pub type Truth = dyn Fn(&str, &BTreeMap<String, String>) -> f64;
 /// MAE, age's gain per depth step (gender flat across depth), face
 /// pretraining's gains, and multi-task's gains from scratch (none after face
 /// pretraining).
+#[derive(Clone, Copy)]
 pub struct Effects {
     pub ldae: f64,
     pub depth: f64,
