@@ -299,7 +299,7 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
         };
         let _ = writeln!(
             out,
-            "{tests} (Holm, family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when the adjusted tests say so, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it; one that rests on runs flagged degenerate is not settled. The rules are in docs/statistics.md.\n",
+            "{tests} (Holm, a comparison tested both for a difference and for equivalence counting once; family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when the adjusted tests say so, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it; one that rests on runs flagged degenerate is not settled. The rules are in docs/statistics.md.\n",
             all.alpha
         );
         let _ = writeln!(

@@ -91,7 +91,8 @@ fn decide(tests: &mut [Test], alpha: f64) -> usize {
         .iter()
         .filter_map(|i| tests[*i].stat.as_ref().ok().map(Stat::p))
         .collect();
-    for (i, adj) in testable.iter().zip(stats::holm(&raw)) {
+    let part = partition(tests, &testable);
+    for (i, adj) in testable.iter().zip(stats::holm_partitioned(&raw, &part)) {
         let t = &mut tests[*i];
         t.adjusted_p = Some(adj);
         if adj <= alpha
@@ -114,6 +115,38 @@ fn decide(tests: &mut [Test], alpha: f64) -> usize {
         }
     }
     testable.len()
+}
+
+/// Each testable difference or equivalence test's comparison (its metric and
+/// its two arms' data, in either order) and side; None for other kinds. A
+/// comparison's "no difference" and "differs by the margin or more" cannot
+/// both hold, so the adjustment does not count them twice.
+fn partition(tests: &[Test], testable: &[usize]) -> Vec<Option<(usize, stats::Side)>> {
+    // An arm as a key: its label and its values' bits.
+    type ArmKey = (String, Vec<u64>);
+    let arm = |a: &crate::Arm| -> ArmKey {
+        let bits = a.values.iter().map(|v| v.to_bits()).collect();
+        (a.label.clone(), bits)
+    };
+    let mut keys: Vec<(String, ArmKey, ArmKey)> = Vec::new();
+    (testable.iter())
+        .map(|&i| {
+            let t = &tests[i];
+            let side = match t.kind {
+                Kind::Difference => stats::Side::Difference,
+                Kind::Equivalence { .. } => stats::Side::Equivalence,
+                _ => return None,
+            };
+            let (a, b) = (arm(&t.a), arm(&t.b));
+            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
+            let key = (t.metric.clone(), lo, hi);
+            let at = keys.iter().position(|k| *k == key).unwrap_or_else(|| {
+                keys.push(key);
+                keys.len() - 1
+            });
+            Some((at, side))
+        })
+        .collect()
 }
 
 /// Seeds per arm that would likely settle each open test.

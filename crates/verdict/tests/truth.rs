@@ -174,3 +174,76 @@ fn the_depth_trend_estimates_the_gain_per_step() {
             .count()
     );
 }
+
+/// The paper-like truth in seed standard deviations (age 0.4 years,
+/// gender 0.004): age effects of 2.7 to 6.7 per factor, gender effects of 6 to
+/// 10, gender flat across depth against a margin of 2 (0.008), nothing after
+/// face pretraining for multi-task.
+fn paper_in_sds(metric: &str, l: &BTreeMap<String, String>) -> f64 {
+    common::paper_like(common::Effects {
+        ldae: 1.6,
+        depth: 1.08,
+        face_age: 2.68,
+        face_gender: 0.04,
+        multi_age: 1.2,
+        multi_gender: 0.024,
+    })(metric, l)
+}
+
+fn judge_in_sds(seeds: u64, rng: &mut Rng) -> ablate_verdict::Judgement {
+    let mut settings = ablate_verdict::Settings::default();
+    settings
+        .smallest_effect
+        .insert("gender_accuracy".into(), 0.008);
+    let (studies, trials) = draw(&paper_in_sds, seeds, rng);
+    ablate_verdict::judge(&ablate_verdict::Input {
+        studies: &studies,
+        trials: &trials,
+        face_stages: vec!["face".into()],
+        claims: &[],
+        settings,
+    })
+}
+
+/// At 10 seeds the paper-like truth settles encoding, depth and pretraining
+/// in at least 90 of 100 draws. Multi-task's "nothing after face pretraining"
+/// needs equivalence within 1.25 seed standard deviations for age, which 10
+/// seeds rarely show (measured: 11 of 100; 6 of 100 before a comparison's
+/// difference and equivalence tests were counted once).
+#[test]
+fn a_paper_like_truth_at_10_seeds_settles_three_claims() {
+    let mut rng = Rng(2026);
+    let mut settled = [0usize; 4];
+    for _ in 0..100 {
+        for (c, v) in judge_in_sds(10, &mut rng).verdicts.iter().enumerate() {
+            if v.verdict == VerdictKind::Supported {
+                settled[c] += 1;
+            }
+        }
+    }
+    eprintln!("paper-like truth, 10 seeds: supported in {settled:?} of 100 draws");
+    assert!(settled[..3].iter().all(|n| *n >= 90), "{settled:?}");
+}
+
+/// A comparison tested both for a difference and for equivalence counts once
+/// in the adjustment: every adjusted p is at most Holm's, and some are lower.
+#[test]
+fn a_comparisons_two_tests_count_once_in_the_adjustment() {
+    let j = judge_in_sds(5, &mut Rng(5));
+    let testable: Vec<&ablate_verdict::Test> =
+        j.tests.iter().filter(|t| t.adjusted_p.is_some()).collect();
+    let raw: Vec<f64> = testable
+        .iter()
+        .map(|t| t.stat.as_ref().unwrap().p())
+        .collect();
+    let holm = ablate_verdict::stats::holm(&raw);
+    let mut lower = 0;
+    for (t, h) in testable.iter().zip(&holm) {
+        let adj = t.adjusted_p.unwrap();
+        assert!(adj <= h + 1e-12, "{}: {adj} above Holm's {h}", t.what);
+        if adj < h - 1e-12 {
+            lower += 1;
+        }
+    }
+    assert!(lower > 0, "no adjusted p below Holm's");
+}
