@@ -88,6 +88,14 @@ fn verdicts(truth: &serde_json::Value, seeds: u32) -> Vec<(String, String)> {
     // first, then the paper's four.
     assert_eq!(rows.len(), 5, "{md}");
     assert_eq!(rows[0].0, OWN, "the sweep's own claim first: {md}");
+    // `ablate status` judges the same results alike (no run here is flagged
+    // degenerate, which only the report weighs).
+    let status = stdout(&ablate(dir.path(), &["status", "s.toml"], &[]));
+    let claims: Vec<&str> = status.lines().filter(|l| l.starts_with("claim ")).collect();
+    let want: Vec<String> = (rows.iter())
+        .map(|(claim, verdict)| format!("claim    {verdict:<13} {claim}"))
+        .collect();
+    assert_eq!(claims, want, "{status}");
     rows
 }
 

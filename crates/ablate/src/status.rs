@@ -14,6 +14,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         stale,
         outdated,
         notes,
+        judgement,
     } = crate::rt::block_on(ablate_orchestrator::status(sweep, &path))??;
     let jobs: Vec<String> = (report.running.iter())
         .filter_map(|t| t.attempt.as_ref().and_then(|a| a.job_id.clone()))
@@ -25,6 +26,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         v["outdated_caches"] = serde_json::to_value(&outdated)?;
         v["slurm"] = serde_json::to_value(live.iter().cloned().collect::<BTreeMap<_, _>>())?;
         v["notes"] = serde_json::to_value(&notes)?;
+        v["claims"] = ablate_report::status::claims_json(judgement.as_ref());
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
@@ -38,6 +40,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
             stale: &stale,
             outdated: &outdated,
             notes: &notes,
+            judgement: judgement.as_ref(),
         })
     );
     Ok(())

@@ -20,6 +20,9 @@ pub struct SweepStatus {
     pub stale: Vec<crate::Stale>,
     pub outdated: Vec<PathBuf>,
     pub notes: Vec<String>,
+    /// The claims judged on the trials finished so far (as the report judges
+    /// them, without its advice); None before any training trial finished.
+    pub judgement: Option<ablate_verdict::Judgement>,
 }
 
 /// The status of `sweep` in the database at `path` (which may not exist yet).
@@ -36,12 +39,14 @@ pub async fn status(sweep: &Sweep, path: &Path) -> Result<SweepStatus, RunError>
             stale: r.stale,
             outdated: r.outdated,
             notes,
+            judgement: r.judgement,
         },
         None => SweepStatus {
             report: complete(None, sweep, &HashMap::new()),
             stale: Vec::new(),
             outdated: Vec::new(),
             notes,
+            judgement: None,
         },
     })
 }
@@ -54,6 +59,7 @@ struct Read {
     outdated: Vec<PathBuf>,
     /// The sweeps the database holds (name, text its last run used).
     sweeps: Vec<(String, String)>,
+    judgement: Option<ablate_verdict::Judgement>,
 }
 
 async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
@@ -62,8 +68,10 @@ async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
     let known = store.states(&sweep.name).await;
     let sweeps = store.sweeps().await;
     let stale = crate::stale_results(&store, sweep).await;
+    let results = ablate_results::load(&store, sweep).await;
     store.close().await;
     let (stale, outdated) = stale?;
+    let judgement = judge(sweep, &results?);
     let sweeps = sweeps?;
     let held = sweeps.iter().any(|s| s.name == sweep.name);
     Ok(Read {
@@ -72,6 +80,23 @@ async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
         stale,
         outdated,
         sweeps: sweeps.into_iter().map(|s| (s.name, s.spec_text)).collect(),
+        judgement,
+    })
+}
+
+/// The sweep's claims judged on its finished trials, if any training trial finished.
+fn judge(
+    sweep: &Sweep,
+    results: &ablate_results::SweepResults,
+) -> Option<ablate_verdict::Judgement> {
+    let finished =
+        (results.trials.iter()).any(|t| t.kind == ablate_spec::TrialKind::Train && t.succeeded());
+    finished.then(|| {
+        results.judge(ablate_results::Judge {
+            settings: &ablate_verdict::Settings::from_spec(&sweep.report),
+            claims: &sweep.claims,
+            advise: false,
+        })
     })
 }
 

@@ -29,7 +29,7 @@ impl Config<'_> {
     /// One value of `metric` per complete seed (folds averaged), as verdicts count.
     pub fn arm(&self, metric: Metric) -> ablate_verdict::Arm {
         let trials: Vec<ablate_verdict::Trial> =
-            self.trials.iter().map(|t| verdict_trial(t)).collect();
+            self.trials.iter().map(|t| t.verdict_trial()).collect();
         let refs: Vec<&ablate_verdict::Trial> = trials.iter().collect();
         ablate_verdict::Arm::new(String::new(), &refs, metric.key())
     }
@@ -95,64 +95,21 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<Metric> {
         .collect()
 }
 
-/// A report row as judging sees it.
-pub fn verdict_trial(t: &TrialRow) -> ablate_verdict::Trial {
-    ablate_verdict::Trial {
-        id: t.id.clone(),
-        studies: t.studies.iter().map(ToString::to_string).collect(),
-        labels: t.labels.clone(),
-        seed: t.seed,
-        fold: t.fold,
-        finished: t.succeeded(),
-        metrics: (t.metrics.iter())
-            .map(|(m, v)| (m.key().to_string(), *v))
-            .collect(),
-    }
-}
-
 /// Judges the report's trials (study trials only; pretraining trials are no arm).
 pub fn judge(input: &Input) -> Judgement {
-    with_verdict_input(input, ablate_verdict::judge)
+    judged(input, false)
 }
 
 /// [`judge`], with advice on what more seeds would do to each open claim
 /// (simulated: slower).
 pub fn judge_advised(input: &Input) -> Judgement {
-    with_verdict_input(input, ablate_verdict::judge_advised)
+    judged(input, true)
 }
 
-fn with_verdict_input(
-    input: &Input,
-    f: impl Fn(&ablate_verdict::Input<'_>) -> Judgement,
-) -> Judgement {
-    let studies: Vec<ablate_verdict::Study> = input
-        .results
-        .studies
-        .iter()
-        .map(|s| ablate_verdict::Study {
-            name: s.name.clone(),
-            axes: s.axes.clone(),
-        })
-        .collect();
-    let trials: Vec<ablate_verdict::Trial> = input
-        .results
-        .trials
-        .iter()
-        .filter(|t| t.kind == TrialKind::Train)
-        .map(verdict_trial)
-        .collect();
-    let face_stages = input
-        .results
-        .stages
-        .iter()
-        .filter(|(_, task)| *task == "identity")
-        .map(|(n, _)| n.clone())
-        .collect();
-    f(&ablate_verdict::Input {
-        studies: &studies,
-        trials: &trials,
-        face_stages,
+fn judged(input: &Input, advise: bool) -> Judgement {
+    input.results.judge(ablate_results::Judge {
+        settings: &input.settings,
         claims: &input.claims,
-        settings: input.settings.clone(),
+        advise,
     })
 }

@@ -26,6 +26,8 @@ pub struct SweepStatus<'a> {
     /// Caches older than their data.
     pub outdated: &'a [PathBuf],
     pub notes: &'a [String],
+    /// The claims judged on the trials finished so far.
+    pub judgement: Option<&'a ablate_verdict::Judgement>,
 }
 
 /// Bytes as MiB for people.
@@ -93,6 +95,9 @@ pub fn render(s: &SweepStatus<'_>) -> String {
         s.db.display()
     );
     out.push_str(&counts(r));
+    if let Some(j) = s.judgement {
+        out.push_str(&claims(j));
+    }
     for t in &r.running {
         running(&mut out, t, s.live);
     }
@@ -139,6 +144,44 @@ pub fn render(s: &SweepStatus<'_>) -> String {
     out
 }
 
+/// The judged claims, the sweep's own first, then the paper's its studies can
+/// judge (as the report lists them).
+fn ordered(j: &ablate_verdict::Judgement) -> Vec<&ablate_verdict::Verdict> {
+    let judged =
+        (j.verdicts.iter()).filter(|v| v.verdict != ablate_verdict::VerdictKind::NotJudged);
+    let (mine, paper): (Vec<_>, Vec<_>) = judged.partition(|v| !v.builtin);
+    mine.into_iter().chain(paper).collect()
+}
+
+/// Where the claims stand on the trials finished so far.
+fn claims(j: &ablate_verdict::Judgement) -> String {
+    let mut out = String::new();
+    for v in ordered(j) {
+        let _ = writeln!(out, "claim    {:<13} {}", v.verdict.to_string(), v.claim);
+    }
+    if !out.is_empty() {
+        out.insert_str(
+            0,
+            "claims on the trials finished so far (`ablate report` says why, and what more seeds would do):\n",
+        );
+    }
+    out
+}
+
+/// `ablate status --json`'s claims: each judged claim with its verdict, the
+/// sweep's own first.
+pub fn claims_json(j: Option<&ablate_verdict::Judgement>) -> serde_json::Value {
+    let list = j.into_iter().flat_map(ordered).map(|v| {
+        serde_json::json!({
+            "claim": v.claim,
+            "builtin": v.builtin,
+            "verdict": v.verdict.to_string(),
+            "study": v.study,
+        })
+    });
+    serde_json::Value::Array(list.collect())
+}
+
 /// A sweep a database under the listed folder holds.
 #[derive(Debug, Clone, Serialize)]
 pub struct Listed {
@@ -175,7 +218,50 @@ pub fn list(rows: &[Listed]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::peaks;
+    use super::{claims, peaks};
+    use ablate_verdict::{Judgement, Verdict, VerdictKind};
+
+    #[test]
+    fn claims_list_the_sweeps_own_first_and_leave_out_those_not_judged() {
+        let v = |claim: &str, builtin: bool, verdict: VerdictKind| Verdict {
+            claim: claim.into(),
+            builtin,
+            verdict,
+            study: None,
+            rule: String::new(),
+            why: String::new(),
+            tests: Vec::new(),
+            advice: None,
+        };
+        let j = Judgement {
+            alpha: 0.05,
+            family: 3,
+            tests: Vec::new(),
+            verdicts: vec![
+                v(
+                    "LDAE is the best age encoding",
+                    true,
+                    VerdictKind::Supported,
+                ),
+                v("Depth", true, VerdictKind::NotJudged),
+                v("mine", false, VerdictKind::Inconclusive),
+            ],
+        };
+        let text = claims(&j);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        assert!(lines[0].starts_with("claims on the trials finished so far"));
+        assert_eq!(lines[1], "claim    inconclusive  mine");
+        assert_eq!(
+            lines[2],
+            "claim    supported     LDAE is the best age encoding"
+        );
+        let none = Judgement {
+            verdicts: vec![v("Depth", true, VerdictKind::NotJudged)],
+            ..j
+        };
+        assert_eq!(claims(&none), "");
+    }
 
     #[test]
     fn peaks_name_the_gpu_only_where_one_was_measured() {

@@ -6,9 +6,11 @@
 //! without either.
 //!
 //! It reads the store and never writes it; it knows nothing of rendering,
-//! judging, scheduling or training. Trials come from the sweep file, so one that
+//! scheduling or training, and of judging only the judge's input
+//! (`judging.rs`), so every reader judges the same results alike. Trials come from the sweep file, so one that
 //! never ran is here as `pending` and a partial sweep gives partial results.
 
+mod judging;
 mod provenance;
 mod row;
 
@@ -19,6 +21,7 @@ use ablate_spec::{Membership, Sweep, TrialId, TrialKind};
 use ablate_store::{AttemptProvenance, Store, StoreError};
 use serde::Serialize;
 
+pub use judging::Judge;
 pub use provenance::Provenance;
 
 /// A study of the sweep, as results are grouped by.
