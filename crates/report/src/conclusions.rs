@@ -379,12 +379,16 @@ fn advice_text(a: &Advice) -> String {
         "of {} sweeps simulated with this sweep's means and spreads taken as the truth",
         a.draws
     );
+    let half = match a.half {
+        Some(h) if a.seeds != Some(h) => format!(", and half settle it by {h}"),
+        _ => String::new(),
+    };
     match (a.seeds, a.route) {
         (Some(n), Some(r)) => format!(
-            " About {n} seeds per arm would likely settle it as {r}: {pct}% {how} do at {n}."
+            " About {n} seeds per arm would likely settle it as {r}: {pct}% {how} do at {n}{half}."
         ),
         (None, Some(r)) => format!(
-            " More seeds alone are unlikely to settle it: at {} seeds per arm, {pct}% {how} settle it as {r}.",
+            " More seeds alone are unlikely to settle it: at {} seeds per arm, {pct}% {how} settle it as {r}{half}.",
             a.tried
         ),
         (None, None) | (Some(_), None) => format!(

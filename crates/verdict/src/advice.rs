@@ -156,8 +156,10 @@ pub fn advise(input: &Input<'_>, judgement: &Judgement) -> Vec<Option<Advice>> {
         return out;
     }
     let power = input.settings.power;
-    // Per open verdict: [supported, contradicted] counts at the last count tried.
+    // Per open verdict: [supported, contradicted] counts at the last count
+    // tried, and the first count at which half the sweeps settled it.
     let mut last: BTreeMap<usize, [usize; 2]> = BTreeMap::new();
+    let mut half: BTreeMap<usize, usize> = BTreeMap::new();
     let mut tried = 0;
     let mut rng = ChaCha8Rng::seed_from_u64(0x0ab1_a7e5);
     for n in COUNTS.into_iter().filter(|n| *n > t.seeds) {
@@ -182,6 +184,9 @@ pub fn advise(input: &Input<'_>, judgement: &Judgement) -> Vec<Option<Advice>> {
         }
         tried = n;
         for (i, c) in tally {
+            if 2 * (c[0] + c[1]) >= DRAWS {
+                half.entry(i).or_insert(n);
+            }
             let (route, k) = route(c);
             let chance = k as f64 / DRAWS as f64;
             if chance >= power {
@@ -189,6 +194,7 @@ pub fn advise(input: &Input<'_>, judgement: &Judgement) -> Vec<Option<Advice>> {
                     seeds: Some(n),
                     route,
                     chance,
+                    half: half.get(&i).copied(),
                     tried: n,
                     draws: DRAWS,
                 });
@@ -203,6 +209,7 @@ pub fn advise(input: &Input<'_>, judgement: &Judgement) -> Vec<Option<Advice>> {
                 seeds: None,
                 route: route.filter(|_| k > 0),
                 chance: k as f64 / DRAWS as f64,
+                half: half.get(&i).copied(),
                 tried,
                 draws: DRAWS,
             });

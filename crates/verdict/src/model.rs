@@ -154,6 +154,9 @@ pub struct Advice {
     /// The share of simulated sweeps settled that way: at `seeds`, or at the
     /// largest count tried.
     pub chance: f64,
+    /// The smallest count at which at least half the simulated sweeps settle
+    /// it (either way): with `seeds`, the spread of what more seeds may take.
+    pub half: Option<usize>,
     /// The largest count tried.
     pub tried: usize,
     /// Simulated sweeps per count.
