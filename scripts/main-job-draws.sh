@@ -10,7 +10,7 @@
 # DRAWS defaults to 3; further KEY=VALUE overrides go to every run (for a
 # smoke test: train.epochs=2 sweep.seeds=2). OUT (default /tmp/ablate-draws) holds the runs;
 # ABLATE (default ./target/release/ablate) is the binary. Each draw of the full
-# main job takes 4-6 minutes on 2 cores.
+# main job takes 3-6 minutes on 2 cores.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DRAWS=${1:-3}
