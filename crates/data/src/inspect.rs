@@ -43,12 +43,7 @@ pub fn spec_of_kind(kind: &str, path: &Path, min_images: u32) -> Result<DatasetS
     };
     Ok(DatasetSpec {
         source,
-        split: Split::Fractions {
-            train: 0.7,
-            val: 0.15,
-            test: 0.15,
-            seed: 0,
-        },
+        split: Split::DEFAULT,
         strict: false,
         max_images: None,
     })

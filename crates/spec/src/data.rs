@@ -70,12 +70,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, section: &str, v: &Value<'_>) -> Option<D
     };
     let split = match value::get(t, "split") {
         Some(s) => parse_split(ctx, &join(section, "split"), &source, s)?,
-        None => Split::Fractions {
-            train: 0.7,
-            val: 0.15,
-            test: 0.15,
-            seed: 0,
-        },
+        None => Split::DEFAULT,
     };
     keys_ok.then_some(DatasetSpec {
         source,

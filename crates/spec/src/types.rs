@@ -193,6 +193,14 @@ pub enum Split {
 }
 
 impl Split {
+    /// What a dataset without `split` gets: 70/15/15 of its images, seed 0.
+    pub const DEFAULT: Split = Split::Fractions {
+        train: 0.7,
+        val: 0.15,
+        test: 0.15,
+        seed: 0,
+    };
+
     /// How many times each trial runs over this split (one per fold).
     pub fn folds(&self) -> Option<u32> {
         match self {
