@@ -5,6 +5,7 @@
 //! use [`Store::open_read_only`], and WAL lets them read while a sweep writes, so no
 //! one ever sees "database is locked". It knows nothing of how trials run.
 
+mod create;
 mod find;
 mod records;
 mod stale;
@@ -92,6 +93,17 @@ impl Store {
                 source,
             })?;
         }
+        create::publish_new(path).await?;
+        let pool = Self::migrated(path).await?;
+        Ok(Store {
+            pool,
+            path: path.to_path_buf(),
+            memory_columns: true,
+        })
+    }
+
+    /// A one-connection pool on `path` (created if missing), migrated.
+    pub(crate) async fn migrated(path: &Path) -> Result<SqlitePool, StoreError> {
         let opts = Self::options(path)?
             .create_if_missing(true)
             .synchronous(SqliteSynchronous::Normal);
@@ -108,11 +120,7 @@ impl Store {
                 path: path.to_path_buf(),
                 source,
             })?;
-        Ok(Store {
-            pool,
-            path: path.to_path_buf(),
-            memory_columns: true,
-        })
+        Ok(pool)
     }
 
     /// Opens an existing database for reading only; safe while a sweep runs.
