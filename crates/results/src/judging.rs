@@ -4,6 +4,7 @@
 //! status and (between adaptive rounds) the orchestrator judge through here, so
 //! they judge alike.
 
+use ablate_protocol::TrialState;
 use ablate_spec::TrialKind;
 use ablate_spec::claims::ClaimSpec;
 use ablate_verdict::{Judgement, Settings};
@@ -20,6 +21,10 @@ impl TrialRow {
             seed: self.seed,
             fold: self.fold,
             finished: self.succeeded(),
+            pending: matches!(
+                self.state,
+                TrialState::Pending | TrialState::Running | TrialState::Interrupted
+            ),
             metrics: (self.metrics.iter())
                 .map(|(m, v)| (m.key().to_string(), *v))
                 .collect(),

@@ -134,6 +134,7 @@ fn draw(t: &Truth<'_>, n: usize, rng: &mut ChaCha8Rng) -> Vec<Trial> {
                 id: format!("sim-{seed}").into(),
                 seed: seed as u64,
                 finished: true,
+                pending: false,
                 metrics,
                 ..c.like.clone()
             });

@@ -3,6 +3,7 @@
 //! (a better, b better, equivalent, or open) and each claim's rule turns its
 //! tests' decisions into a verdict.
 
+use crate::looks::Looks;
 use crate::model::{Decision, Judgement, Kind, Planned, Spec, Stat, Test, Verdict, VerdictKind};
 use crate::stats::{self, Untestable};
 use crate::{Input, builtin, custom};
@@ -21,6 +22,21 @@ pub fn judge_advised(input: &Input<'_>) -> Judgement {
 
 /// Judges every claim of `input` together.
 pub fn judge(input: &Input<'_>) -> Judgement {
+    judge_look(input, &Looks::fixed(), 0, &[])
+}
+
+/// A claim settled at an earlier look: its verdict and tests as they were.
+pub(crate) type Frozen = Option<(Verdict, Vec<Test>)>;
+
+/// Judges every claim of `input` at look `k` of `looks`; a plan with an entry
+/// in `frozen` keeps the verdict it settled with (its decided tests count as
+/// rejected, its open ones as never rejecting).
+pub(crate) fn judge_look(
+    input: &Input<'_>,
+    looks: &Looks,
+    k: usize,
+    frozen: &[Frozen],
+) -> Judgement {
     let s = &input.settings;
     let alpha = s.alpha;
     // (built in, plan): the paper's claims first, then the sweep's own.
@@ -29,13 +45,22 @@ pub fn judge(input: &Input<'_>) -> Judgement {
         planned.extend(builtin::plans(input).into_iter().map(|p| (true, p)));
     }
     planned.extend(custom::plans(input).into_iter().map(|p| (false, p)));
-    let (mut tests, owned) = test_all(&planned, alpha);
-    let family = decide(&mut tests, alpha);
+    // Intervals at the look's own level: valid whenever the sweep stops.
+    let ci_alpha = 2.0 * looks.nominal(k, alpha / 2.0);
+    let (mut tests, owned) = test_all(&planned, ci_alpha, frozen);
+    let family = decide(&mut tests, alpha, looks, k, &owned, frozen);
     estimate_seeds(&mut tests, input, family);
     let verdicts = planned
         .into_iter()
         .zip(owned)
-        .map(|((builtin, p), mine)| verdict(builtin, p, mine, &tests))
+        .enumerate()
+        .map(|(i, ((builtin, p), mine))| match frozen.get(i) {
+            Some(Some((v, _))) => Verdict {
+                tests: mine,
+                ..v.clone()
+            },
+            _ => verdict(builtin, p, mine, &tests),
+        })
         .collect();
     Judgement {
         alpha,
@@ -47,12 +72,19 @@ pub fn judge(input: &Input<'_>) -> Judgement {
 
 /// Every planned comparison's test, in plan order, and the indices of each
 /// plan's own tests.
-fn test_all(planned: &[(bool, Planned)], alpha: f64) -> (Vec<Test>, Vec<Vec<usize>>) {
+fn test_all(
+    planned: &[(bool, Planned)],
+    alpha: f64,
+    frozen: &[Frozen],
+) -> (Vec<Test>, Vec<Vec<usize>>) {
     let mut tests: Vec<Test> = Vec::new();
     let mut owned: Vec<Vec<usize>> = Vec::new();
-    for (_, p) in planned {
+    for (i, (_, p)) in planned.iter().enumerate() {
         let mut mine = Vec::new();
-        if let Planned::Plan { claim, specs, .. } = p {
+        if let Some(Some((_, kept))) = frozen.get(i) {
+            mine.extend(tests.len()..tests.len() + kept.len());
+            tests.extend(kept.iter().cloned());
+        } else if let Planned::Plan { claim, specs, .. } = p {
             for spec in specs {
                 let lower = crate::lower_is_better(&spec.metric).unwrap_or(false);
                 let stat = compute(spec, lower, alpha);
@@ -81,18 +113,45 @@ fn test_all(planned: &[(bool, Planned)], alpha: f64) -> (Vec<Test>, Vec<Vec<usiz
 }
 
 /// Holm-adjusts every testable test together and decides those significant at
-/// `alpha`; returns the family's size.
-fn decide(tests: &mut [Test], alpha: f64) -> usize {
+/// `alpha`; returns the family's size. At look `k` of several, each p first
+/// becomes the smallest overall level at which it crosses that look's
+/// boundary; a frozen plan's decided tests enter as rejected, its open ones as
+/// never rejecting.
+fn decide(
+    tests: &mut [Test],
+    alpha: f64,
+    looks: &Looks,
+    k: usize,
+    owned: &[Vec<usize>],
+    frozen: &[Frozen],
+) -> usize {
+    let mut kept = vec![false; tests.len()];
+    for (mine, f) in owned.iter().zip(frozen) {
+        if f.is_some() {
+            mine.iter().for_each(|i| kept[*i] = true);
+        }
+    }
     // Descriptive tests (trends) are shown, never adjusted or decided.
     let testable: Vec<usize> = (0..tests.len())
         .filter(|i| tests[*i].stat.is_ok() && !tests[*i].descriptive)
         .collect();
-    let raw: Vec<f64> = testable
-        .iter()
-        .filter_map(|i| tests[*i].stat.as_ref().ok().map(Stat::p))
+    let raw: Vec<f64> = (testable.iter())
+        .map(|&i| {
+            let t = &tests[i];
+            match (&t.stat, kept[i]) {
+                (_, true) if t.decision == Decision::Open => 1.0,
+                (_, true) => 0.0,
+                (Ok(Stat::Welch(w)), false) => looks.overall_two_sided(k, w.p),
+                (Ok(stat), false) => looks.overall(k, stat.p()),
+                (Err(_), false) => 1.0,
+            }
+        })
         .collect();
     let part = partition(tests, &testable);
     for (i, adj) in testable.iter().zip(stats::holm_partitioned(&raw, &part)) {
+        if kept[*i] {
+            continue;
+        }
         let t = &mut tests[*i];
         t.adjusted_p = Some(adj);
         if adj <= alpha

@@ -16,7 +16,9 @@ mod arms;
 mod builtin;
 mod custom;
 mod judge;
+mod looks;
 mod model;
+mod sequential;
 pub mod stats;
 
 use std::collections::BTreeMap;
@@ -26,7 +28,9 @@ use ablate_spec::Metric;
 pub use advice::{COUNTS, DRAWS};
 pub use arms::Arm;
 pub use judge::{judge, judge_advised};
+pub use looks::Looks;
 pub use model::{Advice, Decision, Judgement, Kind, Stat, Test, Verdict, VerdictKind};
+pub use sequential::{Schedule, Sequential, Stop, StopReason, judge_sequential};
 
 /// One trial as judging sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,6 +44,8 @@ pub struct Trial {
     pub fold: Option<u32>,
     /// Succeeded: its metrics count. Others are shown as missing seeds.
     pub finished: bool,
+    /// Not run yet, or running: its round of an adaptive sweep is not over.
+    pub pending: bool,
     pub metrics: BTreeMap<String, f64>,
 }
 

@@ -189,6 +189,7 @@ pub fn draw(truth: &Truth, seeds: u64, rng: &mut Rng) -> (Vec<Study>, Vec<Trial>
                     seed,
                     fold: None,
                     finished: true,
+                    pending: false,
                     metrics,
                 });
             }
