@@ -2,6 +2,7 @@
 //! temporary directories or against the committed experiments/ files.
 #![allow(clippy::unwrap_used)]
 
+mod adaptive;
 mod bad_input;
 mod bench;
 mod csv_study;

@@ -77,11 +77,27 @@ fn estimate(sweep: &Sweep, a: &Args) -> Result<()> {
         calibrate: a.calibrate,
         gpu,
     };
+    let least = match sweep.first_round() {
+        Some(first) => Some((
+            ablate_cost::estimate(&first, sources, history.clone())?,
+            first,
+        )),
+        None => None,
+    };
     let e = ablate_cost::estimate(sweep, sources, history)?;
-    if a.json {
-        println!("{}", serde_json::to_string_pretty(&e.to_json())?);
-    } else {
-        print!("{}", ablate_cost::render(sweep, &e));
+    match (&least, a.json) {
+        (None, true) => println!("{}", serde_json::to_string_pretty(&e.to_json())?),
+        (None, false) => print!("{}", ablate_cost::render(sweep, &e)),
+        (Some((l, _)), true) => {
+            let v = serde_json::json!({"max": e.to_json(), "min": l.to_json()});
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        (Some((l, first)), false) => {
+            println!("adaptive seeds: the most, every claim open to the last look:");
+            print!("{}", ablate_cost::render(sweep, &e));
+            println!("\nthe least, every claim settled at the first look:");
+            print!("{}", ablate_cost::render(first, l));
+        }
     }
     Ok(())
 }

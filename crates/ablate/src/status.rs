@@ -27,6 +27,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         v["slurm"] = serde_json::to_value(live.iter().cloned().collect::<BTreeMap<_, _>>())?;
         v["notes"] = serde_json::to_value(&notes)?;
         v["claims"] = ablate_report::status::claims_json(judgement.as_ref());
+        v["adaptive"] = ablate_report::status::round_json(judgement.as_ref());
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }

@@ -23,6 +23,7 @@ mod options;
 mod policy;
 pub mod progress;
 mod provenance;
+mod rounds;
 mod run;
 mod slots;
 pub mod slurm;

@@ -16,6 +16,7 @@ use crate::local::LocalBackend;
 use crate::lock::lock;
 use crate::options::{RunOptions, db_path};
 use crate::progress::Reporter;
+use crate::rounds::Round;
 use crate::slots;
 use crate::slurm::SlurmBackend;
 use crate::stale::{self, Stale};
@@ -202,45 +203,113 @@ pub async fn run(
         reporter.log(&format!("note  {note}"));
     }
     // The work set: the selected studies' trials and everything they wait on.
-    let wanted = sweep.work_set(opts.only.as_deref()).map_err(|names| {
+    let all = sweep
+        .work_set(opts.only.as_deref())
+        .map_err(no_such_study(opts))?;
+    let mut states: HashMap<String, TrialState> =
+        store.states(&sweep.name).await?.into_iter().collect();
+    let digests = digests(sweep, &output, &all, opts, reporter)?;
+    let stale = find_stale(&store, sweep, &output, &all, &digests).await?;
+    set_aside(&store, &output, &stale, opts, reporter, &mut states).await?;
+    let mut summary = Summary {
+        total: all.len(),
+        fixed_max: all.len(),
+        stale_kept: opts.keep_stale && !stale.is_empty(),
+        stale,
+        ..Summary::default()
+    };
+    let mut open = open;
+    let mut first = true;
+    // One round for fixed seeds; for adaptive ones, rounds until every claim
+    // has stopped, or the run is stopped or leaves jobs in Slurm.
+    loop {
+        let round = Round::judge(&store, sweep).await?;
+        let wanted = match &round {
+            Some(r) => {
+                reporter.log(&r.line());
+                r.work_set(sweep, opts.only.as_deref())
+                    .map_err(no_such_study(opts))?
+            }
+            None => all.clone(),
+        };
+        let mut counted = Summary::default();
+        let jobs = to_run(&store, sweep, &wanted, &states, &open, opts, &mut counted).await?;
+        if first {
+            summary.already_done = counted.already_done;
+            summary.failed = counted.failed;
+        }
+        if let Some(r) = &round {
+            summary.total = wanted.len();
+            summary.looks = Some((r.sequential.looks_judged, r.sequential.looks));
+        }
+        if opts.dry_run {
+            summary.would_run = jobs.iter().map(|j| j.id.clone()).collect();
+            break;
+        }
+        let done = round.as_ref().is_some_and(|r| r.sequential.done);
+        if done || (jobs.is_empty() && !first) {
+            break;
+        }
+        let counts = dispatch(
+            sweep, &output, &store, opts, reporter, jobs, &open, states, &digests,
+        )
+        .await?;
+        first = false;
+        open.clear();
+        summary.succeeded += counts.succeeded;
+        summary.failed += counts.failed;
+        summary.blocked += counts.blocked;
+        summary.interrupted += counts.interrupted;
+        summary.in_slurm = counts.running;
+        // A stopped run, jobs left in Slurm, or fixed seeds: no next round here.
+        if round.is_none() || counts.interrupted > 0 || counts.running > 0 {
+            break;
+        }
+        states = store.states(&sweep.name).await?.into_iter().collect();
+    }
+    store.close().await;
+    Ok(summary)
+}
+
+fn no_such_study(opts: &RunOptions) -> impl Fn(Vec<&str>) -> RunError + '_ {
+    move |names| {
         RunError::Invalid(format!(
             "--only {:?}: no such study; studies are: {}",
             opts.only.as_deref().unwrap_or_default(),
             names.join(", ")
         ))
-    })?;
-    let mut states: HashMap<String, TrialState> =
-        store.states(&sweep.name).await?.into_iter().collect();
-    let digests = digests(sweep, &output, &wanted, opts, reporter)?;
-    let stale = find_stale(&store, sweep, &output, &wanted, &digests).await?;
-    set_aside(&store, &output, &stale, opts, reporter, &mut states).await?;
-    let mut summary = Summary {
-        total: wanted.len(),
-        stale_kept: opts.keep_stale && !stale.is_empty(),
-        stale,
-        ..Summary::default()
-    };
-    let jobs = to_run(&store, sweep, &wanted, &states, &open, opts, &mut summary).await?;
-    if opts.dry_run {
-        summary.would_run = jobs.iter().map(|j| j.id.clone()).collect();
-        store.close().await;
-        return Ok(summary);
     }
-    let (slots, backend) = backend(opts, &jobs, open.len(), &output)?;
+}
+
+/// Runs `jobs` to the end (or until stopped), following the Slurm jobs an
+/// earlier orchestrator left `open`.
+#[allow(clippy::too_many_arguments)]
+async fn dispatch(
+    sweep: &Sweep,
+    output: &Path,
+    store: &Store,
+    opts: &RunOptions,
+    reporter: &mut dyn Reporter,
+    jobs: Vec<Job>,
+    open: &[Open],
+    states: HashMap<String, TrialState>,
+    digests: &caches::Digests,
+) -> Result<crate::dispatch::Counts, RunError> {
+    let (slots, backend) = backend(opts, &jobs, open.len(), output)?;
     let parts = Parts {
         sweep,
-        output,
+        output: output.to_path_buf(),
         store: store.clone(),
         slots,
         opts,
         jobs,
         reporter,
         backend,
-        data_digests: digests,
+        data_digests: digests.clone(),
     };
     let mut dispatcher = Dispatcher::new(parts, states);
     let mut adopted = 0;
-    for o in &open {
+    for o in open {
         if dispatcher.adopt(&o.trial, o.attempt, &o.job, o.events.clone()) {
             adopted += 1;
         }
@@ -253,14 +322,8 @@ pub async fn run(
     let outcome = dispatcher.run().await;
     let counts = dispatcher.counts();
     drop(dispatcher);
-    store.close().await;
     outcome?;
-    summary.succeeded = counts.succeeded;
-    summary.failed += counts.failed;
-    summary.blocked = counts.blocked;
-    summary.interrupted = counts.interrupted;
-    summary.in_slurm = counts.running;
-    Ok(summary)
+    Ok(counts)
 }
 
 /// Records the sweep, its trials and their memberships in the store.

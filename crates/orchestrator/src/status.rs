@@ -22,7 +22,7 @@ pub struct SweepStatus {
     pub notes: Vec<String>,
     /// The claims judged on the trials finished so far (as the report judges
     /// them, without its advice); None before any training trial finished.
-    pub judgement: Option<ablate_verdict::Judgement>,
+    pub judgement: Option<ablate_results::Judged>,
 }
 
 /// The status of `sweep` in the database at `path` (which may not exist yet).
@@ -59,7 +59,7 @@ struct Read {
     outdated: Vec<PathBuf>,
     /// The sweeps the database holds (name, text its last run used).
     sweeps: Vec<(String, String)>,
-    judgement: Option<ablate_verdict::Judgement>,
+    judgement: Option<ablate_results::Judged>,
 }
 
 async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
@@ -85,19 +85,10 @@ async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
 }
 
 /// The sweep's claims judged on its finished trials, if any training trial finished.
-fn judge(
-    sweep: &Sweep,
-    results: &ablate_results::SweepResults,
-) -> Option<ablate_verdict::Judgement> {
+fn judge(sweep: &Sweep, results: &ablate_results::SweepResults) -> Option<ablate_results::Judged> {
     let finished =
         (results.trials.iter()).any(|t| t.kind == ablate_spec::TrialKind::Train && t.succeeded());
-    finished.then(|| {
-        results.judge(ablate_results::Judge {
-            settings: &ablate_verdict::Settings::from_spec(&sweep.report),
-            claims: &sweep.claims,
-            advise: false,
-        })
-    })
+    finished.then(|| results.judge_sweep(sweep, false))
 }
 
 /// The database's report completed with the sweep's own trials: one the

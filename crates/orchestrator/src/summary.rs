@@ -22,6 +22,11 @@ pub struct Summary {
     /// Results found stale; rerun unless `keep_stale`.
     pub stale: Vec<Stale>,
     pub stale_kept: bool,
+    /// Adaptive seeds: the looks judged when the run ended, of how many at most.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub looks: Option<(usize, usize)>,
+    /// The trials the run would cover at every seed (adaptive seeds' most).
+    pub fixed_max: usize,
 }
 
 impl Summary {
@@ -78,6 +83,13 @@ impl Summary {
                 "rerun (the old results are kept in the database's superseded_results)"
             };
             let _ = writeln!(out, "{} stale result(s) {verb}", self.stale.len());
+        }
+        if let Some((judged, most)) = self.looks {
+            let _ = writeln!(
+                out,
+                "adaptive seeds: {judged} of at most {most} looks judged ({} trials of the sweep's {} at its most seeds)",
+                self.total, self.fixed_max
+            );
         }
         if self.in_slurm > 0 {
             let _ = writeln!(

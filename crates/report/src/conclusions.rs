@@ -311,6 +311,11 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
             let _ = writeln!(out, "{}", row(&all, s));
         }
         out.push('\n');
+        if let (Some(seeds), Some(seq)) =
+            (&input.adaptive, crate::configs::sequential(input, false))
+        {
+            out.push_str(&crate::rounds::markdown(seeds, &seq));
+        }
     }
     if !not_judged.is_empty() {
         let list: Vec<String> = not_judged

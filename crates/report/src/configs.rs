@@ -107,9 +107,22 @@ pub fn judge_advised(input: &Input) -> Judgement {
 }
 
 fn judged(input: &Input, advise: bool) -> Judgement {
-    input.results.judge(ablate_results::Judge {
+    match sequential(input, advise) {
+        Some(s) => s.judgement,
+        None => input.results.judge(how(input, advise)),
+    }
+}
+
+/// An adaptive sweep judged look by look (None for fixed seeds).
+pub fn sequential(input: &Input, advise: bool) -> Option<ablate_verdict::Sequential> {
+    let seeds = input.adaptive.as_ref()?;
+    Some(input.results.judge_sequential(how(input, advise), seeds))
+}
+
+fn how(input: &Input, advise: bool) -> ablate_results::Judge<'_> {
+    ablate_results::Judge {
         settings: &input.settings,
         claims: &input.claims,
         advise,
-    })
+    }
 }

@@ -25,6 +25,8 @@ pub struct Input {
     pub stale: Vec<(ablate_spec::TrialId, String)>,
     /// The datasets trained on, with what their data cannot show.
     pub data: Vec<crate::datasets::DataInfo>,
+    /// `[sweep] seeds = { min, max, step }`: judged look by look.
+    pub adaptive: Option<ablate_spec::AdaptiveSeeds>,
 }
 
 impl Input {
@@ -36,6 +38,7 @@ impl Input {
             settings: ablate_verdict::Settings::from_spec(&sweep.report),
             claims: sweep.claims.clone(),
             stale: Vec::new(),
+            adaptive: sweep.adaptive,
             results,
         }
     }

@@ -22,6 +22,7 @@ mod input;
 mod latex;
 mod markdown;
 pub mod plan;
+mod rounds;
 mod sensitivity;
 pub mod status;
 pub mod text;

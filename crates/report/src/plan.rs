@@ -43,6 +43,14 @@ pub fn render(sweep: &Sweep) -> String {
     let _ = writeln!(out, "output: {}", sweep.output.display());
     let seeds: Vec<String> = sweep.seeds.iter().map(u64::to_string).collect();
     let _ = writeln!(out, "seeds: {}", seeds.join(", "));
+    if let Some(a) = &sweep.adaptive {
+        let counts: Vec<String> = a.counts().iter().map(ToString::to_string).collect();
+        let _ = writeln!(
+            out,
+            "adaptive: claims judged after {} seeds per arm; more seeds only for trials an open claim reads",
+            counts.join(", ")
+        );
+    }
 
     let _ = writeln!(out, "\ndatasets");
     let rows: Vec<Vec<String>> = sweep
@@ -117,11 +125,18 @@ pub fn render(sweep: &Sweep) -> String {
     let shared = sweep.trials.iter().filter(|t| t.studies.len() > 1).count();
     let _ = writeln!(
         out,
-        "\ntotal: {} trials ({} pretraining, {} training; {} shared by several studies)\n",
+        "\ntotal: {} trials ({} pretraining, {} training; {} shared by several studies){}\n",
         sweep.trials.len(),
         pre,
         sweep.trials.len() - pre,
-        shared
+        shared,
+        sweep.first_round().map_or(String::new(), |f| format!(
+            "\nadaptive seeds: at least {} trials (the first round, {} seeds per arm), at most {} (every claim open to {} seeds)",
+            f.trials.len(),
+            sweep.adaptive.map_or(0, |a| a.min),
+            sweep.trials.len(),
+            sweep.adaptive.map_or(0, |a| a.max),
+        ))
     );
 
     // Any other label (a varied [train] key such as lr) gets a column of its own too.

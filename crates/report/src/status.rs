@@ -27,7 +27,7 @@ pub struct SweepStatus<'a> {
     pub outdated: &'a [PathBuf],
     pub notes: &'a [String],
     /// The claims judged on the trials finished so far.
-    pub judgement: Option<&'a ablate_verdict::Judgement>,
+    pub judgement: Option<&'a ablate_results::Judged>,
 }
 
 /// Bytes as MiB for people.
@@ -96,7 +96,8 @@ pub fn render(s: &SweepStatus<'_>) -> String {
     );
     out.push_str(&counts(r));
     if let Some(j) = s.judgement {
-        out.push_str(&claims(j));
+        out.push_str(&round(j));
+        out.push_str(&claims(j.judgement()));
     }
     for t in &r.running {
         running(&mut out, t, s.live);
@@ -168,17 +169,54 @@ fn claims(j: &ablate_verdict::Judgement) -> String {
     out
 }
 
+/// An adaptive sweep's round: the looks judged and the claims still open.
+fn round(j: &ablate_results::Judged) -> String {
+    let Some(s) = j.sequential() else {
+        return String::new();
+    };
+    let open = s.stops.iter().filter(|x| x.is_none()).count();
+    if s.done {
+        format!(
+            "adaptive seeds: every claim stopped after look {} of at most {}\n",
+            s.looks_judged, s.looks
+        )
+    } else {
+        let most = s.study_seeds.values().max().copied().unwrap_or(0);
+        format!(
+            "adaptive seeds: round {} of at most {} (up to {most} seeds per arm), {open} claim(s) open; `ablate run` goes on\n",
+            s.looks_judged + 1,
+            s.looks
+        )
+    }
+}
+
+/// `ablate status --json`'s round of adaptive seeds (null for fixed seeds).
+pub fn round_json(j: Option<&ablate_results::Judged>) -> serde_json::Value {
+    let Some(s) = j.and_then(ablate_results::Judged::sequential) else {
+        return serde_json::Value::Null;
+    };
+    serde_json::json!({
+        "looks_judged": s.looks_judged,
+        "looks": s.looks,
+        "done": s.done,
+        "study_seeds": s.study_seeds,
+        "stops": s.stops,
+    })
+}
+
 /// `ablate status --json`'s claims: each judged claim with its verdict, the
 /// sweep's own first.
-pub fn claims_json(j: Option<&ablate_verdict::Judgement>) -> serde_json::Value {
-    let list = j.into_iter().flat_map(ordered).map(|v| {
-        serde_json::json!({
-            "claim": v.claim,
-            "builtin": v.builtin,
-            "verdict": v.verdict.to_string(),
-            "study": v.study,
-        })
-    });
+pub fn claims_json(j: Option<&ablate_results::Judged>) -> serde_json::Value {
+    let list = (j.into_iter().map(ablate_results::Judged::judgement))
+        .flat_map(ordered)
+        .map(|v| {
+            serde_json::json!({
+                "claim": v.claim,
+                "builtin": v.builtin,
+                "verdict": v.verdict.to_string(),
+                "study": v.study,
+            })
+        });
     serde_json::Value::Array(list.collect())
 }
 

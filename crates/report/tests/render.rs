@@ -125,6 +125,7 @@ fn input() -> Input {
         settings: Default::default(),
         claims: Vec::new(),
         stale: Vec::new(),
+        adaptive: None,
         data: Vec::new(),
     }
 }

@@ -21,7 +21,7 @@ use ablate_spec::{Membership, Sweep, TrialId, TrialKind};
 use ablate_store::{AttemptProvenance, Store, StoreError};
 use serde::Serialize;
 
-pub use judging::Judge;
+pub use judging::{Judge, Judged};
 pub use provenance::Provenance;
 
 /// A study of the sweep, as results are grouped by.

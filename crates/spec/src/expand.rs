@@ -390,10 +390,12 @@ impl Builder<'_, '_> {
                 head.nv.span(),
                 &head.path,
                 format!(
-                    "study \"{}\" expands to {shown} trials, past max_trials = {}",
-                    head.name, self.g.max_trials
+                    "study \"{}\" expands to {shown} trials at {} seeds, past max_trials = {}",
+                    head.name,
+                    self.g.seeds.len(),
+                    self.g.max_trials
                 ),
-                Some("shrink the grid, or raise [sweep] max_trials if you mean it".into()),
+                Some("shrink the grid or the seeds (adaptive seeds count at their max), or raise [sweep] max_trials if you mean it".into()),
             );
             return None;
         }

@@ -22,6 +22,7 @@ mod overrides;
 pub mod presets;
 pub mod report;
 mod resolve;
+mod seeds;
 pub mod slurm;
 pub mod starter;
 mod sweep;
@@ -37,6 +38,7 @@ pub use axes::EncodingLabel;
 pub use error::{Diagnostic, SpecError};
 pub use hash::{canonical_json, sha256_hex, trial_id};
 pub use model::{Stage, Study, Trial, TrialKind};
+pub use seeds::AdaptiveSeeds;
 pub use sweep::Sweep;
 
 use error::Ctx;
@@ -205,6 +207,42 @@ impl Sweep {
     /// `None`): its trials and every trial they wait on, transitively. `Err`
     /// holds the sweep's study names when `only` names none of them.
     pub fn work_set(&self, only: Option<&str>) -> Result<HashSet<&str>, Vec<&str>> {
+        self.work_set_where(only, |_| true)
+    }
+
+    /// The work set of one round of adaptive seeds: of the study trials a
+    /// run of `only` covers, those among the first `n` seeds of the sweep,
+    /// `n` the most any of the trial's studies needs (`seeds_of`), and every
+    /// trial they wait on.
+    pub fn round_set(
+        &self,
+        only: Option<&str>,
+        seeds_of: impl Fn(&str) -> usize,
+    ) -> Result<HashSet<&str>, Vec<&str>> {
+        self.work_set_where(only, |t| {
+            let n = t.studies.iter().map(|s| seeds_of(s)).max().unwrap_or(0);
+            (self.seeds.iter().take(n)).any(|s| *s == t.config.seed)
+        })
+    }
+
+    /// An adaptive sweep cut to its first round (`min` seeds per arm), for
+    /// the least it may run; None for fixed seeds.
+    pub fn first_round(&self) -> Option<Sweep> {
+        let min = self.adaptive?.min;
+        let ids: HashSet<String> = (self.round_set(None, |_| min).ok()?)
+            .into_iter()
+            .map(str::to_string)
+            .collect();
+        let mut cut = self.clone();
+        cut.trials.retain(|t| ids.contains(t.id.as_str()));
+        Some(cut)
+    }
+
+    fn work_set_where(
+        &self,
+        only: Option<&str>,
+        keep: impl Fn(&Trial) -> bool,
+    ) -> Result<HashSet<&str>, Vec<&str>> {
         if let Some(s) = only
             && !self.studies.iter().any(|x| x.name == s)
         {
@@ -214,6 +252,7 @@ impl Sweep {
             .trials
             .iter()
             .filter(|t| only.is_none_or(|s| t.studies.iter().any(|x| x == s)))
+            .filter(|t| keep(t))
             .map(|t| t.id.as_str())
             .collect();
         // Trials come in run order, each after what it waits on: one pass

@@ -29,7 +29,11 @@ pub struct Sweep {
     /// Where the report goes: `<[sweep] reports>/<name>`, relative to the file's
     /// folder (default `reports/<name>` beside the file), whatever the working folder.
     pub report_dir: PathBuf,
+    /// Every seed the sweep may run, in order.
     pub seeds: Vec<u64>,
+    /// `seeds = { min, max, step }`: judged after each round, more seeds only
+    /// where a claim is still open. None: every seed runs.
+    pub adaptive: Option<crate::AdaptiveSeeds>,
     /// SHA-256 of the file's bytes.
     pub spec_hash: String,
     pub datasets: BTreeMap<String, DatasetSpec>,
@@ -80,7 +84,7 @@ pub(crate) struct Header {
     pub output: String,
     /// `[sweep] reports`: the folder reports go into (one per sweep name).
     pub reports: String,
-    pub seeds: Vec<u64>,
+    pub seeds: crate::seeds::Seeds,
     pub max_trials: u64,
 }
 
@@ -139,8 +143,8 @@ pub(crate) fn parse_header(
     let output = folder(ctx, "output", "../runs/my-study")?.unwrap_or(format!("runs/{name}"));
     let reports = folder(ctx, "reports", "../reports")?.unwrap_or("reports".into());
     let seeds = match value::get(t, "seeds") {
-        Some(s) => parse_seeds(ctx, s)?,
-        None => vec![0],
+        Some(s) => crate::seeds::parse(ctx, s)?,
+        None => crate::seeds::Seeds::default(),
     };
     let max_trials = match value::get(t, "max_trials") {
         Some(m) => value::integer(ctx, "sweep.max_trials", m, 1..=1_000_000)?.unsigned_abs(),
@@ -209,49 +213,6 @@ fn parse_worker(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<(Vec<String>, Option
         return None;
     }
     Some((argv, version))
-}
-
-fn parse_seeds(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Vec<u64>> {
-    if let toml::de::DeValue::Integer(_) = v.get_ref() {
-        let n = value::integer(ctx, "sweep.seeds", v, 1..=10_000)?;
-        return Some((0..n.unsigned_abs()).collect());
-    }
-    let Some(items) = v.get_ref().as_array() else {
-        ctx.error(
-            v.span(),
-            "sweep.seeds",
-            format!(
-                "expected a count or a list of seeds, found {}",
-                value::type_name(v.get_ref())
-            ),
-            Some("for example seeds = 3 (meaning 0, 1, 2) or seeds = [1, 7, 42]".into()),
-        );
-        return None;
-    };
-    if items.is_empty() {
-        ctx.error(
-            v.span(),
-            "sweep.seeds",
-            "the seed list is empty",
-            Some("give at least one seed, e.g. seeds = [0]".into()),
-        );
-        return None;
-    }
-    let mut seeds = Vec::new();
-    for item in items.iter() {
-        let s = value::seed(ctx, "sweep.seeds", item)?;
-        if seeds.contains(&s) {
-            ctx.error(
-                item.span(),
-                "sweep.seeds",
-                format!("seed {s} is listed twice"),
-                None,
-            );
-            return None;
-        }
-        seeds.push(s);
-    }
-    Some(seeds)
 }
 
 pub(crate) fn parse_globals<'i>(
@@ -359,7 +320,7 @@ pub(crate) fn parse_globals<'i>(
     Some(Globals {
         claims,
         max_trials: header.max_trials,
-        seeds: header.seeds.clone(),
+        seeds: header.seeds.list.clone(),
         datasets,
         expected,
         train,
@@ -533,6 +494,21 @@ pub(crate) fn build(
 ) -> Option<Sweep> {
     let out = expand::expand(ctx, globals)?;
     let claims = crate::claims::parse(ctx, &globals.claims, &out.studies)?;
+    if let (Some(_), Some(span)) = (header.seeds.adaptive, &header.seeds.span)
+        && header.report.paper_claims == Some(false)
+        && claims.is_empty()
+    {
+        ctx.error(
+            span.clone(),
+            "sweep.seeds",
+            "adaptive seeds with nothing to judge: [report] paper_claims = false and no [[claim]]",
+            Some(
+                "add a [[claim]] for the rounds to settle, or give a fixed count, e.g. seeds = 5"
+                    .into(),
+            ),
+        );
+        return None;
+    }
     Some(Sweep {
         claims,
         name: header.name,
@@ -540,7 +516,8 @@ pub(crate) fn build(
         file,
         output,
         report_dir,
-        seeds: header.seeds,
+        seeds: header.seeds.list,
+        adaptive: header.seeds.adaptive,
         spec_hash,
         datasets: globals.datasets.clone(),
         expected: globals.expected.clone(),

@@ -25,7 +25,7 @@ use std::collections::BTreeMap;
 
 use ablate_spec::Metric;
 
-pub use advice::{COUNTS, DRAWS};
+pub use advice::{COUNTS, DRAWS, advise};
 pub use arms::Arm;
 pub use judge::{judge, judge_advised};
 pub use looks::Looks;

@@ -72,6 +72,7 @@ pub fn input(vgg7: &[f64], vgg9: &[f64], flagged: &[usize], report: &str) -> Inp
         settings: ablate_verdict::Settings::from_spec(&sweep.report),
         claims: sweep.claims,
         stale: Vec::new(),
+        adaptive: None,
         data: Vec::new(),
     }
 }

@@ -1,0 +1,177 @@
+//! Adaptive seeds through the real binary, with the stand-in worker and a
+//! known truth (`FAKE_TRUTH`): rounds run until every claim stops, with fewer
+//! trials than the fixed sweep at the most seeds; a kill -9 between or inside
+//! rounds loses nothing and ends with the same verdicts; `ablate status`
+//! shows the round. Many draws are judged in-process by
+//! crates/verdict/tests/sequential.rs.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use crate::support::{ablate_env as ablate, repo, stderr, stdout};
+
+const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
+const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
+
+/// quick.toml with adaptive seeds 3..15, run by the stand-in worker.
+fn sweep(dir: &Path) {
+    let text = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
+    let text: String = (text.lines())
+        .map(|l| {
+            if l.starts_with("seeds = ") {
+                "seeds = { min = 3, max = 15, step = 2 }".to_string()
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let text = text
+        .replace("output = \"../runs/quick\"", "output = \"out\"")
+        .replace("reports = \"../reports\"", "reports = \"reports\"")
+        .replacen(
+            "\n[data.faces]",
+            &format!("\n[worker]\ncommand = [\"{FAKE}\"]\n\n[data.faces]"),
+            1,
+        );
+    assert!(text.contains("step = 2 }") && text.contains("[worker]"));
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+}
+
+/// The paper's findings, strongly: every claim settles well before 15 seeds.
+fn strong(dir: &Path) -> String {
+    let truth = serde_json::json!({
+        "noise_seed": 7,
+        "age_mae": {"base": 10.0, "sd": 0.2, "effects": [
+            {"when": {"encoding": "ldae-s2"}, "add": -2.0},
+            {"when": {"depth": "vgg9"}, "add": -1.5},
+            {"when": {"depth": "vgg11"}, "add": -3.0},
+            {"when": {"pretrain": "face"}, "add": -2.0},
+            {"when": {"pretrain": "none", "tasks": "gender+age"}, "add": -1.0}]},
+        "gender_accuracy": {"base": 0.8, "sd": 0.002, "effects": [
+            {"when": {"pretrain": "face"}, "add": 0.05},
+            {"when": {"pretrain": "none", "tasks": "gender+age"}, "add": 0.03}]},
+    });
+    let file = dir.join("truth.json");
+    std::fs::write(&file, truth.to_string()).unwrap();
+    file.to_str().unwrap().to_string()
+}
+
+fn env(truth: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("FAKE_TRUTH", truth.to_string()),
+        ("FAKE_EPOCHS", "1".into()),
+        ("FAKE_EPOCH_MS", "0".into()),
+    ]
+}
+
+fn run(dir: &Path, truth: &str) -> String {
+    let env = env(truth);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = ablate(dir, &["run", "s.toml", "--cpu-slots", "2"], &env);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    stdout(&out) + &stderr(&out)
+}
+
+fn status(dir: &Path) -> serde_json::Value {
+    let out = ablate(dir, &["status", "s.toml", "--json"], &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// Each claim's verdict, and the report's adaptive-seeds table.
+fn report(dir: &Path) -> (Vec<String>, Vec<String>) {
+    let md = std::fs::read_to_string(dir.join("reports/quick/report.md")).unwrap();
+    let table = |head: &str| -> Vec<String> {
+        (md.lines())
+            .skip_while(|l| !l.starts_with(head))
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(str::to_string)
+            .collect()
+    };
+    (table("| claim | verdict"), table("| claim | seeds per arm"))
+}
+
+#[test]
+fn strong_effects_stop_early_and_status_shows_the_rounds() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let truth = strong(dir.path());
+    let plan = stdout(&ablate(dir.path(), &["plan", "s.toml"], &[]));
+    assert!(
+        plan.contains("adaptive: claims judged after 3, 5, 7, 9, 11, 13, 15 seeds per arm"),
+        "{plan}"
+    );
+    let least = (plan.lines())
+        .find_map(|l| l.strip_prefix("adaptive seeds: at least "))
+        .and_then(|l| l.split(' ').next())
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("{plan}"));
+    let log = run(dir.path(), &truth);
+    assert!(
+        log.contains("adaptive seeds: round 2 of at most 7"),
+        "{log}"
+    );
+    let (verdicts, stops) = report(dir.path());
+    assert_eq!(verdicts.len(), 5, "{verdicts:?}");
+    assert!(
+        verdicts.iter().all(|r| r.contains("**supported**")),
+        "{verdicts:?}"
+    );
+    assert!(
+        stops.iter().all(|r| r.contains("settled: supported")),
+        "{stops:?}"
+    );
+    let s = status(dir.path());
+    assert_eq!(s["adaptive"]["done"], true, "{s}");
+    let ran = s["counts"]["succeeded"].as_u64().unwrap();
+    let all = s["total"].as_u64().unwrap();
+    assert!(ran * 10 <= all * 6, "{ran} of {all} trials ran");
+    assert!(ran > least, "{ran} trials ran, the first round has {least}");
+    // Run again: nothing is left to run, nothing changes.
+    let again = run(dir.path(), &truth);
+    assert!(again.contains("every claim stopped"), "{again}");
+    assert_eq!(
+        status(dir.path())["counts"]["succeeded"].as_u64(),
+        Some(ran)
+    );
+}
+
+#[test]
+fn kill_9_inside_the_rounds_resumes_to_the_same_verdicts() {
+    let whole = tempfile::tempdir().unwrap();
+    sweep(whole.path());
+    let truth = strong(whole.path());
+    run(whole.path(), &truth);
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let mut kills = 0;
+    for wait in [600, 900] {
+        let mut child = Command::new(ABLATE)
+            .args(["run", "s.toml", "--cpu-slots", "2"])
+            .current_dir(dir.path())
+            .envs([
+                ("FAKE_TRUTH", truth.as_str()),
+                ("FAKE_EPOCHS", "2"),
+                ("FAKE_EPOCH_MS", "20"),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(wait));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            kills += 1;
+        }
+        child.wait().unwrap();
+    }
+    assert!(kills > 0, "the run ended before any kill");
+    run(dir.path(), &truth);
+    assert_eq!(report(dir.path()), report(whole.path()));
+    let (a, b) = (status(dir.path()), status(whole.path()));
+    assert_eq!(a["counts"], b["counts"]);
+    assert_eq!(a["adaptive"], b["adaptive"]);
+}
