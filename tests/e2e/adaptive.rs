@@ -9,34 +9,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use crate::support::{ablate_env as ablate, repo, stderr, stdout};
+use crate::support::{ablate_env as ablate, stderr, stdout};
 
 const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
-const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
-
 /// quick.toml with adaptive seeds 3..15, run by the stand-in worker.
 fn sweep(dir: &Path) {
-    let text = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
-    let text: String = (text.lines())
-        .map(|l| {
-            if l.starts_with("seeds = ") {
-                "seeds = { min = 3, max = 15, step = 2 }".to_string()
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let text = text
-        .replace("output = \"../runs/quick\"", "output = \"out\"")
-        .replace("reports = \"../reports\"", "reports = \"reports\"")
-        .replacen(
-            "\n[data.faces]",
-            &format!("\n[worker]\ncommand = [\"{FAKE}\"]\n\n[data.faces]"),
-            1,
-        );
-    assert!(text.contains("step = 2 }") && text.contains("[worker]"));
-    std::fs::write(dir.join("s.toml"), text).unwrap();
+    crate::support::fake_quick(dir, "{ min = 3, max = 15, step = 2 }");
 }
 
 /// The paper's findings, strongly: every claim settles well before 15 seeds.

@@ -59,3 +59,34 @@ pub fn assert_invalid(o: &Output, what: &str) {
         "{what}: stderr should start with `error: `\n{err}"
     );
 }
+
+/// experiments/quick.toml as `dir/s.toml` with `seeds = <seeds>`, its runs and
+/// reports inside `dir`, trained by the stand-in worker.
+pub fn fake_quick(dir: &Path, seeds: &str) {
+    let text = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
+    let line = format!("seeds = {seeds} ");
+    let text: String = (text.lines())
+        .map(|l| {
+            if l.starts_with("seeds = ") {
+                line.as_str()
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let fake = env!("CARGO_BIN_EXE_ablate-fake-worker");
+    let text = text
+        .replace("output = \"../runs/quick\"", "output = \"out\"")
+        .replace("reports = \"../reports\"", "reports = \"reports\"")
+        .replacen(
+            "\n[data.faces]",
+            &format!("\n[worker]\ncommand = [\"{fake}\"]\n\n[data.faces]"),
+            1,
+        );
+    assert!(
+        text.contains(&line) && text.contains("[worker]") && text.contains("reports = \"reports\""),
+        "quick.toml changed: adapt this copy"
+    );
+    std::fs::write(dir.join("s.toml"), text).unwrap();
+}

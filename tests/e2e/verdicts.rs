@@ -5,39 +5,11 @@
 
 use std::path::Path;
 
-use crate::support::{ablate_env as ablate, repo, stderr, stdout};
-
-const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
+use crate::support::{ablate_env as ablate, stderr, stdout};
 
 /// quick.toml with `seeds` seeds, run by the stand-in worker.
 fn sweep(dir: &Path, seeds: u32) {
-    let text = std::fs::read_to_string(repo().join("experiments/quick.toml")).unwrap();
-    let text: String = text
-        .lines()
-        .map(|l| {
-            if l.starts_with("seeds = ") {
-                format!("seeds = {seeds} ")
-            } else {
-                l.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("\n");
-    let text = text
-        .replace("output = \"../runs/quick\"", "output = \"out\"")
-        .replace("reports = \"../reports\"", "reports = \"reports\"")
-        .replacen(
-            "\n[data.faces]",
-            &format!("\n[worker]\ncommand = [\"{FAKE}\"]\n\n[data.faces]"),
-            1,
-        );
-    assert!(
-        text.contains(&format!("seeds = {seeds} "))
-            && text.contains("[worker]")
-            && text.contains("reports = \"reports\""),
-        "quick.toml changed: adapt this copy"
-    );
-    std::fs::write(dir.join("s.toml"), text).unwrap();
+    crate::support::fake_quick(dir, &seeds.to_string());
 }
 
 /// quick.toml's own claim, in the report's verdict table.
