@@ -256,7 +256,11 @@ fn row(j: &Judgement, s: &Shown<'_>) -> String {
 /// paper's where its studies can judge them, one line for those they cannot.
 /// `forests`: the forest plots of the tests, shown after the table.
 pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
-    let all = judge_advised(input);
+    // An adaptive sweep's judgement comes with where each claim stopped.
+    let seq = crate::configs::sequential(input, true);
+    let all = seq
+        .as_ref()
+        .map_or_else(|| judge_advised(input), |s| s.judgement.clone());
     let mut rest = input.clone();
     rest.results.trials.retain(|t| t.degenerate.is_none());
     let kept = judge(&rest);
@@ -311,10 +315,8 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
             let _ = writeln!(out, "{}", row(&all, s));
         }
         out.push('\n');
-        if let (Some(seeds), Some(seq)) =
-            (&input.adaptive, crate::configs::sequential(input, false))
-        {
-            out.push_str(&crate::rounds::markdown(seeds, &seq));
+        if let (Some(seeds), Some(seq)) = (&input.adaptive, &seq) {
+            out.push_str(&crate::rounds::markdown(seeds, seq));
         }
     }
     if !not_judged.is_empty() {

@@ -59,7 +59,7 @@ impl SweepResults {
     /// `ablate_verdict::judge_sequential`). With `how.advise`, open claims of
     /// the final judgement get advice on the seeds their last look had.
     pub fn judge_sequential(&self, how: Judge<'_>, seeds: &AdaptiveSeeds) -> Sequential {
-        let list: Vec<u64> = (seeds.first..seeds.first + seeds.max as u64).collect();
+        let list = seeds.seeds();
         let counts = seeds.counts();
         self.with_input(how, |input| {
             let schedule = Schedule {

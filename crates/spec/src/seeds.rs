@@ -21,6 +21,11 @@ pub struct AdaptiveSeeds {
 }
 
 impl AdaptiveSeeds {
+    /// Every seed the sweep may run, in order.
+    pub fn seeds(&self) -> Vec<u64> {
+        (self.first..self.first + self.max as u64).collect()
+    }
+
     /// Seeds per arm at each look: `min`, `min + step`, ..., then `max`.
     pub fn counts(&self) -> Vec<usize> {
         let mut out: Vec<usize> = (self.min..self.max).step_by(self.step.max(1)).collect();
@@ -56,7 +61,7 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<Seeds> {
         }
         DeValue::Table(_) => {
             let a = adaptive(ctx, v)?;
-            ((a.first..a.first + a.max as u64).collect(), Some(a))
+            (a.seeds(), Some(a))
         }
         DeValue::Array(_) => (list(ctx, v)?, None),
         other => {

@@ -80,20 +80,6 @@ impl Looks {
         }
     }
 
-    /// How many looks: 1 for a fixed sweep.
-    pub fn len(&self) -> usize {
-        self.counts.len().max(1)
-    }
-
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// Seeds per arm at each look (empty for a fixed sweep).
-    pub fn counts(&self) -> &[usize] {
-        &self.counts
-    }
-
     /// The one-sided level a test may reject at in look `k`, for an overall
     /// one-sided level `a`.
     pub fn nominal(&self, k: usize, a: f64) -> f64 {
@@ -254,7 +240,7 @@ mod tests {
     #[test]
     fn one_look_is_the_overall_level() {
         let looks = Looks::new(&[5]);
-        assert_eq!(looks.len(), 1);
+        assert_eq!(looks, Looks::fixed());
         assert_eq!(looks.nominal(0, 0.01), 0.01);
         assert_eq!(looks.overall_two_sided(0, 0.03), 0.03);
     }

@@ -70,12 +70,12 @@ pub fn judge_sequential(input: &Input<'_>, schedule: Schedule<'_>) -> Sequential
     let mut looks_judged = 0;
     for (k, &n) in counts.iter().enumerate() {
         let trials = first_seeds(input.trials, &schedule.seeds[..n.min(schedule.seeds.len())]);
-        if let Some(j) = &judged
-            && round_running(&trials, &open_studies(j, &stops))
-        {
-            break;
-        }
-        if judged.is_none() && trials.iter().any(|t| t.pending) {
+        // The first round waits for every trial; later ones for open claims'.
+        let running = match &judged {
+            Some(j) => round_running(&trials, &open_studies(j, &stops)),
+            None => trials.iter().any(|t| t.pending),
+        };
+        if running {
             break;
         }
         let at = Input {
