@@ -62,7 +62,7 @@ fn attempts(dir: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
     attempts_in(&dir.join("out/ablate.db"), sweep)
 }
 
-fn attempts_in(db: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
+pub(crate) fn attempts_in(db: &Path, sweep: &str) -> Vec<ablate_store::AttemptRow> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()

@@ -96,7 +96,8 @@ pub fn render(s: &SweepStatus<'_>) -> String {
     );
     out.push_str(&counts(r));
     if let Some(j) = s.judgement {
-        out.push_str(&round(j));
+        let pending = r.counts.get("pending").copied().unwrap_or(0);
+        out.push_str(&round(j, pending));
         out.push_str(&claims(j.judgement()));
     }
     for t in &r.running {
@@ -170,14 +171,20 @@ fn claims(j: &ablate_verdict::Judgement) -> String {
 }
 
 /// An adaptive sweep's round: the looks judged and the claims still open.
-fn round(j: &ablate_results::Judged) -> String {
+/// `pending`: trials not run; once every claim stopped, none of them is needed.
+fn round(j: &ablate_results::Judged, pending: usize) -> String {
     let Some(s) = j.sequential() else {
         return String::new();
     };
     let open = s.stops.iter().filter(|x| x.is_none()).count();
     if s.done {
+        let unneeded = if pending > 0 {
+            format!("; the {pending} pending trial(s) are not needed")
+        } else {
+            String::new()
+        };
         format!(
-            "adaptive seeds: every claim stopped after look {} of at most {}\n",
+            "adaptive seeds: every claim stopped after look {} of at most {}{unneeded}\n",
             s.looks_judged, s.looks
         )
     } else {
