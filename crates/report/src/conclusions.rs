@@ -93,7 +93,7 @@ fn trend_line(t: &Test) -> String {
 }
 
 /// One test, in full.
-fn test_line(t: &Test, power: f64) -> String {
+fn test_line(t: &Test, power: f64, alpha: f64) -> String {
     if t.kind == Kind::Trend {
         return trend_line(t);
     }
@@ -156,7 +156,12 @@ fn test_line(t: &Test, power: f64) -> String {
             format!("; about {s} seeds per arm would give it {pct}% power")
         })
         .unwrap_or_default();
-    format!("{}: {body} → {}{seeds}", esc(&t.what), esc(&decision(t)))
+    let shown = if t.decision == Decision::Open && t.adjusted_p.is_some_and(|p| p <= alpha) {
+        "passes at its route's level (the route waits on its other tests)".to_string()
+    } else {
+        decision(t)
+    };
+    format!("{}: {body} → {}{seeds}", esc(&t.what), esc(&shown))
 }
 
 /// A verdict as the report shows it: settled only when it does not rest on
@@ -291,20 +296,13 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
 "
         );
     } else {
-        let tests = if all.family == 0 {
-            "No test behind these verdicts could be computed yet (each needs at least 2 finished seeds per arm); once they can, they are adjusted together".to_string()
-        } else if all.family == 1 {
-            "The one test behind these verdicts is adjusted".to_string()
-        } else {
-            format!(
-                "All {} tests behind these verdicts are adjusted together",
-                all.family
-            )
-        };
+        if !all.tests.iter().any(|t| t.stat.is_ok() && !t.descriptive) {
+            out.push_str("No test behind these verdicts could be computed yet (each needs at least 2 finished seeds per arm). ");
+        }
         let _ = writeln!(
             out,
-            "{tests} (Holm, a comparison tested both for a difference and for equivalence counting once; family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when the adjusted tests say so, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it; one that rests on runs flagged degenerate is not settled. The rules are in docs/statistics.md.\n",
-            all.alpha
+            "Each judged claim has two routes, one to \"supported\" and one to \"contradicted\", and all {} routes are judged together (weighted Holm over the routes, each needing all its tests at its level; family-wise error rate {}): a verdict is \"supported\" or \"contradicted\" only when its route is taken, and \"no difference\" only when an equivalence test (TOST, within the smallest effect of interest) shows it; one that rests on runs flagged degenerate is not settled. A test's adjusted p is its p for what its route needs of it over its route's share of alpha. The rules are in docs/statistics.md.\n",
+            all.family, all.alpha
         );
         let _ = writeln!(
             out,
@@ -363,7 +361,7 @@ pub fn markdown(input: &Input, forests: &[&crate::charts::Chart]) -> String {
             let _ = writeln!(
                 out,
                 "  - {}",
-                test_line(&all.tests[*i], input.settings.power)
+                test_line(&all.tests[*i], input.settings.power, all.alpha)
             );
         }
     }

@@ -6,7 +6,7 @@ use ablate_spec::Metric;
 use std::collections::BTreeMap;
 
 use crate::arms::Arm;
-use crate::model::{Decision, Kind, Planned, Rule, Spec, Test};
+use crate::model::{Kind, Planned, Route, Spec, Want};
 use crate::{Input, Study, Trial, VerdictKind};
 
 pub(crate) const ENCODING: &str = "LDAE is the best age encoding";
@@ -107,19 +107,23 @@ fn margin(input: &Input<'_>, metric: &str) -> Kind {
     }
 }
 
+/// A claim's plan: its comparisons, its routes to "supported" and to
+/// "contradicted", and why it is open when neither holds.
 pub(crate) fn plan(
     claim: &str,
     study: &Study,
     rule_text: &str,
     specs: Vec<Spec>,
-    rule: Rule,
+    routes: [Route; 2],
+    open: &str,
 ) -> Planned {
     Planned::Plan {
         claim: claim.into(),
         study: study.name.clone(),
         rule_text: rule_text.into(),
         specs,
-        rule,
+        routes,
+        open: open.into(),
     }
 }
 
@@ -166,39 +170,41 @@ fn encoding(input: &Input<'_>) -> Planned {
         }
     }
     let (nl, no) = (ldae.len(), others.len());
-    let rule: Rule = Box::new(move |t: &[&Test]| {
-        let row = |i: usize| &t[i * no..(i + 1) * no];
-        if let Some(i) = (0..nl).find(|i| row(*i).iter().all(|x| x.decision == Decision::ABetter)) {
-            return (
-                VerdictKind::Supported,
-                format!(
-                    "{} is significantly better than every other encoding",
-                    row(i)[0].a.label
-                ),
-            );
-        }
-        if let Some(j) = (0..no).find(|j| (0..nl).all(|i| row(i)[*j].decision == Decision::BBetter))
-        {
-            return (
-                VerdictKind::Contradicted,
-                format!(
-                    "{} is significantly better than every LDAE encoding",
-                    t[j].b.label
-                ),
-            );
-        }
-        (VerdictKind::Inconclusive, "no LDAE encoding is shown better than every other, and none is shown worse than one other".into())
-    });
+    // Tests are row-major: LDAE encoding i against other encoding j at i * no + j.
+    let supported = Route::new(
+        VerdictKind::Supported,
+        (0..nl)
+            .map(|i| (0..no).map(|j| (i * no + j, Want::ABetter)).collect())
+            .collect(),
+        move |i, t| {
+            format!(
+                "{} is significantly better than every other encoding",
+                t[i * no].a.label
+            )
+        },
+    );
+    let contradicted = Route::new(
+        VerdictKind::Contradicted,
+        (0..no)
+            .map(|j| (0..nl).map(|i| (i * no + j, Want::BBetter)).collect())
+            .collect(),
+        |j, t| {
+            format!(
+                "{} is significantly better than every LDAE encoding",
+                t[j].b.label
+            )
+        },
+    );
     plan(
         ENCODING,
         st,
         "supported when one LDAE encoding has a significantly lower age MAE than each other encoding (all LDAE x other pairs tested); contradicted when one other encoding is significantly better than every LDAE encoding",
         specs,
-        rule,
+        [supported, contradicted],
+        "no LDAE encoding is shown better than every other, and none is shown worse than one other",
     )
 }
 
-/// An axis other than `axis` that the study varies within one level of `axis`.
 fn crossed(st: &Study, trials: &[&Trial], axis: &str) -> Option<String> {
     for (other, _) in st.axes.iter().filter(|(a, _)| a != axis) {
         let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
@@ -324,42 +330,40 @@ fn depth(input: &Input<'_>) -> Planned {
         });
     }
     let n = shallower.len();
-    let rule: Rule = Box::new(move |t: &[&Test]| {
-        for k in 0..n {
-            let (gender, age) = (t[2 * k], t[2 * k + 1]);
-            if gender.decision == Decision::Equivalent && age.decision == Decision::ABetter {
-                return (
-                    VerdictKind::Supported,
-                    format!(
-                        "gender at {} is equivalent to gender at the deepest net, while age is significantly better at the deepest",
-                        gender.a.label
-                    ),
-                );
-            }
-        }
-        let (gender_gain, age_gain) = (t[2 * n], t[1]);
-        if gender_gain.decision == Decision::ABetter
-            && let (Some(g), Some(a)) = (
-                gender_gain.standardised_gain(),
-                age_gain.standardised_gain(),
+    // Tests: per shallower depth k, gender's equivalence (2k) and age's
+    // difference (2k + 1); then gender's own gain (2n).
+    let supported = Route::new(
+        VerdictKind::Supported,
+        (0..n)
+            .map(|k| vec![(2 * k, Want::Equivalent), (2 * k + 1, Want::ABetter)])
+            .collect(),
+        |k, t| {
+            format!(
+                "gender at {} is equivalent to gender at the deepest net, while age is significantly better at the deepest",
+                t[2 * k].a.label
             )
-            && g >= a
-        {
-            return (
-                VerdictKind::Contradicted,
-                format!(
-                    "gender gains significantly from depth, by {g:.2} standard deviations, at least as much as age ({a:.2})"
-                ),
-            );
-        }
-        (VerdictKind::Inconclusive, "no depth is shown adequate for gender (equivalent to the deepest) while age still gains significantly".into())
-    });
+        },
+    );
+    let gains =
+        move |t: &[&crate::Test]| (t[2 * n].standardised_gain()).zip(t[1].standardised_gain());
+    let mut contradicted = Route::new(
+        VerdictKind::Contradicted,
+        vec![vec![(2 * n, Want::ABetter)]],
+        move |_, t| {
+            let (g, a) = gains(t).unwrap_or((f64::NAN, f64::NAN));
+            format!(
+                "gender gains significantly from depth, by {g:.2} standard deviations, at least as much as age ({a:.2})"
+            )
+        },
+    );
+    contradicted.gate = Some(Box::new(move |t| gains(t).is_some_and(|(g, a)| g >= a)));
     plan(
         DEPTH,
         st,
         "from scratch only: supported when, at some shallower depth, gender accuracy is equivalent to the deepest net's (TOST) and age MAE is significantly worse than the deepest net's; contradicted when gender gains significantly from the shallowest to the deepest net, by at least as many standard deviations as age",
         specs,
-        rule,
+        [supported, contradicted],
+        "no depth is shown adequate for gender (equivalent to the deepest) while age still gains significantly",
     )
 }
 
@@ -408,38 +412,31 @@ fn pretraining(input: &Input<'_>) -> Planned {
             format!("study `{}` has no gender-only or age-only trials", st.name),
         );
     }
-    let rule: Rule = Box::new(|t: &[&Test]| {
-        let diffs: Vec<&&Test> = t.iter().step_by(2).collect();
-        let equiv: Vec<&&Test> = t.iter().skip(1).step_by(2).collect();
-        if diffs.iter().all(|x| x.decision == Decision::ABetter) {
-            return (
-                VerdictKind::Supported,
-                "face-recognition pretraining is significantly better on every task".into(),
-            );
+    // Tests: per task, the difference (2i) and the equivalence (2i + 1).
+    let tasks = specs.len() / 2;
+    let supported = Route::new(
+        VerdictKind::Supported,
+        vec![(0..tasks).map(|i| (2 * i, Want::ABetter)).collect()],
+        |_, _| "face-recognition pretraining is significantly better on every task".into(),
+    );
+    // One alternative per task (none better), then all tasks equivalent.
+    let mut alternatives: Vec<Vec<(usize, Want)>> =
+        (0..tasks).map(|i| vec![(2 * i, Want::BBetter)]).collect();
+    alternatives.push((0..tasks).map(|i| (2 * i + 1, Want::Equivalent)).collect());
+    let contradicted = Route::new(VerdictKind::Contradicted, alternatives, move |a, t| {
+        if a < tasks {
+            format!("no pretraining is significantly better ({})", t[2 * a].what)
+        } else {
+            "face-recognition pretraining is shown equivalent to none on every task".into()
         }
-        if let Some(x) = diffs.iter().find(|x| x.decision == Decision::BBetter) {
-            return (
-                VerdictKind::Contradicted,
-                format!("no pretraining is significantly better ({})", x.what),
-            );
-        }
-        if equiv.iter().all(|x| x.decision == Decision::Equivalent) {
-            return (
-                VerdictKind::Contradicted,
-                "face-recognition pretraining is shown equivalent to none on every task".into(),
-            );
-        }
-        (
-            VerdictKind::Inconclusive,
-            "not every task shows a significant gain from face-recognition pretraining".into(),
-        )
     });
     plan(
         PRETRAINING,
         st,
         "supported when face-recognition pretraining is significantly better than none on every task studied; contradicted when none is significantly better on a task, or the two are shown equivalent (TOST) on every task",
         specs,
-        rule,
+        [supported, contradicted],
+        "not every task shows a significant gain from face-recognition pretraining",
     )
 }
 
@@ -506,50 +503,53 @@ fn multitask(input: &Input<'_>) -> Planned {
             ),
         );
     }
-    let rule: Rule = Box::new(|t: &[&Test]| {
-        // Per task: [diff none, equiv none, diff face, equiv face].
-        let tasks: Vec<&[&Test]> = t.chunks(4).collect();
-        let scratch_helps = tasks.iter().all(|c| c[0].decision == Decision::ABetter);
-        let pretrained_same = tasks.iter().all(|c| c[3].decision == Decision::Equivalent);
-        if scratch_helps && pretrained_same {
-            return (VerdictKind::Supported, "multi-task is significantly better from scratch on every task, and equivalent after face-recognition pretraining on every task".into());
-        }
-        if let Some(c) = tasks
-            .iter()
-            .find(|c| c[0].decision == Decision::BBetter || c[1].decision == Decision::Equivalent)
-        {
-            return (
-                VerdictKind::Contradicted,
-                format!(
-                    "from scratch, multi-task does not help: {}",
-                    if c[0].decision == Decision::BBetter {
-                        "mono-task is significantly better"
-                    } else {
-                        "shown equivalent to mono-task"
-                    }
-                )
-                .replace(
-                    "does not help: ",
-                    &format!("does not help on {}: ", c[0].metric),
+    // Tests: per task c, from scratch the difference (4c) and equivalence
+    // (4c + 1), after face pretraining the difference (4c + 2) and
+    // equivalence (4c + 3).
+    let tasks = specs.len() / 4;
+    let supported = Route::new(
+        VerdictKind::Supported,
+        vec![
+            (0..tasks)
+                .flat_map(|c| [(4 * c, Want::ABetter), (4 * c + 3, Want::Equivalent)])
+                .collect(),
+        ],
+        |_, _| {
+            "multi-task is significantly better from scratch on every task, and equivalent after face-recognition pretraining on every task".into()
+        },
+    );
+    let contradicted = Route::new(
+        VerdictKind::Contradicted,
+        (0..tasks)
+            .flat_map(|c| {
+                [
+                    vec![(4 * c, Want::BBetter)],
+                    vec![(4 * c + 1, Want::Equivalent)],
+                    vec![(4 * c + 2, Want::Differs)],
+                ]
+            })
+            .collect(),
+        |a, t| {
+            let metric = &t[4 * (a / 3)].metric;
+            match a % 3 {
+                0 => format!(
+                    "from scratch, multi-task does not help on {metric}: mono-task is significantly better"
                 ),
-            );
-        }
-        if let Some(c) = tasks.iter().find(|c| c[2].decision != Decision::Open) {
-            return (
-                VerdictKind::Contradicted,
-                format!(
-                    "after face-recognition pretraining, multi-task differs significantly from mono-task on {}",
-                    c[2].metric
+                1 => format!(
+                    "from scratch, multi-task does not help on {metric}: shown equivalent to mono-task"
                 ),
-            );
-        }
-        (VerdictKind::Inconclusive, "neither part is shown both ways: multi-task's gain from scratch, and its equivalence after pretraining".into())
-    });
+                _ => format!(
+                    "after face-recognition pretraining, multi-task differs significantly from mono-task on {metric}"
+                ),
+            }
+        },
+    );
     plan(
         MULTITASK,
         st,
         "two parts, both required: from scratch, multi-task is significantly better than mono-task on every task; after face-recognition pretraining, the two are equivalent (TOST) on every task. Contradicted when either part is shown false (mono-task better or equivalent from scratch, or a significant difference after pretraining)",
         specs,
-        rule,
+        [supported, contradicted],
+        "neither part is shown both ways: multi-task's gain from scratch, and its equivalence after pretraining",
     )
 }

@@ -7,7 +7,7 @@ use ablate_spec::claims::{ClaimSpec, Levels, Relation};
 use crate::Input;
 use crate::arms::Arm;
 use crate::builtin::{describe, not_judged, pick, plan, trials_of};
-use crate::model::{Decision, Kind, Planned, Rule, Spec, Test};
+use crate::model::{Kind, Planned, Route, Spec, Want};
 use crate::{Study, Trial, VerdictKind};
 
 fn pairs(l: &Levels) -> Vec<(&str, &str)> {
@@ -90,26 +90,13 @@ impl Claim<'_> {
             b: arm_b,
             others: Vec::new(),
         };
-        let rule: Rule = Box::new(|t: &[&Test]| match t[0].decision {
-            Decision::ABetter => (
-                VerdictKind::Supported,
-                format!("{} is significantly better", t[0].a.label),
-            ),
-            Decision::BBetter => (
-                VerdictKind::Contradicted,
-                format!("{} is significantly better", t[0].b.label),
-            ),
-            _ => (
-                VerdictKind::Inconclusive,
-                "the difference is not significant".into(),
-            ),
-        });
         plan(
             self.name,
             self.study,
             "supported when the first arm is significantly better than the second (Welch); contradicted when the second is",
             vec![spec],
-            rule,
+            directions("is significantly better"),
+            "the difference is not significant",
         )
     }
 
@@ -137,36 +124,33 @@ impl Claim<'_> {
                 others: Vec::new(),
             },
         ];
-        let rule: Rule = Box::new(|t: &[&Test]| {
-            if t[0].decision == Decision::NoWorse {
-                (
-                    VerdictKind::Supported,
-                    format!(
-                        "{} is shown no worse than {} beyond the margin",
-                        t[0].a.label, t[0].b.label
-                    ),
+        let supported = Route::new(
+            VerdictKind::Supported,
+            vec![vec![(0, Want::NoWorse)]],
+            |_, t| {
+                format!(
+                    "{} is shown no worse than {} beyond the margin",
+                    t[0].a.label, t[0].b.label
                 )
-            } else if t[1].decision == Decision::Worse {
-                (
-                    VerdictKind::Contradicted,
-                    format!(
-                        "{} is shown worse than {} by more than the margin",
-                        t[1].a.label, t[1].b.label
-                    ),
+            },
+        );
+        let contradicted = Route::new(
+            VerdictKind::Contradicted,
+            vec![vec![(1, Want::Worse)]],
+            |_, t| {
+                format!(
+                    "{} is shown worse than {} by more than the margin",
+                    t[1].a.label, t[1].b.label
                 )
-            } else {
-                (
-                    VerdictKind::Inconclusive,
-                    "neither non-inferiority nor inferiority beyond the margin is shown".into(),
-                )
-            }
-        });
+            },
+        );
         plan(
             self.name,
             self.study,
             "non-inferiority: supported when a one-sided Welch test shows the first arm worse than the second by less than the margin; contradicted when one shows it worse by more",
             specs,
-            rule,
+            [supported, contradicted],
+            "neither non-inferiority nor inferiority beyond the margin is shown",
         )
     }
 
@@ -201,26 +185,38 @@ impl Claim<'_> {
             b,
             others: vec![a0, b0],
         };
-        let rule: Rule = Box::new(|t: &[&Test]| match t[0].decision {
-            Decision::ABetter => (
-                VerdictKind::Supported,
-                format!("the effect is significantly larger with {}", t[0].a.label),
-            ),
-            Decision::BBetter => (
-                VerdictKind::Contradicted,
-                format!("the effect is significantly larger with {}", t[0].b.label),
-            ),
-            _ => (
-                VerdictKind::Inconclusive,
-                "the difference between the two effects is not significant".into(),
-            ),
-        });
         plan(
             self.name,
             self.study,
             "a difference of differences (Welch-Satterthwaite contrast over the four configurations, in the metric's better direction): supported when the effect is significantly larger where claimed, contradicted when significantly smaller",
             vec![spec],
-            rule,
+            directions("the effect is significantly larger with"),
+            "the difference between the two effects is not significant",
         )
     }
+}
+
+/// One test, two ways: supported when `a` shows better, contradicted when
+/// `b` does, each said as `phrase` and the arm.
+fn directions(phrase: &'static str) -> [Route; 2] {
+    let say = move |t: &crate::Test, a: bool| {
+        let arm = if a { &t.a.label } else { &t.b.label };
+        if phrase.ends_with("with") {
+            format!("{phrase} {arm}")
+        } else {
+            format!("{arm} {phrase}")
+        }
+    };
+    [
+        Route::new(
+            VerdictKind::Supported,
+            vec![vec![(0, Want::ABetter)]],
+            move |_, t| say(t[0], true),
+        ),
+        Route::new(
+            VerdictKind::Contradicted,
+            vec![vec![(0, Want::BBetter)]],
+            move |_, t| say(t[0], false),
+        ),
+    ]
 }

@@ -1,10 +1,11 @@
 //! The machinery every claim goes through: each planned comparison is tested,
-//! all tests of the sweep are Holm-adjusted together, each test gets a decision
-//! (a better, b better, equivalent, or open) and each claim's rule turns its
-//! tests' decisions into a verdict.
+//! each claim's two routes (to "supported", to "contradicted") get a p from
+//! the tests they need, every route of the sweep is judged in one family
+//! (`routes.rs`), and a claim's verdict is its rejected route's.
 
 use crate::looks::Looks;
 use crate::model::{Decision, Judgement, Kind, Planned, Spec, Stat, Test, Verdict, VerdictKind};
+use crate::routes;
 use crate::stats::{self, Untestable};
 use crate::{Input, builtin, custom};
 
@@ -48,8 +49,18 @@ pub(crate) fn judge_look(
     // Intervals at the look's own level: valid whenever the sweep stops.
     let ci_alpha = 2.0 * looks.nominal(k, alpha / 2.0);
     let (mut tests, owned) = test_all(&planned, ci_alpha, frozen);
-    let family = decide(&mut tests, alpha, looks, k, &owned, frozen);
-    estimate_seeds(&mut tests, input, family);
+    let mut taken = route_ps(&planned, &tests, &owned, looks, k, frozen);
+    decide(
+        &planned,
+        &mut tests,
+        &owned,
+        &mut taken,
+        alpha,
+        (looks, k),
+        frozen,
+    );
+    estimate_seeds(&planned, &mut tests, &owned, &taken, input);
+    let family = taken.len();
     let verdicts = planned
         .into_iter()
         .zip(owned)
@@ -59,7 +70,10 @@ pub(crate) fn judge_look(
                 tests: mine,
                 ..v.clone()
             },
-            _ => verdict(builtin, p, mine, &tests),
+            _ => {
+                let mine_taken: Vec<&Taken> = taken.iter().filter(|t| t.plan == i).collect();
+                verdict(builtin, p, mine, &tests, &mine_taken)
+            }
         })
         .collect();
     Judgement {
@@ -112,109 +126,118 @@ fn test_all(
     (tests, owned)
 }
 
-/// Holm-adjusts every testable test together and decides those significant at
-/// `alpha`; returns the family's size. At look `k` of several, each p first
-/// becomes the smallest overall level at which it crosses that look's
-/// boundary; a frozen plan's decided tests enter as rejected, its open ones as
-/// never rejecting.
-fn decide(
-    tests: &mut [Test],
-    alpha: f64,
+/// Each route's p: a frozen plan's route to its verdict at 0 (it stays
+/// rejected, passing its share on), its other route at 1.
+fn route_ps(
+    planned: &[(bool, Planned)],
+    tests: &[Test],
+    owned: &[Vec<usize>],
     looks: &Looks,
     k: usize,
-    owned: &[Vec<usize>],
     frozen: &[Frozen],
-) -> usize {
-    let mut kept = vec![false; tests.len()];
-    for (mine, f) in owned.iter().zip(frozen) {
-        if f.is_some() {
-            mine.iter().for_each(|i| kept[*i] = true);
+) -> Vec<Taken> {
+    let mut out = Vec::new();
+    for (i, (_, p)) in planned.iter().enumerate() {
+        let Planned::Plan { routes, .. } = p else {
+            continue;
+        };
+        let own: Vec<&Test> = owned[i].iter().map(|t| &tests[*t]).collect();
+        for (r, route) in routes.iter().enumerate() {
+            let (p, alt) = match frozen.get(i) {
+                Some(Some((v, _))) => (f64::from(u8::from(v.verdict != route.verdict)), 0),
+                _ => routes::route_p(route, &own, looks, k),
+            };
+            out.push(Taken {
+                plan: i,
+                route: r,
+                kind: route.verdict,
+                p,
+                alt,
+                rejected: false,
+                share: 0.0,
+            });
         }
     }
-    // Descriptive tests (trends) are shown, never adjusted or decided.
-    let testable: Vec<usize> = (0..tests.len())
-        .filter(|i| tests[*i].stat.is_ok() && !tests[*i].descriptive)
-        .collect();
-    let raw: Vec<f64> = (testable.iter())
-        .map(|&i| {
-            let t = &tests[i];
-            match (&t.stat, kept[i]) {
-                (_, true) if t.decision == Decision::Open => 1.0,
-                (_, true) => 0.0,
-                (Ok(Stat::Welch(w)), false) => looks.overall_two_sided(k, w.p),
-                (Ok(stat), false) => looks.overall(k, stat.p()),
-                (Err(_), false) => 1.0,
-            }
-        })
-        .collect();
-    let part = partition(tests, &testable);
-    for (i, adj) in testable.iter().zip(stats::holm_partitioned(&raw, &part)) {
-        if kept[*i] {
+    out
+}
+
+/// One route in the family: its plan and place, p, the alternative behind
+/// its p, and what the procedure made of it.
+pub(crate) struct Taken {
+    plan: usize,
+    route: usize,
+    kind: VerdictKind,
+    p: f64,
+    alt: usize,
+    rejected: bool,
+    share: f64,
+}
+
+/// Runs the procedure over every route (see `routes.rs`); then each test of
+/// a route not frozen gets its p against its route's share of alpha (the
+/// smallest over the routes that use it), and the tests of a rejected
+/// route's alternative their decisions.
+fn decide(
+    planned: &[(bool, Planned)],
+    tests: &mut [Test],
+    owned: &[Vec<usize>],
+    taken: &mut [Taken],
+    alpha: f64,
+    (looks, k): (&Looks, usize),
+    frozen: &[Frozen],
+) {
+    let p: Vec<f64> = taken.iter().map(|t| t.p).collect();
+    let kinds: Vec<VerdictKind> = taken.iter().map(|t| t.kind).collect();
+    let out = routes::reject(&p, &kinds, alpha);
+    for (i, t) in taken.iter_mut().enumerate() {
+        (t.rejected, t.share) = (out.rejected[i], out.share[i]);
+    }
+    for t in taken.iter() {
+        if matches!(frozen.get(t.plan), Some(Some(_))) {
             continue;
         }
-        let t = &mut tests[*i];
-        t.adjusted_p = Some(adj);
-        if adj <= alpha
-            && let Ok(stat) = &t.stat
-        {
-            t.decision = match stat {
-                Stat::Tost(_) => Decision::Equivalent,
-                Stat::OneSided { .. } if matches!(t.kind, Kind::NoWorse { .. }) => {
-                    Decision::NoWorse
+        let Planned::Plan { routes, .. } = &planned[t.plan].1 else {
+            continue;
+        };
+        let route = &routes[t.route];
+        let n = route.alternatives.len() as f64;
+        for (a, alt) in route.alternatives.iter().enumerate() {
+            for (ti, want) in alt {
+                let test = &mut tests[owned[t.plan][*ti]];
+                let adj = (routes::component_p(test, *want, looks, k) * n / t.share).min(1.0);
+                test.adjusted_p = Some(test.adjusted_p.map_or(adj, |x| x.min(adj)));
+                if t.rejected && a == t.alt {
+                    test.decision = routes::decision(test, *want);
                 }
-                Stat::OneSided { .. } => Decision::Worse,
-                Stat::Welch(w) => {
-                    if (w.diff < 0.0) == t.lower_is_better {
-                        Decision::ABetter
-                    } else {
-                        Decision::BBetter
-                    }
-                }
-            };
+            }
         }
     }
-    testable.len()
 }
 
-/// Each testable difference or equivalence test's comparison (its metric and
-/// its two arms' data, in either order) and side; None for other kinds. A
-/// comparison's "no difference" and "differs by the margin or more" cannot
-/// both hold, so the adjustment does not count them twice.
-fn partition(tests: &[Test], testable: &[usize]) -> Vec<Option<(usize, stats::Side)>> {
-    // An arm as a key: its label and its values' bits.
-    type ArmKey = (String, Vec<u64>);
-    let arm = |a: &crate::Arm| -> ArmKey {
-        let bits = a.values.iter().map(|v| v.to_bits()).collect();
-        (a.label.clone(), bits)
-    };
-    let mut keys: Vec<(String, ArmKey, ArmKey)> = Vec::new();
-    (testable.iter())
-        .map(|&i| {
-            let t = &tests[i];
-            let side = match t.kind {
-                Kind::Difference => stats::Side::Difference,
-                Kind::Equivalence { .. } => stats::Side::Equivalence,
-                _ => return None,
-            };
-            let (a, b) = (arm(&t.a), arm(&t.b));
-            let (lo, hi) = if a <= b { (a, b) } else { (b, a) };
-            let key = (t.metric.clone(), lo, hi);
-            let at = keys.iter().position(|k| *k == key).unwrap_or_else(|| {
-                keys.push(key);
-                keys.len() - 1
-            });
-            Some((at, side))
-        })
-        .collect()
-}
-
-/// Seeds per arm that would likely settle each open test.
-fn estimate_seeds(tests: &mut [Test], input: &Input<'_>, family: usize) {
+/// Seeds per arm that would likely settle each open test, at the one-sided
+/// level its route gives it.
+fn estimate_seeds(
+    planned: &[(bool, Planned)],
+    tests: &mut [Test],
+    owned: &[Vec<usize>],
+    taken: &[Taken],
+    input: &Input<'_>,
+) {
     let s = &input.settings;
-    // Seeds for open tests, at the first (strictest) step of Holm's procedure.
-    let level = s.alpha / family.max(1) as f64;
-    for t in tests {
-        if t.decision != Decision::Open || t.descriptive {
+    let mut level = vec![0.0f64; tests.len()];
+    for t in taken {
+        let Planned::Plan { routes, .. } = &planned[t.plan].1 else {
+            continue;
+        };
+        let alts = &routes[t.route].alternatives;
+        for (ti, _) in alts.iter().flatten() {
+            let l = &mut level[owned[t.plan][*ti]];
+            *l = l.max(s.alpha * t.share / alts.len() as f64);
+        }
+    }
+    for (t, level) in tests.iter_mut().zip(level) {
+        let passes = t.adjusted_p.is_some_and(|p| p <= s.alpha);
+        if t.decision != Decision::Open || t.descriptive || level <= 0.0 || passes {
             continue;
         }
         let sd = match &t.stat {
@@ -225,12 +248,13 @@ fn estimate_seeds(tests: &mut [Test], input: &Input<'_>, family: usize) {
             continue;
         };
         t.seeds_needed = match t.kind {
+            // Two-sided at twice the level: one-sided at the level.
             Kind::Difference | Kind::Worse { .. } => {
-                stats::seeds_for_difference(sd, effect, level, s.power)
+                stats::seeds_for_difference(sd, effect, 2.0 * level, s.power)
             }
             // Four arms: each contrast term carries an arm's variance.
             Kind::Contrast | Kind::Trend => {
-                stats::seeds_for_difference(sd * 2f64.sqrt(), effect, level, s.power)
+                stats::seeds_for_difference(sd * 2f64.sqrt(), effect, 2.0 * level, s.power)
             }
             // More seeds cannot show equivalence (or no-worse) when the observed
             // difference already lies beyond the margin.
@@ -256,8 +280,15 @@ fn beyond(t: &Test, margin: f64) -> bool {
     }
 }
 
-/// A plan's verdict: its rule over its own tests (`mine`), or why it was not judged.
-fn verdict(builtin: bool, p: Planned, mine: Vec<usize>, tests: &[Test]) -> Verdict {
+/// A plan's verdict: its first rejected route's (supported before
+/// contradicted), or inconclusive; or why it was not judged.
+fn verdict(
+    builtin: bool,
+    p: Planned,
+    mine: Vec<usize>,
+    tests: &[Test],
+    taken: &[&Taken],
+) -> Verdict {
     match p {
         Planned::NotJudged { claim, why } => Verdict {
             claim,
@@ -273,11 +304,15 @@ fn verdict(builtin: bool, p: Planned, mine: Vec<usize>, tests: &[Test]) -> Verdi
             claim,
             study,
             rule_text,
-            rule,
+            routes,
+            open,
             ..
         } => {
             let own: Vec<&Test> = mine.iter().map(|i| &tests[*i]).collect();
-            let (verdict, why) = rule(&own);
+            let (verdict, why) = match taken.iter().find(|t| t.rejected) {
+                Some(t) => (t.kind, (routes[t.route].why)(t.alt, &own)),
+                None => (VerdictKind::Inconclusive, open),
+            };
             Verdict {
                 claim,
                 builtin,

@@ -3,9 +3,10 @@
 //! confidence interval, effect size, raw and adjusted p, N per arm) and, where a
 //! verdict is open, how many seeds per arm would settle it.
 //!
-//! Every test of every claim of a sweep is adjusted together (Holm), so the chance
-//! of any wrong "supported" or "contradicted" stays at `alpha`; "no difference" is
-//! only ever concluded by an equivalence test. It is a pure function of its input,
+//! Every claim has a route to "supported" and one to "contradicted", and the
+//! routes of all a sweep's claims are judged in one family (`routes.rs`), so
+//! the chance of any wrong "supported" or "contradicted" stays at `alpha`; "no
+//! difference" is only ever concluded by an equivalence test. It is a pure function of its input,
 //! so the orchestrator can call it between rounds of a sweep.
 //!
 //! It must not know about SQL, files, scheduling or how a report looks.
@@ -18,6 +19,7 @@ mod custom;
 mod judge;
 mod looks;
 mod model;
+mod routes;
 mod sequential;
 pub mod stats;
 

@@ -188,8 +188,50 @@ impl Spec {
     }
 }
 
-/// A claim's rule over its tests (in plan order): the verdict and why.
-pub(crate) type Rule = Box<dyn Fn(&[&Test]) -> (VerdictKind, String)>;
+/// What one test must show for a route: a direction of a difference (one
+/// sided), a difference either way, equivalence, non-inferiority or inferiority.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Want {
+    ABetter,
+    BBetter,
+    Differs,
+    Equivalent,
+    NoWorse,
+    Worse,
+}
+
+/// Why a route held, in words: given the alternative that held and the plan's
+/// tests (in plan order).
+pub(crate) type Why = Box<dyn Fn(usize, &[&Test]) -> String>;
+
+/// A further condition on a route's tests (an estimate, not a test): when it
+/// fails, the route cannot be taken, which only lowers its error.
+pub(crate) type Gate = Box<dyn Fn(&[&Test]) -> bool>;
+
+/// One way a claim can be settled: the verdict it gives, when any one of its
+/// alternatives holds, each a set of tests (indices into the plan's specs)
+/// that must all show what is wanted (an intersection-union test).
+pub(crate) struct Route {
+    pub verdict: VerdictKind,
+    pub alternatives: Vec<Vec<(usize, Want)>>,
+    pub why: Why,
+    pub gate: Option<Gate>,
+}
+
+impl Route {
+    pub fn new(
+        verdict: VerdictKind,
+        alternatives: Vec<Vec<(usize, Want)>>,
+        why: impl Fn(usize, &[&Test]) -> String + 'static,
+    ) -> Route {
+        Route {
+            verdict,
+            alternatives,
+            why: Box::new(why),
+            gate: None,
+        }
+    }
+}
 
 pub(crate) enum Planned {
     Plan {
@@ -197,7 +239,10 @@ pub(crate) enum Planned {
         study: String,
         rule_text: String,
         specs: Vec<Spec>,
-        rule: Rule,
+        /// Its route to "supported", then its route to "contradicted".
+        routes: [Route; 2],
+        /// Why it is inconclusive when no route holds.
+        open: String,
     },
     NotJudged {
         claim: String,

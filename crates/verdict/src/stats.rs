@@ -141,54 +141,16 @@ pub fn tost(a: &[f64], b: &[f64], margin: f64, alpha: f64) -> Result<Tost, Untes
 /// Holm's step-down adjustment: adjusted p-values in the input order. Rejecting
 /// where the adjusted p is at most alpha controls the family-wise error rate.
 pub fn holm(p: &[f64]) -> Vec<f64> {
-    holm_partitioned(p, &vec![None; p.len()])
-}
-
-/// Where a hypothesis sits among the others of one comparison (the same two
-/// arms on one metric): its null is "no difference" (a difference test) or
-/// "a difference of at least the margin" (an equivalence test). The two
-/// cannot both be true, since the margin is above 0.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Side {
-    Difference,
-    Equivalence,
-}
-
-/// Holm's step-down where hypotheses that cannot be true together do not
-/// count twice (Shaffer 1986; the partitioning principle of Finner &
-/// Strassburger 2002): at each step, p is multiplied by the most of the
-/// hypotheses still in play that can be true at once. `part[i]` is
-/// `Some((comparison, side))` for a test that shares its comparison with
-/// others (all difference nulls of it can hold together, and all equivalence
-/// nulls, but not one of each), None for a test on its own. The count
-/// ignores what rejections imply, so it is never below Shaffer's: the
-/// family-wise error stays at most alpha. All None gives Holm's adjustment.
-pub fn holm_partitioned(p: &[f64], part: &[Option<(usize, Side)>]) -> Vec<f64> {
     let m = p.len();
     let mut order: Vec<usize> = (0..m).collect();
     order.sort_by(|a, b| p[*a].total_cmp(&p[*b]));
     let mut out = vec![0.0; m];
     let mut running: f64 = 0.0;
     for (rank, &i) in order.iter().enumerate() {
-        let t = can_hold_together(order[rank..].iter().map(|j| part[*j]));
-        let adj = (t as f64 * p[i]).min(1.0);
-        running = running.max(adj);
+        running = running.max(((m - rank) as f64 * p[i]).min(1.0));
         out[i] = running;
     }
     out
-}
-
-/// The most of these hypotheses that can be true at once.
-fn can_hold_together(part: impl Iterator<Item = Option<(usize, Side)>>) -> usize {
-    let mut alone = 0;
-    let mut sides: std::collections::BTreeMap<usize, [usize; 2]> = Default::default();
-    for p in part {
-        match p {
-            None => alone += 1,
-            Some((c, side)) => sides.entry(c).or_default()[side as usize] += 1,
-        }
-    }
-    alone + sides.values().map(|[d, e]| (*d).max(*e)).sum::<usize>()
 }
 
 /// Seeds per arm for a two-sided Welch test at level `alpha` to detect a true

@@ -76,33 +76,6 @@ fn holm_matches_statsmodels() {
     }
 }
 
-/// Tests that cannot be true together are not counted twice; alone, each
-/// counts as in Holm's procedure.
-#[test]
-fn partitioned_holm_counts_a_comparisons_difference_and_equivalence_once() {
-    use stats::Side::{Difference, Equivalence};
-    let f = fixture();
-    let p = floats(&f["holm"]["p"]);
-    let alone = stats::holm_partitioned(&p, &vec![None; p.len()]);
-    for (g, w) in alone.iter().zip(floats(&f["holm"]["adjusted"])) {
-        close(*g, w, "Holm-adjusted p, no partition");
-    }
-    // One comparison's difference and equivalence test, and a third test:
-    // Holm multiplies the smallest by 3; here only 2 can be true at once.
-    let p = [0.01, 0.02, 0.04];
-    let part = [Some((0, Difference)), Some((0, Equivalence)), None];
-    let got = stats::holm_partitioned(&p, &part);
-    for (g, w) in got.iter().zip([0.02, 0.04, 0.04]) {
-        close(*g, w, "partitioned p");
-    }
-    for (g, w) in stats::holm(&p).iter().zip([0.03, 0.04, 0.04]) {
-        close(*g, w, "Holm p");
-    }
-    // Two difference tests of one comparison can both be true: both count.
-    let same = [Some((0, Difference)), Some((0, Difference)), None];
-    assert_eq!(stats::holm_partitioned(&p, &same), stats::holm(&p));
-}
-
 /// statsmodels solves for a real n from the noncentral t; ours is the iterated
 /// t approximation, rounded up: it may exceed the exact n by at most one seed.
 #[test]

@@ -166,13 +166,8 @@ fn the_depth_trend_estimates_the_gain_per_step() {
     let w = age.stat.as_ref().unwrap().welch();
     assert!((w.diff - 1.5).abs() < 0.3, "{}", w.diff);
     assert!(age.descriptive && age.adjusted_p.is_none());
-    assert_eq!(
-        j.family,
-        j.tests
-            .iter()
-            .filter(|t| !t.descriptive && t.stat.is_ok())
-            .count()
-    );
+    // Two routes (to supported, to contradicted) per judged claim.
+    assert_eq!(j.family, 8);
 }
 
 /// The paper-like truth in seed standard deviations (age 0.4 years,
@@ -194,7 +189,10 @@ fn judge_in_sds(seeds: u64, rng: &mut Rng) -> ablate_verdict::Judgement {
     let mut settings = ablate_verdict::Settings::default();
     settings
         .smallest_effect
-        .insert("gender_accuracy".into(), 0.008);
+        .insert("gender_accuracy".into(), 2.0 * common::GENDER_SD);
+    settings
+        .smallest_effect
+        .insert("age_mae".into(), 2.0 * common::AGE_SD);
     let (studies, trials) = draw(&paper_in_sds, seeds, rng);
     ablate_verdict::judge(&ablate_verdict::Input {
         studies: &studies,
@@ -205,45 +203,41 @@ fn judge_in_sds(seeds: u64, rng: &mut Rng) -> ablate_verdict::Judgement {
     })
 }
 
-/// At 10 seeds the paper-like truth settles encoding, depth and pretraining
-/// in at least 90 of 100 draws. Multi-task's "nothing after face pretraining"
-/// needs equivalence within 1.25 seed standard deviations for age, which 10
-/// seeds rarely show (measured: 11 of 100; 6 of 100 before a comparison's
-/// difference and equivalence tests were counted once).
+/// At 10 seeds the paper-like truth (equivalence margins of 2 seed standard
+/// deviations) settles all four claims in at least 90% of 200 draws. The
+/// old family, every test Holm-adjusted together (a comparison's difference
+/// and equivalence counting once), settled multi-task in 79 of 100: the
+/// tests a claim can no longer use kept their share of alpha.
 #[test]
-fn a_paper_like_truth_at_10_seeds_settles_three_claims() {
+fn a_paper_like_truth_at_10_seeds_settles_all_four_claims() {
     let mut rng = Rng(2026);
+    let draws = 200;
     let mut settled = [0usize; 4];
-    for _ in 0..100 {
+    for _ in 0..draws {
         for (c, v) in judge_in_sds(10, &mut rng).verdicts.iter().enumerate() {
             if v.verdict == VerdictKind::Supported {
                 settled[c] += 1;
             }
         }
     }
-    eprintln!("paper-like truth, 10 seeds: supported in {settled:?} of 100 draws");
-    assert!(settled[..3].iter().all(|n| *n >= 90), "{settled:?}");
+    eprintln!("paper-like truth, 10 seeds: supported in {settled:?} of {draws} draws");
+    assert!(settled.iter().all(|n| *n >= 180), "{settled:?}");
 }
 
-/// A comparison tested both for a difference and for equivalence counts once
-/// in the adjustment: every adjusted p is at most Holm's, and some are lower.
+/// A settled claim's tests show their decisions, each at most alpha once
+/// adjusted to its route's share; an open claim's tests decide nothing.
 #[test]
-fn a_comparisons_two_tests_count_once_in_the_adjustment() {
-    let j = judge_in_sds(5, &mut Rng(5));
-    let testable: Vec<&ablate_verdict::Test> =
-        j.tests.iter().filter(|t| t.adjusted_p.is_some()).collect();
-    let raw: Vec<f64> = testable
-        .iter()
-        .map(|t| t.stat.as_ref().unwrap().p())
-        .collect();
-    let holm = ablate_verdict::stats::holm(&raw);
-    let mut lower = 0;
-    for (t, h) in testable.iter().zip(&holm) {
-        let adj = t.adjusted_p.unwrap();
-        assert!(adj <= h + 1e-12, "{}: {adj} above Holm's {h}", t.what);
-        if adj < h - 1e-12 {
-            lower += 1;
+fn decisions_come_only_from_a_settled_route() {
+    for seed in 0..20 {
+        let j = judge_in_sds(5, &mut Rng(seed));
+        assert_eq!(j.family, 8);
+        for v in &j.verdicts {
+            for t in v.tests.iter().map(|i| &j.tests[*i]) {
+                if t.decision != ablate_verdict::Decision::Open {
+                    assert!(v.verdict != VerdictKind::Inconclusive, "{}", t.what);
+                    assert!(t.adjusted_p.unwrap() <= j.alpha, "{}", t.what);
+                }
+            }
         }
     }
-    assert!(lower > 0, "no adjusted p below Holm's");
 }
