@@ -30,8 +30,8 @@ pub fn judge(input: &Input<'_>) -> Judgement {
 pub(crate) type Frozen = Option<(Verdict, Vec<Test>)>;
 
 /// Judges every claim of `input` at look `k` of `looks`; a plan with an entry
-/// in `frozen` keeps the verdict it settled with (its decided tests count as
-/// rejected, its open ones as never rejecting).
+/// in `frozen` keeps the verdict it settled with (its route taken counts as
+/// rejected, passing its share on; its other route never rejects).
 pub(crate) fn judge_look(
     input: &Input<'_>,
     looks: &Looks,
