@@ -219,7 +219,20 @@ impl Builder<'_, '_> {
             draft.apply(s);
         }
         draft.apply(&Setting::InputSize(input_size));
-        let train = draft.finish().ok()?;
+        // A stage's own settings over [train]'s may not fit (epochs = 1 under
+        // a warm-up epoch): said once, or its consumers would vanish unsaid.
+        let train = match draft.finish() {
+            Ok(t) => t,
+            Err(msg) => {
+                once.error(
+                    def.span.clone(),
+                    &format!("pretrain.{stage}"),
+                    format!("pretraining stage \"{stage}\", its settings over [train]'s: {msg}"),
+                    None,
+                );
+                return None;
+            }
+        };
         let objective = if def.task == "identity" {
             Objective::Identity
         } else {
