@@ -144,7 +144,8 @@ fn route_ps(
         let own: Vec<&Test> = owned[i].iter().map(|t| &tests[*t]).collect();
         for (r, route) in routes.iter().enumerate() {
             let (p, alt) = match frozen.get(i) {
-                Some(Some((v, _))) => (f64::from(u8::from(v.verdict != route.verdict)), 0),
+                Some(Some((v, _))) if v.verdict == route.verdict => (0.0, 0),
+                Some(Some(_)) => (1.0, 0),
                 _ => routes::route_p(route, &own, looks, k),
             };
             out.push(Taken {

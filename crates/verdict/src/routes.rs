@@ -106,7 +106,7 @@ pub(crate) fn weights(kinds: &[VerdictKind], rejected: &[bool]) -> Vec<f64> {
 
 /// The procedure's result: per route, whether it is rejected at `alpha` and
 /// its share of alpha (for a rejected route, the share it would hold were it
-/// the last one open).
+/// open and every other route as it ended).
 pub(crate) struct Rejections {
     pub rejected: Vec<bool>,
     pub share: Vec<f64>,
