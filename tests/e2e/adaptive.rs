@@ -120,6 +120,50 @@ fn strong_effects_stop_early_and_status_shows_the_rounds() {
     );
 }
 
+/// Depth does nothing for either task, so no count of seeds settles "age
+/// needs a deeper net": futility stops it at an early look (status and report
+/// say so, with its chance), while the other claims settle as before.
+#[test]
+fn a_claim_no_seeds_would_settle_stops_early_as_futile() {
+    let dir = tempfile::tempdir().unwrap();
+    sweep(dir.path());
+    let flat = strong(dir.path()).replace("truth.json", "flat.json");
+    let mut truth: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("truth.json")).unwrap())
+            .unwrap();
+    let effects = truth["age_mae"]["effects"].as_array_mut().unwrap();
+    effects.retain(|e| e["when"].get("depth").is_none());
+    std::fs::write(&flat, truth.to_string()).unwrap();
+    run(dir.path(), &flat);
+    let s = status(dir.path());
+    assert_eq!(s["adaptive"]["done"], true, "{s}");
+    let (verdicts, stops) = report(dir.path());
+    let depth = stops
+        .iter()
+        .position(|r| r.contains("Age needs a deeper network"))
+        .unwrap_or_else(|| panic!("{stops:?}"));
+    assert!(
+        stops[depth].contains("stopped early, open: ")
+            && stops[depth].contains("of simulated continuations to 15 seeds per arm settle it"),
+        "{stops:?}"
+    );
+    assert!(
+        (verdicts.iter())
+            .any(|r| r.contains("Age needs a deeper network") && r.contains("**inconclusive**")),
+        "{verdicts:?}"
+    );
+    // status's stops are in the judgement's order, as the report's table.
+    let stop = &s["adaptive"]["stops"][depth];
+    assert_eq!(stop["reason"], "futile", "{s}");
+    assert!(stop["look"].as_u64().unwrap() < 6, "{s}");
+    assert!(stop["chance"].as_f64().unwrap() < 0.1, "{s}");
+    let settled = stops
+        .iter()
+        .filter(|r| r.contains("settled: supported"))
+        .count();
+    assert_eq!(settled, 4, "{stops:?}");
+}
+
 #[test]
 fn kill_9_inside_the_rounds_resumes_to_the_same_verdicts() {
     let whole = tempfile::tempdir().unwrap();
@@ -195,12 +239,13 @@ fn adaptive_rounds_run_through_slurm_and_survive_kill_9() {
         "[sweep]\nname = \"ad\"\nseeds = {{ min = 3, max = 7, step = 2 }}\noutput = \"out\"\n[worker]\ncommand = [\"{}\"]\n\
          [data.faces]\nkind = \"synthetic-faces\"\n[train]\nthreads = 1\n[pretrain.face]\ntask = \"identity\"\ndata = \"faces\"\n\
          [[study]]\nname = \"pre\"\nfixed = {{ tasks = [\"gender\"], depth = \"vgg13\" }}\ngrid.pretrain = [\"none\", \"face\"]\n\
-         [report]\npaper_claims = false\n[[claim]]\nname = \"Face pretraining helps gender\"\nstudy = \"pre\"\nmetric = \"gender_accuracy\"\n\
+         [report]\npaper_claims = false\nfutility = 0\n[[claim]]\nname = \"Face pretraining helps gender\"\nstudy = \"pre\"\nmetric = \"gender_accuracy\"\n\
          better = {{ pretrain = \"face\" }}\nthan = {{ pretrain = \"none\" }}\n",
         env!("CARGO_BIN_EXE_ablate-fake-worker")
     );
     std::fs::write(dir.path().join("s.toml"), text).unwrap();
-    // No effect: the claim stays open to the last look, so every round runs.
+    // No effect, and no futility stop: the claim stays open to the last
+    // look, so every round runs.
     let truth = dir.path().join("null.json");
     std::fs::write(
         &truth,

@@ -20,9 +20,18 @@ pub struct ReportSpec {
     /// Judge the paper's four built-in claims where the studies allow (default
     /// true); false leaves them out of the report and of the error control.
     pub paper_claims: Option<bool>,
+    /// Adaptive seeds: the chance of settling by the most seeds below which
+    /// an open claim stops receiving seeds early (0 to 0.5; 0 turns it off).
+    pub futility: Option<f64>,
 }
 
-const KEYS: &[&str] = &["alpha", "power", "smallest_effect", "paper_claims"];
+const KEYS: &[&str] = &[
+    "alpha",
+    "power",
+    "smallest_effect",
+    "paper_claims",
+    "futility",
+];
 
 fn fraction(ctx: &mut Ctx<'_>, key: &str, v: &Value<'_>) -> Option<f64> {
     value::number(
@@ -49,6 +58,16 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, v: &Value<'_>) -> Option<ReportSpec> {
     if let Some(x) = value::get(t, "paper_claims") {
         r.paper_claims = value::boolean(ctx, "report.paper_claims", x);
         ok &= r.paper_claims.is_some();
+    }
+    if let Some(x) = value::get(t, "futility") {
+        r.futility = value::number(
+            ctx,
+            "report.futility",
+            x,
+            |f| (0.0..=0.5).contains(&f),
+            "a number from 0 (never stop a claim early) to 0.5, e.g. 0.1",
+        );
+        ok &= r.futility.is_some();
     }
     if let Some(x) = value::get(t, "smallest_effect") {
         let table = value::table(ctx, "report.smallest_effect", x)?;

@@ -119,11 +119,11 @@ fn truth<'a>(trials: &'a [Trial]) -> Truth<'a> {
     }
 }
 
-/// A simulated sweep: every configuration at `n` seeds.
-fn draw(t: &Truth<'_>, n: usize, rng: &mut ChaCha8Rng) -> Vec<Trial> {
+/// A simulated sweep: every configuration at `n` seeds, numbered from `first`.
+fn draw(t: &Truth<'_>, first: u64, n: usize, rng: &mut ChaCha8Rng) -> Vec<Trial> {
     let mut out = Vec::with_capacity(t.configs.len() * n);
     for c in &t.configs {
-        for seed in 0..n {
+        for seed in (first..).take(n) {
             let metrics = (c.metrics.iter())
                 .map(|(m, (mean, sd))| {
                     let z: f64 = StandardNormal.sample(rng);
@@ -132,7 +132,7 @@ fn draw(t: &Truth<'_>, n: usize, rng: &mut ChaCha8Rng) -> Vec<Trial> {
                 .collect();
             out.push(Trial {
                 id: format!("sim-{seed}").into(),
-                seed: seed as u64,
+                seed,
                 finished: true,
                 pending: false,
                 metrics,
@@ -141,6 +141,23 @@ fn draw(t: &Truth<'_>, n: usize, rng: &mut ChaCha8Rng) -> Vec<Trial> {
         }
     }
     out
+}
+
+/// More seeds of a sweep's configurations, drawn as the advice draws them:
+/// what the futility rule continues a sweep with.
+pub(crate) struct MoreSeeds<'a>(Truth<'a>);
+
+impl<'a> MoreSeeds<'a> {
+    /// None where some metric has no spread to draw with (one seed each).
+    pub(crate) fn new(trials: &'a [Trial]) -> Option<MoreSeeds<'a>> {
+        let t = truth(trials);
+        t.complete.then_some(MoreSeeds(t))
+    }
+
+    /// `n` new seeds of every configuration, numbered from `first`.
+    pub(crate) fn draw(&self, first: u64, n: usize, rng: &mut ChaCha8Rng) -> Vec<Trial> {
+        draw(&self.0, first, n, rng)
+    }
 }
 
 /// Advice for each inconclusive verdict of `judgement` (judged from `input`),
@@ -170,7 +187,7 @@ pub fn advise(input: &Input<'_>, judgement: &Judgement) -> Vec<Option<Advice>> {
         }
         let mut tally: BTreeMap<usize, [usize; 2]> = waiting.iter().map(|i| (*i, [0, 0])).collect();
         for _ in 0..DRAWS {
-            let trials = draw(&t, n, &mut rng);
+            let trials = draw(&t, 0, n, &mut rng);
             let j = judge(&Input {
                 trials: &trials,
                 ..input.clone()

@@ -16,6 +16,7 @@ pub mod anova;
 mod arms;
 mod builtin;
 mod custom;
+mod futility;
 mod judge;
 mod looks;
 mod model;
@@ -81,6 +82,10 @@ pub struct Settings {
     /// Judge the paper's built-in claims (`[report] paper_claims`); when false
     /// they are neither judged nor in the family-wise adjustment.
     pub paper_claims: bool,
+    /// Adaptive seeds: an open claim stops receiving seeds at a look before
+    /// the last when fewer than this share of simulated continuations settle
+    /// it by the most seeds (`[report] futility`; 0 never stops one early).
+    pub futility: f64,
 }
 
 impl Default for Settings {
@@ -94,6 +99,7 @@ impl Default for Settings {
             power: 0.8,
             smallest_effect,
             paper_claims: true,
+            futility: 0.1,
         }
     }
 }
@@ -113,6 +119,9 @@ impl Settings {
         }
         if let Some(p) = r.paper_claims {
             s.paper_claims = p;
+        }
+        if let Some(f) = r.futility {
+            s.futility = f;
         }
         s
     }

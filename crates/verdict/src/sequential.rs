@@ -7,6 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::futility;
 use crate::judge::{Frozen, judge_look};
 use crate::looks::Looks;
 use crate::model::{Judgement, VerdictKind};
@@ -30,14 +31,19 @@ pub enum StopReason {
     Max,
     /// Not judged: more seeds would not change what it lacks.
     NotJudged,
+    /// Open, and few continuations of the sweep to its most seeds settle it
+    /// (`[report] futility`, `futility.rs`).
+    Futile,
 }
 
 /// Where a claim stopped: the look (0-based), its seeds per arm, and why.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct Stop {
     pub look: usize,
     pub seeds: usize,
     pub reason: StopReason,
+    /// For a futile stop: the share of simulated continuations that settled it.
+    pub chance: Option<f64>,
 }
 
 /// The sweep judged look by look.
@@ -99,9 +105,13 @@ pub fn judge_sequential(input: &Input<'_>, schedule: Schedule<'_>) -> Sequential
                 look: k,
                 seeds: n,
                 reason,
+                chance: None,
             });
             let tests = v.tests.iter().map(|t| j.tests[*t].clone()).collect();
             frozen[i] = Some((v.clone(), tests));
+        }
+        if k < last {
+            stop_futile(&at, &looks, (k, last), counts, &j, &mut stops, &mut frozen);
         }
         judged = Some(j);
         looks_judged = k + 1;
@@ -129,6 +139,42 @@ pub fn judge_sequential(input: &Input<'_>, schedule: Schedule<'_>) -> Sequential
         looks_judged,
         looks: counts.len(),
         study_seeds,
+    }
+}
+
+/// Stops the open claims that few continuations from look `k` settle by the
+/// last look (`futility.rs`), freezing them as they are.
+fn stop_futile(
+    at: &Input<'_>,
+    looks: &Looks,
+    (k, last): (usize, usize),
+    counts: &[usize],
+    j: &Judgement,
+    stops: &mut [Option<Stop>],
+    frozen: &mut [Frozen],
+) {
+    let threshold = at.settings.futility;
+    let open: Vec<usize> = (0..stops.len()).filter(|i| stops[*i].is_none()).collect();
+    if threshold <= 0.0 || open.is_empty() {
+        return;
+    }
+    let more = counts[last] - counts[k];
+    let Some(chances) = futility::chances(at, looks, (k, last), more, frozen, &open) else {
+        return;
+    };
+    for (i, chance) in open.into_iter().zip(chances) {
+        if chance >= threshold {
+            continue;
+        }
+        stops[i] = Some(Stop {
+            look: k,
+            seeds: counts[k],
+            reason: StopReason::Futile,
+            chance: Some(chance),
+        });
+        let v = &j.verdicts[i];
+        let tests = v.tests.iter().map(|t| j.tests[*t].clone()).collect();
+        frozen[i] = Some((v.clone(), tests));
     }
 }
 

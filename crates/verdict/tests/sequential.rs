@@ -8,7 +8,9 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use ablate_verdict::{Input, Schedule, Settings, Trial, VerdictKind, judge_sequential};
+use ablate_verdict::{
+    Input, Schedule, Settings, Stop, StopReason, Trial, VerdictKind, judge_sequential,
+};
 use common::{Rng, Truth, draw};
 
 const COUNTS: [usize; 7] = [3, 5, 7, 9, 11, 13, 15];
@@ -29,6 +31,17 @@ fn input<'a>(
 
 /// One adaptive sweep: its verdicts and how many trials it ran.
 fn adaptive(truth: &Truth, settings: &Settings, rng: &mut Rng) -> (Vec<VerdictKind>, usize) {
+    let (v, ran, _) = adaptive_stops(truth, settings, rng);
+    (v, ran)
+}
+
+/// One adaptive sweep: its verdicts, how many trials it ran, and where each
+/// claim stopped.
+fn adaptive_stops(
+    truth: &Truth,
+    settings: &Settings,
+    rng: &mut Rng,
+) -> (Vec<VerdictKind>, usize, Vec<Option<Stop>>) {
     let max = *COUNTS.last().unwrap();
     let (studies, mut trials) = draw(truth, max as u64, rng);
     let seeds: Vec<u64> = (0..max as u64).collect();
@@ -54,6 +67,7 @@ fn adaptive(truth: &Truth, settings: &Settings, rng: &mut Rng) -> (Vec<VerdictKi
             return (
                 s.judgement.verdicts.iter().map(|v| v.verdict).collect(),
                 ran,
+                s.stops,
             );
         }
         assert_ne!(wanted, s.study_seeds, "a round asked for nothing new");
@@ -158,4 +172,73 @@ fn strong_effects_settle_every_claim_with_a_fraction_of_the_trials() {
     );
     assert!(settled.iter().all(|n| *n >= draws * 9 / 10), "{settled:?}");
     assert!(share <= 0.6, "{share}");
+}
+
+/// The strong truth with age flat across depth: no count of seeds settles the
+/// depth claim (age does not gain, gender does not gain either).
+fn flat_depth(metric: &str, l: &BTreeMap<String, String>) -> f64 {
+    common::paper_like(common::Effects {
+        ldae: 3.2,
+        depth: 0.0,
+        face_age: 3.2,
+        face_gender: 0.04,
+        multi_age: 2.4,
+        multi_gender: 0.03,
+    })(metric, l)
+}
+
+/// Futility stops the claim no seeds would settle, early and in most draws,
+/// saving its trials; the other claims settle as often as without it, and
+/// never with a verdict the sweep without futility did not reach.
+#[test]
+fn futility_stops_a_claim_no_seeds_would_settle_and_adds_no_verdict() {
+    let mut off = Settings {
+        futility: 0.0,
+        ..Settings::default()
+    };
+    off.smallest_effect.insert("age_mae".into(), 1.6);
+    off.smallest_effect.insert("gender_accuracy".into(), 0.016);
+    let on = Settings {
+        futility: 0.1,
+        ..off.clone()
+    };
+    let draws = 40;
+    let (mut futile, mut settled_on, mut settled_off, mut ran_on, mut ran_off) =
+        ([0usize; 7], [0usize; 4], [0usize; 4], 0, 0);
+    for d in 0..draws {
+        let (v_on, n_on, stops) = adaptive_stops(&flat_depth, &on, &mut Rng(90 + d));
+        let (v_off, n_off, _) = adaptive_stops(&flat_depth, &off, &mut Rng(90 + d));
+        if let Some(Stop {
+            reason: StopReason::Futile,
+            look,
+            ..
+        }) = stops[1]
+        {
+            futile[look] += 1;
+        }
+        for c in 0..4 {
+            let settles = |v: VerdictKind| v != VerdictKind::Inconclusive;
+            settled_on[c] += usize::from(settles(v_on[c]));
+            settled_off[c] += usize::from(settles(v_off[c]));
+            assert!(
+                !settles(v_on[c]) || v_on[c] == v_off[c],
+                "draw {d}, claim {c}: {:?} with futility, {:?} without",
+                v_on[c],
+                v_off[c]
+            );
+        }
+        (ran_on, ran_off) = (ran_on + n_on, ran_off + n_off);
+    }
+    eprintln!(
+        "flat depth, {draws} draws: depth futile at looks 1..7 {futile:?}; settled {settled_on:?} with futility, {settled_off:?} without; trials {ran_on} against {ran_off}"
+    );
+    let by_look3: usize = futile[..3].iter().sum();
+    assert!(by_look3 >= draws as usize * 6 / 10, "{futile:?}");
+    for c in [0, 2, 3] {
+        assert!(
+            settled_on[c] >= settled_off[c] * 9 / 10,
+            "{settled_on:?} {settled_off:?}"
+        );
+    }
+    assert!(ran_on * 10 < ran_off * 9, "{ran_on} against {ran_off}");
 }
