@@ -143,7 +143,8 @@ pub fn judge_sequential(input: &Input<'_>, schedule: Schedule<'_>) -> Sequential
 }
 
 /// Stops the open claims that few continuations from look `k` settle by the
-/// last look (`futility.rs`), freezing them as they are.
+/// last look (`futility.rs`) and whose study no other open claim keeps
+/// running, freezing them as they are.
 fn stop_futile(
     at: &Input<'_>,
     looks: &Looks,
@@ -162,8 +163,17 @@ fn stop_futile(
     let Some(chances) = futility::chances(at, looks, (k, last), more, frozen, &open) else {
         return;
     };
-    for (i, chance) in open.into_iter().zip(chances) {
-        if chance >= threshold {
+    // A claim whose study runs on for another open claim costs nothing more:
+    // it is judged on those seeds too, and stops only with them.
+    let futile: Vec<(usize, f64)> = (open.iter().copied().zip(chances))
+        .filter(|(_, chance)| *chance < threshold)
+        .collect();
+    let running: BTreeSet<&String> = (open.iter())
+        .filter(|i| futile.iter().all(|(f, _)| f != *i))
+        .filter_map(|i| j.verdicts[*i].study.as_ref())
+        .collect();
+    for (i, chance) in futile {
+        if (j.verdicts[i].study.as_ref()).is_some_and(|s| running.contains(s)) {
             continue;
         }
         stops[i] = Some(Stop {

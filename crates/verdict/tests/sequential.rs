@@ -7,6 +7,9 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::path::Path;
+
+use ablate_spec::claims::ClaimSpec;
 
 use ablate_verdict::{
     Input, Schedule, Settings, Stop, StopReason, Trial, VerdictKind, judge_sequential,
@@ -19,19 +22,20 @@ fn input<'a>(
     studies: &'a [ablate_verdict::Study],
     trials: &'a [Trial],
     settings: &Settings,
+    claims: &'a [ClaimSpec],
 ) -> Input<'a> {
     Input {
         studies,
         trials,
         face_stages: vec!["face".into()],
-        claims: &[],
+        claims,
         settings: settings.clone(),
     }
 }
 
 /// One adaptive sweep: its verdicts and how many trials it ran.
 fn adaptive(truth: &Truth, settings: &Settings, rng: &mut Rng) -> (Vec<VerdictKind>, usize) {
-    let (v, ran, _) = adaptive_stops(truth, settings, rng);
+    let (v, ran, _) = adaptive_stops(truth, settings, &[], rng);
     (v, ran)
 }
 
@@ -40,6 +44,7 @@ fn adaptive(truth: &Truth, settings: &Settings, rng: &mut Rng) -> (Vec<VerdictKi
 fn adaptive_stops(
     truth: &Truth,
     settings: &Settings,
+    claims: &[ClaimSpec],
     rng: &mut Rng,
 ) -> (Vec<VerdictKind>, usize, Vec<Option<Stop>>) {
     let max = *COUNTS.last().unwrap();
@@ -61,7 +66,7 @@ fn adaptive_stops(
             t.finished = ran;
             t.pending = !ran;
         }
-        let s = judge_sequential(&input(&studies, &trials, settings), schedule);
+        let s = judge_sequential(&input(&studies, &trials, settings, claims), schedule);
         if s.done {
             let ran = trials.iter().filter(|t| t.finished).count();
             return (
@@ -87,7 +92,7 @@ fn uncorrected(truth: &Truth, settings: &Settings, rng: &mut Rng) -> Vec<Verdict
             .filter(|t| (t.seed as usize) < n)
             .cloned()
             .collect();
-        let j = ablate_verdict::judge(&input(&studies, &first, settings));
+        let j = ablate_verdict::judge(&input(&studies, &first, settings, &[]));
         out.resize(j.verdicts.len(), None);
         for (o, v) in out.iter_mut().zip(&j.verdicts) {
             if o.is_none()
@@ -206,8 +211,8 @@ fn futility_stops_a_claim_no_seeds_would_settle_and_adds_no_verdict() {
     let (mut futile, mut settled_on, mut settled_off, mut ran_on, mut ran_off) =
         ([0usize; 7], [0usize; 4], [0usize; 4], 0, 0);
     for d in 0..draws {
-        let (v_on, n_on, stops) = adaptive_stops(&flat_depth, &on, &mut Rng(90 + d));
-        let (v_off, n_off, _) = adaptive_stops(&flat_depth, &off, &mut Rng(90 + d));
+        let (v_on, n_on, stops) = adaptive_stops(&flat_depth, &on, &[], &mut Rng(90 + d));
+        let (v_off, n_off, _) = adaptive_stops(&flat_depth, &off, &[], &mut Rng(90 + d));
         if let Some(Stop {
             reason: StopReason::Futile,
             look,
@@ -241,4 +246,57 @@ fn futility_stops_a_claim_no_seeds_would_settle_and_adds_no_verdict() {
         );
     }
     assert!(ran_on * 10 < ran_off * 9, "{ran_on} against {ran_off}");
+}
+
+/// A claim of the sweep's own on the depth study, true but needing many
+/// seeds: deeper costs no gender accuracy (margin one seed standard deviation).
+const DEPTH_CLAIM: &str = r#"
+[sweep]
+name = "c"
+[data.faces]
+kind = "synthetic-faces"
+[defaults]
+encoding = "ldae"
+[[study]]
+name = "depth"
+grid.depth = ["vgg7", "vgg9", "vgg11"]
+grid.tasks = [["gender"], ["age"]]
+[[claim]]
+name = "deeper costs no gender accuracy"
+study = "depth"
+metric = "gender_accuracy"
+no_worse = { depth = "vgg11" }
+than = { depth = "vgg7" }
+where = { tasks = "gender" }
+margin = 0.004
+"#;
+
+/// A futile claim whose study runs on for another open claim is not stopped:
+/// its seeds cost nothing, so it is judged on them too. The paper's depth
+/// claim (hopeless here) stops only at or after the look where the sweep's
+/// own claim on the same study stops.
+#[test]
+fn a_futile_claim_runs_on_while_its_study_does() {
+    let sweep = ablate_spec::parse(DEPTH_CLAIM, Path::new("c.toml")).unwrap();
+    let settings = Settings {
+        futility: 0.1,
+        ..Settings::default()
+    };
+    let (mut futile, mut held) = (0, 0);
+    for d in 0..20 {
+        let (_, _, stops) =
+            adaptive_stops(&flat_depth, &settings, &sweep.claims, &mut Rng(300 + d));
+        // The paper's claims first (depth is the second), then the sweep's own.
+        let (depth, own) = (stops[1].unwrap(), stops[4].unwrap());
+        if depth.reason == StopReason::Futile {
+            futile += 1;
+            assert!(
+                own.look <= depth.look,
+                "draw {d}: depth {depth:?}, own {own:?}"
+            );
+        }
+        held += usize::from(own.look > 0 && depth.look >= own.look);
+    }
+    eprintln!("depth claim futile in {futile} of 20 draws; held while the own claim ran in {held}");
+    assert!(held >= 10, "{held}");
 }
