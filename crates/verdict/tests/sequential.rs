@@ -143,15 +143,20 @@ fn null_sweeps_with_looks_keep_alpha_and_uncorrected_looks_do_not() {
     assert!(n > c, "uncorrected looks {n} against corrected {c}");
 }
 
-fn strong(metric: &str, l: &BTreeMap<String, String>) -> f64 {
+/// Strong effects on every factor, age gaining `depth` per depth step.
+fn strong_with(depth: f64) -> impl Fn(&str, &BTreeMap<String, String>) -> f64 {
     common::paper_like(common::Effects {
         ldae: 3.2,
-        depth: 2.4,
+        depth,
         face_age: 3.2,
         face_gender: 0.04,
         multi_age: 2.4,
         multi_gender: 0.03,
-    })(metric, l)
+    })
+}
+
+fn strong(metric: &str, l: &BTreeMap<String, String>) -> f64 {
+    strong_with(2.4)(metric, l)
 }
 
 #[test]
@@ -182,14 +187,7 @@ fn strong_effects_settle_every_claim_with_a_fraction_of_the_trials() {
 /// The strong truth with age flat across depth: no count of seeds settles the
 /// depth claim (age does not gain, gender does not gain either).
 fn flat_depth(metric: &str, l: &BTreeMap<String, String>) -> f64 {
-    common::paper_like(common::Effects {
-        ldae: 3.2,
-        depth: 0.0,
-        face_age: 3.2,
-        face_gender: 0.04,
-        multi_age: 2.4,
-        multi_gender: 0.03,
-    })(metric, l)
+    strong_with(0.0)(metric, l)
 }
 
 /// Futility stops the claim no seeds would settle, early and in most draws,
