@@ -28,9 +28,8 @@ const DRAWS: usize = 100;
 const FIRST_SIMULATED_SEED: u64 = 1 << 62;
 
 /// Per claim in `open`: the share of continuations from look `k` (whose
-/// trials `at` holds, `have` seeds per arm) to `last` (`more` seeds per arm
-/// beyond `have`) that settle it. None when the sweep has no spread to draw
-/// with yet.
+/// trials `at` holds) to look `last` (`more` seeds per arm beyond them) that
+/// settle it. None when the sweep has no spread to draw with yet.
 pub(crate) fn chances(
     at: &Input<'_>,
     looks: &Looks,
@@ -42,8 +41,10 @@ pub(crate) fn chances(
     let seeds = MoreSeeds::new(at.trials)?;
     let mut rng = ChaCha8Rng::seed_from_u64(0x0f07_1e5e ^ k as u64);
     let mut settled = vec![0_usize; open.len()];
+    // The real trials once; each continuation replaces only the drawn ones.
+    let mut trials = at.trials.to_vec();
     for _ in 0..DRAWS {
-        let mut trials = at.trials.to_vec();
+        trials.truncate(at.trials.len());
         trials.extend(seeds.draw(FIRST_SIMULATED_SEED, more, &mut rng));
         let j = judge_look(
             &Input {

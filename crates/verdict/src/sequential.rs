@@ -107,8 +107,7 @@ pub fn judge_sequential(input: &Input<'_>, schedule: Schedule<'_>) -> Sequential
                 reason,
                 chance: None,
             });
-            let tests = v.tests.iter().map(|t| j.tests[*t].clone()).collect();
-            frozen[i] = Some((v.clone(), tests));
+            frozen[i] = freeze(&j, i);
         }
         if k < last {
             stop_futile(&at, &looks, (k, last), counts, &j, &mut stops, &mut frozen);
@@ -182,10 +181,15 @@ fn stop_futile(
             reason: StopReason::Futile,
             chance: Some(chance),
         });
-        let v = &j.verdicts[i];
-        let tests = v.tests.iter().map(|t| j.tests[*t].clone()).collect();
-        frozen[i] = Some((v.clone(), tests));
+        frozen[i] = freeze(j, i);
     }
+}
+
+/// Verdict `i` of `j` as it stands, with its tests, kept for later looks.
+fn freeze(j: &Judgement, i: usize) -> Frozen {
+    let v = &j.verdicts[i];
+    let tests = v.tests.iter().map(|t| j.tests[*t].clone()).collect();
+    Some((v.clone(), tests))
 }
 
 /// The trials of the given seeds.
