@@ -281,3 +281,49 @@ fn recovery_never_signals_a_pid_recorded_on_another_host() {
     );
     assert!(alive, "the worker recorded on another host was signalled");
 }
+
+/// `cargo build` during a sweep renames a new binary over the one running it.
+/// The sweep's later trials once ran that new file (or failed to start, their
+/// path naming a deleted file); they run the binary the sweep started with.
+#[test]
+fn a_binary_rebuilt_during_a_sweep_changes_none_of_its_trials() {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Stdio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("bin")).unwrap();
+    let exe = d.join("bin/ablate");
+    std::fs::copy(ABLATE, &exe).unwrap();
+    let text = "[sweep]\nname = \"s\"\noutput = \"out\"\n\
+        [data.faces]\nkind = \"synthetic-faces\"\nidentities = 10\nimages_per_identity = 4\n\
+        [train]\ninput_size = 32\nepochs = 1\nthreads = 1\n\
+        [[study]]\nname = \"t\"\nfixed = { depth = \"vgg7\", width = 0.125, tasks = [\"gender\"] }\n\
+        grid.lr = [0.01, 0.02, 0.03]\n";
+    std::fs::write(d.join("s.toml"), text).unwrap();
+    let child = Command::new(&exe)
+        .args(["run", "s.toml", "--cpu-slots", "1"])
+        .current_dir(d)
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // spawn() returns once the sweep's process runs its binary; one slot runs
+    // the three trials one after another, so at least two start after this.
+    let rebuilt = d.join("bin/ablate.new");
+    std::fs::write(
+        &rebuilt,
+        "#!/bin/sh\necho 'the rebuilt binary ran' >&2\nexit 3\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&rebuilt, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::rename(&rebuilt, &exe).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), stderr(&out));
+    assert!(stdout(&out).contains("3 succeeded now"), "{}", stdout(&out));
+    for log in std::fs::read_dir(d.join("out/trials")).unwrap() {
+        let log = std::fs::read_to_string(log.unwrap().path().join("worker.log")).unwrap();
+        assert!(!log.contains("the rebuilt binary ran"), "{log}");
+    }
+}

@@ -4,7 +4,8 @@
 //! N threads is started with both set: if they are not, the command re-executes
 //! itself once with them.
 
-use std::os::unix::process::ExitStatusExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
 use std::process::{Command, ExitCode};
 
 use nix::sys::signal::{SigSet, Signal};
@@ -22,9 +23,13 @@ pub fn ensure(threads: usize) -> anyhow::Result<Option<ExitCode>> {
     if (threads_set && tunables_set) || std::env::var_os(GUARD).is_some() {
         return Ok(None);
     }
+    // Itself, from its own image: the file at its path may have been rebuilt
+    // since it started (and then `current_exe` names a deleted file).
     let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.args(std::env::args_os().skip(1))
+    let image = Path::new("/proc/self/exe");
+    let mut cmd = Command::new(if image.exists() { image } else { &exe });
+    cmd.arg0(&exe)
+        .args(std::env::args_os().skip(1))
         .env("RAYON_NUM_THREADS", &want)
         .env(GUARD, "1");
     if !tunables_set {

@@ -5,6 +5,7 @@
 //! then every process it leaves behind is ended (`tree`).
 
 use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -38,7 +39,20 @@ pub struct LocalBackend {
     trees: Trees,
     max_line: usize,
     last_scan: Option<Instant>,
+    pinned: Option<Pinned>,
 }
+
+/// Workers that are this very binary run from its image, not from its path.
+#[derive(Debug)]
+struct Pinned {
+    /// The path a worker's argv names (shown as its `argv[0]`).
+    path: String,
+    /// What is executed instead: this process's own executable.
+    image: PathBuf,
+}
+
+/// Linux names a process's executable here even after its file was replaced.
+const OWN_IMAGE: &str = "/proc/self/exe";
 
 impl LocalBackend {
     /// `max_line`: the longest line of worker output read whole (bytes).
@@ -47,6 +61,35 @@ impl LocalBackend {
             trees: Arc::default(),
             max_line,
             last_scan: None,
+            pinned: None,
+        }
+    }
+
+    /// Workers whose argv starts with `exe`, when `exe` is this process's own
+    /// executable, run this process's image: a rebuild that replaces the file
+    /// during a sweep (`cargo build` renames a new binary over it) must neither
+    /// change what the sweep's later trials run nor stop them starting. Where
+    /// the image cannot be named (not Linux), the path is run as given.
+    #[must_use]
+    pub fn pin_self(mut self, exe: &Path) -> Self {
+        let own = std::env::current_exe().ok();
+        if own.as_deref() == Some(exe) && Path::new(OWN_IMAGE).exists() {
+            self.pinned = Some(Pinned {
+                path: exe.display().to_string(),
+                image: PathBuf::from(OWN_IMAGE),
+            });
+        }
+        self
+    }
+
+    fn command(&self, argv: &[String]) -> Command {
+        match &self.pinned {
+            Some(p) if argv[0] == p.path => {
+                let mut cmd = Command::new(&p.image);
+                cmd.arg0(&argv[0]);
+                cmd
+            }
+            _ => Command::new(&argv[0]),
         }
     }
 }
@@ -80,7 +123,7 @@ impl Backend for LocalBackend {
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
         let tag = format!("{}-{}-{nanos}", std::process::id(), launch.attempt);
-        let mut cmd = Command::new(&launch.argv[0]);
+        let mut cmd = self.command(&launch.argv);
         cmd.args(&launch.argv[1..])
             .envs(launch.env.iter().cloned())
             .env(TAG_ENV, &tag)

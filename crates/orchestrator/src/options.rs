@@ -25,7 +25,8 @@ pub struct RunOptions {
     pub only: Option<String>,
     pub dry_run: bool,
     pub db: Option<PathBuf>,
-    /// The `ablate` executable that runs `ablate worker`.
+    /// The `ablate` executable that runs `ablate worker`. Locally, when it is this
+    /// process's own, workers run this process's image (`LocalBackend::pin_self`).
     pub ablate_exe: PathBuf,
     /// GPU index -> model name, for provenance.
     pub gpu_names: HashMap<u32, String>,

@@ -486,7 +486,7 @@ fn backend(
                 opts.slots_per_gpu,
                 if needs_cpu { cpu_slots } else { 0 },
             ),
-            Box::new(LocalBackend::new(opts.max_line)),
+            Box::new(LocalBackend::new(opts.max_line).pin_self(&opts.ablate_exe)),
         ),
     })
 }
