@@ -65,15 +65,17 @@ impl LocalBackend {
         }
     }
 
-    /// Workers whose argv starts with `exe`, when `exe` is this process's own
-    /// executable, run this process's image: a rebuild that replaces the file
-    /// during a sweep (`cargo build` renames a new binary over it) must neither
-    /// change what the sweep's later trials run nor stop them starting. Where
-    /// the image cannot be named (not Linux), the path is run as given.
+    /// Workers whose argv starts with `exe`, this process's own executable
+    /// (the path it was started from), run this process's image instead: a
+    /// rebuild that replaces the file during a sweep (`cargo build` renames a
+    /// new binary over it) must neither change what the sweep's later trials
+    /// run nor stop them starting. Where the image cannot be named (not Linux),
+    /// the path is run as given.
     #[must_use]
     pub fn pin_self(mut self, exe: &Path) -> Self {
-        let own = std::env::current_exe().ok();
-        if own.as_deref() == Some(exe) && Path::new(OWN_IMAGE).exists() {
+        // Not compared with `current_exe()` here: once the file is replaced, that
+        // names "PATH (deleted)", and the caller may have read it before.
+        if Path::new(OWN_IMAGE).exists() {
             self.pinned = Some(Pinned {
                 path: exe.display().to_string(),
                 image: PathBuf::from(OWN_IMAGE),

@@ -25,8 +25,8 @@ pub struct RunOptions {
     pub only: Option<String>,
     pub dry_run: bool,
     pub db: Option<PathBuf>,
-    /// The `ablate` executable that runs `ablate worker`. Locally, when it is this
-    /// process's own, workers run this process's image (`LocalBackend::pin_self`).
+    /// This process's own executable, which runs `ablate worker`: locally from
+    /// this process's image (`LocalBackend::pin_self`), under Slurm by its path.
     pub ablate_exe: PathBuf,
     /// GPU index -> model name, for provenance.
     pub gpu_names: HashMap<u32, String>,
