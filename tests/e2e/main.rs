@@ -19,6 +19,7 @@ mod real;
 mod report;
 mod resume;
 mod run;
+mod serve;
 mod slurm;
 mod slurm_paths;
 mod stale;

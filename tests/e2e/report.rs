@@ -70,20 +70,7 @@ fn report_files_and_escaping() {
 
 #[test]
 fn the_page_renders_in_headless_chromium() {
-    let Some(chromium) = ["chromium", "chromium-browser", "google-chrome"]
-        .iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        })
-    else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must have chromium (.ci/run installs it)"
-        );
-        eprintln!("skipped: no chromium on this machine (.ci/run installs Debian's chromium)");
+    let Some(chromium) = crate::support::chromium() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -92,15 +79,8 @@ fn the_page_renders_in_headless_chromium() {
     let shot = dir.path().join("shot.png");
     let profile = dir.path().join("profile");
     let out = Command::new(chromium)
+        .args(crate::support::CHROMIUM_FLAGS)
         .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
             "--enable-logging=stderr",
             "--v=0",
             "--window-size=1000,4000",

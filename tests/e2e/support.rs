@@ -90,3 +90,35 @@ pub fn fake_quick(dir: &Path, seeds: &str) {
     );
     std::fs::write(dir.join("s.toml"), text).unwrap();
 }
+
+/// Headless Chromium's command, when this machine has it; CI must (.ci/run installs it).
+pub fn chromium() -> Option<&'static str> {
+    let found = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must have chromium (.ci/run installs it)"
+        );
+        eprintln!("skipped: no chromium on this machine (.ci/run installs Debian's chromium)");
+    }
+    found
+}
+
+/// Chromium's flags for a headless run on a machine without network or display.
+pub const CHROMIUM_FLAGS: &[&str] = &[
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];

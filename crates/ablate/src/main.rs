@@ -14,6 +14,7 @@ mod plan;
 mod progress;
 mod rt;
 mod run;
+mod serve;
 mod slurm;
 mod status;
 mod sweep_arg;
@@ -71,6 +72,9 @@ enum Command {
         #[arg(long)]
         db: Option<PathBuf>,
     },
+    /// Watch a sweep in a browser as it runs: progress, failures, claims (reads
+    /// its database read-only; prints the URL with its token).
+    Serve(serve::Args),
     /// Write a commented starter sweep to FILE (default sweep.toml), to copy from.
     Init {
         #[arg(default_value = "sweep.toml")]
@@ -216,6 +220,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Status { sweep, json, db } => {
             status::status(&sweep.sweep()?, db.as_deref(), json).and(done)
         }
+        Command::Serve(args) => serve::serve(&args).and(done),
         Command::Cancel { sweep, db } => slurm::cancel(&sweep.sweep()?, db.as_deref()),
         Command::Init { file, example } => init::init(&file, &example).and(done),
         Command::List { dir, json } => list::list(&dir, json).and(done),

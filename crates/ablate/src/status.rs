@@ -1,7 +1,7 @@
 //! `ablate status`: where a sweep stands (`ablate_orchestrator::status`), as
-//! text (`ablate_report::status`) or as JSON.
+//! text (`ablate_report::status`) or as JSON (`ablate_serve::status_json`, what
+//! `ablate serve`'s page draws).
 
-use std::collections::BTreeMap;
 use std::path::Path;
 
 use ablate_spec::{Sweep, TrialId};
@@ -9,28 +9,22 @@ use anyhow::Result;
 
 pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
     let path = ablate_orchestrator::db_path(sweep, db);
+    let st = crate::rt::block_on(ablate_orchestrator::status(sweep, &path))??;
+    let live = ablate_serve::live_states(&st);
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&ablate_serve::status_json(&st, &live)?)?
+        );
+        return Ok(());
+    }
     let ablate_orchestrator::SweepStatus {
         report,
         stale,
         outdated,
         notes,
         judgement,
-    } = crate::rt::block_on(ablate_orchestrator::status(sweep, &path))??;
-    let jobs: Vec<String> = (report.running.iter())
-        .filter_map(|t| t.attempt.as_ref().and_then(|a| a.job_id.clone()))
-        .collect();
-    let live = ablate_orchestrator::slurm::live_states(&jobs);
-    if json {
-        let mut v = serde_json::to_value(&report)?;
-        v["stale"] = serde_json::to_value(&stale)?;
-        v["outdated_caches"] = serde_json::to_value(&outdated)?;
-        v["slurm"] = serde_json::to_value(live.iter().cloned().collect::<BTreeMap<_, _>>())?;
-        v["notes"] = serde_json::to_value(&notes)?;
-        v["claims"] = ablate_report::status::claims_json(judgement.as_ref());
-        v["adaptive"] = ablate_report::status::round_json(judgement.as_ref());
-        println!("{}", serde_json::to_string_pretty(&v)?);
-        return Ok(());
-    }
+    } = st;
     let stale: Vec<(TrialId, String)> = stale.into_iter().map(|s| (s.trial, s.reason)).collect();
     print!(
         "{}",

@@ -1,0 +1,123 @@
+//! One look at a sweep: its status as JSON, read from the database read-only in
+//! one short read (`ablate_orchestrator::status` opens, reads and closes), so a
+//! look never holds back the orchestrator's writes or WAL checkpoints. The same
+//! JSON is `ablate status --json` and what the page draws. A look costs a
+//! judgement of the claims (a third of a CPU second on a real study), so
+//! `Looker` looks again only when the database's files changed, once for every
+//! page connected.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use ablate_orchestrator::SweepStatus;
+use ablate_spec::Sweep;
+use serde_json::{Value, json};
+
+/// `ablate status --json`: the database's counts completed with the sweep's own
+/// trials, stale results, outdated caches, Slurm jobs' live states (`live`:
+/// job id and state), notes, the claims judged so far and the adaptive round.
+pub fn status_json(st: &SweepStatus, live: &[(String, String)]) -> serde_json::Result<Value> {
+    let mut v = serde_json::to_value(&st.report)?;
+    v["stale"] = serde_json::to_value(&st.stale)?;
+    v["outdated_caches"] = serde_json::to_value(&st.outdated)?;
+    v["slurm"] = live.iter().map(|(j, s)| (j.clone(), json!(s))).collect();
+    v["notes"] = serde_json::to_value(&st.notes)?;
+    v["claims"] = ablate_report::status::claims_json(st.judgement.as_ref());
+    v["adaptive"] = ablate_report::status::round_json(st.judgement.as_ref());
+    Ok(v)
+}
+
+/// The Slurm jobs of running trials and what the scheduler says of them now.
+pub fn live_states(st: &SweepStatus) -> Vec<(String, String)> {
+    let jobs: Vec<String> = (st.report.running.iter())
+        .filter_map(|t| t.attempt.as_ref().and_then(|a| a.job_id.clone()))
+        .collect();
+    ablate_orchestrator::slurm::live_states(&jobs)
+}
+
+/// The page's view: the status JSON with `db` and `db_exists`, or, when the
+/// database cannot be read (being created or migrated, not a database), the
+/// reason under `error`, never a failed request.
+pub async fn look(sweep: &Sweep, db: &Path) -> Value {
+    let mut v = match ablate_orchestrator::status(sweep, db).await {
+        Ok(st) => status_json(&st, &live_states(&st))
+            .unwrap_or_else(|e| json!({ "error": format!("cannot show the status: {e}") })),
+        Err(e) => {
+            json!({ "sweep": sweep.name, "error": format!("cannot read {}: {e}", db.display()) })
+        }
+    };
+    v["db"] = json!(db.display().to_string());
+    v["db_exists"] = json!(db.exists());
+    v
+}
+
+/// Sizes and modification times of the database and its WAL: any commit
+/// changes one of them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stamp(Vec<Option<(u64, SystemTime)>>);
+
+impl Stamp {
+    pub fn of(db: &Path) -> Stamp {
+        let mut wal = db.as_os_str().to_owned();
+        wal.push("-wal");
+        let files = [db.to_path_buf(), PathBuf::from(wal)];
+        Stamp(
+            (files.iter())
+                .map(|f| {
+                    std::fs::metadata(f)
+                        .ok()
+                        .map(|m| (m.len(), m.modified().unwrap_or(UNIX_EPOCH)))
+                })
+                .collect(),
+        )
+    }
+
+    /// When the database last changed, in seconds since the epoch.
+    fn changed(&self) -> Option<f64> {
+        (self.0.iter().flatten())
+            .filter_map(|(_, t)| t.duration_since(UNIX_EPOCH).ok())
+            .map(|d| d.as_secs_f64())
+            .reduce(f64::max)
+    }
+}
+
+/// The latest look, shared by every page, taken again when the files changed.
+pub struct Looker {
+    sweep: Sweep,
+    db: PathBuf,
+    last: tokio::sync::Mutex<Option<(Stamp, Arc<Value>)>>,
+}
+
+impl Looker {
+    pub fn new(sweep: Sweep, db: PathBuf) -> Looker {
+        Looker {
+            sweep,
+            db,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    pub fn sweep(&self) -> &Sweep {
+        &self.sweep
+    }
+
+    pub fn db(&self) -> &Path {
+        &self.db
+    }
+
+    /// The status now, with `changed_at` (when the database last changed) so a
+    /// page can say how old its data is when no orchestrator writes any more.
+    pub async fn current(&self) -> (Stamp, Arc<Value>) {
+        let mut last = self.last.lock().await;
+        let stamp = Stamp::of(&self.db);
+        if let Some((s, v)) = last.as_ref().filter(|(s, _)| *s == stamp) {
+            return (s.clone(), v.clone());
+        }
+        let mut v = look(&self.sweep, &self.db).await;
+        v["changed_at"] = json!(stamp.changed());
+        let v = Arc::new(v);
+        *last = Some((stamp.clone(), v.clone()));
+        (stamp, v)
+    }
+}
