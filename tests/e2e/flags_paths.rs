@@ -100,23 +100,13 @@ fn duration_flags_are_checked_before_anything_runs() {
     assert_invalid(&out, "bench train --max-seconds inf");
 }
 
-/// A process standing for an orchestrator: sleeps until killed.
-struct Sleeper(std::process::Child);
-
-impl Drop for Sleeper {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 #[test]
 fn cancel_acts_on_a_lock_only_on_its_own_host() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     sweep(d);
     std::fs::create_dir_all(d.join("out")).unwrap();
-    let sleeper = Sleeper(Command::new("sleep").arg("60").spawn().unwrap());
+    let sleeper = crate::support::KillOnDrop(Command::new("sleep").arg("60").spawn().unwrap());
     let pid = sleeper.0.id();
     // Another host's orchestrator holds the lock on a shared file system; the
     // pid it recorded is, here, an unrelated process.

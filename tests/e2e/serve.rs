@@ -7,26 +7,16 @@
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{CHROMIUM_FLAGS, chromium, stderr};
+use crate::support::{CHROMIUM_FLAGS, KillOnDrop, chromium, stderr};
 
 const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
 const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
 
-/// Ends the child when the test does, pass or fail.
-struct Killed(Child);
-
-impl Drop for Killed {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 /// `ablate serve` on a free port: the child and the URL it printed.
-fn serve(dir: &Path, extra: &[&str]) -> (Killed, String) {
+fn serve(dir: &Path, extra: &[&str]) -> (KillOnDrop, String) {
     let mut child = Command::new(ABLATE)
         .args(["serve", "s.toml", "--port", "0"])
         .args(extra)
@@ -45,7 +35,7 @@ fn serve(dir: &Path, extra: &[&str]) -> (Killed, String) {
         .unwrap_or_default()
         .to_string();
     assert!(url.starts_with("http://127.0.0.1:"), "{line}");
-    (Killed(child), url)
+    (KillOnDrop(child), url)
 }
 
 /// A raw HTTP/1.1 GET: status code and body.
@@ -148,7 +138,7 @@ fn the_page_follows_a_running_sweep() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut run = Killed(run);
+    let mut run = KillOnDrop(run);
     until(&url, "a running trial", |s| {
         s["running"].as_array().is_some_and(|r| r.len() == 1)
     });

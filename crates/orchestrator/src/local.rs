@@ -5,7 +5,7 @@
 //! then every process it leaves behind is ended (`tree`).
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -39,16 +39,9 @@ pub struct LocalBackend {
     trees: Trees,
     max_line: usize,
     last_scan: Option<Instant>,
-    pinned: Option<Pinned>,
-}
-
-/// Workers that are this very binary run from its image, not from its path.
-#[derive(Debug)]
-struct Pinned {
-    /// The path a worker's argv names (shown as its `argv[0]`).
-    path: String,
-    /// What is executed instead: this process's own executable.
-    image: PathBuf,
+    /// The path of this process's executable, whose workers run from
+    /// `OWN_IMAGE` instead (with the path as their `argv[0]`).
+    pinned: Option<String>,
 }
 
 /// Linux names a process's executable here even after its file was replaced.
@@ -76,18 +69,15 @@ impl LocalBackend {
         // Not compared with `current_exe()` here: once the file is replaced, that
         // names "PATH (deleted)", and the caller may have read it before.
         if Path::new(OWN_IMAGE).exists() {
-            self.pinned = Some(Pinned {
-                path: exe.display().to_string(),
-                image: PathBuf::from(OWN_IMAGE),
-            });
+            self.pinned = Some(exe.display().to_string());
         }
         self
     }
 
     fn command(&self, argv: &[String]) -> Command {
         match &self.pinned {
-            Some(p) if argv[0] == p.path => {
-                let mut cmd = Command::new(&p.image);
+            Some(path) if argv[0] == *path => {
+                let mut cmd = Command::new(OWN_IMAGE);
                 cmd.arg0(&argv[0]);
                 cmd
             }
