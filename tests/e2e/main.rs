@@ -5,6 +5,7 @@
 mod adaptive;
 mod bad_input;
 mod bench;
+mod cdp;
 mod csv_study;
 mod data;
 mod estimate;

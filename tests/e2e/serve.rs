@@ -1,6 +1,8 @@
 //! `ablate serve`: a sweep watched in a browser. A sweep of gated stand-in
-//! trials runs while the test looks at its page in headless Chromium, before
-//! and after it lets them finish; requests without the token, from a foreign
+//! trials runs while the test looks at one page in headless Chromium (over the
+//! DevTools protocol) before and after it lets them finish, without a reload;
+//! then at the study page (table, charts, brushing, sorting) and a trial's
+//! page; hostile strings stay text; requests without the token, from a foreign
 //! Host, for unknown paths or with huge queries are refused; a port in use is an
 //! error naming it.
 
@@ -10,7 +12,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{CHROMIUM_FLAGS, KillOnDrop, chromium, stderr};
+use crate::cdp::Page;
+use crate::support::{KillOnDrop, chromium, stderr};
 
 const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
 const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
@@ -80,40 +83,6 @@ fn until(url: &str, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
     }
 }
 
-/// The page's text after its script drew it, in headless Chromium (scripts
-/// and styles left out).
-fn page_text(chromium: &str, dir: &Path, url: &str) -> String {
-    let out = Command::new(chromium)
-        .args(CHROMIUM_FLAGS)
-        .arg(format!("--user-data-dir={}", dir.join("profile").display()))
-        .args(["--timeout=10000", "--dump-dom", url])
-        .output()
-        .unwrap();
-    let mut dom = String::from_utf8_lossy(&out.stdout).into_owned();
-    for tag in ["script", "style"] {
-        while let Some(start) = dom.find(&format!("<{tag}")) {
-            let end = dom[start..]
-                .find(&format!("</{tag}>"))
-                .map_or(dom.len(), |e| start + e + tag.len() + 3);
-            dom.replace_range(start..end, " ");
-        }
-    }
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in dom.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                text.push(' ');
-            }
-            _ if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    text.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
 #[test]
 fn the_page_follows_a_running_sweep() {
     let dir = tempfile::tempdir().unwrap();
@@ -143,13 +112,19 @@ fn the_page_follows_a_running_sweep() {
         s["running"].as_array().is_some_and(|r| r.len() == 1)
     });
     let chromium = chromium();
-    if let Some(c) = chromium {
-        let first = page_text(c, d, &url);
+    // One page, opened before the gate and never reloaded: a mark set on it
+    // survives only if the page is the same one.
+    let mut page = chromium.map(|c| {
+        let mut p = Page::open(c, d, &url);
+        p.wait("the first look drawn", "document.body.innerText.includes('0/2 trials done')");
+        let first = p.text();
         assert!(first.contains("watched"), "{first}");
-        assert!(first.contains("0/2 trials done"), "{first}");
         assert!(first.contains("depths 0/2 done"), "{first}");
         assert!(first.contains("Running"), "{first}");
-    }
+        p.wait("the live link up", "document.getElementById('age').textContent.startsWith('live')");
+        p.eval("window.__same_page = 1");
+        p
+    });
     std::fs::write(&gate, "").unwrap();
     let ran = run.0.wait().unwrap();
     let mut err = String::new();
@@ -161,11 +136,129 @@ fn the_page_follows_a_running_sweep() {
         .unwrap();
     assert!(ran.success(), "{err}");
     until(&url, "two trials done", |s| s["counts"]["succeeded"] == 2);
-    if let Some(c) = chromium {
-        let last = page_text(c, d, &url);
-        assert!(last.contains("2/2 trials done"), "{last}");
-        assert!(last.contains("depths 2/2 done"), "{last}");
-        assert!(!last.contains("Running"), "{last}");
+    let Some(p) = page.as_mut() else {
+        eprintln!("skipped the browser checks: no Chromium (install the chromium package)");
+        return;
+    };
+    p.wait("the update pushed", "document.body.innerText.includes('2/2 trials done')");
+    let last = p.text();
+    assert_eq!(p.eval("window.__same_page"), 1, "the page was reloaded");
+    assert!(last.contains("depths 2/2 done"), "{last}");
+    assert!(!last.contains("Running"), "{last}");
+    let history = p.eval("document.getElementById('history').textContent");
+    let history = history.as_str().unwrap();
+    assert!(history.contains("0/2 trials done") && history.contains("2/2 trials done"), "{history}");
+    study_and_trial_pages(chromium.unwrap(), d, &url);
+}
+
+/// The study page of the finished sweep: table, charts, parallel coordinates
+/// whose brush filters the trial table, sorting; then a trial's page.
+fn study_and_trial_pages(chromium: &str, d: &Path, url: &str) {
+    let t = token(url);
+    let base = url.split("/?").next().unwrap();
+    let mut p = Page::open(chromium, d, &format!("{base}/study/depths?token={t}"));
+    p.wait("the trial table", "document.querySelectorAll('#trialtable tr').length === 3");
+    p.wait("the count", "document.getElementById('count').textContent === 'trials 1-2 of 2'");
+    let text = p.text();
+    assert!(text.contains("Mean ± sd over seeds"), "{text}");
+    assert!(text.contains("licence"), "{text}");
+    p.wait("charts drawn", "document.querySelectorAll('#bars canvas').length > 0");
+    p.wait("parallel coordinates drawn", "document.querySelectorAll('#pc canvas').length > 0");
+    assert_eq!(p.eval("document.getElementById('error').textContent"), "");
+    // Brushing the depth axis down to vgg7 keeps one trial in the table.
+    p.eval("charts.pc.dispatchAction({ type: 'axisAreaSelect', parallelAxisIndex: 0, intervals: [[0, 0]] })");
+    p.wait("the brush applied", "document.getElementById('count').textContent.includes('of 1')");
+    let text = p.text();
+    assert!(text.contains("depth in {vgg7}"), "{text}");
+    // Sorting by seed, then the other way.
+    p.eval("document.getElementById('unbrush').click()");
+    p.wait("the brush cleared", "document.getElementById('count').textContent.includes('of 2')");
+    p.eval("[...document.querySelectorAll('th.sort')].find((th) => th.textContent.startsWith('seed')).click()");
+    p.wait("sorted", "[...document.querySelectorAll('th.sort')].some((th) => th.textContent === 'seed ▲')");
+    // A trial's page: its attempts, worker.log, curves and configuration.
+    let id = status(url)["studies"].to_string();
+    assert!(id.contains("depths"), "{id}");
+    let first = p.eval("document.querySelector('#trialtable a').getAttribute('href')");
+    let href = first.as_str().unwrap().to_string();
+    let mut tp = Page::open(chromium, d, &format!("{base}{href}?token={t}"));
+    tp.wait("the attempts", "document.body.innerText.includes('Attempts')");
+    tp.wait("a curve drawn", "document.querySelectorAll('#curvecharts canvas').length > 0");
+    let text = tp.text();
+    for want in ["succeeded", "fake worker: trial", "depth=vgg", "Configuration", "metrics.jsonl"] {
+        assert!(text.contains(want), "{want}: {text}");
+    }
+    // Chart titles are drawn, not text: ask the page which curves it drew.
+    let curves = tp.eval("Object.keys(curveCharts).join(', ')");
+    assert!(curves.as_str().unwrap().contains("training loss"), "{curves}");
+}
+
+/// A worker's message full of markup is shown as text on every page, never
+/// run; the JSON routes refuse unknown studies and trials and bad queries.
+#[test]
+fn hostile_strings_are_text_and_bad_requests_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = format!(
+        "[sweep]\nname = \"h\"\noutput = \"out\"\n[worker]\ncommand = [\"{FAKE}\"]\n\
+         [data.faces]\nkind = \"synthetic-faces\"\n\
+         [[study]]\nname = \"depths\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\", \"vgg9\"]\n"
+    );
+    std::fs::write(d.join("s.toml"), text).unwrap();
+    let evil = "<img src=x onerror=\"window.__pwned=1\"></script><script>window.__pwned=2</script>";
+    let out = Command::new(ABLATE)
+        .args(["run", "s.toml", "--cpu-slots", "1"])
+        .current_dir(d)
+        .env("FAKE_FAIL", "depth=vgg7:1")
+        .env("FAKE_FAIL_MESSAGE", evil)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let (_server, url) = serve(d, &[]);
+    let t = token(&url);
+    let base = url.split("/?").next().unwrap().to_string();
+    let api = |path: &str| get(&url, &format!("{path}{}token={t}", if path.contains('?') { "&" } else { "?" }), &[]);
+    let (code, body) = api("/api/trials?study=depths&state=failed");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["total"], 1, "{v}");
+    let failed_id = v["rows"][0]["id"].as_str().unwrap().to_string();
+    let (code, body) = api(&format!("/api/trial/{}", &failed_id[..12]));
+    assert_eq!(code, 200, "{body}");
+    assert!(body.contains("window.__pwned"), "the message is served as data: {body}");
+    for (path, want) in [
+        ("/study/nope", 404),
+        ("/trial/0123456789ab", 404),
+        ("/api/study/nope", 404),
+        ("/api/study/nope/points", 404),
+        ("/api/trial/..%2F..%2Fetc%2Fpasswd", 404),
+        ("/api/trials?study=nope", 404),
+        ("/api/trials?study=depths&r.gender_accuracy=0.9:0.1", 400),
+        ("/api/trials?study=depths&offset=-3", 400),
+        ("/static/../Cargo.toml", 404),
+    ] {
+        let (code, body) = api(path);
+        assert_eq!(code, want, "{path}: {body}");
+        assert!(!body.contains("[package]"), "{body}");
+    }
+    let (code, body) = api("/api/trials?study=depths&sort=seed&desc=1&limit=1");
+    assert_eq!(code, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["total"].as_u64(), v["rows"].as_array().map(Vec::len)), (Some(2), Some(1)), "{v}");
+    let (code, body) = api("/static/echarts.min.js");
+    assert_eq!(code, 200);
+    assert!(body.len() > 500_000);
+    let (code, body) = api("/static/echarts-LICENSE.txt");
+    assert!(code == 200 && body.contains("Apache License"), "{body}");
+    let Some(c) = chromium() else {
+        eprintln!("skipped the browser checks: no Chromium (install the chromium package)");
+        return;
+    };
+    for path in ["/".to_string(), format!("/trial/{}", &failed_id[..12])] {
+        let mut p = Page::open(c, d, &format!("{base}{path}?token={t}"));
+        p.wait("the message shown", "document.body.innerText.includes('onerror')");
+        assert_eq!(p.eval("window.__pwned === undefined"), true, "{path}: markup ran");
+        assert_eq!(p.eval("document.querySelectorAll('img').length"), 0, "{path}");
+        assert!(p.text().contains(evil), "{path}: {}", p.text());
     }
 }
 

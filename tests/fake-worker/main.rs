@@ -8,6 +8,8 @@
 //! - `FAKE_FAIL_ONCE=key=value:code,...`: the same, on the first attempt only;
 //! - `FAKE_HANG=key=value,...`: those trials print `started` and then hang silently;
 //! - `FAKE_CRASH=key=value,...`: those trials abort (killed by SIGABRT);
+//! - `FAKE_FAIL_MESSAGE=text`: the message of a `failed` event (any string, a
+//!   hostile one included);
 //! - `FAKE_TRUTH=file.json`: test metrics drawn from a known truth (truth.rs);
 //! - `FAKE_VERSION=v`: reported as the result's `trainer_version`;
 //! - `FAKE_LOG=path`: appends `start|end <slot> <trial> <unix nanos> gpu=<CUDA_VISIBLE_DEVICES>` lines, so
@@ -125,6 +127,8 @@ fn main() {
         format!("{{\"attempt\": {attempt}}}\n"),
     );
     log("start", &trial);
+    // What a real worker's stderr holds: worker.log, shown on the trial's page.
+    eprintln!("fake worker: trial {trial}, attempt {attempt}");
     emit(
         &serde_json::json!({"event": "started", "trial": trial, "device": "cpu", "threads": 1, "images": {"train": 1, "val": 1, "test": 1}, "parameters": 0, "epochs": 1}),
     );
@@ -142,7 +146,7 @@ fn main() {
     if let Some(code) = fail {
         log("end", &trial);
         emit(
-            &serde_json::json!({"event": "failed", "class": class_of(code), "message": format!("fake failure (attempt {attempt})")}),
+            &serde_json::json!({"event": "failed", "class": class_of(code), "message": std::env::var("FAKE_FAIL_MESSAGE").unwrap_or_else(|_| format!("fake failure (attempt {attempt})"))}),
         );
         std::process::exit(code);
     }

@@ -24,6 +24,7 @@ pub fn status(sweep: &Sweep, db: Option<&Path>, json: bool) -> Result<()> {
         outdated,
         notes,
         judgement,
+        results: _,
     } = st;
     let stale: Vec<(TrialId, String)> = stale.into_iter().map(|s| (s.trial, s.reason)).collect();
     print!(

@@ -23,6 +23,8 @@ pub struct SweepStatus {
     /// The claims judged on the trials finished so far (as the report judges
     /// them, without its advice); None before any training trial finished.
     pub judgement: Option<ablate_results::Judged>,
+    /// The results the claims were judged on (None without a database).
+    pub results: Option<ablate_results::SweepResults>,
 }
 
 /// The status of `sweep` in the database at `path` (which may not exist yet).
@@ -40,6 +42,7 @@ pub async fn status(sweep: &Sweep, path: &Path) -> Result<SweepStatus, RunError>
             outdated: r.outdated,
             notes,
             judgement: r.judgement,
+            results: Some(r.results),
         },
         None => SweepStatus {
             report: complete(None, sweep, &HashMap::new()),
@@ -47,6 +50,7 @@ pub async fn status(sweep: &Sweep, path: &Path) -> Result<SweepStatus, RunError>
             outdated: Vec::new(),
             notes,
             judgement: None,
+            results: None,
         },
     })
 }
@@ -60,6 +64,7 @@ struct Read {
     /// The sweeps the database holds (name, text its last run used).
     sweeps: Vec<(String, String)>,
     judgement: Option<ablate_results::Judged>,
+    results: ablate_results::SweepResults,
 }
 
 async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
@@ -71,7 +76,8 @@ async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
     let results = ablate_results::load(&store, sweep).await;
     store.close().await;
     let (stale, outdated) = stale?;
-    let judgement = judge(sweep, &results?);
+    let results = results?;
+    let judgement = judge(sweep, &results);
     let sweeps = sweeps?;
     let held = sweeps.iter().any(|s| s.name == sweep.name);
     Ok(Read {
@@ -81,6 +87,7 @@ async fn read(sweep: &Sweep, path: &Path) -> Result<Read, RunError> {
         outdated,
         sweeps: sweeps.into_iter().map(|s| (s.name, s.spec_text)).collect(),
         judgement,
+        results,
     })
 }
 

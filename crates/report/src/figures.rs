@@ -46,76 +46,85 @@ fn file_stem(study: &str, what: &str) -> String {
     )
 }
 
+/// The bar panels of study `study`: file stem and the bars (mean, 95% CI and
+/// every seed per configuration), what the PNG charts and the live page draw.
+pub fn study_bars(input: &Input, study: &crate::input::StudyInfo) -> Vec<(String, Bars)> {
+    let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
+    let cfgs = configs(input, &study.name, &axes);
+    let panels: [Panel; 4] = [
+        (
+            "gender",
+            "gender accuracy",
+            &[(Metric::GenderAccuracy, "accuracy")],
+        ),
+        (
+            "age",
+            "age MAE (years)",
+            &[
+                (Metric::AgeMae, "Expected value"),
+                (Metric::AgeMaeArgmax, "ArgMax"),
+            ],
+        ),
+        (
+            "identity",
+            "identity top-1",
+            &[(Metric::IdentityAccuracy, "top-1")],
+        ),
+        (
+            "general",
+            "general top-1",
+            &[(Metric::GeneralAccuracy, "top-1")],
+        ),
+    ];
+    let mut out = Vec::new();
+    for (what, y, metrics) in panels {
+        let shown: Vec<&Config<'_>> = cfgs.iter().filter(|c| applies(c, metrics[0].0)).collect();
+        if shown.is_empty() {
+            continue;
+        }
+        let series: Vec<(String, Vec<Bar>)> = metrics
+            .iter()
+            .filter(|(m, _)| {
+                shown
+                    .iter()
+                    .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m)))
+                    || *m == metrics[0].0
+            })
+            .map(|(m, name)| {
+                let bars = shown.iter().map(|c| bar(c, *m)).collect();
+                (name.to_string(), bars)
+            })
+            .collect();
+        let groups = shown
+            .iter()
+            .map(|c| {
+                c.key
+                    .iter()
+                    .map(|(_, v)| v.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" / ")
+            })
+            .collect();
+        let b = Bars {
+            title: format!("{}: {y}, mean and 95% CI, each seed a dot", study.name),
+            y_label: y.to_string(),
+            groups,
+            series,
+        };
+        out.push((file_stem(&study.name, what), b));
+    }
+    out
+}
+
 pub fn study_charts(input: &Input) -> Vec<(String, Vec<Chart>)> {
     let mut out = Vec::new();
     for study in &input.results.studies {
         let axes: Vec<String> = study.axes.iter().map(|(a, _)| a.clone()).collect();
         let cfgs = configs(input, &study.name, &axes);
-        let mut charts = Vec::new();
-        let panels: [Panel; 4] = [
-            (
-                "gender",
-                "gender accuracy",
-                &[(Metric::GenderAccuracy, "accuracy")],
-            ),
-            (
-                "age",
-                "age MAE (years)",
-                &[
-                    (Metric::AgeMae, "Expected value"),
-                    (Metric::AgeMaeArgmax, "ArgMax"),
-                ],
-            ),
-            (
-                "identity",
-                "identity top-1",
-                &[(Metric::IdentityAccuracy, "top-1")],
-            ),
-            (
-                "general",
-                "general top-1",
-                &[(Metric::GeneralAccuracy, "top-1")],
-            ),
-        ];
-        for (what, y, metrics) in panels {
-            let shown: Vec<&Config<'_>> =
-                cfgs.iter().filter(|c| applies(c, metrics[0].0)).collect();
-            if shown.is_empty() {
-                continue;
-            }
-            let series: Vec<(String, Vec<Bar>)> = metrics
-                .iter()
-                .filter(|(m, _)| {
-                    shown
-                        .iter()
-                        .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m)))
-                        || *m == metrics[0].0
-                })
-                .map(|(m, name)| {
-                    let bars = shown.iter().map(|c| bar(c, *m)).collect();
-                    (name.to_string(), bars)
-                })
-                .collect();
-            let groups = shown
-                .iter()
-                .map(|c| {
-                    c.key
-                        .iter()
-                        .map(|(_, v)| v.as_str())
-                        .collect::<Vec<_>>()
-                        .join(" / ")
-                })
-                .collect();
-            let b = Bars {
-                title: format!("{}: {y}, mean and 95% CI, each seed a dot", study.name),
-                y_label: y.to_string(),
-                groups,
-                series,
-            };
-            if let Ok(c) = charts::bars(&file_stem(&study.name, what), &b) {
-                charts.push(c);
-            }
-        }
+        let mut charts: Vec<Chart> = study_bars(input, study)
+            .iter()
+            .filter_map(|(stem, b)| charts::bars(stem, b).ok())
+            .collect();
         for (kind, y) in [(true, "validation age MAE"), (false, "validation accuracy")] {
             let picked: Vec<&Config<'_>> = cfgs
                 .iter()

@@ -8,8 +8,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::charts::{Chart, FONT, Figure, GRID, GRID_BOLD, legend, render};
-use crate::input::{Input, METRICS};
-use ablate_verdict::{Decision, Kind, Test};
+use crate::input::{Input, METRICS, Metric};
+use ablate_verdict::{Decision, Judgement, Kind, Test, Verdict};
 
 /// What the adjusted test decided, as a colour.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,6 +40,14 @@ impl Outcome {
             Outcome::Worse => RGBColor(214, 39, 40),
             Outcome::Open => RGBColor(140, 140, 140),
         }
+    }
+
+    /// What it decided, in the words of the chart's legend.
+    pub fn words(self) -> &'static str {
+        Outcome::ALL
+            .iter()
+            .find(|(o, _)| *o == self)
+            .map_or("open", |(_, w)| w)
     }
 
     const ALL: [(Outcome, &'static str); 4] = [
@@ -92,49 +100,22 @@ fn cut(s: &str, n: usize) -> String {
 /// The forest plots of `input`'s verdicts, one per metric with tests.
 pub fn charts(input: &Input) -> Vec<Chart> {
     let j = crate::configs::judge(input);
-    let mut order: Vec<&ablate_verdict::Verdict> =
-        j.verdicts.iter().filter(|v| !v.builtin).collect();
-    order.extend(j.verdicts.iter().filter(|v| v.builtin));
+    forests(&j, None)
+        .into_iter()
+        .filter_map(|(m, f)| render(&format!("verdicts-{}", m.key()), &f.title, Vec::new(), &f).ok())
+        .collect()
+}
+
+/// The forests of judgement `j`, one per metric with tests: the sweep's own
+/// claims first, each claim's name a row over its tests; only the claims
+/// judged on `study` when one is given.
+pub fn forests(j: &Judgement, study: Option<&str>) -> Vec<(Metric, Forest)> {
+    let mine = |v: &&Verdict| study.is_none_or(|s| v.study.as_deref() == Some(s));
+    let mut order: Vec<&Verdict> = j.verdicts.iter().filter(|v| !v.builtin).filter(mine).collect();
+    order.extend(j.verdicts.iter().filter(|v| v.builtin).filter(mine));
     let mut out = Vec::new();
     for m in METRICS {
-        let mut rows = Vec::new();
-        for v in &order {
-            let tests: Vec<&Test> = v
-                .tests
-                .iter()
-                .map(|i| &j.tests[*i])
-                .filter(|t| t.metric == m.key() && !t.descriptive && t.stat.is_ok())
-                .collect();
-            if tests.is_empty() {
-                continue;
-            }
-            rows.push(Row {
-                label: cut(&v.claim, 90),
-                test: None,
-            });
-            for t in tests {
-                let Ok(stat) = &t.stat else { continue };
-                let w = stat.welch();
-                let margin = match t.kind {
-                    Kind::Equivalence { margin }
-                    | Kind::NoWorse { margin }
-                    | Kind::Worse { margin } => Some(margin),
-                    _ => None,
-                };
-                let what = t.what.split_once(": ").map_or(t.what.as_str(), |(_, w)| w);
-                // The same two arms may be tested for a difference and for
-                // equivalence: say which row is which.
-                let what = match t.kind {
-                    Kind::Equivalence { margin } => format!("{what}, within ±{margin}"),
-                    Kind::Contrast => format!("{what} (contrast)"),
-                    _ => what.to_string(),
-                };
-                rows.push(Row {
-                    label: cut(&what, 72),
-                    test: Some((w.diff, w.ci, margin, Outcome::of(t))),
-                });
-            }
-        }
+        let rows: Vec<Row> = order.iter().flat_map(|v| claim_rows(j, v, m)).collect();
         if rows.is_empty() {
             continue;
         }
@@ -150,11 +131,48 @@ pub fn charts(input: &Input) -> Vec<Chart> {
             ),
             rows,
         };
-        if let Ok(c) = render(&format!("verdicts-{}", m.key()), &f.title, Vec::new(), &f) {
-            out.push(c);
-        }
+        out.push((m, f));
     }
     out
+}
+
+/// A claim's heading row and one row per test of it on metric `m` (none when
+/// it has no such test).
+fn claim_rows(j: &Judgement, v: &Verdict, m: Metric) -> Vec<Row> {
+    let tests: Vec<&Test> = (v.tests.iter())
+        .map(|i| &j.tests[*i])
+        .filter(|t| t.metric == m.key() && !t.descriptive && t.stat.is_ok())
+        .collect();
+    if tests.is_empty() {
+        return Vec::new();
+    }
+    let mut rows = vec![Row {
+        label: cut(&v.claim, 90),
+        test: None,
+    }];
+    for t in tests {
+        let Ok(stat) = &t.stat else { continue };
+        let w = stat.welch();
+        let margin = match t.kind {
+            Kind::Equivalence { margin } | Kind::NoWorse { margin } | Kind::Worse { margin } => {
+                Some(margin)
+            }
+            _ => None,
+        };
+        let what = t.what.split_once(": ").map_or(t.what.as_str(), |(_, w)| w);
+        // The same two arms may be tested for a difference and for
+        // equivalence: say which row is which.
+        let what = match t.kind {
+            Kind::Equivalence { margin } => format!("{what}, within ±{margin}"),
+            Kind::Contrast => format!("{what} (contrast)"),
+            _ => what.to_string(),
+        };
+        rows.push(Row {
+            label: cut(&what, 72),
+            test: Some((w.diff, w.ci, margin, Outcome::of(t))),
+        });
+    }
+    rows
 }
 
 fn x_range(f: &Forest) -> (f64, f64) {

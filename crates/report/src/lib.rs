@@ -26,6 +26,7 @@ mod rounds;
 mod sensitivity;
 pub mod status;
 pub mod text;
+pub mod web;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

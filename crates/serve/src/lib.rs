@@ -5,9 +5,11 @@
 //! reads says. Who may read is `guard.rs`'s: loopback unless told otherwise, a
 //! token, the Host header. What the browser gets is `page.rs`'s.
 
+mod api;
 mod guard;
 mod look;
 mod page;
+mod routes;
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -58,8 +60,8 @@ pub struct Options {
     pub token: bool,
 }
 
-struct Shared {
-    looker: look::Looker,
+pub(crate) struct Shared {
+    pub(crate) looker: look::Looker,
     guard: Guard,
 }
 
@@ -109,6 +111,14 @@ fn router(shared: Arc<Shared>) -> Router {
         .route("/", get(sweep_page))
         .route("/api/status", get(status))
         .route("/events", get(events))
+        .route("/study/{name}", get(routes::study_page))
+        .route("/trial/{id}", get(routes::trial_page))
+        .route("/api/study/{name}", get(routes::study))
+        .route("/api/study/{name}/points", get(routes::points))
+        .route("/api/trials", get(routes::trials))
+        .route("/api/trial/{id}", get(routes::trial))
+        .route("/static/echarts.min.js", get(routes::echarts))
+        .route("/static/echarts-LICENSE.txt", get(routes::echarts_license))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), guarded))
         .with_state(shared)
@@ -161,7 +171,7 @@ async fn respond(guard: &Guard, verdict: guard::Verdict, req: Request, next: Nex
     }
 }
 
-fn message(code: StatusCode, title: &str, text: &str) -> Response {
+pub(crate) fn message(code: StatusCode, title: &str, text: &str) -> Response {
     (code, Html(page::message_page(title, text))).into_response()
 }
 
@@ -174,13 +184,13 @@ async fn not_found() -> Response {
 }
 
 async fn sweep_page(State(s): State<Arc<Shared>>) -> Response {
-    let (_, first) = s.looker.current().await;
-    Html(page::sweep_page(&s.looker.sweep().name, &first)).into_response()
+    let (_, look) = s.looker.current().await;
+    Html(page::sweep_page(&s.looker.sweep().name, &look.status)).into_response()
 }
 
 async fn status(State(s): State<Arc<Shared>>) -> Response {
-    let (_, now) = s.looker.current().await;
-    axum::Json(now.as_ref().clone()).into_response()
+    let (_, look) = s.looker.current().await;
+    axum::Json(look.status.as_ref().clone()).into_response()
 }
 
 /// Server-sent events: `status` with the whole status JSON whenever the
@@ -202,8 +212,8 @@ async fn events(
                     (s, last),
                 ));
             }
-            let (stamp, now) = s.looker.current().await;
-            let event = Event::default().event("status").data(now.to_string());
+            let (stamp, look) = s.looker.current().await;
+            let event = Event::default().event("status").data(look.status.to_string());
             Some((Ok(event), (s, Some(stamp))))
         },
     );

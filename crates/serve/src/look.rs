@@ -36,20 +36,58 @@ pub fn live_states(st: &SweepStatus) -> Vec<(String, String)> {
     ablate_orchestrator::slurm::live_states(&jobs)
 }
 
+/// A look at the sweep: the status JSON every page starts from and, when the
+/// database could be read, the results and judgement behind it for the study
+/// and trial pages.
+pub struct Look {
+    pub status: Arc<Value>,
+    pub model: Option<Arc<Model>>,
+}
+
+/// The results of a look, as the report reads them, with the claims judged.
+pub struct Model {
+    pub input: ablate_report::Input,
+    pub judged: Option<ablate_results::Judged>,
+}
+
 /// The page's view: the status JSON with `db` and `db_exists`, or, when the
 /// database cannot be read (being created or migrated, not a database), the
 /// reason under `error`, never a failed request.
-pub async fn look(sweep: &Sweep, db: &Path) -> Value {
-    let mut v = match ablate_orchestrator::status(sweep, db).await {
-        Ok(st) => status_json(&st, &live_states(&st))
-            .unwrap_or_else(|e| json!({ "error": format!("cannot show the status: {e}") })),
-        Err(e) => {
-            json!({ "sweep": sweep.name, "error": format!("cannot read {}: {e}", db.display()) })
+pub async fn look(sweep: &Sweep, db: &Path) -> (Value, Option<Model>) {
+    let (mut v, model) = match ablate_orchestrator::status(sweep, db).await {
+        Ok(mut st) => {
+            let model = st.results.take().map(|r| Model {
+                input: ablate_report::Input::new(sweep, r),
+                judged: st.judgement.clone(),
+            });
+            let v = status_json(&st, &live_states(&st))
+                .unwrap_or_else(|e| json!({ "error": format!("cannot show the status: {e}") }));
+            (v, model)
         }
+        Err(e) => (
+            json!({ "sweep": sweep.name, "error": unreadable(db, &e) }),
+            None,
+        ),
     };
     v["db"] = json!(db.display().to_string());
     v["db_exists"] = json!(db.exists());
-    v
+    (v, model)
+}
+
+/// Why the database cannot be read, in words a user can act on.
+fn unreadable(db: &Path, e: &ablate_orchestrator::RunError) -> String {
+    let text = e.to_string();
+    let lower = text.to_lowercase();
+    if lower.contains("locked") || lower.contains("busy") {
+        format!(
+            "{} is busy (being created or migrated by `ablate run`?): the page tries again when it changes ({text})",
+            db.display()
+        )
+    } else if lower.contains("readonly") || lower.contains("read-only") || lower.contains("permission") {
+        format!("cannot read {}: no permission to read it or its folder ({text})", db.display())
+    } else {
+        format!("cannot read {}: {text}", db.display())
+    }
 }
 
 /// Sizes and modification times of the database and its WAL: any commit
@@ -86,7 +124,7 @@ impl Stamp {
 pub struct Looker {
     sweep: Sweep,
     db: PathBuf,
-    last: tokio::sync::Mutex<Option<(Stamp, Arc<Value>)>>,
+    last: tokio::sync::Mutex<Option<(Stamp, Arc<Look>)>>,
 }
 
 impl Looker {
@@ -106,18 +144,22 @@ impl Looker {
         &self.db
     }
 
-    /// The status now, with `changed_at` (when the database last changed) so a
-    /// page can say how old its data is when no orchestrator writes any more.
-    pub async fn current(&self) -> (Stamp, Arc<Value>) {
+    /// The look now, its status with `changed_at` (when the database last
+    /// changed) so a page can say how old its data is when no orchestrator
+    /// writes any more.
+    pub async fn current(&self) -> (Stamp, Arc<Look>) {
         let mut last = self.last.lock().await;
         let stamp = Stamp::of(&self.db);
-        if let Some((s, v)) = last.as_ref().filter(|(s, _)| *s == stamp) {
-            return (s.clone(), v.clone());
+        if let Some((s, l)) = last.as_ref().filter(|(s, _)| *s == stamp) {
+            return (s.clone(), l.clone());
         }
-        let mut v = look(&self.sweep, &self.db).await;
+        let (mut v, model) = look(&self.sweep, &self.db).await;
         v["changed_at"] = json!(stamp.changed());
-        let v = Arc::new(v);
-        *last = Some((stamp.clone(), v.clone()));
-        (stamp, v)
+        let l = Arc::new(Look {
+            status: Arc::new(v),
+            model: model.map(Arc::new),
+        });
+        *last = Some((stamp.clone(), l.clone()));
+        (stamp, l)
     }
 }

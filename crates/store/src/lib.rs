@@ -6,6 +6,7 @@
 //! one ever sees "database is locked". It knows nothing of how trials run.
 
 mod create;
+mod detail;
 mod find;
 mod records;
 mod stale;
@@ -21,6 +22,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
+pub use detail::{ArtifactRow, AttemptDetail, TrialDetail};
 pub use find::{databases, sweeps_in};
 pub use records::{
     AttemptEnd, AttemptRow, AttemptStart, AttemptTally, RunningAttempt, SweepRecord, TrialRecord,

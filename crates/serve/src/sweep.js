@@ -1,0 +1,40 @@
+// The sweep page: draws the status JSON of `ablate serve` (see look.rs), the
+// first look embedded in the page, later ones pushed.
+function done(c) { return (c.counts && c.counts.succeeded) || 0; }
+const seen = [];
+function draw(s) {
+  $("error").textContent = s.error || "";
+  if (s.sweep) $("name").textContent = s.sweep;
+  const total = s.total || 0, ok = done(s);
+  const progress = ok + "/" + total + " trials done";
+  if (seen[seen.length - 1] !== progress) seen.push(progress);
+  $("history").textContent = "seen on this page without a reload: " + seen.join(" → ");
+  const studies = (s.studies || []).map((c) => {
+    const p = el("progress"); p.max = c.total || 1; p.value = done(c);
+    const name = String(c.study);
+    // Pretraining stages are memberships too, but have no study page.
+    const title = name.startsWith("pretrain:") ? el("span", name) : link(studyHref(name), name);
+    return [title, done(c) + "/" + c.total + " done", p,
+      Object.entries(c.counts || {}).map(([k, v]) => k + " " + v).join(", ")];
+  });
+  const sum = el("div");
+  sum.appendChild(el("p", progress + (s.db_exists === false ? " (no database yet: " + s.db + ")" : "")));
+  sum.appendChild(table(["study", "done", "", "trials by state"], studies));
+  section("studies", "Studies", sum);
+  const a = s.adaptive;
+  section("round", "Adaptive seeds", a ? el("p", "look " + a.looks_judged + " of " + a.looks + (a.done ? "; every claim has stopped" : "")) : null);
+  const running = (s.running || []).map((t) => {
+    const at = t.attempt || {};
+    return [link(trialHref(t.id), t.id.slice(0, 12)), labels(t.labels), at.slot || "", at.epoch == null ? "" : "epoch " + at.epoch, at.started_at || ""];
+  });
+  section("running", "Running", running.length ? table(["trial", "labels", "slot", "progress", "started"], running) : null);
+  const bad = (s.failed || []).concat(s.blocked || []).map((t) => [link(trialHref(t.id), t.id.slice(0, 12)), t.state, labels(t.labels), t.reason || ""]);
+  section("failed", "Failed and blocked", bad.length ? table(["trial", "state", "labels", "why"], bad) : null);
+  const claims = (s.claims || []).map((c) => [c.claim, c.verdict, c.study ? link(studyHref(c.study), c.study) : ""]);
+  section("claims", "Claims (provisional while trials are missing)", claims.length ? table(["claim", "verdict", "study"], claims) : null);
+  const notes = el("ul");
+  (s.notes || []).forEach((n) => notes.appendChild(el("li", n)));
+  section("notes", "Notes", (s.notes || []).length ? notes : null);
+}
+draw(JSON.parse($("first").textContent));
+watch(draw);
