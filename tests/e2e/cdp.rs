@@ -62,19 +62,29 @@ impl Page {
         // Chromium writes the port it took into the profile.
         let start = Instant::now();
         let port: u16 = loop {
-            let text = std::fs::read_to_string(profile.join("DevToolsActivePort")).unwrap_or_default();
+            let text =
+                std::fs::read_to_string(profile.join("DevToolsActivePort")).unwrap_or_default();
             if let Some(p) = text.lines().next().and_then(|l| l.trim().parse().ok()) {
                 break p;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "Chromium gave no DevTools port");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "Chromium gave no DevTools port"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let list: Value = loop {
-            let v: Value = serde_json::from_str(&http_get(port, "/json/list")).unwrap_or(Value::Null);
-            if v.as_array().is_some_and(|a| a.iter().any(|t| t["type"] == "page")) {
+            let v: Value =
+                serde_json::from_str(&http_get(port, "/json/list")).unwrap_or(Value::Null);
+            if v.as_array()
+                .is_some_and(|a| a.iter().any(|t| t["type"] == "page"))
+            {
                 break v;
             }
-            assert!(start.elapsed() < Duration::from_secs(20), "Chromium has no page: {v}");
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "Chromium has no page: {v}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         };
         let target = (list.as_array().unwrap().iter())
@@ -87,12 +97,12 @@ impl Page {
             ws,
             next: 0,
         };
-        page.call("Page.navigate", json!({ "url": url }));
+        page.call("Page.navigate", &json!({ "url": url }));
         page
     }
 
     /// Sends one command and waits for its answer (events in between are dropped).
-    fn call(&mut self, method: &str, params: Value) -> Value {
+    fn call(&mut self, method: &str, params: &Value) -> Value {
         self.next += 1;
         let id = self.next;
         let msg = json!({ "id": id, "method": method, "params": params }).to_string();
@@ -113,7 +123,7 @@ impl Page {
     pub fn eval(&mut self, expr: &str) -> Value {
         let r = self.call(
             "Runtime.evaluate",
-            json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
+            &json!({ "expression": expr, "returnByValue": true, "awaitPromise": true }),
         );
         r["result"]["value"].clone()
     }
@@ -125,7 +135,10 @@ impl Page {
         while self.eval(&format!("Boolean({expr})")) != Value::Bool(true) {
             if start.elapsed() > Duration::from_secs(20) {
                 let text = self.eval("document.body ? document.body.innerText : ''");
-                panic!("never {what}; the page says:\n{}", text.as_str().unwrap_or_default());
+                panic!(
+                    "never {what}; the page says:\n{}",
+                    text.as_str().unwrap_or_default()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }

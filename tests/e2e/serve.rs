@@ -116,12 +116,18 @@ fn the_page_follows_a_running_sweep() {
     // survives only if the page is the same one.
     let mut page = chromium.map(|c| {
         let mut p = Page::open(c, d, &url);
-        p.wait("the first look drawn", "document.body.innerText.includes('0/2 trials done')");
+        p.wait(
+            "the first look drawn",
+            "document.body.innerText.includes('0/2 trials done')",
+        );
         let first = p.text();
         assert!(first.contains("watched"), "{first}");
         assert!(first.contains("depths 0/2 done"), "{first}");
         assert!(first.contains("Running"), "{first}");
-        p.wait("the live link up", "document.getElementById('age').textContent.startsWith('live')");
+        p.wait(
+            "the live link up",
+            "document.getElementById('age').textContent.startsWith('live')",
+        );
         p.eval("window.__same_page = 1");
         p
     });
@@ -140,14 +146,20 @@ fn the_page_follows_a_running_sweep() {
         eprintln!("skipped the browser checks: no Chromium (install the chromium package)");
         return;
     };
-    p.wait("the update pushed", "document.body.innerText.includes('2/2 trials done')");
+    p.wait(
+        "the update pushed",
+        "document.body.innerText.includes('2/2 trials done')",
+    );
     let last = p.text();
     assert_eq!(p.eval("window.__same_page"), 1, "the page was reloaded");
     assert!(last.contains("depths 2/2 done"), "{last}");
     assert!(!last.contains("Running"), "{last}");
     let history = p.eval("document.getElementById('history').textContent");
     let history = history.as_str().unwrap();
-    assert!(history.contains("0/2 trials done") && history.contains("2/2 trials done"), "{history}");
+    assert!(
+        history.contains("0/2 trials done") && history.contains("2/2 trials done"),
+        "{history}"
+    );
     study_and_trial_pages(chromium.unwrap(), d, &url);
 }
 
@@ -157,39 +169,75 @@ fn study_and_trial_pages(chromium: &str, d: &Path, url: &str) {
     let t = token(url);
     let base = url.split("/?").next().unwrap();
     let mut p = Page::open(chromium, d, &format!("{base}/study/depths?token={t}"));
-    p.wait("the trial table", "document.querySelectorAll('#trialtable tr').length === 3");
-    p.wait("the count", "document.getElementById('count').textContent === 'trials 1-2 of 2'");
+    p.wait(
+        "the trial table",
+        "document.querySelectorAll('#trialtable tr').length === 3",
+    );
+    p.wait(
+        "the count",
+        "document.getElementById('count').textContent === 'trials 1-2 of 2'",
+    );
     let text = p.text();
     assert!(text.contains("Mean ± sd over seeds"), "{text}");
     assert!(text.contains("licence"), "{text}");
-    p.wait("charts drawn", "document.querySelectorAll('#bars canvas').length > 0");
-    p.wait("parallel coordinates drawn", "document.querySelectorAll('#pc canvas').length > 0");
+    p.wait(
+        "charts drawn",
+        "document.querySelectorAll('#bars canvas').length > 0",
+    );
+    p.wait(
+        "parallel coordinates drawn",
+        "document.querySelectorAll('#pc canvas').length > 0",
+    );
     assert_eq!(p.eval("document.getElementById('error').textContent"), "");
     // Brushing the depth axis down to vgg7 keeps one trial in the table.
     p.eval("charts.pc.dispatchAction({ type: 'axisAreaSelect', parallelAxisIndex: 0, intervals: [[0, 0]] })");
-    p.wait("the brush applied", "document.getElementById('count').textContent.includes('of 1')");
+    p.wait(
+        "the brush applied",
+        "document.getElementById('count').textContent.includes('of 1')",
+    );
     let text = p.text();
     assert!(text.contains("depth in {vgg7}"), "{text}");
     // Sorting by seed, then the other way.
     p.eval("document.getElementById('unbrush').click()");
-    p.wait("the brush cleared", "document.getElementById('count').textContent.includes('of 2')");
+    p.wait(
+        "the brush cleared",
+        "document.getElementById('count').textContent.includes('of 2')",
+    );
     p.eval("[...document.querySelectorAll('th.sort')].find((th) => th.textContent.startsWith('seed')).click()");
-    p.wait("sorted", "[...document.querySelectorAll('th.sort')].some((th) => th.textContent === 'seed ▲')");
+    p.wait(
+        "sorted",
+        "[...document.querySelectorAll('th.sort')].some((th) => th.textContent === 'seed ▲')",
+    );
     // A trial's page: its attempts, worker.log, curves and configuration.
     let id = status(url)["studies"].to_string();
     assert!(id.contains("depths"), "{id}");
     let first = p.eval("document.querySelector('#trialtable a').getAttribute('href')");
     let href = first.as_str().unwrap().to_string();
     let mut tp = Page::open(chromium, d, &format!("{base}{href}?token={t}"));
-    tp.wait("the attempts", "document.body.innerText.includes('Attempts')");
-    tp.wait("a curve drawn", "document.querySelectorAll('#curvecharts canvas').length > 0");
+    tp.wait(
+        "the attempts",
+        "document.body.innerText.includes('Attempts')",
+    );
+    tp.wait(
+        "a curve drawn",
+        "document.querySelectorAll('#curvecharts canvas').length > 0",
+    );
     let text = tp.text();
-    for want in ["succeeded", "fake worker: trial", "depth=vgg", "Configuration", "metrics.jsonl"] {
+    for want in [
+        "succeeded",
+        "fake worker: trial",
+        "depth=vgg",
+        "Configuration",
+        "metrics.jsonl",
+    ] {
         assert!(text.contains(want), "{want}: {text}");
     }
     // Chart titles are drawn, not text: ask the page which curves it drew.
     let curves = tp.eval("Object.keys(curveCharts).join(', ')");
-    assert!(curves.as_str().unwrap().contains("training loss"), "{curves}");
+    assert!(
+        curves.as_str().unwrap().contains("training loss"),
+        "{curves}"
+    );
 }
 
 /// A worker's message full of markup is shown as text on every page, never
@@ -216,7 +264,16 @@ fn hostile_strings_are_text_and_bad_requests_are_refused() {
     let (_server, url) = serve(d, &[]);
     let t = token(&url);
     let base = url.split("/?").next().unwrap().to_string();
-    let api = |path: &str| get(&url, &format!("{path}{}token={t}", if path.contains('?') { "&" } else { "?" }), &[]);
+    let api = |path: &str| {
+        get(
+            &url,
+            &format!(
+                "{path}{}token={t}",
+                if path.contains('?') { "&" } else { "?" }
+            ),
+            &[],
+        )
+    };
     let (code, body) = api("/api/trials?study=depths&state=failed");
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
@@ -224,7 +281,10 @@ fn hostile_strings_are_text_and_bad_requests_are_refused() {
     let failed_id = v["rows"][0]["id"].as_str().unwrap().to_string();
     let (code, body) = api(&format!("/api/trial/{}", &failed_id[..12]));
     assert_eq!(code, 200, "{body}");
-    assert!(body.contains("window.__pwned"), "the message is served as data: {body}");
+    assert!(
+        body.contains("window.__pwned"),
+        "the message is served as data: {body}"
+    );
     for (path, want) in [
         ("/study/nope", 404),
         ("/trial/0123456789ab", 404),
@@ -243,7 +303,11 @@ fn hostile_strings_are_text_and_bad_requests_are_refused() {
     let (code, body) = api("/api/trials?study=depths&sort=seed&desc=1&limit=1");
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!((v["total"].as_u64(), v["rows"].as_array().map(Vec::len)), (Some(2), Some(1)), "{v}");
+    assert_eq!(
+        (v["total"].as_u64(), v["rows"].as_array().map(Vec::len)),
+        (Some(2), Some(1)),
+        "{v}"
+    );
     let (code, body) = api("/static/echarts.min.js");
     assert_eq!(code, 200);
     assert!(body.len() > 500_000);
@@ -255,9 +319,20 @@ fn hostile_strings_are_text_and_bad_requests_are_refused() {
     };
     for path in ["/".to_string(), format!("/trial/{}", &failed_id[..12])] {
         let mut p = Page::open(c, d, &format!("{base}{path}?token={t}"));
-        p.wait("the message shown", "document.body.innerText.includes('onerror')");
-        assert_eq!(p.eval("window.__pwned === undefined"), true, "{path}: markup ran");
-        assert_eq!(p.eval("document.querySelectorAll('img').length"), 0, "{path}");
+        p.wait(
+            "the message shown",
+            "document.body.innerText.includes('onerror')",
+        );
+        assert_eq!(
+            p.eval("window.__pwned === undefined"),
+            true,
+            "{path}: markup ran"
+        );
+        assert_eq!(
+            p.eval("document.querySelectorAll('img').length"),
+            0,
+            "{path}"
+        );
         assert!(p.text().contains(evil), "{path}: {}", p.text());
     }
 }

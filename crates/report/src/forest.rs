@@ -102,7 +102,9 @@ pub fn charts(input: &Input) -> Vec<Chart> {
     let j = crate::configs::judge(input);
     forests(&j, None)
         .into_iter()
-        .filter_map(|(m, f)| render(&format!("verdicts-{}", m.key()), &f.title, Vec::new(), &f).ok())
+        .filter_map(|(m, f)| {
+            render(&format!("verdicts-{}", m.key()), &f.title, Vec::new(), &f).ok()
+        })
         .collect()
 }
 
@@ -111,7 +113,12 @@ pub fn charts(input: &Input) -> Vec<Chart> {
 /// judged on `study` when one is given.
 pub fn forests(j: &Judgement, study: Option<&str>) -> Vec<(Metric, Forest)> {
     let mine = |v: &&Verdict| study.is_none_or(|s| v.study.as_deref() == Some(s));
-    let mut order: Vec<&Verdict> = j.verdicts.iter().filter(|v| !v.builtin).filter(mine).collect();
+    let mut order: Vec<&Verdict> = j
+        .verdicts
+        .iter()
+        .filter(|v| !v.builtin)
+        .filter(mine)
+        .collect();
     order.extend(j.verdicts.iter().filter(|v| v.builtin).filter(mine));
     let mut out = Vec::new();
     for m in METRICS {

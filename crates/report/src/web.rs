@@ -101,7 +101,7 @@ fn table_json(axes: &[String], cfgs: &[Config<'_>]) -> Value {
                     if v.is_empty() {
                         let finished = c.trials.iter().all(|t| t.succeeded());
                         let has = c.trials.iter().any(|t| t.metrics.contains_key(m));
-                        return json!({ "missing": !(finished && !has) });
+                        return json!({ "missing": !finished || has });
                     }
                     let (mean, sd) = mean_sd(&v);
                     json!({ "mean": mean, "sd": sd, "n": v.len(), "best": Some(mean) == *b })
@@ -188,8 +188,7 @@ fn forests_json(j: &Judgement, study: &str) -> Vec<Value> {
 /// with the values it takes, for the table's filters.
 fn factors(input: &Input, study: Option<&StudyInfo>) -> BTreeMap<String, BTreeSet<String>> {
     let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    let rows = (input.results.trials.iter())
-        .filter(|t| study.is_none_or(|s| t.in_study(&s.name)));
+    let rows = (input.results.trials.iter()).filter(|t| study.is_none_or(|s| t.in_study(&s.name)));
     for t in rows {
         for (k, v) in &t.labels {
             out.entry(k.clone()).or_default().insert(v.clone());
@@ -208,7 +207,9 @@ fn kept(t: &TrialRow, q: &TrialQuery) -> bool {
 }
 
 fn metric_of(t: &TrialRow, key: &str) -> Option<f64> {
-    (t.metrics.iter()).find(|(m, _)| m.key() == key).map(|(_, v)| *v)
+    (t.metrics.iter())
+        .find(|(m, _)| m.key() == key)
+        .map(|(_, v)| *v)
 }
 
 /// The order of `sort`: a metric (trials without it last, whichever way), a

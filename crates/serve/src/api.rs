@@ -248,7 +248,11 @@ mod tests {
         let line = "x".repeat(99) + "\n";
         std::fs::write(&log, line.repeat(400)).unwrap();
         let t = tail(&log).unwrap();
-        assert!(t.len() as u64 <= LOG_TAIL && t.len() > 15_000, "{}", t.len());
+        assert!(
+            t.len() as u64 <= LOG_TAIL && t.len() > 15_000,
+            "{}",
+            t.len()
+        );
         assert!(t.starts_with('x') && t.lines().all(|l| l.len() == 99));
         assert_eq!(tail(&dir.join("none.log")), None);
         std::fs::remove_dir_all(&dir).unwrap();

@@ -213,7 +213,9 @@ async fn events(
                 ));
             }
             let (stamp, look) = s.looker.current().await;
-            let event = Event::default().event("status").data(look.status.to_string());
+            let event = Event::default()
+                .event("status")
+                .data(look.status.to_string());
             Some((Ok(event), (s, Some(stamp))))
         },
     );

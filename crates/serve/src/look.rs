@@ -83,8 +83,14 @@ fn unreadable(db: &Path, e: &ablate_orchestrator::RunError) -> String {
             "{} is busy (being created or migrated by `ablate run`?): the page tries again when it changes ({text})",
             db.display()
         )
-    } else if lower.contains("readonly") || lower.contains("read-only") || lower.contains("permission") {
-        format!("cannot read {}: no permission to read it or its folder ({text})", db.display())
+    } else if lower.contains("readonly")
+        || lower.contains("read-only")
+        || lower.contains("permission")
+    {
+        format!(
+            "cannot read {}: no permission to read it or its folder ({text})",
+            db.display()
+        )
     } else {
         format!("cannot read {}: {text}", db.display())
     }

@@ -70,7 +70,13 @@ pub fn study_page(sweep: &str, study: &str) -> String {
         sw = html_escape::encode_text(sweep),
         st = html_escape::encode_text(study),
     );
-    shell(study, &body, &serde_json::json!({ "study": study }), STUDY, true)
+    shell(
+        study,
+        &body,
+        &serde_json::json!({ "study": study }),
+        STUDY,
+        true,
+    )
 }
 
 /// The page of trial `id`; its script fetches the rest.
@@ -120,11 +126,18 @@ mod tests {
             trial_page(name, name),
         ] {
             // Exactly the page's own scripts, and no markup from the name.
-            let own = if page.contains("echarts.min.js") { 3 } else { 2 };
+            let own = if page.contains("echarts.min.js") {
+                3
+            } else {
+                2
+            };
             assert_eq!(page.matches("<script").count(), own, "{page}");
             assert_eq!(page.matches("</script>").count(), own, "{page}");
             assert!(!page.contains("<!--"), "{page}");
-            assert!(page.contains("&lt;/script&gt;&lt;script&gt;alert(1)"), "{page}");
+            assert!(
+                page.contains("&lt;/script&gt;&lt;script&gt;alert(1)"),
+                "{page}"
+            );
         }
         // The embedded JSON still reads back to the same strings.
         let page = sweep_page(name, &first);

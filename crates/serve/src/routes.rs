@@ -14,7 +14,9 @@ use crate::{Shared, api, message, page};
 fn json_or_refusal(r: Result<serde_json::Value, api::Refusal>) -> Response {
     match r {
         Ok(v) => axum::Json(v).into_response(),
-        Err((code, text)) => (code, axum::Json(serde_json::json!({ "error": text }))).into_response(),
+        Err((code, text)) => {
+            (code, axum::Json(serde_json::json!({ "error": text }))).into_response()
+        }
     }
 }
 
