@@ -5,6 +5,7 @@
 //! datasets in `ablate-data`). Only this crate uses `anyhow`.
 
 mod bench;
+mod bench_serve;
 mod bench_train;
 mod data;
 mod flags;
@@ -168,6 +169,8 @@ enum DataCommand {
 enum BenchCommand {
     /// Training throughput on random data: images/s, forward and backward+update time, peak memory.
     Train(bench_train::Args),
+    /// `ablate serve` under load: many clients at once, latency percentiles per path.
+    Serve(bench_serve::Args),
     /// Cache building (images/s, all cores) and loading (seconds) on a real dataset folder.
     Data {
         /// The dataset folder (required: there is no default dataset).
@@ -206,6 +209,7 @@ fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             size,
             json,
         }) => bench::data(&kind, &path, size, json).and(done),
+        Command::Bench(BenchCommand::Serve(args)) => bench_serve::run(&args).and(done),
         Command::Bench(BenchCommand::Train(args)) => match threads::ensure(args.threads)? {
             Some(code) => Ok(code),
             None => bench_train::run(&args).and(done),

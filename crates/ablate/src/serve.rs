@@ -39,7 +39,11 @@ pub fn serve(a: &Args) -> Result<()> {
         );
     }
     let name = sweep.name.clone();
-    crate::rt::block_on(ablate_serve::serve(sweep, db, &opts, |addr, url| {
+    // Many pages at once: every core answers.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(ablate_serve::serve(sweep, db, &opts, |addr, url| {
         // Whoever started the server may stop reading once it has the URL: a
         // closed stdout must not take the server down.
         let mut out = std::io::stdout();
@@ -50,6 +54,6 @@ pub fn serve(a: &Args) -> Result<()> {
             p = addr.port()
         );
         let _ = out.flush();
-    }))??;
+    }))?;
     Ok(())
 }

@@ -14,7 +14,7 @@ use ablate_spec::{Sweep, Trial};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::look::Model;
+use crate::look::{Look, Model};
 
 /// How much of a worker.log's end a trial page shows.
 const LOG_TAIL: u64 = 16 * 1024;
@@ -45,10 +45,26 @@ pub fn study(model: Option<&Arc<Model>>, name: &str) -> Result<Value, Refusal> {
     web::study(&m.input, m.judged.as_ref(), name).ok_or_else(|| no_study(name))
 }
 
-/// Study `name`'s parallel coordinates.
-pub fn points(model: Option<&Arc<Model>>, name: &str) -> Result<Value, Refusal> {
-    let m = model.ok_or_else(no_data)?;
-    web::points(&m.input, name).ok_or_else(|| no_study(name))
+/// Study `name`'s parallel coordinates at look `look`: every line, or with
+/// `after` (the look a page last saw) only the lines of trials that changed
+/// since, and `gone`, those no longer succeeded.
+pub fn points(look: &Look, name: &str, after: Option<u64>) -> Result<Value, Refusal> {
+    let m = look.model.as_ref().ok_or_else(no_data)?;
+    let mut v = web::points(&m.input, name).ok_or_else(|| no_study(name))?;
+    // A page ahead of the server (which restarted) starts over.
+    let after = after.filter(|a| *a < look.number);
+    let newer = |id: &str| after.is_none_or(|a| look.changed.get(id).is_none_or(|c| *c > a));
+    if let Some(lines) = v.get_mut("lines").and_then(Value::as_array_mut) {
+        lines.retain(|l| l[0].as_str().is_some_and(newer));
+    }
+    let gone: Vec<&str> = (m.input.results.trials.iter())
+        .filter(|t| after.is_some() && t.in_study(name) && !t.succeeded() && newer(t.id.as_str()))
+        .map(|t| t.id.as_str())
+        .collect();
+    v["gone"] = json!(gone);
+    v["look"] = json!(look.number);
+    v["full"] = json!(after.is_none());
+    Ok(v)
 }
 
 /// One page of trials, as `query` (`key=value` pairs) asks.

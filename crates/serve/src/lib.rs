@@ -8,6 +8,7 @@
 mod api;
 mod guard;
 mod look;
+mod pace;
 mod page;
 mod routes;
 
@@ -190,7 +191,15 @@ async fn sweep_page(State(s): State<Arc<Shared>>) -> Response {
 
 async fn status(State(s): State<Arc<Shared>>) -> Response {
     let (_, look) = s.looker.current().await;
-    axum::Json(look.status.as_ref().clone()).into_response()
+    let text = look.memo("status", || {
+        Ok::<_, Infallible>(look.status.as_ref().clone())
+    });
+    let text = text.unwrap_or_else(|e| match e {});
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        text.as_ref().clone(),
+    )
+        .into_response()
 }
 
 /// Server-sent events: `status` with the whole status JSON whenever the

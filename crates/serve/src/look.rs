@@ -6,6 +6,7 @@
 //! `Looker` looks again only when the database's files changed, once for every
 //! page connected.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -42,6 +43,46 @@ pub fn live_states(st: &SweepStatus) -> Vec<(String, String)> {
 pub struct Look {
     pub status: Arc<Value>,
     pub model: Option<Arc<Model>>,
+    /// Looks are numbered 1, 2, ... from the server's start.
+    pub number: u64,
+    /// Trial id -> the number of the look at which its state or metrics last
+    /// changed (a page that saw look n asks only for what changed after it).
+    pub changed: Arc<HashMap<String, u64>>,
+    /// JSON answers already made from this look, by request: a look is
+    /// computed on once, however many pages ask.
+    memo: std::sync::Mutex<HashMap<String, Arc<String>>>,
+}
+
+/// The most answers a look keeps (distinct trial-table queries mostly).
+const MEMO: usize = 256;
+
+impl Look {
+    /// The answer to request `key`, made by `make` once per look.
+    pub fn memo<E>(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> Result<Value, E>,
+    ) -> Result<Arc<String>, E> {
+        let held = |m: &std::sync::Mutex<HashMap<String, Arc<String>>>| {
+            m.lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .get(key)
+                .cloned()
+        };
+        if let Some(a) = held(&self.memo) {
+            return Ok(a);
+        }
+        let answer = Arc::new(make()?.to_string());
+        let mut m = self
+            .memo
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if m.len() >= MEMO {
+            m.clear();
+        }
+        m.insert(key.to_string(), answer.clone());
+        Ok(answer)
+    }
 }
 
 /// The results of a look, as the report reads them, with the claims judged.
@@ -60,8 +101,12 @@ pub async fn look(sweep: &Sweep, db: &Path) -> (Value, Option<Model>) {
                 input: ablate_report::Input::new(sweep, r),
                 judged: st.judgement.clone(),
             });
-            let v = status_json(&st, &live_states(&st))
+            let mut v = status_json(&st, &live_states(&st))
                 .unwrap_or_else(|e| json!({ "error": format!("cannot show the status: {e}") }));
+            crate::pace::cap(&mut v);
+            if let Some(m) = &model {
+                v["pace"] = crate::pace::pace(&m.input.results, sweep, m.judged.as_ref());
+            }
             (v, model)
         }
         Err(e) => (
@@ -161,9 +206,28 @@ impl Looker {
         }
         let (mut v, model) = look(&self.sweep, &self.db).await;
         v["changed_at"] = json!(stamp.changed());
+        let before = last.as_ref().map(|(_, l)| l.clone());
+        let number = before.as_ref().map_or(1, |l| l.number + 1);
+        let changed = match &model {
+            Some(m) => {
+                let old = (before.as_ref()).and_then(|l| {
+                    l.model
+                        .as_ref()
+                        .map(|om| (l.changed.as_ref(), &om.input.results))
+                });
+                Arc::new(crate::pace::changes(old, &m.input.results, number))
+            }
+            None => before
+                .as_ref()
+                .map_or_else(Arc::default, |l| l.changed.clone()),
+        };
+        v["look"] = json!(number);
         let l = Arc::new(Look {
             status: Arc::new(v),
             model: model.map(Arc::new),
+            number,
+            changed,
+            memo: std::sync::Mutex::default(),
         });
         *last = Some((stamp.clone(), l.clone()));
         (stamp, l)

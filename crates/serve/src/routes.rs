@@ -20,6 +20,18 @@ fn json_or_refusal(r: Result<serde_json::Value, api::Refusal>) -> Response {
     }
 }
 
+/// A JSON answer made once per look (see `Look::memo`).
+fn memo_or_refusal(r: Result<Arc<String>, api::Refusal>) -> Response {
+    match r {
+        Ok(text) => (
+            [(header::CONTENT_TYPE, "application/json")],
+            text.as_ref().clone(),
+        )
+            .into_response(),
+        Err(refusal) => json_or_refusal(Err(refusal)),
+    }
+}
+
 pub async fn study_page(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
     let sweep = s.looker.sweep();
     if !sweep.studies.iter().any(|x| x.name == name) {
@@ -46,12 +58,30 @@ pub async fn trial_page(State(s): State<Arc<Shared>>, Path(id): Path<String>) ->
 
 pub async fn study(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
     let (_, look) = s.looker.current().await;
-    json_or_refusal(api::study(look.model.as_ref(), &name))
+    let key = format!("study {name}");
+    memo_or_refusal(look.memo(&key, || api::study(look.model.as_ref(), &name)))
 }
 
-pub async fn points(State(s): State<Arc<Shared>>, Path(name): Path<String>) -> Response {
+pub async fn points(
+    State(s): State<Arc<Shared>>,
+    Path(name): Path<String>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Response {
+    let after = match q.iter().find(|(k, _)| k == "after") {
+        None => None,
+        Some((_, v)) => match v.parse::<u64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                return json_or_refusal(Err((
+                    StatusCode::BAD_REQUEST,
+                    format!("after must be a look number (a whole number), got {v:?}"),
+                )));
+            }
+        },
+    };
     let (_, look) = s.looker.current().await;
-    json_or_refusal(api::points(look.model.as_ref(), &name))
+    let key = format!("points {name} {after:?}");
+    memo_or_refusal(look.memo(&key, || api::points(&look, &name, after)))
 }
 
 pub async fn trials(
@@ -59,7 +89,10 @@ pub async fn trials(
     Query(q): Query<Vec<(String, String)>>,
 ) -> Response {
     let (_, look) = s.looker.current().await;
-    json_or_refusal(api::trials(look.model.as_ref(), s.looker.sweep(), &q))
+    let key = format!("trials {q:?}");
+    memo_or_refusal(look.memo(&key, || {
+        api::trials(look.model.as_ref(), s.looker.sweep(), &q)
+    }))
 }
 
 pub async fn trial(State(s): State<Arc<Shared>>, Path(id): Path<String>) -> Response {

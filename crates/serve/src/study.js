@@ -124,20 +124,38 @@ function drawCharts(s) {
 
 // Parallel coordinates: one axis per factor, then per metric; a brushed range
 // on any axis filters the trial table through the same query the server reads.
-function drawParallel(p) {
+// After the first fetch only the trials that changed since the page's last
+// look come (`?after=`), merged by trial id.
+const lines = new Map();
+let seenLook = null, dims = null;
+async function loadPoints() {
+  const url = "/api/study/" + enc(STUDY) + "/points" + (seenLook === null ? "" : "?after=" + seenLook);
+  let p = await getJson(url);
+  const d = JSON.stringify([p.factors, p.metrics]);
+  if (!p.full && d !== dims) { seenLook = null; return loadPoints(); }
+  if (p.full) lines.clear();
+  p.lines.forEach((l) => lines.set(l[0], l));
+  p.gone.forEach((id) => lines.delete(id));
+  seenLook = p.look;
+  const fresh = d !== dims;
+  dims = d;
+  drawParallel(p, fresh);
+}
+
+function drawParallel(p, fresh) {
   points = p;
   const c = chart($("pc"), "pc", "chart wide");
   const cats = p.factors.map(([name, values]) => values);
   const axes = p.factors.map(([name], i) => ({ dim: i, name, type: "category", data: cats[i] }))
     .concat(p.metrics.map((m, j) => ({ dim: p.factors.length + j, name: m.label, type: "value", scale: true, inverse: m.lower_is_better })));
-  const data = p.lines.map((l) => l.slice(1).map((v) => (v === null ? "-" : v)));
-  // The axes are set once: later updates change only the lines, so a brush stays.
-  if (!c.getOption()) {
+  const data = [...lines.values()].map((l) => l.slice(1).map((v) => (v === null ? "-" : v)));
+  // The axes are set only when they change: updates change the lines, so a brush stays.
+  if (!c.getOption() || fresh) {
     c.setOption({ parallel: { left: 60, right: 90, top: 50, bottom: 30 }, parallelAxis: axes,
-      series: [{ type: "parallel", lineStyle: { width: 1, opacity: 0.45 }, progressive: 1000, data }] });
-    c.on("axisareaselected", brushed);
+      series: [{ type: "parallel", lineStyle: { width: 1, opacity: 0.45 }, progressive: 1000, data }] }, { replaceMerge: ["parallelAxis", "series"] });
+    if (!c.__brushing) { c.on("axisareaselected", brushed); c.__brushing = true; }
   } else {
-    c.setOption({ parallelAxis: axes.map((a) => (a.type === "category" ? { dim: a.dim, data: a.data } : { dim: a.dim })), series: [{ data }] });
+    c.setOption({ series: [{ data }] });
   }
 }
 
@@ -224,7 +242,7 @@ async function refresh() {
     drawClaims(study);
     drawTable(study);
     drawCharts(study);
-    drawParallel(await getJson("/api/study/" + enc(STUDY) + "/points"));
+    await loadPoints();
     drawFilters();
     await loadTrials();
   } catch (e) { $("error").textContent = String(e.message || e); }

@@ -19,6 +19,11 @@ function draw(s) {
   });
   const sum = el("div");
   sum.appendChild(el("p", progress + (s.db_exists === false ? " (no database yet: " + s.db + ")" : "")));
+  const pace = s.pace;
+  if (pace && pace.mean_trial_seconds !== null && pace.due + pace.running > 0) {
+    sum.appendChild(el("p", "rate: a trial takes " + num(pace.mean_trial_seconds, 1) + " s on average, " + pace.running +
+      " at once; about " + span(Math.round(pace.eta_seconds)) + " left for the " + (pace.due + pace.running) + " trials due now", "muted"));
+  }
   sum.appendChild(table(["study", "done", "", "trials by state"], studies));
   section("studies", "Studies", sum);
   const a = s.adaptive;
@@ -27,9 +32,11 @@ function draw(s) {
     const at = t.attempt || {};
     return [link(trialHref(t.id), t.id.slice(0, 12)), labels(t.labels), at.slot || "", at.epoch == null ? "" : "epoch " + at.epoch, at.started_at || ""];
   });
-  section("running", "Running", running.length ? table(["trial", "labels", "slot", "progress", "started"], running) : null);
+  const more = (key) => (s[key + "_more"] ? el("p", "and " + s[key + "_more"] + " more (the trial table of each study lists them all)", "muted") : null);
+  const withMore = (t, key) => { const d = el("div"); d.appendChild(t); const m = more(key); if (m) d.appendChild(m); return d; };
+  section("running", "Running", running.length ? withMore(table(["trial", "labels", "slot", "progress", "started"], running), "running") : null);
   const bad = (s.failed || []).concat(s.blocked || []).map((t) => [link(trialHref(t.id), t.id.slice(0, 12)), t.state, labels(t.labels), t.reason || ""]);
-  section("failed", "Failed and blocked", bad.length ? table(["trial", "state", "labels", "why"], bad) : null);
+  section("failed", "Failed and blocked", bad.length ? withMore(table(["trial", "state", "labels", "why"], bad), "failed") : null);
   const claims = (s.claims || []).map((c) => [c.claim, c.verdict, c.study ? link(studyHref(c.study), c.study) : ""]);
   section("claims", "Claims (provisional while trials are missing)", claims.length ? table(["claim", "verdict", "study"], claims) : null);
   const notes = el("ul");
