@@ -101,7 +101,7 @@ pub fn run(a: &Args) -> Result<()> {
         .context("the URL must start with http://")?;
     let (host, tail) = rest.split_once('/').unwrap_or((rest, ""));
     let token = tail.split_once("token=").map_or("", |(_, t)| t);
-    if a.clients == 0 || !(a.seconds > 0.0) {
+    if a.clients == 0 || a.seconds.is_nan() || a.seconds <= 0.0 {
         bail!("--clients and --seconds must be above 0");
     }
     let mut paths = a.paths.clone();

@@ -72,8 +72,11 @@ pub fn pace(results: &SweepResults, sweep: &Sweep, judged: Option<&Judged>) -> V
     })
 }
 
-/// What decides whether a trial's row changed between looks.
-fn key(t: &TrialRow) -> (TrialState, Vec<(String, u64)>) {
+/// What decides whether a trial's row changed between looks: its state and
+/// its metrics' bits.
+type RowKey = (TrialState, Vec<(String, u64)>);
+
+fn key(t: &TrialRow) -> RowKey {
     let metrics = (t.metrics.iter())
         .map(|(m, v)| (m.key().to_string(), v.to_bits()))
         .collect();
@@ -92,7 +95,7 @@ pub fn changes(
             .map(|t| (t.id.as_str().to_string(), number))
             .collect();
     };
-    let was: HashMap<&str, (TrialState, Vec<(String, u64)>)> = (old.trials.iter())
+    let was: HashMap<&str, RowKey> = (old.trials.iter())
         .map(|t| (t.id.as_str(), key(t)))
         .collect();
     (now.trials.iter())

@@ -38,7 +38,10 @@ function draw(s) {
   const bad = (s.failed || []).concat(s.blocked || []).map((t) => [link(trialHref(t.id), t.id.slice(0, 12)), t.state, labels(t.labels), t.reason || ""]);
   section("failed", "Failed and blocked", bad.length ? withMore(table(["trial", "state", "labels", "why"], bad), "failed") : null);
   const claims = (s.claims || []).map((c) => [c.claim, c.verdict, c.study ? link(studyHref(c.study), c.study) : ""]);
-  section("claims", "Claims (provisional while trials are missing)", claims.length ? table(["claim", "verdict", "study"], claims) : null);
+  // Provisional while trials are due now (an adaptive sweep's later seeds are
+  // not due until a look asks for them).
+  const due = s.pace ? s.pace.due + s.pace.running > 0 : (s.counts || {}).pending > 0;
+  section("claims", due ? "Claims so far (provisional: trials are still due)" : "Claims", claims.length ? table(["claim", "verdict", "study"], claims) : null);
   const notes = el("ul");
   (s.notes || []).forEach((n) => notes.appendChild(el("li", n)));
   section("notes", "Notes", (s.notes || []).length ? notes : null);
