@@ -5,6 +5,7 @@
 
 use ablate_spec::TrialKind;
 use ablate_verdict::Judgement;
+use ablate_verdict::stats::mean_sd;
 
 use crate::input::{Input, METRICS, Metric, TrialRow};
 
@@ -24,6 +25,15 @@ impl Config<'_> {
             .filter(|t| t.succeeded())
             .filter_map(|t| t.metrics.get(&metric).copied())
             .collect()
+    }
+
+    /// For a metric it has no value of: whether results are still due
+    /// ("missing"), rather than the metric not applying to it ("n/a": a
+    /// gender-only trial has no age MAE).
+    pub fn missing(&self, metric: Metric) -> bool {
+        let finished = self.trials.iter().all(|t| t.succeeded());
+        let has = self.trials.iter().any(|t| t.metrics.contains_key(&metric));
+        !finished || has
     }
 
     /// One value of `metric` per complete seed (folds averaged), as verdicts count.
@@ -91,6 +101,22 @@ pub fn metrics_of(configs: &[Config<'_>]) -> Vec<Metric> {
             configs
                 .iter()
                 .any(|c| c.trials.iter().any(|t| t.metrics.contains_key(m)))
+        })
+        .collect()
+}
+
+/// Per metric, the best mean over `configs` (lowest where lower is better).
+pub fn best_means(configs: &[Config<'_>], metrics: &[Metric]) -> Vec<Option<f64>> {
+    (metrics.iter())
+        .map(|m| {
+            let means = (configs.iter())
+                .map(|c| mean_sd(&c.values(*m)).0)
+                .filter(|v| v.is_finite());
+            if m.lower_is_better() {
+                means.reduce(f64::min)
+            } else {
+                means.reduce(f64::max)
+            }
         })
         .collect()
 }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::conclusions;
-use crate::configs::{Config, configs, metrics_of};
+use crate::configs::{Config, best_means, configs, metrics_of};
 use crate::format::esc;
 use crate::input::{Input, TrialRow};
 use ablate_verdict::stats::mean_sd;
@@ -106,20 +106,7 @@ fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
     }));
     let _ = writeln!(out, "| {} |", header.join(" | "));
     let _ = writeln!(out, "|{}|", vec!["---"; header.len()].join("|"));
-    let best: Vec<Option<f64>> = metrics
-        .iter()
-        .map(|m| {
-            let means = configs
-                .iter()
-                .map(|c| mean_sd(&c.values(*m)).0)
-                .filter(|v| v.is_finite());
-            if m.lower_is_better() {
-                means.reduce(f64::min)
-            } else {
-                means.reduce(f64::max)
-            }
-        })
-        .collect();
+    let best = best_means(configs, &metrics);
     for c in configs {
         let mut row: Vec<String> = c.key.iter().map(|(_, v)| esc(v)).collect();
         let done = c.trials.iter().filter(|t| t.succeeded()).count();
@@ -132,11 +119,7 @@ fn table(out: &mut String, axes: &[String], configs: &[Config<'_>]) {
         for (m, b) in metrics.iter().zip(&best) {
             let vals = c.values(*m);
             if vals.is_empty() {
-                // Results still due are missing; a metric no finished trial has does
-                // not apply (a gender-only trial has no age MAE).
-                let finished = c.trials.iter().all(|t| t.succeeded());
-                let has = c.trials.iter().any(|t| t.metrics.contains_key(m));
-                row.push(if finished && !has { "n/a" } else { "missing" }.into());
+                row.push(if c.missing(*m) { "missing" } else { "n/a" }.into());
                 continue;
             }
             let (mean, sd) = mean_sd(&vals);

@@ -12,7 +12,7 @@ use ablate_verdict::stats::mean_sd;
 use serde_json::{Value, json};
 
 use crate::charts::Bars;
-use crate::configs::{Config, configs, metrics_of};
+use crate::configs::{Config, best_means, configs, metrics_of};
 use crate::input::{Input, METRICS, Metric, StudyInfo, TrialRow};
 
 /// The most rows one page of trials has.
@@ -81,27 +81,14 @@ pub fn study(input: &Input, judged: Option<&Judged>, name: &str) -> Option<Value
 
 fn table_json(axes: &[String], cfgs: &[Config<'_>]) -> Value {
     let metrics = metrics_of(cfgs);
-    let best: Vec<Option<f64>> = (metrics.iter())
-        .map(|m| {
-            let means = (cfgs.iter())
-                .map(|c| mean_sd(&c.values(*m)).0)
-                .filter(|v| v.is_finite());
-            if m.lower_is_better() {
-                means.reduce(f64::min)
-            } else {
-                means.reduce(f64::max)
-            }
-        })
-        .collect();
+    let best = best_means(cfgs, &metrics);
     let rows: Vec<Value> = (cfgs.iter())
         .map(|c| {
             let cells: Vec<Value> = (metrics.iter().zip(&best))
                 .map(|(m, b)| {
                     let v = c.values(*m);
                     if v.is_empty() {
-                        let finished = c.trials.iter().all(|t| t.succeeded());
-                        let has = c.trials.iter().any(|t| t.metrics.contains_key(m));
-                        return json!({ "missing": !finished || has });
+                        return json!({ "missing": c.missing(*m) });
                     }
                     let (mean, sd) = mean_sd(&v);
                     json!({ "mean": mean, "sd": sd, "n": v.len(), "best": Some(mean) == *b })

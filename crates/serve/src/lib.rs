@@ -191,10 +191,7 @@ async fn sweep_page(State(s): State<Arc<Shared>>) -> Response {
 
 async fn status(State(s): State<Arc<Shared>>) -> Response {
     let (_, look) = s.looker.current().await;
-    let text = look.memo("status", || {
-        Ok::<_, Infallible>(look.status.as_ref().clone())
-    });
-    let text = text.unwrap_or_else(|e| match e {});
+    let text = look.status_text();
     (
         [(header::CONTENT_TYPE, "application/json")],
         text.as_ref().clone(),
@@ -224,7 +221,7 @@ async fn events(
             let (stamp, look) = s.looker.current().await;
             let event = Event::default()
                 .event("status")
-                .data(look.status.to_string());
+                .data(look.status_text().as_str());
             Some((Ok(event), (s, Some(stamp))))
         },
     );

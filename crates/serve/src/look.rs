@@ -51,12 +51,21 @@ pub struct Look {
     /// JSON answers already made from this look, by request: a look is
     /// computed on once, however many pages ask.
     memo: std::sync::Mutex<HashMap<String, Arc<String>>>,
+    /// The status as text, made once for every page and event stream.
+    status_text: std::sync::OnceLock<Arc<String>>,
 }
 
 /// The most answers a look keeps (distinct trial-table queries mostly).
 const MEMO: usize = 256;
 
 impl Look {
+    /// The status JSON as text, serialized once per look.
+    pub fn status_text(&self) -> Arc<String> {
+        (self.status_text)
+            .get_or_init(|| Arc::new(self.status.to_string()))
+            .clone()
+    }
+
     /// The answer to request `key`, made by `make` once per look.
     pub fn memo<E>(
         &self,
@@ -97,12 +106,13 @@ pub struct Model {
 pub async fn look(sweep: &Sweep, db: &Path) -> (Value, Option<Model>) {
     let (mut v, model) = match ablate_orchestrator::status(sweep, db).await {
         Ok(mut st) => {
-            let model = st.results.take().map(|r| Model {
-                input: ablate_report::Input::new(sweep, r),
-                judged: st.judgement.clone(),
-            });
             let mut v = status_json(&st, &live_states(&st))
                 .unwrap_or_else(|e| json!({ "error": format!("cannot show the status: {e}") }));
+            // The status is made: its results and judgement move to the model.
+            let model = st.results.take().map(|r| Model {
+                input: ablate_report::Input::new(sweep, r),
+                judged: st.judgement.take(),
+            });
             crate::pace::cap(&mut v);
             if let Some(m) = &model {
                 v["pace"] = crate::pace::pace(&m.input.results, sweep, m.judged.as_ref());
@@ -228,6 +238,7 @@ impl Looker {
             number,
             changed,
             memo: std::sync::Mutex::default(),
+            status_text: std::sync::OnceLock::new(),
         });
         *last = Some((stamp.clone(), l.clone()));
         (stamp, l)

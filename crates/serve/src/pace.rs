@@ -33,20 +33,18 @@ fn due(t: &TrialRow, sweep: &Sweep, judged: Option<&Judged>) -> bool {
     let (Some(seeds), Some(s)) = (&sweep.adaptive, judged.and_then(Judged::sequential)) else {
         return true;
     };
-    let Some(rank) = seeds.seeds().iter().position(|x| *x == t.seed) else {
+    // The schedule's seeds run from `first` on, `max` of them.
+    let Some(rank) =
+        (t.seed.checked_sub(seeds.first).map(|r| r as usize)).filter(|r| *r < seeds.max)
+    else {
         return true;
     };
-    let studies: Vec<String> = t
-        .studies
-        .iter()
-        .filter_map(|m| m.study().map(str::to_string))
-        .collect();
-    let needed = |name: &str| s.study_seeds.get(name).copied().unwrap_or(seeds.min);
-    if studies.is_empty() {
+    let mut studies = t.studies.iter().filter_map(|m| m.study()).peekable();
+    if studies.peek().is_none() {
         // A pretraining trial is due when some study runs its seed.
         return s.study_seeds.values().any(|n| rank < *n);
     }
-    studies.iter().any(|st| rank < needed(st))
+    studies.any(|st| rank < s.study_seeds.get(st).copied().unwrap_or(seeds.min))
 }
 
 /// The pace: mean seconds of a succeeded attempt, trials due and running, and
