@@ -118,6 +118,24 @@ fn strong_effects_stop_early_and_status_shows_the_rounds() {
         status(dir.path())["counts"]["succeeded"].as_u64(),
         Some(ran)
     );
+    // The live page does not count them as to do either.
+    let Some(chromium) = crate::support::chromium() else {
+        eprintln!("skipped the browser check: no Chromium (install the chromium package)");
+        return;
+    };
+    let (_server, url) = crate::serve::serve(dir.path(), &[]);
+    let mut page = crate::cdp::Page::open(chromium, dir.path(), &url);
+    let want = format!(
+        "{ran}/{ran} trials done ({} not needed: every claim has stopped)",
+        all - ran
+    );
+    page.wait(
+        "the unneeded trials named",
+        &format!("document.body.innerText.includes({want:?})"),
+    );
+    let text = page.text();
+    assert!(text.contains("not needed "), "{text}");
+    assert!(!text.contains("pending "), "{text}");
 }
 
 /// Depth does nothing for either task, so no count of seeds settles "age

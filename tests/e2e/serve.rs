@@ -19,7 +19,7 @@ const FAKE: &str = env!("CARGO_BIN_EXE_ablate-fake-worker");
 const ABLATE: &str = env!("CARGO_BIN_EXE_ablate");
 
 /// `ablate serve` on a free port: the child and the URL it printed.
-fn serve(dir: &Path, extra: &[&str]) -> (KillOnDrop, String) {
+pub(crate) fn serve(dir: &Path, extra: &[&str]) -> (KillOnDrop, String) {
     let mut child = Command::new(ABLATE)
         .args(["serve", "s.toml", "--port", "0"])
         .args(extra)
@@ -71,13 +71,16 @@ fn status(url: &str) -> serde_json::Value {
 }
 
 /// Waits (polling, 20 s at most) until `ok` holds of the status.
-fn until(url: &str, what: &str, ok: impl Fn(&serde_json::Value) -> bool) {
+fn until(url: &str, what: &str, ok: impl Fn(&serde_json::Value) -> bool) -> serde_json::Value {
     let start = Instant::now();
-    while !ok(&status(url)) {
+    loop {
+        let s = status(url);
+        if ok(&s) {
+            return s;
+        }
         assert!(
             start.elapsed() < Duration::from_secs(20),
-            "never {what}: {}",
-            status(url)
+            "never {what}: {s}"
         );
         std::thread::sleep(Duration::from_millis(50));
     }
@@ -111,6 +114,13 @@ fn the_page_follows_a_running_sweep() {
     until(&url, "a running trial", |s| {
         s["running"].as_array().is_some_and(|r| r.len() == 1)
     });
+    // Its step within the epoch, from heartbeats, advances (recorded every 2 s).
+    let step = |s: &serde_json::Value| s["running"][0]["attempt"]["progress"]["step"].as_u64();
+    let first = until(&url, "a step recorded", |s| step(s).is_some());
+    let first = step(&first).unwrap();
+    until(&url, "the step advanced", |s| {
+        step(s).is_some_and(|n| n > first)
+    });
     let chromium = chromium();
     // One page, opened before the gate and never reloaded: a mark set on it
     // survives only if the page is the same one.
@@ -124,6 +134,10 @@ fn the_page_follows_a_running_sweep() {
         assert!(first.contains("watched"), "{first}");
         assert!(first.contains("depths 0/2 done"), "{first}");
         assert!(first.contains("Running"), "{first}");
+        p.wait(
+            "the step shown",
+            "/epoch 2, step \\d+\\/1000/.test(document.body.innerText)",
+        );
         p.wait(
             "the live link up",
             "document.getElementById('age').textContent.startsWith('live')",

@@ -14,8 +14,9 @@
 //! - `FAKE_VERSION=v`: reported as the result's `trainer_version`;
 //! - `FAKE_LOG=path`: appends `start|end <slot> <trial> <unix nanos> gpu=<CUDA_VISIBLE_DEVICES>` lines, so
 //!   tests can check that no slot ever ran two trials at once;
-//! - `FAKE_GATE=path`: after its epochs it waits, beating, until `path` exists, so a
-//!   test holds trials running for as long as it looks at them.
+//! - `FAKE_GATE=path`: in its last epoch it waits until `path` exists, a heartbeat
+//!   a second with a growing step, so a test holds trials running for as long as
+//!   it looks at them.
 
 mod truth;
 
@@ -158,28 +159,30 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20);
+    let gate = std::env::var_os("FAKE_GATE");
     for epoch in 1..=epochs {
         std::thread::sleep(Duration::from_millis(ms));
         emit(
-            &serde_json::json!({"event": "heartbeat", "epoch": epoch, "step": 1, "steps": 1, "loss": 1.0, "elapsed_s": 0.0}),
+            &serde_json::json!({"event": "heartbeat", "epoch": epoch, "step": 1, "steps": 1000, "loss": 1.0, "elapsed_s": 0.0}),
         );
+        // Gated: the last epoch waits for the file, its step growing as a
+        // worker in a long epoch would say.
+        if let Some(gate) = gate.as_ref().filter(|_| epoch == epochs) {
+            for waited in 1u64.. {
+                if std::path::Path::new(gate).exists() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+                if waited % 20 == 0 {
+                    emit(
+                        &serde_json::json!({"event": "heartbeat", "epoch": epoch, "step": 1 + waited / 20, "steps": 1000, "loss": 1.0, "elapsed_s": 0.0}),
+                    );
+                }
+            }
+        }
         emit(
             &serde_json::json!({"event": "epoch", "epoch": epoch, "train_loss": 1.0 / f64::from(epoch), "lr": 0.1, "val": {"loss": 1.0}, "val_score": 0.5, "images_per_s": 100.0, "elapsed_s": 0.0}),
         );
-    }
-    if let Some(gate) = std::env::var_os("FAKE_GATE") {
-        for waited in 1u64.. {
-            if std::path::Path::new(&gate).exists() {
-                break;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-            if waited % 20 != 0 {
-                continue;
-            }
-            emit(
-                &serde_json::json!({"event": "heartbeat", "epoch": epochs, "step": 1, "steps": 1, "loss": 1.0, "elapsed_s": 0.0}),
-            );
-        }
     }
     let mut result = serde_json::json!({"trial": trial, "test": {"loss": 0.5}, "best_epoch": epochs, "epochs": epochs, "degenerate": null, "attempt": attempt});
     if let Ok(v) = std::env::var("FAKE_VERSION") {

@@ -220,9 +220,16 @@ pub enum Incoming {
         #[serde(default)]
         val_score: Option<f64>,
     },
+    /// Where in its epoch the worker is; the live page shows the step.
     Heartbeat {
         #[serde(default)]
         loss: Option<f64>,
+        #[serde(default)]
+        epoch: Option<u32>,
+        #[serde(default)]
+        step: Option<u64>,
+        #[serde(default)]
+        steps: Option<u64>,
     },
     Finished {
         #[serde(default)]
@@ -324,7 +331,12 @@ mod tests {
         let line = serde_json::to_string(&e).unwrap();
         assert_eq!(
             Incoming::parse(&line),
-            Ok(Incoming::Heartbeat { loss: Some(0.5) })
+            Ok(Incoming::Heartbeat {
+                loss: Some(0.5),
+                epoch: Some(1),
+                step: Some(2),
+                steps: Some(3),
+            })
         );
         let sparse = Incoming::parse(r#"{"event":"epoch","epoch":1,"train_loss":0.5}"#).unwrap();
         assert_eq!(

@@ -66,7 +66,7 @@ fn counts(r: &StatusReport) -> String {
 
 fn running(out: &mut String, t: &TrialStatus, live: &[(String, String)]) {
     let a = t.attempt.as_ref();
-    let epoch = (a.and_then(|a| a.epoch)).map_or("-".into(), |e| e.to_string());
+    let epoch = place(a.and_then(|a| a.epoch), a.and_then(|a| a.progress));
     let slurm = a.and_then(|a| a.job_id.as_ref()).map(|j| {
         let s = (live.iter().find(|(k, _)| k == j)).map_or("?", |(_, s)| s.as_str());
         format!(", Slurm job {j}: {s}")
@@ -83,6 +83,18 @@ fn running(out: &mut String, t: &TrialStatus, live: &[(String, String)]) {
         a.map_or("?", |a| a.started_at.as_str()),
         slurm.unwrap_or_default() + &memory
     );
+}
+
+/// Where a running attempt is: the step of the epoch under way (its last
+/// heartbeat) when that epoch is past the last one reported (`done`), else
+/// that epoch.
+fn place(done: Option<u32>, progress: Option<ablate_store::Progress>) -> String {
+    match progress {
+        Some(p) if done.is_none_or(|d| p.epoch > d) => {
+            format!("{}, step {}/{}", p.epoch, p.step, p.steps)
+        }
+        _ => done.map_or("-".into(), |e| e.to_string()),
+    }
 }
 
 /// `ablate status`'s text.
@@ -263,7 +275,7 @@ pub fn list(rows: &[Listed]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{claims, peaks};
+    use super::{claims, peaks, place};
     use ablate_verdict::{Judgement, Verdict, VerdictKind};
 
     #[test]
@@ -306,6 +318,21 @@ mod tests {
             ..j
         };
         assert_eq!(claims(&none), "");
+    }
+
+    #[test]
+    fn a_running_attempt_shows_the_step_of_an_epoch_under_way() {
+        let p = |epoch| ablate_store::Progress {
+            epoch,
+            step: 12,
+            steps: 40,
+        };
+        assert_eq!(place(None, None), "-");
+        assert_eq!(place(Some(2), None), "2");
+        assert_eq!(place(None, Some(p(1))), "1, step 12/40");
+        assert_eq!(place(Some(2), Some(p(3))), "3, step 12/40");
+        // A heartbeat of an epoch already reported is older news.
+        assert_eq!(place(Some(3), Some(p(3))), "3");
     }
 
     #[test]

@@ -39,6 +39,15 @@ function num(v, digits) {
 function span(secs) {
   return secs < 120 ? secs + " s" : secs < 7200 ? Math.round(secs / 60) + " min" : Math.round(secs / 3600) + " h";
 }
+// A running attempt's place: the step of the epoch under way (its last
+// heartbeat) when that epoch is past the last one reported, else that epoch.
+function progress(done, p) {
+  if (p && (done === null || done === undefined || p.epoch > done)) {
+    const pct = p.steps > 0 ? " (" + Math.floor((100 * p.step) / p.steps) + "%)" : "";
+    return "epoch " + p.epoch + ", step " + p.step + "/" + p.steps + pct;
+  }
+  return done === null || done === undefined ? "" : "epoch " + done + " done";
+}
 function trialHref(id) { return "/trial/" + encodeURIComponent(String(id).slice(0, 12)); }
 function studyHref(name) { return "/study/" + encodeURIComponent(name); }
 async function getJson(url) {

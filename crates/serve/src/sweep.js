@@ -5,20 +5,26 @@ const seen = [];
 function draw(s) {
   $("error").textContent = s.error || "";
   if (s.sweep) $("name").textContent = s.sweep;
+  // Once an adaptive sweep's claims have all stopped, its trials never run
+  // (seeds no claim needed) are not counted as to do.
+  const unneeded = s.adaptive && s.adaptive.done ? (c) => (c.counts && c.counts.pending) || 0 : () => 0;
   const total = s.total || 0, ok = done(s);
-  const progress = ok + "/" + total + " trials done";
-  if (seen[seen.length - 1] !== progress) seen.push(progress);
+  const skip = unneeded(s);
+  const doneText = ok + "/" + (total - skip) + " trials done" + (skip ? " (" + skip + " not needed: every claim has stopped)" : "");
+  if (seen[seen.length - 1] !== doneText) seen.push(doneText);
   $("history").textContent = "seen on this page without a reload: " + seen.join(" → ");
   const studies = (s.studies || []).map((c) => {
-    const p = el("progress"); p.max = c.total || 1; p.value = done(c);
+    const p = el("progress"); p.value = done(c);
     const name = String(c.study);
     // Pretraining stages are memberships too, but have no study page.
     const title = name.startsWith("pretrain:") ? el("span", name) : link(studyHref(name), name);
-    return [title, done(c) + "/" + c.total + " done", p,
-      Object.entries(c.counts || {}).map(([k, v]) => k + " " + v).join(", ")];
+    const needed = (c.total || 0) - unneeded(c);
+    p.max = needed || 1;
+    return [title, done(c) + "/" + needed + " done", p,
+      Object.entries(c.counts || {}).map(([k, v]) => (k === "pending" && unneeded(c) ? "not needed" : k) + " " + v).join(", ")];
   });
   const sum = el("div");
-  sum.appendChild(el("p", progress + (s.db_exists === false ? " (no database yet: " + s.db + ")" : "")));
+  sum.appendChild(el("p", doneText + (s.db_exists === false ? " (no database yet: " + s.db + ")" : "")));
   const pace = s.pace;
   if (pace && pace.mean_trial_seconds !== null && pace.due + pace.running > 0) {
     sum.appendChild(el("p", "rate: a trial takes " + num(pace.mean_trial_seconds, 1) + " s on average, " + pace.running +
@@ -30,7 +36,7 @@ function draw(s) {
   section("round", "Adaptive seeds", a ? el("p", "look " + a.looks_judged + " of " + a.looks + (a.done ? "; every claim has stopped" : "")) : null);
   const running = (s.running || []).map((t) => {
     const at = t.attempt || {};
-    return [link(trialHref(t.id), t.id.slice(0, 12)), labels(t.labels), at.slot || "", at.epoch == null ? "" : "epoch " + at.epoch, at.started_at || ""];
+    return [link(trialHref(t.id), t.id.slice(0, 12)), labels(t.labels), at.slot || "", progress(at.epoch, at.progress), at.started_at || ""];
   });
   const more = (key) => (s[key + "_more"] ? el("p", "and " + s[key + "_more"] + " more (the trial table of each study lists them all)", "muted") : null);
   const withMore = (t, key) => { const d = el("div"); d.appendChild(t); const m = more(key); if (m) d.appendChild(m); return d; };

@@ -69,7 +69,9 @@ function draw(t) {
   if (d.error) $("error").textContent = d.error;
   const attempts = d.attempts || [];
   drawCurves(attempts);
-  const rows = attempts.map((a) => [String(a.id), a.state, a.started_at, a.ended_at || "", a.slot, a.device_name || a.device, a.host,
+  const lastEpoch = (a) => { const e = (a.epochs || []).at(-1); return e ? (typeof e.epoch === "number" ? e.epoch : a.epochs.length) : null; };
+  const state = (a) => (a.state === "running" && (a.progress || lastEpoch(a) !== null) ? "running: " + progress(lastEpoch(a), a.progress) : a.state);
+  const rows = attempts.map((a) => [String(a.id), state(a), a.started_at, a.ended_at || "", a.slot, a.device_name || a.device, a.host,
     a.backend + (a.job_id ? " " + a.job_id : ""), a.exit_code === null ? (a.signal === null ? "" : "signal " + a.signal) : String(a.exit_code),
     a.failure_class || "", a.message || ""]);
   section("attempts", "Attempts", rows.length ? table(["attempt", "state", "started", "ended", "slot", "device", "host", "backend", "exit", "failure", "message"], rows) : el("p", "Not started yet.", "muted"));

@@ -28,6 +28,8 @@ pub struct AttemptDetail {
     pub message: Option<String>,
     /// Every epoch it reported, in order, as reported.
     pub epochs: Vec<serde_json::Value>,
+    /// Where it was in its epoch at its last recorded heartbeat.
+    pub progress: Option<crate::Progress>,
 }
 
 /// A file a succeeded trial left, with its digest.
@@ -51,14 +53,16 @@ impl Store {
     /// Trial `id`'s attempts, epochs and artifacts (all empty for a trial the
     /// database never saw).
     pub async fn trial_detail(&self, id: &str) -> Result<TrialDetail, StoreError> {
-        let rows = sqlx::query(
+        let q = format!(
             "SELECT id, state, started_at, ended_at, slot, device, device_name, host, backend, \
-             job_id, exit_code, signal, failure_class, message FROM attempts WHERE trial_id = ? ORDER BY id",
-        )
-        .bind(id)
-        .fetch_all(self.pool())
-        .await
-        .map_err(|e| self.err(e))?;
+             job_id, exit_code, signal, failure_class, message, {} FROM attempts WHERE trial_id = ? ORDER BY id",
+            self.progress_columns()
+        );
+        let rows = sqlx::query(&q)
+            .bind(id)
+            .fetch_all(self.pool())
+            .await
+            .map_err(|e| self.err(e))?;
         let mut attempts = Vec::with_capacity(rows.len());
         for r in &rows {
             let attempt: i64 = r.get(0);
@@ -78,6 +82,7 @@ impl Store {
                 failure_class: r.get(12),
                 message: r.get(13),
                 epochs: self.epochs_of(attempt).await?,
+                progress: crate::status::progress(r.get(14), r.get(15), r.get(16)),
             });
         }
         let artifacts = sqlx::query(

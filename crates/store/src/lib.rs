@@ -29,7 +29,8 @@ pub use records::{
 };
 pub use stale::{RecordedResult, SupersededResult};
 pub use status::{
-    AttemptInfo, AttemptProvenance, ResultRow, StatusReport, StudyCounts, SweepRow, TrialStatus,
+    AttemptInfo, AttemptProvenance, Progress, ResultRow, StatusReport, StudyCounts, SweepRow,
+    TrialStatus,
 };
 pub use success::{Artifact, FAULT_ENV, Success};
 pub use time::now_rfc3339;
@@ -77,9 +78,40 @@ impl StoreError {
 pub struct Store {
     pool: SqlitePool,
     path: PathBuf,
-    /// The attempts table has the peak memory columns (migration 0005): a
-    /// reader of a database an older ablate wrote, not yet migrated, reads NULL.
-    memory_columns: bool,
+    /// Which later columns of `attempts` the database has: a reader of a
+    /// database an older ablate wrote, not yet migrated, reads NULL for those
+    /// it lacks.
+    columns: Columns,
+}
+
+/// The columns of `attempts` added after the first release.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    /// Peak memory (migration 0005).
+    memory: bool,
+    /// Progress within an epoch (migration 0006).
+    progress: bool,
+}
+
+impl Columns {
+    const ALL: Columns = Columns {
+        memory: true,
+        progress: true,
+    };
+
+    async fn of(pool: &SqlitePool, path: &Path) -> Result<Columns, StoreError> {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT name FROM pragma_table_info('attempts') WHERE name IN ('peak_host_bytes', 'progress_step')",
+        )
+        .fetch_all(pool)
+        .await
+        .map_err(|e| sql(path, e))?;
+        let has = |n: &str| names.iter().any(|x| x == n);
+        Ok(Columns {
+            memory: has("peak_host_bytes"),
+            progress: has("progress_step"),
+        })
+    }
 }
 
 /// How long a connection waits for a lock before giving up. Readers in WAL mode
@@ -100,7 +132,7 @@ impl Store {
         Ok(Store {
             pool,
             path: path.to_path_buf(),
-            memory_columns: true,
+            columns: Columns::ALL,
         })
     }
 
@@ -165,26 +197,31 @@ impl Store {
             .connect_with(opts)
             .await
             .map_err(|e| sql(path, e))?;
-        let memory_columns: i64 = sqlx::query_scalar(
-            "SELECT COUNT(*) FROM pragma_table_info('attempts') WHERE name = 'peak_host_bytes'",
-        )
-        .fetch_one(&pool)
-        .await
-        .map_err(|e| sql(path, e))?;
+        let columns = Columns::of(&pool, path).await?;
         Ok(Store {
             pool,
             path: path.to_path_buf(),
-            memory_columns: memory_columns > 0,
+            columns,
         })
     }
 
     /// The peak memory columns of `attempts`, or NULLs where the database
     /// predates them.
     pub(crate) fn peak_columns(&self) -> &'static str {
-        if self.memory_columns {
+        if self.columns.memory {
             "peak_host_bytes, peak_gpu_bytes"
         } else {
             "NULL, NULL"
+        }
+    }
+
+    /// The progress columns of `attempts` (epoch, step, steps, when), or NULLs
+    /// where the database predates them.
+    pub(crate) fn progress_columns(&self) -> &'static str {
+        if self.columns.progress {
+            "progress_epoch, progress_step, progress_steps, progress_at"
+        } else {
+            "NULL, NULL, NULL, NULL"
         }
     }
 

@@ -243,6 +243,27 @@ impl Store {
     }
 
     /// The peak memory an attempt reported so far; a peak never goes down.
+    /// Where a running attempt is in its epoch, with the time it was told.
+    pub async fn record_progress(
+        &self,
+        attempt: i64,
+        p: &crate::Progress,
+    ) -> Result<(), StoreError> {
+        let big = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+        sqlx::query(
+            "UPDATE attempts SET progress_epoch = ?, progress_step = ?, progress_steps = ?, progress_at = ? WHERE id = ?",
+        )
+        .bind(i64::from(p.epoch))
+        .bind(big(p.step))
+        .bind(big(p.steps))
+        .bind(now_rfc3339())
+        .bind(attempt)
+        .execute(self.pool())
+        .await
+        .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
     pub async fn record_peak_memory(
         &self,
         attempt: i64,

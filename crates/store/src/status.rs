@@ -34,6 +34,19 @@ pub struct AttemptInfo {
     /// Peak private host memory and GPU memory reported so far, in bytes.
     pub peak_host_bytes: Option<i64>,
     pub peak_gpu_bytes: Option<i64>,
+    /// Where it is in its epoch, from its last recorded heartbeat.
+    pub progress: Option<Progress>,
+    /// When that heartbeat was recorded.
+    pub progress_at: Option<String>,
+}
+
+/// A point in a running attempt's training: step `step` of `steps` in epoch
+/// `epoch` (counted from 1, the epoch under way).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Progress {
+    pub epoch: u32,
+    pub step: u64,
+    pub steps: u64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -242,7 +255,16 @@ impl Store {
     }
 
     async fn current_attempt(&self, trial: &str) -> Result<Option<AttemptInfo>, StoreError> {
-        let row = sqlx::query(&format!("SELECT id, slot, device, started_at, job_id, events_path, {} FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1", self.peak_columns())).bind(trial).fetch_optional(self.pool()).await.map_err(|e| self.err(e))?;
+        let q = format!(
+            "SELECT id, slot, device, started_at, job_id, events_path, {}, {} FROM attempts WHERE trial_id = ? AND state = 'running' ORDER BY id DESC LIMIT 1",
+            self.peak_columns(),
+            self.progress_columns()
+        );
+        let row = (sqlx::query(&q)
+            .bind(trial)
+            .fetch_optional(self.pool())
+            .await)
+            .map_err(|e| self.err(e))?;
         let Some(r) = row else { return Ok(None) };
         let id: i64 = r.get(0);
         let last = sqlx::query(
@@ -270,6 +292,8 @@ impl Store {
             events_path: r.get(5),
             peak_host_bytes: r.get(6),
             peak_gpu_bytes: r.get(7),
+            progress: progress(r.get(8), r.get(9), r.get(10)),
+            progress_at: r.get(11),
         }))
     }
 
@@ -376,4 +400,17 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// A progress point from its columns, when all three are there and fit.
+pub(crate) fn progress(
+    epoch: Option<i64>,
+    step: Option<i64>,
+    steps: Option<i64>,
+) -> Option<Progress> {
+    Some(Progress {
+        epoch: u32::try_from(epoch?).ok()?,
+        step: u64::try_from(step?).ok()?,
+        steps: u64::try_from(steps?).ok()?,
+    })
 }

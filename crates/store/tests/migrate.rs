@@ -68,6 +68,9 @@ async fn results_from_before_provenance_survive_the_migration() {
     let provenance = reader.provenance("w").await.unwrap();
     assert_eq!(provenance[0].peak_host_bytes, None);
     reader.status("w").await.unwrap();
+    // Nor their progress within an epoch (0006).
+    let detail = reader.trial_detail(TRIAL).await.unwrap();
+    assert_eq!(detail.attempts[0].progress, None);
     reader.close().await;
 
     let store = Store::open(&path).await.unwrap();

@@ -3,7 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 use ablate_protocol::{AttemptState, FailureClass, TrialState};
-use ablate_store::{AttemptEnd, AttemptStart, Store, SweepRecord, TrialRecord};
+use ablate_store::{AttemptEnd, AttemptStart, Progress, Store, SweepRecord, TrialRecord};
 
 async fn store_with_one_trial(dir: &std::path::Path) -> Store {
     let store = Store::open(&dir.join("ablate.db")).await.unwrap();
@@ -96,4 +96,39 @@ async fn a_rerun_retries_exactly_the_retryable_classes() {
         assert_eq!(status.failed[0].peak_gpu_bytes, Some(2 << 30));
         store.close().await;
     }
+}
+
+#[tokio::test]
+async fn a_running_attempts_step_is_read_back_by_status_and_trial_detail() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_with_one_trial(dir.path()).await;
+    let id = "a".repeat(64);
+    let attempt = store
+        .start_attempt(&AttemptStart {
+            trial_id: id.clone().into(),
+            sweep: "w".into(),
+            ..AttemptStart::default()
+        })
+        .await
+        .unwrap();
+    let running = |s: &ablate_store::StatusReport| s.running[0].attempt.clone().unwrap();
+    assert_eq!(running(&store.status("w").await.unwrap()).progress, None);
+    for step in [5, 12] {
+        let p = Progress {
+            epoch: 3,
+            step,
+            steps: 40,
+        };
+        store.record_progress(attempt, &p).await.unwrap();
+    }
+    let a = running(&store.status("w").await.unwrap());
+    let want = Some(Progress {
+        epoch: 3,
+        step: 12,
+        steps: 40,
+    });
+    assert_eq!(a.progress, want, "the latest point");
+    assert!(a.progress_at.is_some());
+    let detail = store.trial_detail(&id).await.unwrap();
+    assert_eq!(detail.attempts[0].progress, want);
 }

@@ -52,6 +52,14 @@ pub enum Effect {
         epoch: u32,
         line: String,
     },
+    /// Where the attempt is in its epoch (a heartbeat's epoch and step), at
+    /// most once per [`super::output::PROGRESS_EVERY`] per attempt.
+    RecordProgress {
+        trial: TrialId,
+        epoch: u32,
+        step: u64,
+        steps: u64,
+    },
     /// The attempt's peak memory so far (bytes), as its worker reported it.
     RecordMemory {
         trial: TrialId,
@@ -151,6 +159,8 @@ pub(super) struct Active {
     /// The last resumable state this attempt wrote (epochs, batches): a
     /// timed-out attempt that saved one is retried, to resume from it.
     pub saved: Option<(u32, usize)>,
+    /// When its progress was last recorded (heartbeats in between are not).
+    pub progress_recorded: Option<Instant>,
 }
 
 impl Active {
@@ -172,6 +182,7 @@ impl Active {
             queued: false,
             resume: None,
             saved: None,
+            progress_recorded: None,
         }
     }
 

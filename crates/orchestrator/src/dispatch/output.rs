@@ -3,6 +3,8 @@
 //! shown a few lines per attempt. A line cut at the cap or not valid UTF-8 is
 //! never taken for an event.
 
+use std::time::Duration;
+
 use ablate_protocol::Incoming;
 use ablate_spec::{Sweep, short_id};
 
@@ -11,6 +13,11 @@ use crate::lines::Line;
 
 /// How many lines of an attempt's stdout that are not protocol events are shown.
 pub(super) const OTHER_LINES_SHOWN: usize = 3;
+
+/// The least time between two recorded progress points of one attempt: a
+/// worker may send heartbeats as often as it likes, the database gets one
+/// write per attempt per this at most.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
 impl Core<'_> {
     pub(super) fn on_line(&mut self, trial: &str, line: Line, fx: &mut Vec<Effect>) {
@@ -91,7 +98,25 @@ impl Core<'_> {
                     line: read.json.unwrap_or(line.text),
                 });
             }
-            Incoming::Heartbeat { loss } => a.view.loss = loss,
+            Incoming::Heartbeat {
+                loss,
+                epoch,
+                step,
+                steps,
+            } => {
+                a.view.loss = loss;
+                let due = (a.progress_recorded)
+                    .is_none_or(|at| now.saturating_duration_since(at) >= PROGRESS_EVERY);
+                if let (Some(epoch), Some(step), Some(steps), true) = (epoch, step, steps, due) {
+                    a.progress_recorded = Some(now);
+                    fx.push(Effect::RecordProgress {
+                        trial: trial.into(),
+                        epoch,
+                        step,
+                        steps,
+                    });
+                }
+            }
             Incoming::Finished { result } => {
                 let checked = objective.map_or(Ok(()), |o| {
                     ablate_protocol::check_finished(&result, &read.nonfinite, trial, o)

@@ -495,6 +495,35 @@ fn events_for_unknown_trials_or_closed_attempts_are_errors_for_the_loop_to_log()
 }
 
 #[test]
+fn heartbeat_steps_are_recorded_at_most_every_two_seconds_per_attempt() {
+    let s = sweep();
+    let mut h = Harness::new(&s, 1, false);
+    let pre = started(&h.launch(0.0))[0].clone();
+    let beat = |step: u64| {
+        format!(r#"{{"event":"heartbeat","epoch":3,"step":{step},"steps":40,"loss":0.5}}"#)
+    };
+    let recorded = |fx: &[Effect]| -> Vec<u64> {
+        (fx.iter())
+            .filter_map(|e| match e {
+                Effect::RecordProgress {
+                    epoch: 3,
+                    step,
+                    steps: 40,
+                    ..
+                } => Some(*step),
+                _ => None,
+            })
+            .collect()
+    };
+    assert_eq!(recorded(&h.send(1.0, line(&pre, &beat(1)))), [1]);
+    assert_eq!(recorded(&h.send(2.5, line(&pre, &beat(2)))), [] as [u64; 0]);
+    assert_eq!(recorded(&h.send(3.0, line(&pre, &beat(3)))), [3]);
+    // A heartbeat without a step (a user's worker may send only its loss).
+    let bare = h.send(9.0, line(&pre, r#"{"event":"heartbeat","loss":0.4}"#));
+    assert_eq!(recorded(&bare), [] as [u64; 0]);
+}
+
+#[test]
 fn epochs_are_recorded_as_the_worker_wrote_them_and_other_lines_are_noted() {
     let s = sweep();
     let mut h = Harness::new(&s, 1, false);
