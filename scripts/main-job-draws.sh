@@ -11,7 +11,7 @@
 # DRAWS defaults to 3; further KEY=VALUE overrides go to every run (for a
 # smoke test: train.epochs=2 sweep.seeds=2). OUT (default /tmp/ablate-draws) holds the runs;
 # ABLATE (default ./target/release/ablate) is the binary. Each draw of the full
-# main job took 264-317 s on a 2-core AMD EPYC (2026-12-07).
+# main job took 225-286 s on a 2-core AMD EPYC (2026-12-08).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DRAWS=${1:-3}

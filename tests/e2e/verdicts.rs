@@ -12,7 +12,7 @@ fn sweep(dir: &Path, seeds: u32) {
     crate::support::fake_quick(dir, &seeds.to_string());
 }
 
-/// quick.toml's own claim, in the report's verdict table.
+/// The sweep's own claim (`support::OWN_CLAIM`), in the report's verdict table.
 const OWN: &str = "Multi-task costs no age accuracy after face pretraining";
 
 /// Runs the sweep under `truth` and returns each claim's verdict from report.md.
@@ -56,7 +56,7 @@ fn verdicts(truth: &serde_json::Value, seeds: u32) -> Vec<(String, String)> {
             (cells[1].to_string(), cells[2].trim_matches('*').to_string())
         })
         .collect();
-    // quick.toml's own claim (multi-task no worse on age after face pretraining)
+    // The sweep's own claim (multi-task no worse on age after face pretraining)
     // first, then the paper's four.
     assert_eq!(rows.len(), 5, "{md}");
     assert_eq!(rows[0].0, OWN, "the sweep's own claim first: {md}");
@@ -85,7 +85,7 @@ fn truth(
 }
 
 /// No factor does anything: none of the paper's claims may come out supported
-/// (quick.toml's own "no worse" claim is then true, and may be).
+/// (the sweep's own "no worse" claim is then true, and may be).
 #[test]
 fn null_sweeps_support_nothing() {
     for noise in [1, 2, 3] {
@@ -106,7 +106,7 @@ fn null_sweeps_support_nothing() {
 }
 
 /// The paper's findings, strongly and with little noise: every claim is
-/// supported, quick.toml's own too (multi-task costs no age accuracy after
+/// supported, the sweep's own too (multi-task costs no age accuracy after
 /// face pretraining holds in this truth).
 #[test]
 fn the_papers_findings_are_supported_when_they_hold() {
