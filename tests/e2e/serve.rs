@@ -211,6 +211,16 @@ fn study_and_trial_pages(chromium: &str, d: &Path, url: &str) {
     );
     let text = p.text();
     assert!(text.contains("depth in {vgg7}"), "{text}");
+    // An update (what the server's push runs) keeps the brush and a chart's zoom.
+    p.eval("charts[Object.keys(charts).find((k) => k.startsWith('bars:'))].dispatchAction({ type: 'dataZoom', dataZoomIndex: 0, start: 20, end: 60 })");
+    let zoom = "(() => { const z = charts[Object.keys(charts).find((k) => k.startsWith('bars:'))].getOption().dataZoom[0]; return z.start + '-' + z.end; })()";
+    assert_eq!(p.eval(zoom), "20-60");
+    p.eval("window.__refreshed = false; refresh().then(() => { window.__refreshed = true; })");
+    p.wait("the update drawn", "window.__refreshed === true && !busy");
+    assert_eq!(p.eval(zoom), "20-60", "the zoom was lost");
+    assert!(p.text().contains("depth in {vgg7}"), "the brush was lost");
+    let count = "document.getElementById('count').textContent";
+    assert_eq!(p.eval(count), "trials 1-1 of 1");
     // Sorting by seed, then the other way.
     p.eval("document.getElementById('unbrush').click()");
     p.wait(

@@ -120,7 +120,7 @@ pub async fn look(sweep: &Sweep, db: &Path) -> (Value, Option<Model>) {
             (v, model)
         }
         Err(e) => (
-            json!({ "sweep": sweep.name, "error": unreadable(db, &e) }),
+            json!({ "sweep": sweep.name, "error": unreadable(db, &e.to_string()) }),
             None,
         ),
     };
@@ -130,8 +130,7 @@ pub async fn look(sweep: &Sweep, db: &Path) -> (Value, Option<Model>) {
 }
 
 /// Why the database cannot be read, in words a user can act on.
-fn unreadable(db: &Path, e: &ablate_orchestrator::RunError) -> String {
-    let text = e.to_string();
+fn unreadable(db: &Path, text: &str) -> String {
     let lower = text.to_lowercase();
     if lower.contains("locked") || lower.contains("busy") {
         format!(
@@ -242,5 +241,38 @@ impl Looker {
         });
         *last = Some((stamp.clone(), l.clone()));
         (stamp, l)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::unreadable;
+
+    #[test]
+    fn an_unreadable_database_is_explained_by_what_sqlite_said() {
+        let db = Path::new("runs/ablate.db");
+        let busy = unreadable(
+            db,
+            "database runs/ablate.db: error returned from database: (code: 5) database is locked",
+        );
+        assert!(
+            busy.starts_with("runs/ablate.db is busy (being created or migrated"),
+            "{busy}"
+        );
+        assert!(busy.ends_with("database is locked)"), "{busy}");
+        for text in [
+            "attempt to write a readonly database",
+            "unable to open database file: Permission denied",
+        ] {
+            let why = unreadable(db, text);
+            assert!(
+                why.starts_with("cannot read runs/ablate.db: no permission"),
+                "{why}"
+            );
+        }
+        let other = unreadable(db, "file is not a database");
+        assert_eq!(other, "cannot read runs/ablate.db: file is not a database");
     }
 }
