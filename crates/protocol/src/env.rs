@@ -17,6 +17,11 @@ impl Env {
     pub const CUDA_VISIBLE_DEVICES: &'static str = "CUDA_VISIBLE_DEVICES";
     /// glibc's allocator settings: [`MALLOC_TUNABLES`] unless the user set their own.
     pub const GLIBC_TUNABLES: &'static str = "GLIBC_TUNABLES";
+    /// `0` for a CUDA trial at `precision = "fp32"`: cuBLAS and cuDNN then use no
+    /// TF32 tensor-core arithmetic for fp32 data anywhere in the process (cuDNN's
+    /// default math would on Ampere and later GPUs), as PyTorch's
+    /// `allow_tf32 = False` flags do for its own calls.
+    pub const TF32_OVERRIDE: &'static str = "NVIDIA_TF32_OVERRIDE";
 }
 
 /// The GLIBC_TUNABLES a training process runs under (unless the user set their

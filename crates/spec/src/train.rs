@@ -4,7 +4,7 @@
 use std::fmt;
 
 use crate::error::Ctx;
-use crate::types::{Device, ExecSpec, Optimizer, Schedule, TrainSpec};
+use crate::types::{Device, ExecSpec, Optimizer, Precision, Schedule, TrainSpec};
 use crate::value::{self, Value};
 
 pub(crate) const TRAIN_KEYS: &[&str] = &[
@@ -26,6 +26,7 @@ pub(crate) const TRAIN_KEYS: &[&str] = &[
     "device",
     "threads",
     "checkpoint_minutes",
+    "precision",
 ];
 
 /// One parsed `[train]` key.
@@ -49,6 +50,7 @@ pub(crate) enum Setting {
     Device(Device),
     Threads(u32),
     CheckpointMinutes(f64),
+    Precision(Precision),
 }
 
 pub(crate) fn parse(ctx: &mut Ctx<'_>, path: &str, key: &str, v: &Value<'_>) -> Option<Setting> {
@@ -119,6 +121,10 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, path: &str, key: &str, v: &Value<'_>) -> 
             |x| x > 0.0 && x <= 10_000.0,
             "minutes between resumable states within an epoch, in (0, 10000]",
         )?),
+        "precision" => S::Precision(match value::choice(ctx, path, v, &["fp32", "tf32"])? {
+            "fp32" => Precision::Fp32,
+            _ => Precision::Tf32,
+        }),
         _ => return None,
     })
 }
@@ -148,6 +154,7 @@ impl fmt::Display for Setting {
             S::Flip(b) | S::BatchNorm(b) => write!(f, "{b}"),
             S::Device(Device::Cpu) => f.write_str("cpu"),
             S::Device(Device::Cuda) => f.write_str("cuda"),
+            S::Precision(p) => f.write_str(p.as_str()),
         }
     }
 }
@@ -179,6 +186,7 @@ impl Default for Draft {
                 flip: true,
                 crop: 4,
                 dropout: 0.5,
+                precision: Precision::Fp32,
             },
             schedule: "cosine",
             step_every: 10,
@@ -214,6 +222,7 @@ impl Draft {
             S::Dropout(x) => t.dropout = x,
             S::BatchNorm(b) => self.batch_norm = b,
             S::Device(d) => self.exec.device = d,
+            S::Precision(p) => t.precision = p,
             S::Threads(n) => self.exec.threads = n,
             // At least a millisecond: the worker checks after every step.
             S::CheckpointMinutes(m) => {
@@ -245,6 +254,12 @@ impl Draft {
                 spec.crop,
                 spec.input_size,
                 (spec.input_size - 1) / 2
+            ));
+        }
+        if spec.precision != Precision::Fp32 && self.exec.device == Device::Cpu {
+            return Err(format!(
+                "precision = \"{}\" is for CUDA trials, and this one runs on the CPU, which computes in fp32; set device = \"cuda\" or leave precision out",
+                spec.precision.as_str()
             ));
         }
         if spec.optimizer == Optimizer::Adamw {

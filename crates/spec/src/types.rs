@@ -227,6 +227,35 @@ pub struct TrainSpec {
     /// Random translation by up to this many pixels (pad and crop).
     pub crop: u32,
     pub dropout: f64,
+    /// The arithmetic of a CUDA trial's matrix products and convolutions. Left
+    /// out of the JSON at fp32, so the ids of trials from before it existed
+    /// stay what they were; a CPU trial is always fp32.
+    #[serde(default, skip_serializing_if = "Precision::is_fp32")]
+    pub precision: Precision,
+}
+
+/// `[train] precision`: strict IEEE fp32, or TF32 tensor-core products (fp32
+/// storage, 10-bit mantissa inside the products: what PyTorch's
+/// `allow_tf32` flags switch on).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Precision {
+    #[default]
+    Fp32,
+    Tf32,
+}
+
+impl Precision {
+    pub fn is_fp32(&self) -> bool {
+        *self == Precision::Fp32
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Tf32 => "tf32",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

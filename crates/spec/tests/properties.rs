@@ -284,3 +284,47 @@ fn exec_settings_do_not_change_ids() {
     let changed = base.replace("[data.f]", "[train]\nepochs = 3\n[data.f]");
     assert_ne!(ids(base), ids(&changed));
 }
+
+#[test]
+fn precision_is_part_of_a_cuda_trials_id_and_refused_on_the_cpu() {
+    let base = "[sweep]\nname = \"e\"\n[data.f]\nkind = \"synthetic-faces\"\n[[study]]\nname = \"s\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n";
+    let with = |train: &str| base.replace("[data.f]", &format!("[train]\n{train}\n[data.f]"));
+    let cuda = with("device = \"cuda\"");
+    // fp32 is what a trial always computed in: saying so changes no id.
+    assert_eq!(
+        ids(&cuda),
+        ids(&with("device = \"cuda\"\nprecision = \"fp32\""))
+    );
+    assert_eq!(ids(base), ids(&with("precision = \"fp32\"")));
+    let tf32 = with("device = \"cuda\"\nprecision = \"tf32\"");
+    assert_ne!(ids(&cuda), ids(&tf32), "TF32 products give other numbers");
+    let sweep = ablate_spec::parse(&tf32, Path::new("e.toml")).unwrap();
+    let p = sweep.trials[0].config.train.precision;
+    assert_eq!(p, ablate_spec::types::Precision::Tf32);
+    // As an axis, for a CUDA sweep: two trials.
+    let axis = cuda.replace(
+        "grid.depth = [\"vgg7\"]",
+        "fixed.depth = \"vgg7\"\ngrid.precision = [\"fp32\", \"tf32\"]",
+    );
+    assert_eq!(ids(&axis).len(), 2);
+    for bad in [
+        with("precision = \"tf32\""),
+        axis.replace("device = \"cuda\"", "device = \"cpu\""),
+    ] {
+        let err = ablate_spec::parse(&bad, Path::new("e.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("precision = \"tf32\" is for CUDA trials"),
+            "{err}"
+        );
+        assert!(err.contains("e.toml"), "names the file: {err}");
+    }
+    let err = ablate_spec::parse(&with("precision = \"fp16\""), Path::new("e.toml"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("fp32") && err.contains("tf32"),
+        "says what is valid: {err}"
+    );
+}

@@ -139,6 +139,7 @@ pub fn run_model(
         flip: false,
         crop: 0,
         dropout: 0.5,
+        precision: ablate_spec::types::Precision::Fp32,
     };
     let mut optim = Optim::new(&spec, named);
     let mut rng = Rng::new(1);

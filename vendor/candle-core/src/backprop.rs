@@ -271,21 +271,15 @@ impl Tensor {
                         stride,
                         dilation,
                     } => {
-                        // The output height for conv_transpose2d is:
-                        // (i_h - 1) * stride - 2 * padding + dilation * (k_h - 1) + out_padding + 1
-                        let grad_h = grad.dim(2)?;
-                        let k_h = kernel.dim(2)?;
-                        let out_size =
-                            (grad_h - 1) * stride + dilation * (k_h - 1) + 1 - 2 * padding;
-                        let out_padding = arg.dim(2)? - out_size;
-                        let grad_arg = grad.conv_transpose2d(
-                            kernel,
-                            *padding,
-                            out_padding,
-                            *stride,
-                            *dilation,
-                        )?;
-                        grads.accumulate(arg, &grad_arg)?;
+                        // ablate: the input's gradient only where something
+                        // upstream needs it (a network's first input, the
+                        // images, needs none), and as a forward convolution
+                        // where one computes it (`conv2d_input_grad`).
+                        if arg.track_op() {
+                            let grad_arg =
+                                conv2d_input_grad(arg, kernel, &grad, *padding, *stride, *dilation)?;
+                            grads.accumulate(arg, &grad_arg)?;
+                        }
 
                         let grad_kernel = arg
                             .transpose(0, 1)?
@@ -799,4 +793,43 @@ impl GradStore {
     pub fn get_ids(&self) -> impl Iterator<Item = &TensorId> {
         self.0.keys()
     }
+}
+
+/// ablate: the gradient of `conv2d(arg, kernel)` with respect to `arg`.
+///
+/// With stride 1, no dilation, a square kernel of side k and padding p < k, it
+/// is the forward convolution of the output's gradient with the kernel flipped
+/// in space and its in/out channels swapped, padded by k - 1 - p: the same
+/// numbers as candle's transposed convolution, through the forward path (whose
+/// CUDA side is cuDNN's and whose CPU side is candle's im2col + gemm) instead
+/// of candle's naive transposed-convolution kernel. Any other case keeps the
+/// transposed convolution.
+pub fn conv2d_input_grad(
+    arg: &Tensor,
+    kernel: &Tensor,
+    grad: &Tensor,
+    padding: usize,
+    stride: usize,
+    dilation: usize,
+) -> Result<Tensor> {
+    let (_, _, k_h, k_w) = kernel.dims4()?;
+    if stride == 1 && dilation == 1 && k_h == k_w && padding < k_h {
+        let flipped = kernel.detach().flip(&[2, 3])?.transpose(0, 1)?.contiguous()?;
+        return grad.conv2d(&flipped, k_h - 1 - padding, 1, 1, 1);
+    }
+    // The output side of conv_transpose2d is
+    // (i - 1) * stride - 2 * padding + dilation * (k - 1) + out_padding + 1.
+    // Stock candle took the height's out_padding for both sides, a shape error
+    // where the two differ (stride 2 on an input of sides of different parity);
+    // the larger of the two, then cut to the input, gives both: out_padding
+    // only adds rows and columns at the end, which no output depends on.
+    let (_, _, a_h, a_w) = arg.dims4()?;
+    let (_, _, g_h, g_w) = grad.dims4()?;
+    let pad = |a: usize, g: usize, k: usize| a - ((g - 1) * stride + dilation * (k - 1) + 1 - 2 * padding);
+    let out_padding = pad(a_h, g_h, k_h).max(pad(a_w, g_w, k_w));
+    let full = grad.conv_transpose2d(kernel, padding, out_padding, stride, dilation)?;
+    if full.dim(2)? == a_h && full.dim(3)? == a_w {
+        return Ok(full);
+    }
+    full.narrow(2, 0, a_h)?.narrow(3, 0, a_w)
 }

@@ -11,7 +11,7 @@ use ablate_protocol::{
     BackendKind, Env, FailureClass, MALLOC_TUNABLES, Reported, RunDir, TrialInput,
     TrialState as State,
 };
-use ablate_spec::types::Device;
+use ablate_spec::types::{Device, Precision};
 use ablate_spec::{Sweep, Trial, TrialId, short_id};
 use ablate_store::{AttemptEnd, AttemptStart};
 use nix::sys::signal::Signal;
@@ -716,7 +716,7 @@ impl<'a> Core<'a> {
 }
 
 /// The environment of a trial's worker on a slot.
-fn worker_env(trial: &Trial, s: &Slot, malloc_tunables: bool) -> Vec<(String, String)> {
+pub(super) fn worker_env(trial: &Trial, s: &Slot, malloc_tunables: bool) -> Vec<(String, String)> {
     let mut env = vec![
         (Env::THREADS.to_string(), trial.exec.threads.to_string()),
         (Env::SLOT.to_string(), s.name.clone()),
@@ -724,6 +724,9 @@ fn worker_env(trial: &Trial, s: &Slot, malloc_tunables: bool) -> Vec<(String, St
     ];
     if malloc_tunables {
         env.push((Env::GLIBC_TUNABLES.to_string(), MALLOC_TUNABLES.to_string()));
+    }
+    if trial.exec.device == Device::Cuda && trial.config.train.precision == Precision::Fp32 {
+        env.push((Env::TF32_OVERRIDE.to_string(), "0".to_string()));
     }
     // A batch scheduler sets CUDA_VISIBLE_DEVICES to the GPUs it grants.
     match s.kind {

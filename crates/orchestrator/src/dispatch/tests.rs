@@ -536,3 +536,33 @@ fn epochs_are_recorded_as_the_worker_wrote_them_and_other_lines_are_noted() {
         .sum();
     assert_eq!(notes, 3, "the first 3 are shown");
 }
+
+#[test]
+fn cuda_workers_at_fp32_run_with_tf32_off_in_cublas_and_cudnn() {
+    let text = |train: &str| {
+        format!(
+            "[sweep]\nname = \"s\"\n[worker]\ncommand = [\"fake\"]\n[data.faces]\nkind = \"synthetic-faces\"\n\
+             [train]\n{train}\n[[study]]\nname = \"d\"\nfixed.tasks = [\"gender\"]\ngrid.depth = [\"vgg7\"]\n"
+        )
+    };
+    let env = |train: &str, kind: slots::SlotKind| {
+        let s = ablate_spec::parse(&text(train), Path::new("/nowhere/s.toml")).unwrap();
+        let slot = slots::Slot {
+            name: "gpu0".into(),
+            kind,
+            busy: None,
+        };
+        let env = super::core::worker_env(&s.trials[0], &slot, false);
+        (env.iter())
+            .find(|(k, _)| k == ablate_protocol::Env::TF32_OVERRIDE)
+            .map(|(_, v)| v.clone())
+    };
+    let gpu = || slots::SlotKind::Gpu(0);
+    assert_eq!(env("device = \"cuda\"", gpu()), Some("0".into()));
+    assert_eq!(
+        env("device = \"cuda\"", slots::SlotKind::Batch),
+        Some("0".into())
+    );
+    assert_eq!(env("device = \"cuda\"\nprecision = \"tf32\"", gpu()), None);
+    assert_eq!(env("device = \"cpu\"", slots::SlotKind::Cpu), None);
+}

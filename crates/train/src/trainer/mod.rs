@@ -21,7 +21,7 @@ use std::time::Instant;
 
 use candle_core::Device;
 
-use ablate_spec::types::{Device as DeviceKind, ExecSpec};
+use ablate_spec::types::{Device as DeviceKind, ExecSpec, Precision};
 
 use crate::error::TrainError;
 use crate::protocol::{Event, RunDir, TrialInput, TrialResult};
@@ -44,6 +44,16 @@ pub fn device(exec: &ExecSpec) -> Result<Device, TrainError> {
         DeviceKind::Cuda if !cfg!(feature = "cuda") => Err(TrainError::CudaNotBuilt),
         DeviceKind::Cuda => Device::new_cuda(0).map_err(TrainError::NoCudaDevice),
     }
+}
+
+/// The arithmetic of the process's CUDA fp32 matrix products: TF32 tensor
+/// cores only for `precision = "tf32"` (candle's cuBLAS flag; off by default,
+/// as in PyTorch). cuDNN's side follows NVIDIA_TF32_OVERRIDE, which the
+/// orchestrator sets to 0 for fp32 CUDA trials. The CPU computes in fp32.
+pub fn set_precision(device: &Device, precision: Precision) {
+    candle_core::cuda::set_gemm_reduced_precision_f32(
+        device.is_cuda() && precision == Precision::Tf32,
+    );
 }
 
 pub fn device_name(device: &Device) -> String {

@@ -46,6 +46,7 @@ impl<'a> Trial<'a> {
         let cfg = &input.config;
         let spec = &cfg.train;
         let device = super::device(&input.exec)?;
+        super::set_precision(&device, spec.precision);
         std::fs::create_dir_all(&input.run_dir).map_err(|source| TrainError::Io {
             action: "create",
             path: input.run_dir.clone(),
