@@ -139,7 +139,7 @@ def main():
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--device", default="cpu")
     p.add_argument("--precision", default="default",
-                   help="default (PyTorch's: cuDNN convolutions may use TF32), fp32 (TF32 off), or both as default,fp32")
+                   help="default (PyTorch's: cuDNN convolutions may use TF32, matmuls not), fp32 (TF32 off: ablate's precision = \"fp32\"), tf32 (TF32 on for both: ablate's precision = \"tf32\"), or several as default,fp32")
     p.add_argument("--max-seconds", type=float,
                    help="start no step after this many seconds; what is left is reported with an error")
     p.add_argument("--per-op", action="store_true",
@@ -193,13 +193,14 @@ def main():
 
 def train_steps(a, e, precision, deadline):
     """One configuration's timed steps; `precision` is PyTorch's default (cuDNN may
-    run convolutions in TF32 on Ampere and newer) or `fp32` (TF32 off everywhere,
-    the arithmetic candle's CUDA kernels and cuBLAS calls do)."""
-    if precision not in ("default", "fp32"):
-        raise ValueError(f"--precision {precision!r}: expected default or fp32")
-    tf32 = precision == "default"
-    torch.backends.cudnn.allow_tf32 = tf32
-    torch.backends.cuda.matmul.allow_tf32 = False  # PyTorch's default since 1.12
+    run convolutions in TF32 on Ampere and newer, matmuls stay fp32), `fp32` (TF32
+    off everywhere, the arithmetic of ablate's precision = "fp32") or `tf32` (on
+    for convolutions and matmuls, as ablate's precision = "tf32")."""
+    if precision not in ("default", "fp32", "tf32"):
+        raise ValueError(f"--precision {precision!r}: expected default, fp32 or tf32")
+    torch.backends.cudnn.allow_tf32 = precision in ("default", "tf32")
+    # PyTorch's matmul default since 1.12 is fp32.
+    torch.backends.cuda.matmul.allow_tf32 = precision == "tf32"
     torch.manual_seed(0)
     dev = torch.device(a.device)
     cuda = dev.type == "cuda"

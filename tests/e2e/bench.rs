@@ -69,6 +69,22 @@ fn per_op_times_each_layer_shape_of_the_preset() {
 }
 
 #[test]
+fn bench_train_states_its_precision_and_keeps_tf32_to_cuda() {
+    let out = tiny(&["--ops", "fast", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let r: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(r["precision"], "fp32", "{r}");
+    let out = tiny(&["--precision", "tf32"]);
+    assert_invalid(&out, "--precision tf32 on the CPU");
+    assert!(
+        stderr(&out).contains("--precision tf32 is for CUDA"),
+        "{}",
+        stderr(&out)
+    );
+    assert_invalid(&tiny(&["--precision", "fp16"]), "--precision fp16");
+}
+
+#[test]
 fn bench_train_rejects_bad_options_with_the_valid_ones() {
     let out = tiny(&["--ops", "fastest"]);
     assert_invalid(&out, "--ops fastest");

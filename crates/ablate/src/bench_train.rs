@@ -54,6 +54,10 @@ pub struct Args {
     /// reference), or both, one after the other (--json then prints an array).
     #[arg(long, default_value = "both")]
     ops: String,
+    /// The arithmetic of CUDA matrix products, as `[train] precision`: fp32
+    /// (strict; set NVIDIA_TF32_OVERRIDE=0 to keep cuDNN from TF32 too) or tf32.
+    #[arg(long, default_value = "fp32", value_parser = ["fp32", "tf32"])]
+    precision: String,
     /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
     #[arg(long)]
     per_op: bool,
@@ -82,6 +86,11 @@ impl Args {
             warmup: self.warmup,
             batch_norm: self.batch_norm.clone(),
             ops: bench_grid::ops_of(&self.ops)?,
+            precision: if self.precision == "tf32" {
+                ablate_spec::types::Precision::Tf32
+            } else {
+                ablate_spec::types::Precision::Fp32
+            },
         })
     }
 }

@@ -245,6 +245,7 @@ fn calibrated(t: &Trial, heads: HeadSizes) -> Result<Speed, CostError> {
         device: ablate_train::trainer::device(&t.exec)?,
         ops: ablate_train::model::Ops::Fast,
         deadline: None,
+        precision: t.config.train.precision,
     };
     let peak = ablate_train::memory::Peak::start();
     let model = t.config.model.clone();

@@ -9,7 +9,7 @@ use candle_nn::{VarBuilder, VarMap};
 use serde::Serialize;
 
 use ablate_spec::presets;
-use ablate_spec::types::{ModelSpec, Optimizer, Schedule, TrainSpec};
+use ablate_spec::types::{ModelSpec, Optimizer, Precision, Schedule, TrainSpec};
 
 use crate::encoding::cross_entropy;
 use crate::error::TrainError;
@@ -32,6 +32,8 @@ pub struct BenchOptions {
     pub ops: Ops,
     /// Give up (an error naming how many steps ran) when a step would start after this.
     pub deadline: Option<Instant>,
+    /// The arithmetic of CUDA matrix products (`[train] precision`).
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -44,6 +46,11 @@ pub struct BenchReport {
     pub device: String,
     /// The kernels that actually ran: "candle" on CUDA whatever was asked.
     pub ops: String,
+    /// `fp32` or `tf32` (`[train] precision`; always fp32 on the CPU), and the
+    /// process's NVIDIA_TF32_OVERRIDE, which decides cuDNN's side: `0` keeps
+    /// its convolutions from TF32 too.
+    pub precision: &'static str,
+    pub tf32_override: Option<String>,
     pub threads: usize,
     pub steps: usize,
     pub warmup: usize,
@@ -139,8 +146,9 @@ pub fn run_model(
         flip: false,
         crop: 0,
         dropout: 0.5,
-        precision: ablate_spec::types::Precision::Fp32,
+        precision: o.precision,
     };
+    crate::trainer::set_precision(&o.device, o.precision);
     let mut optim = Optim::new(&spec, named);
     let mut rng = Rng::new(1);
     let x: Vec<f32> = (0..o.batch * 3 * o.size * o.size)
@@ -194,6 +202,8 @@ pub fn run_model(
         size: o.size,
         batch_norm: o.batch_norm,
         device: crate::trainer::device_name(&o.device),
+        precision: o.precision.as_str(),
+        tf32_override: std::env::var("NVIDIA_TF32_OVERRIDE").ok(),
         ops: if o.device.is_cpu() {
             o.ops
         } else {

@@ -10,6 +10,8 @@ use std::time::Instant;
 
 use candle_core::Device;
 
+use ablate_spec::types::Precision;
+
 use crate::bench::{BenchOptions, BenchReport};
 use crate::error::TrainError;
 use crate::model::Ops;
@@ -26,6 +28,8 @@ pub struct Grid {
     pub warmup: usize,
     pub batch_norm: Vec<bool>,
     pub ops: Vec<Ops>,
+    /// The arithmetic of CUDA matrix products; fp32 only on the CPU.
+    pub precision: Precision,
 }
 
 /// One measurement to make.
@@ -89,6 +93,12 @@ impl Grid {
     /// tensors always run candle's kernels: one path to time there.
     pub fn configs(&self, device: &Device) -> Result<Vec<Config>, TrainError> {
         let batches = self.check()?;
+        if device.is_cpu() && self.precision != Precision::Fp32 {
+            return Err(TrainError::BadConfig(format!(
+                "--precision {} is for CUDA (--device cuda); the CPU computes in fp32",
+                self.precision.as_str()
+            )));
+        }
         let paths = if device.is_cpu() {
             self.ops.clone()
         } else {
@@ -136,6 +146,7 @@ impl Grid {
             device: device.clone(),
             ops: c.ops,
             deadline,
+            precision: self.precision,
         };
         let on_pool = crate::pool::install(|| {
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| crate::bench::run(&opts)))

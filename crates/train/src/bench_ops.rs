@@ -190,7 +190,11 @@ pub fn per_op(shapes: &[LayerShape], runs: usize) -> Result<PerOpReport, TrainEr
         );
         row(
             "conv2d input grad",
-            time_ms(runs, || dy.conv_transpose2d(&w, 1, 0, 1, 1))?,
+            // What candle's backward runs (the vendored backprop: a forward
+            // convolution with the kernel flipped, at stride 1).
+            time_ms(runs, || {
+                candle_core::backprop::conv2d_input_grad(&x, &w, &dy, 1, 1, 1)
+            })?,
             time_ms(runs, || {
                 cpu_ops::conv2d_input_grad(&dy, &w, 1, (side, side))
             })?,
