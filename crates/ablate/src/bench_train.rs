@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+use ablate_spec::types::Precision;
 use anyhow::{Result, bail};
 use candle_core::Device;
 use serde::Serialize;
@@ -56,8 +57,8 @@ pub struct Args {
     ops: String,
     /// The arithmetic of CUDA matrix products, as `[train] precision`: fp32
     /// (strict; set NVIDIA_TF32_OVERRIDE=0 to keep cuDNN from TF32 too) or tf32.
-    #[arg(long, default_value = "fp32", value_parser = ["fp32", "tf32"])]
-    precision: String,
+    #[arg(long, default_value = "fp32", value_parser = precision)]
+    precision: Precision,
     /// Instead of training steps, time each conv and pool kernel on both paths (best of --steps runs).
     #[arg(long)]
     per_op: bool,
@@ -74,6 +75,10 @@ pub struct Args {
     max_seconds: Option<f64>,
 }
 
+fn precision(name: &str) -> Result<Precision, String> {
+    Precision::from_name(name).ok_or_else(|| format!("expected {}", Precision::NAMES.join(" or ")))
+}
+
 impl Args {
     /// The library's grid of these flags.
     fn grid(&self) -> Result<Grid> {
@@ -86,11 +91,7 @@ impl Args {
             warmup: self.warmup,
             batch_norm: self.batch_norm.clone(),
             ops: bench_grid::ops_of(&self.ops)?,
-            precision: if self.precision == "tf32" {
-                ablate_spec::types::Precision::Tf32
-            } else {
-                ablate_spec::types::Precision::Fp32
-            },
+            precision: self.precision,
         })
     }
 }

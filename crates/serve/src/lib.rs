@@ -191,10 +191,9 @@ async fn sweep_page(State(s): State<Arc<Shared>>) -> Response {
 
 async fn status(State(s): State<Arc<Shared>>) -> Response {
     let (_, look) = s.looker.current().await;
-    let text = look.status_text();
     (
         [(header::CONTENT_TYPE, "application/json")],
-        text.as_ref().clone(),
+        look.status_text(),
     )
         .into_response()
 }
@@ -221,7 +220,7 @@ async fn events(
             let (stamp, look) = s.looker.current().await;
             let event = Event::default()
                 .event("status")
-                .data(look.status_text().as_str());
+                .data(String::from_utf8_lossy(&look.status_text()));
             Some((Ok(event), (s, Some(stamp))))
         },
     );

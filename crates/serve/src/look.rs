@@ -13,6 +13,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use ablate_orchestrator::SweepStatus;
 use ablate_spec::Sweep;
+use axum::body::Bytes;
 use serde_json::{Value, json};
 
 /// `ablate status --json`: the database's counts completed with the sweep's own
@@ -49,10 +50,11 @@ pub struct Look {
     /// changed (a page that saw look n asks only for what changed after it).
     pub changed: Arc<HashMap<String, u64>>,
     /// JSON answers already made from this look, by request: a look is
-    /// computed on once, however many pages ask.
-    memo: std::sync::Mutex<HashMap<String, Arc<String>>>,
+    /// computed on once, however many pages ask, and an answer is sent from
+    /// the same bytes each time (`Bytes` clones share, never copy).
+    memo: std::sync::Mutex<HashMap<String, Bytes>>,
     /// The status as text, made once for every page and event stream.
-    status_text: std::sync::OnceLock<Arc<String>>,
+    status_text: std::sync::OnceLock<Bytes>,
 }
 
 /// The most answers a look keeps (distinct trial-table queries mostly).
@@ -60,19 +62,15 @@ const MEMO: usize = 256;
 
 impl Look {
     /// The status JSON as text, serialized once per look.
-    pub fn status_text(&self) -> Arc<String> {
+    pub fn status_text(&self) -> Bytes {
         (self.status_text)
-            .get_or_init(|| Arc::new(self.status.to_string()))
+            .get_or_init(|| Bytes::from(self.status.to_string()))
             .clone()
     }
 
     /// The answer to request `key`, made by `make` once per look.
-    pub fn memo<E>(
-        &self,
-        key: &str,
-        make: impl FnOnce() -> Result<Value, E>,
-    ) -> Result<Arc<String>, E> {
-        let held = |m: &std::sync::Mutex<HashMap<String, Arc<String>>>| {
+    pub fn memo<E>(&self, key: &str, make: impl FnOnce() -> Result<Value, E>) -> Result<Bytes, E> {
+        let held = |m: &std::sync::Mutex<HashMap<String, Bytes>>| {
             m.lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner)
                 .get(key)
@@ -81,7 +79,7 @@ impl Look {
         if let Some(a) = held(&self.memo) {
             return Ok(a);
         }
-        let answer = Arc::new(make()?.to_string());
+        let answer = Bytes::from(make()?.to_string());
         let mut m = self
             .memo
             .lock()

@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
@@ -21,13 +22,9 @@ fn json_or_refusal(r: Result<serde_json::Value, api::Refusal>) -> Response {
 }
 
 /// A JSON answer made once per look (see `Look::memo`).
-fn memo_or_refusal(r: Result<Arc<String>, api::Refusal>) -> Response {
+fn memo_or_refusal(r: Result<Bytes, api::Refusal>) -> Response {
     match r {
-        Ok(text) => (
-            [(header::CONTENT_TYPE, "application/json")],
-            text.as_ref().clone(),
-        )
-            .into_response(),
+        Ok(text) => ([(header::CONTENT_TYPE, "application/json")], text).into_response(),
         Err(refusal) => json_or_refusal(Err(refusal)),
     }
 }

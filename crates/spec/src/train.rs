@@ -121,10 +121,12 @@ pub(crate) fn parse(ctx: &mut Ctx<'_>, path: &str, key: &str, v: &Value<'_>) -> 
             |x| x > 0.0 && x <= 10_000.0,
             "minutes between resumable states within an epoch, in (0, 10000]",
         )?),
-        "precision" => S::Precision(match value::choice(ctx, path, v, &["fp32", "tf32"])? {
-            "fp32" => Precision::Fp32,
-            _ => Precision::Tf32,
-        }),
+        "precision" => S::Precision(Precision::from_name(value::choice(
+            ctx,
+            path,
+            v,
+            &Precision::NAMES,
+        )?)?),
         _ => return None,
     })
 }

@@ -250,11 +250,20 @@ impl Precision {
         *self == Precision::Fp32
     }
 
+    /// Its names, as the sweep file and `ablate bench train --precision` spell them.
+    pub const NAMES: [&'static str; 2] = ["fp32", "tf32"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Precision::Fp32 => "fp32",
             Precision::Tf32 => "tf32",
         }
+    }
+
+    pub fn from_name(name: &str) -> Option<Precision> {
+        [Precision::Fp32, Precision::Tf32]
+            .into_iter()
+            .find(|p| p.as_str() == name)
     }
 }
 

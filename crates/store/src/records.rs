@@ -242,14 +242,12 @@ impl Store {
         Ok(())
     }
 
-    /// The peak memory an attempt reported so far; a peak never goes down.
     /// Where a running attempt is in its epoch, with the time it was told.
     pub async fn record_progress(
         &self,
         attempt: i64,
         p: &crate::Progress,
     ) -> Result<(), StoreError> {
-        let big = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         sqlx::query(
             "UPDATE attempts SET progress_epoch = ?, progress_step = ?, progress_steps = ?, progress_at = ? WHERE id = ?",
         )
@@ -264,13 +262,14 @@ impl Store {
         Ok(())
     }
 
+    /// The peak memory an attempt reported so far; a peak never goes down.
     pub async fn record_peak_memory(
         &self,
         attempt: i64,
         host_bytes: Option<u64>,
         gpu_bytes: Option<u64>,
     ) -> Result<(), StoreError> {
-        let big = |v: Option<u64>| v.map(|b| i64::try_from(b).unwrap_or(i64::MAX));
+        let big = |v: Option<u64>| v.map(big);
         sqlx::query(
             "UPDATE attempts SET peak_host_bytes = MAX(COALESCE(peak_host_bytes, 0), COALESCE(?, peak_host_bytes)), \
              peak_gpu_bytes = CASE WHEN ? IS NULL THEN peak_gpu_bytes ELSE MAX(COALESCE(peak_gpu_bytes, 0), ?) END WHERE id = ?",
@@ -471,4 +470,10 @@ impl Store {
             })
             .collect()
     }
+}
+
+/// SQLite's integers are i64: a count past it (never met in practice) is
+/// stored as the largest one.
+fn big(v: u64) -> i64 {
+    i64::try_from(v).unwrap_or(i64::MAX)
 }

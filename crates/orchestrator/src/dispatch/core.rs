@@ -13,7 +13,7 @@ use ablate_protocol::{
 };
 use ablate_spec::types::{Device, Precision};
 use ablate_spec::{Sweep, Trial, TrialId, short_id};
-use ablate_store::{AttemptEnd, AttemptStart};
+use ablate_store::{AttemptEnd, AttemptStart, Progress};
 use nix::sys::signal::Signal;
 
 use crate::backend::{BackendEvent, Launch};
@@ -56,9 +56,7 @@ pub enum Effect {
     /// most once per [`super::output::PROGRESS_EVERY`] per attempt.
     RecordProgress {
         trial: TrialId,
-        epoch: u32,
-        step: u64,
-        steps: u64,
+        progress: Progress,
     },
     /// The attempt's peak memory so far (bytes), as its worker reported it.
     RecordMemory {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use ablate_protocol::{Env, RunDir};
 use ablate_spec::{Sweep, TrialId};
-use ablate_store::{Artifact, Progress, Store, Success};
+use ablate_store::{Artifact, Store, Success};
 use sha2::{Digest, Sha256};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::mpsc;
@@ -201,16 +201,9 @@ impl<'a> Dispatcher<'a> {
                     self.store.record_epoch(a, &trial, epoch, &line).await?;
                 }
             }
-            Effect::RecordProgress {
-                trial,
-                epoch,
-                step,
-                steps,
-            } => {
+            Effect::RecordProgress { trial, progress } => {
                 if let Some(&a) = self.attempts.get(&trial) {
-                    (self.store)
-                        .record_progress(a, &Progress { epoch, step, steps })
-                        .await?;
+                    self.store.record_progress(a, &progress).await?;
                 }
             }
             Effect::RecordMemory { trial, host, gpu } => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use ablate_protocol::Incoming;
 use ablate_spec::{Sweep, short_id};
+use ablate_store::Progress;
 
 use super::core::{Active, Core, Effect};
 use crate::lines::Line;
@@ -111,9 +112,7 @@ impl Core<'_> {
                     a.progress_recorded = Some(now);
                     fx.push(Effect::RecordProgress {
                         trial: trial.into(),
-                        epoch,
-                        step,
-                        steps,
+                        progress: Progress { epoch, step, steps },
                     });
                 }
             }

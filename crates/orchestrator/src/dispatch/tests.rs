@@ -506,9 +506,12 @@ fn heartbeat_steps_are_recorded_at_most_every_two_seconds_per_attempt() {
         (fx.iter())
             .filter_map(|e| match e {
                 Effect::RecordProgress {
-                    epoch: 3,
-                    step,
-                    steps: 40,
+                    progress:
+                        ablate_store::Progress {
+                            epoch: 3,
+                            step,
+                            steps: 40,
+                        },
                     ..
                 } => Some(*step),
                 _ => None,
